@@ -1,0 +1,194 @@
+/*
+ * loam.h — the public interface of libloam.
+ *
+ * loam runs open-weight models on the user's own machine, straight from the
+ * folders the publishers put on the Hugging Face hub. This header is the only
+ * one the `loam` command-line program includes.
+ *
+ * Shape of the API (as whisper.h / ggml.h): opaque handles, *_open / *_free,
+ * a params struct with *_default_params(), and every fallible call returns a
+ * loam_status and fills an optional loam_error with a readable message.
+ */
+#ifndef LOAM_H
+#define LOAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOAM_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum loam_status {
+    LOAM_OK = 0,
+    LOAM_E_IO,          /* a file could not be opened, read or mapped */
+    LOAM_E_FORMAT,      /* a file is malformed (bad header, offsets, JSON, ...) */
+    LOAM_E_UNSUPPORTED, /* well-formed, but asks for something loam does not do */
+    LOAM_E_NOMEM,       /* out of memory */
+    LOAM_E_ARG,         /* bad argument from the caller */
+    LOAM_E_RANGE,       /* a value is out of range (context full, bad token id) */
+} loam_status;
+
+typedef struct loam_error {
+    loam_status code;
+    char message[1024];
+} loam_error;
+
+/* Short name of a status code, e.g. "format error". */
+const char *loam_status_name(loam_status status);
+
+/* ----------------------------------------------------------------- threads */
+
+/* Number of physical cores (not hyper-threads); the default thread count. */
+int loam_physical_cores(void);
+
+/* ------------------------------------------------------------------ models */
+
+typedef struct loam_model loam_model;
+
+typedef enum loam_simd {
+    LOAM_SIMD_AUTO = 0, /* best the CPU supports (LOAM_SIMD env var may lower it) */
+    LOAM_SIMD_SCALAR,
+    LOAM_SIMD_AVX2,
+    LOAM_SIMD_AVX512,
+} loam_simd;
+
+typedef struct loam_model_params {
+    int n_threads;  /* 0 = physical cores */
+    loam_simd simd; /* kernel level; AUTO picks from CPUID */
+} loam_model_params;
+
+loam_model_params loam_model_default_params(void);
+
+/* Opens a model folder as published on the hub (config.json,
+ * model.safetensors or shards + index). Weights are memory-mapped, never
+ * copied: they stay in their stored dtype. */
+loam_status loam_model_open(const char *path, const loam_model_params *params,
+                            loam_model **out, loam_error *err);
+void loam_model_free(loam_model *model);
+
+typedef struct loam_model_info {
+    char architecture[64]; /* e.g. "LlamaForCausalLM" */
+    char model_type[32];   /* e.g. "llama" */
+    char dtype[16];        /* storage dtype of the weight matrices, e.g. "bf16" */
+    char simd[16];         /* kernel level in use */
+    int64_t n_params;      /* as transformers' num_parameters(): tied weights once */
+    uint64_t weight_bytes; /* bytes of the weights used by the model */
+    int n_layers, n_embd, n_heads, n_kv_heads, head_dim, n_ff, n_vocab;
+    int n_ctx_train; /* max_position_embeddings (or the family's equivalent) */
+    int n_threads;
+    int bos_id;      /* -1 when none */
+    int n_eos;
+    int eos_ids[8];
+} loam_model_info;
+
+void loam_model_get_info(const loam_model *model, loam_model_info *info);
+
+/* Bytes of KV cache needed for n_ctx positions in each of n_seq sequences. */
+uint64_t loam_model_kv_bytes(const loam_model *model, int n_ctx, int n_seq);
+
+/* --------------------------------------------------------------- contexts */
+
+/* A context holds the KV cache of up to n_seq_max sequences and the scratch
+ * memory of one forward pass. Several contexts may share one model. */
+typedef struct loam_context loam_context;
+
+typedef struct loam_context_params {
+    int n_ctx;          /* positions per sequence; 0 = the model's training context, capped at 4096 */
+    int n_seq_max;      /* sequences that can be in the cache at once */
+    int capture_hidden; /* keep every layer's hidden states of the last decode (for --dump) */
+} loam_context_params;
+
+loam_context_params loam_context_default_params(void);
+loam_status loam_context_open(loam_model *model, const loam_context_params *params,
+                              loam_context **out, loam_error *err);
+void loam_context_free(loam_context *ctx);
+
+/* One forward pass over a set of tokens. The tokens may belong to different
+ * sequences and positions: a prompt prefill, one decode step of several
+ * sequences, or a mix. Each token attends to the cached positions <= pos of
+ * its own sequence; its K/V are written at (seq_id, pos). The matrix products
+ * take all rows together. */
+typedef struct loam_batch {
+    int n_tokens;
+    const int32_t *token;
+    const int32_t *pos;
+    const int32_t *seq_id;
+    const int8_t *want_logits; /* NULL = logits for every row */
+} loam_batch;
+
+loam_status loam_decode(loam_context *ctx, const loam_batch *batch, loam_error *err);
+
+/* Logits of row i of the last batch (NULL if that row did not ask). */
+const float *loam_get_logits(const loam_context *ctx, int i);
+/* Hidden state `layer` (0 = embeddings, n_layers = after the final norm) of
+ * row i of the last batch; needs capture_hidden. */
+const float *loam_get_hidden(const loam_context *ctx, int layer, int i);
+/* Forget everything cached for a sequence. */
+void loam_kv_seq_clear(loam_context *ctx, int seq_id);
+
+/* --------------------------------------------------------------- sampling */
+
+typedef struct loam_sampling_params {
+    float temperature;        /* <= 0: greedy */
+    int top_k;                /* <= 0: off */
+    float top_p;              /* >= 1: off */
+    float min_p;              /* <= 0: off */
+    float repetition_penalty; /* 1: off (HF: divides positive, multiplies negative logits) */
+    float presence_penalty;   /* 0: off (OpenAI) */
+    float frequency_penalty;  /* 0: off (OpenAI) */
+    uint64_t seed;
+} loam_sampling_params;
+
+/* Greedy, all filters off. */
+loam_sampling_params loam_sampling_default_params(void);
+/* The model's own defaults from generation_config.json, as transformers'
+ * GenerationConfig reads them (do_sample false => greedy). */
+loam_sampling_params loam_model_sampling_params(const loam_model *model);
+
+typedef struct loam_sampler loam_sampler;
+
+loam_status loam_sampler_open(const loam_sampling_params *params, int n_vocab,
+                              loam_sampler **out, loam_error *err);
+void loam_sampler_free(loam_sampler *s);
+/* Tell the sampler about a token in the sequence so far. Prompt tokens count
+ * for the repetition penalty; generated ones also for presence/frequency. */
+void loam_sampler_accept(loam_sampler *s, int32_t token, int is_prompt);
+/* Draw the next token from the logits (not modified). */
+int32_t loam_sampler_sample(loam_sampler *s, const float *logits);
+/* The distribution sample() draws from, after every filter (for tests). */
+void loam_sampler_probs(loam_sampler *s, const float *logits, float *probs);
+
+/* -------------------------------------------------------------- file out */
+
+typedef enum loam_dtype {
+    LOAM_DTYPE_F32 = 0,
+    LOAM_DTYPE_F16,
+    LOAM_DTYPE_BF16,
+    LOAM_DTYPE_I32,
+    LOAM_DTYPE_I64,
+} loam_dtype;
+
+typedef struct loam_named_tensor {
+    const char *name;
+    loam_dtype dtype;
+    int n_dims;
+    int64_t shape[4];
+    const void *data;
+} loam_named_tensor;
+
+/* Writes tensors to a .safetensors file (used by `--dump`). */
+loam_status loam_write_safetensors(const char *path, const loam_named_tensor *tensors,
+                                   int n_tensors, loam_error *err);
+
+/* Resident memory of this process in bytes (for reports and tests). */
+uint64_t loam_resident_bytes(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LOAM_H */

@@ -1,0 +1,61 @@
+/* loam info: what a model is and what it needs. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void human_bytes(uint64_t b, char *buf, size_t len) {
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1024 && u < 4) v /= 1024, u++;
+    snprintf(buf, len, u ? "%.2f %s" : "%.0f %s", v, units[u]);
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *dir = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) json = 1;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            puts("usage: loam info MODEL_DIR [--json]");
+            return 0;
+        } else if (argv[i][0] == '-') return cli_error("info: unknown option \"%s\"", argv[i]);
+        else if (!dir) dir = argv[i];
+        else return cli_error("info: unexpected argument \"%s\"", argv[i]);
+    }
+    if (!dir) return cli_error("info: no model folder given");
+    loam_error err;
+    loam_model *model = NULL;
+    loam_model_params mp = loam_model_default_params();
+    mp.n_threads = 1;
+    if (loam_model_open(dir, &mp, &model, &err) != LOAM_OK) return cli_error_status(&err);
+    loam_model_info in;
+    loam_model_get_info(model, &in);
+    int ctx = in.n_ctx_train > 0 ? in.n_ctx_train : 4096;
+    uint64_t kv = loam_model_kv_bytes(model, ctx, 1);
+    uint64_t total = in.weight_bytes + kv;
+    if (json) {
+        printf("{\"architecture\": \"%s\", \"model_type\": \"%s\", \"n_params\": %lld, \"dtype\": \"%s\", "
+               "\"context_length\": %d, \"n_layers\": %d, \"hidden_size\": %d, \"n_heads\": %d, \"n_kv_heads\": %d, "
+               "\"head_dim\": %d, \"ffn_size\": %d, \"vocab_size\": %d, \"weight_bytes\": %llu, "
+               "\"kv_cache_bytes\": %llu, \"memory_bytes\": %llu}\n",
+               in.architecture, in.model_type, (long long)in.n_params, in.dtype, in.n_ctx_train, in.n_layers,
+               in.n_embd, in.n_heads, in.n_kv_heads, in.head_dim, in.n_ff, in.n_vocab,
+               (unsigned long long)in.weight_bytes, (unsigned long long)kv, (unsigned long long)total);
+    } else {
+        char wb[32], kb[32], tb[32];
+        human_bytes(in.weight_bytes, wb, sizeof wb);
+        human_bytes(kv, kb, sizeof kb);
+        human_bytes(total, tb, sizeof tb);
+        printf("architecture:   %s (%s)\n", in.architecture, in.model_type);
+        printf("parameters:     %lld (%.2f B)\n", (long long)in.n_params, (double)in.n_params / 1e9);
+        printf("dtype:          %s\n", in.dtype);
+        printf("context length: %d\n", in.n_ctx_train);
+        printf("layers:         %d, hidden %d, heads %d (kv %d, head_dim %d), ffn %d, vocab %d\n", in.n_layers,
+               in.n_embd, in.n_heads, in.n_kv_heads, in.head_dim, in.n_ff, in.n_vocab);
+        printf("memory needed:  %s = weights %s (mapped) + f32 KV cache %s for %d positions\n", tb, wb, kb, ctx);
+    }
+    loam_model_free(model);
+    return 0;
+}

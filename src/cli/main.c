@@ -1,0 +1,38 @@
+/* loam: run open-weight models on your own machine. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "loam " LOAM_VERSION " - run open-weight models on your own machine\n"
+    "\n"
+    "usage: loam <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run MODEL_DIR [options]   generate from a prompt (see loam run --help)\n"
+    "  info MODEL_DIR [--json]   architecture, parameters, dtype, context, memory needed\n"
+    "  bench MODEL_DIR [options] prefill and decode speed (see loam bench --help)\n"
+    "  help                      this text\n"
+    "  version                   the version\n"
+    "\n"
+    "MODEL_DIR is a model folder as downloaded from the Hugging Face hub (config.json,\n"
+    "model.safetensors or shards with model.safetensors.index.json).\n"
+    "Environment: LOAM_SIMD=scalar|avx2|avx512 lowers the kernel level.\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("loam %s\n", LOAM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+    fprintf(stderr, "loam: unknown command \"%s\"\n\n%s", cmd, usage);
+    return 2;
+}

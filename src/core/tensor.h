@@ -1,0 +1,51 @@
+/* A tensor as loam sees it: a typed, shaped view into memory it does not own
+ * (usually a mapped model file). Weights are never copied or converted at
+ * load time; kernels convert on the fly. */
+#ifndef LOAM_CORE_TENSOR_H
+#define LOAM_CORE_TENSOR_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loam.h"
+
+/* Every dtype a model file may hold. The first five equal loam_dtype. */
+typedef enum loam_type {
+    LOAM_T_F32 = LOAM_DTYPE_F32,
+    LOAM_T_F16 = LOAM_DTYPE_F16,
+    LOAM_T_BF16 = LOAM_DTYPE_BF16,
+    LOAM_T_I32 = LOAM_DTYPE_I32,
+    LOAM_T_I64 = LOAM_DTYPE_I64,
+    LOAM_T_F64,
+    LOAM_T_I16,
+    LOAM_T_I8,
+    LOAM_T_U8,
+    LOAM_T_U16,
+    LOAM_T_U32,
+    LOAM_T_U64,
+    LOAM_T_BOOL,
+    LOAM_T_F8_E4M3,
+    LOAM_T_F8_E5M2,
+    LOAM_T_COUNT
+} loam_type;
+
+#define LOAM_MAX_DIMS 4
+
+typedef struct loam_tensor {
+    const char *name;
+    loam_type type;
+    int n_dims;
+    int64_t shape[LOAM_MAX_DIMS]; /* outermost first, as safetensors and PyTorch write it */
+    const void *data;
+    uint64_t n_bytes;
+    const char *file; /* where it came from, for error messages */
+} loam_tensor;
+
+const char *loam_type_name(loam_type t);     /* "BF16" as safetensors spells it */
+const char *loam_type_short(loam_type t);    /* "bf16" for people */
+size_t loam_type_size(loam_type t);          /* bytes per element */
+int loam_type_from_name(const char *name, loam_type *out); /* safetensors dtype string */
+int64_t loam_tensor_nelements(const loam_tensor *t);
+/* "[4096, 128]" into buf */
+const char *loam_shape_str(const loam_tensor *t, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,41 @@
+/* The hot loops. Each SIMD level (scalar, AVX2, AVX-512) provides the same
+ * table of functions; the scalar one is the reference the others are tested
+ * against. The level is chosen at run time from CPUID (and may be lowered
+ * with LOAM_SIMD=scalar|avx2|avx512 or the model params). */
+#ifndef LOAM_KERNELS_H
+#define LOAM_KERNELS_H
+#include <stddef.h>
+
+#include "../core/tensor.h"
+
+typedef struct loam_kernels {
+    const char *name;
+    loam_simd level;
+    /* y[t*ldy + n] = sum_k x[t*K + k] * W[n, k]  for t < T, n0 <= n < n1.
+     * W is row-major [N, K] in wtype (F32, F16 or BF16), converted on the
+     * fly; x and y are f32. Accumulation in f32. */
+    void (*matmul)(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
+                   float *y, int ldy);
+} loam_kernels;
+
+/* The table for a level, or NULL when this CPU (or build) cannot run it. */
+const loam_kernels *loam_kernels_for(loam_simd level);
+/* The best level this CPU runs. */
+loam_simd loam_simd_best(void);
+const char *loam_simd_name(loam_simd level);
+/* Parses "scalar", "avx2", "avx512"; returns 0 on an unknown name. */
+int loam_simd_parse(const char *name, loam_simd *out);
+/* Whether the matmul kernels take this weight type. */
+int loam_kernels_supports(loam_type wtype);
+
+extern const loam_kernels loam_kernels_scalar;
+#if defined(__x86_64__)
+extern const loam_kernels loam_kernels_avx2;
+extern const loam_kernels loam_kernels_avx512;
+#endif
+
+/* One row of a weight/embedding matrix converted to f32 (reference code,
+ * not hot). */
+void loam_row_to_f32(const void *w, loam_type wtype, int64_t row, int K, float *out);
+
+#endif

@@ -1,0 +1,86 @@
+/* AVX2 + FMA + F16C matmul: 8 lanes, 4 activation rows x 2 weight rows per
+ * inner step, K tails in scalar code. Compiled with -mavx2 -mfma -mf16c;
+ * only called when CPUID says so. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include "../core/fp16.h"
+#include "kernels.h"
+
+static inline __m256 load_f32(const void *w, size_t i) { return _mm256_loadu_ps((const float *)w + i); }
+static inline __m256 load_bf16(const void *w, size_t i) {
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+static inline __m256 load_f16(const void *w, size_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+}
+static inline float scalar_f32(const void *w, size_t i) { return ((const float *)w)[i]; }
+static inline float scalar_bf16(const void *w, size_t i) { return loam_bf16_to_f32(((const uint16_t *)w)[i]); }
+static inline float scalar_f16(const void *w, size_t i) { return loam_f16_to_f32(((const uint16_t *)w)[i]); }
+
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+#define DEFINE_TILE(SUFFIX, LOAD, SCALAR)                                                             \
+    static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
+        const float *x, int rows, int K, const void *w, int n, int two, float *y, int ldy) {           \
+        __m256 acc[4][2];                                                                            \
+        for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();                    \
+        size_t w0 = (size_t)n * (size_t)K, w1 = w0 + (size_t)K;                                      \
+        int k = 0;                                                                                   \
+        for (; k + 8 <= K; k += 8) {                                                                 \
+            __m256 a = LOAD(w, w0 + (size_t)k);                                                      \
+            __m256 b = two ? LOAD(w, w1 + (size_t)k) : a;                                            \
+            for (int r = 0; r < rows; r++) {                                                         \
+                __m256 xv = _mm256_loadu_ps(x + (size_t)r * (size_t)K + k);                          \
+                acc[r][0] = _mm256_fmadd_ps(xv, a, acc[r][0]);                                       \
+                acc[r][1] = _mm256_fmadd_ps(xv, b, acc[r][1]);                                       \
+            }                                                                                        \
+        }                                                                                            \
+        for (int r = 0; r < rows; r++) {                                                             \
+            float s0 = hsum256(acc[r][0]), s1 = hsum256(acc[r][1]);                                  \
+            const float *xr = x + (size_t)r * (size_t)K;                                             \
+            for (int kk = k; kk < K; kk++) {                                                         \
+                s0 += xr[kk] * SCALAR(w, w0 + (size_t)kk);                                           \
+                if (two) s1 += xr[kk] * SCALAR(w, w1 + (size_t)kk);                                  \
+            }                                                                                        \
+            y[(size_t)r * (size_t)ldy + (size_t)n] = s0;                                             \
+            if (two) y[(size_t)r * (size_t)ldy + (size_t)n + 1] = s1;                                \
+        }                                                                                            \
+    }                                                                                                \
+    static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
+                                int ldy) {                                                           \
+        int t = 0;                                                                                   \
+        for (; t + 4 <= T; t += 4)                                                                   \
+            for (int n = n0; n < n1; n += 2)                                                         \
+                tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
+        for (; t < T; t++)                                                                           \
+            for (int n = n0; n < n1; n += 2)                                                         \
+                tile_##SUFFIX(x + (size_t)t * K, 1, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
+    }
+
+DEFINE_TILE(f32, load_f32, scalar_f32)
+DEFINE_TILE(bf16, load_bf16, scalar_bf16)
+DEFINE_TILE(f16, load_f16, scalar_f16)
+
+static void matmul_avx2(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
+                        float *y, int ldy) {
+    switch (wtype) {
+    case LOAM_T_F32: matmul_f32(x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_BF16: matmul_bf16(x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_F16: matmul_f16(x, T, K, w, n0, n1, y, ldy); break;
+    default: loam_kernels_scalar.matmul(x, T, K, w, wtype, n0, n1, y, ldy); break;
+    }
+}
+
+const loam_kernels loam_kernels_avx2 = {
+    .name = "avx2",
+    .level = LOAM_SIMD_AVX2,
+    .matmul = matmul_avx2,
+};
+#endif

@@ -1,0 +1,93 @@
+/* AVX-512 matmul: 16 lanes, 4 activation rows x 2 weight rows per inner
+ * step (8 independent accumulators, enough to hide FMA latency), K tails by
+ * masked loads. Weights are converted to f32 in registers. Compiled with
+ * -mavx512f -mavx512bw -mavx512vl; only called when CPUID says so. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include "../core/fp16.h"
+#include "kernels.h"
+
+static inline __m512 load_f32(const void *w, size_t i) { return _mm512_loadu_ps((const float *)w + i); }
+static inline __m512 load_f32_mask(const void *w, size_t i, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, (const float *)w + i);
+}
+static inline __m512 load_bf16(const void *w, size_t i) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+static inline __m512 load_bf16_mask(const void *w, size_t i, __mmask16 m) {
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+static inline __m512 load_f16(const void *w, size_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
+}
+static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i));
+}
+
+/* rows x 2 dot products; `rows` is a constant at every call site, so the
+ * compiler unrolls the row loops. */
+#define DEFINE_TILE(SUFFIX, LOAD, LOAD_MASK)                                                          \
+    static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
+        const float *x, int rows, int K, const void *w, int n, int two, float *y, int ldy) {           \
+        __m512 acc[4][2];                                                                            \
+        for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();                    \
+        size_t w0 = (size_t)n * (size_t)K, w1 = w0 + (size_t)K;                                      \
+        int k = 0;                                                                                   \
+        for (; k + 16 <= K; k += 16) {                                                               \
+            __m512 a = LOAD(w, w0 + (size_t)k);                                                      \
+            __m512 b = two ? LOAD(w, w1 + (size_t)k) : a;                                            \
+            for (int r = 0; r < rows; r++) {                                                         \
+                __m512 xv = _mm512_loadu_ps(x + (size_t)r * (size_t)K + k);                          \
+                acc[r][0] = _mm512_fmadd_ps(xv, a, acc[r][0]);                                       \
+                acc[r][1] = _mm512_fmadd_ps(xv, b, acc[r][1]);                                       \
+            }                                                                                        \
+        }                                                                                            \
+        if (k < K) {                                                                                 \
+            __mmask16 m = (__mmask16)((1u << (K - k)) - 1u);                                         \
+            __m512 a = LOAD_MASK(w, w0 + (size_t)k, m);                                              \
+            __m512 b = two ? LOAD_MASK(w, w1 + (size_t)k, m) : a;                                    \
+            for (int r = 0; r < rows; r++) {                                                         \
+                __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)r * (size_t)K + k);                 \
+                acc[r][0] = _mm512_fmadd_ps(xv, a, acc[r][0]);                                       \
+                acc[r][1] = _mm512_fmadd_ps(xv, b, acc[r][1]);                                       \
+            }                                                                                        \
+        }                                                                                            \
+        for (int r = 0; r < rows; r++) {                                                             \
+            y[(size_t)r * (size_t)ldy + (size_t)n] = _mm512_reduce_add_ps(acc[r][0]);                \
+            if (two) y[(size_t)r * (size_t)ldy + (size_t)n + 1] = _mm512_reduce_add_ps(acc[r][1]);   \
+        }                                                                                            \
+    }                                                                                                \
+    static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
+                                int ldy) {                                                           \
+        int t = 0;                                                                                   \
+        for (; t + 4 <= T; t += 4)                                                                   \
+            for (int n = n0; n < n1; n += 2)                                                         \
+                tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
+        for (; t < T; t++)                                                                           \
+            for (int n = n0; n < n1; n += 2)                                                         \
+                tile_##SUFFIX(x + (size_t)t * K, 1, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
+    }
+
+DEFINE_TILE(f32, load_f32, load_f32_mask)
+DEFINE_TILE(bf16, load_bf16, load_bf16_mask)
+DEFINE_TILE(f16, load_f16, load_f16_mask)
+
+static void matmul_avx512(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
+                          float *y, int ldy) {
+    switch (wtype) {
+    case LOAM_T_F32: matmul_f32(x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_BF16: matmul_bf16(x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_F16: matmul_f16(x, T, K, w, n0, n1, y, ldy); break;
+    default: loam_kernels_scalar.matmul(x, T, K, w, wtype, n0, n1, y, ldy); break;
+    }
+}
+
+const loam_kernels loam_kernels_avx512 = {
+    .name = "avx512",
+    .level = LOAM_SIMD_AVX512,
+    .matmul = matmul_avx512,
+};
+#endif

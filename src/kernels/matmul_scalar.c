@@ -1,0 +1,36 @@
+/* Reference kernels: plain C, one multiply-add at a time, in the order a
+ * reader expects. Every SIMD kernel is tested against these. */
+#include "../core/fp16.h"
+#include "kernels.h"
+
+static float weight_at(const void *w, loam_type wtype, size_t i) {
+    switch (wtype) {
+    case LOAM_T_F16: return loam_f16_to_f32(((const uint16_t *)w)[i]);
+    case LOAM_T_BF16: return loam_bf16_to_f32(((const uint16_t *)w)[i]);
+    default: return ((const float *)w)[i];
+    }
+}
+
+void loam_row_to_f32(const void *w, loam_type wtype, int64_t row, int K, float *out) {
+    size_t base = (size_t)row * (size_t)K;
+    for (int k = 0; k < K; k++) out[k] = weight_at(w, wtype, base + (size_t)k);
+}
+
+static void matmul_scalar(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
+                          float *y, int ldy) {
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * (size_t)K;
+        for (int n = n0; n < n1; n++) {
+            size_t base = (size_t)n * (size_t)K;
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc += xt[k] * weight_at(w, wtype, base + (size_t)k);
+            y[(size_t)t * (size_t)ldy + (size_t)n] = acc;
+        }
+    }
+}
+
+const loam_kernels loam_kernels_scalar = {
+    .name = "scalar",
+    .level = LOAM_SIMD_SCALAR,
+    .matmul = matmul_scalar,
+};

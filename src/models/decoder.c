@@ -1,0 +1,413 @@
+/* The decoder core: one forward pass of any decoder-only family, read top to
+ * bottom in loam_decode(). It names no architecture; every choice comes from
+ * the spec. A batch holds rows of any sequences at any positions: the
+ * matrix products take all rows together, attention reads each row's own
+ * sequence from the KV cache. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/error.h"
+#include "model.h"
+
+struct loam_context {
+    loam_model *m;
+    loam_pool *pool;
+    int n_ctx, n_seq;
+    int capture_hidden;
+    size_t kv_dim;
+    float *k_cache, *v_cache; /* [seq][layer][pos][kv_dim] */
+    int32_t *seq_len;         /* positions written per sequence */
+
+    /* scratch for one batch, grown on demand */
+    int cap_rows;
+    float *x, *h, *qkv, *q, *k, *v, *att, *o, *ff_a, *ff_b, *rope_cos, *rope_sin;
+    float *scores; /* [threads][n_ctx] */
+    float *hidden; /* [n_layers + 1][rows][n_embd] when capture_hidden */
+    float *logits; /* [n_logit_rows][n_vocab] */
+    int *logit_row; /* batch row -> row of logits, or -1 */
+    int n_rows;
+};
+
+loam_context_params loam_context_default_params(void) {
+    loam_context_params p = {.n_ctx = 0, .n_seq_max = 1, .capture_hidden = 0};
+    return p;
+}
+
+loam_status loam_context_open(loam_model *m, const loam_context_params *params, loam_context **out,
+                              loam_error *err) {
+    *out = NULL;
+    loam_context_params defaults = loam_context_default_params();
+    if (!params) params = &defaults;
+    const loam_spec *s = &m->spec;
+    int n_ctx = params->n_ctx > 0 ? params->n_ctx : (s->n_ctx_train > 0 && s->n_ctx_train < 4096 ? s->n_ctx_train : 4096);
+    if (n_ctx > (1 << 24) || params->n_seq_max < 1 || params->n_seq_max > 4096)
+        return loam_fail(err, LOAM_E_ARG, "context: n_ctx %d or n_seq_max %d out of range", n_ctx, params->n_seq_max);
+    loam_context *c = calloc(1, sizeof *c);
+    if (!c) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    c->m = m;
+    c->n_ctx = n_ctx;
+    c->n_seq = params->n_seq_max;
+    c->capture_hidden = params->capture_hidden;
+    c->kv_dim = (size_t)s->n_kv_heads * (size_t)s->head_dim;
+    size_t cache = (size_t)c->n_seq * (size_t)s->n_layers * (size_t)n_ctx * c->kv_dim;
+    /* calloc: pages are only made resident as positions are written */
+    c->k_cache = calloc(cache, sizeof(float));
+    c->v_cache = calloc(cache, sizeof(float));
+    c->seq_len = calloc((size_t)c->n_seq, sizeof *c->seq_len);
+    c->pool = loam_pool_new(m->n_threads);
+    c->scores = malloc((size_t)m->n_threads * (size_t)n_ctx * sizeof(float));
+    if (!c->k_cache || !c->v_cache || !c->seq_len || !c->pool || !c->scores) {
+        loam_context_free(c);
+        return loam_fail(err, LOAM_E_NOMEM, "out of memory for a KV cache of %d positions x %d sequences", n_ctx,
+                         c->n_seq);
+    }
+    *out = c;
+    return LOAM_OK;
+}
+
+static void free_scratch(loam_context *c) {
+    float **bufs[] = {&c->x, &c->h, &c->qkv, &c->q, &c->k, &c->v, &c->att, &c->o,
+                      &c->ff_a, &c->ff_b, &c->rope_cos, &c->rope_sin, &c->hidden, &c->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        free(*bufs[i]);
+        *bufs[i] = NULL;
+    }
+    free(c->logit_row);
+    c->logit_row = NULL;
+    c->cap_rows = 0;
+}
+
+void loam_context_free(loam_context *c) {
+    if (!c) return;
+    free_scratch(c);
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->seq_len);
+    free(c->scores);
+    loam_pool_free(c->pool);
+    free(c);
+}
+
+void loam_kv_seq_clear(loam_context *c, int seq) {
+    if (seq >= 0 && seq < c->n_seq) c->seq_len[seq] = 0;
+}
+
+static loam_status reserve_rows(loam_context *c, int rows, int n_logit_rows, loam_error *err) {
+    const loam_spec *s = &c->m->spec;
+    if (rows > c->cap_rows) {
+        free_scratch(c);
+        size_t r = (size_t)rows, H = (size_t)s->n_embd, qd = (size_t)s->n_heads * s->head_dim;
+        c->x = malloc(r * H * sizeof(float));
+        c->h = malloc(r * H * sizeof(float));
+        c->qkv = malloc(r * (qd + 2 * c->kv_dim) * sizeof(float));
+        c->q = malloc(r * qd * sizeof(float));
+        c->k = malloc(r * c->kv_dim * sizeof(float));
+        c->v = malloc(r * c->kv_dim * sizeof(float));
+        c->att = malloc(r * qd * sizeof(float));
+        c->o = malloc(r * H * sizeof(float));
+        c->ff_a = malloc(r * (size_t)s->n_ff * sizeof(float));
+        c->ff_b = malloc(r * (size_t)s->n_ff * sizeof(float));
+        c->rope_cos = malloc(r * (size_t)(s->head_dim / 2 + 1) * sizeof(float));
+        c->rope_sin = malloc(r * (size_t)(s->head_dim / 2 + 1) * sizeof(float));
+        c->logit_row = malloc(r * sizeof(int));
+        c->hidden = c->capture_hidden ? malloc((size_t)(s->n_layers + 1) * r * H * sizeof(float)) : NULL;
+        c->logits = malloc(r * (size_t)s->n_vocab * sizeof(float));
+        if (!c->x || !c->h || !c->qkv || !c->q || !c->k || !c->v || !c->att || !c->o || !c->ff_a || !c->ff_b ||
+            !c->rope_cos || !c->rope_sin || !c->logit_row || (c->capture_hidden && !c->hidden) || !c->logits) {
+            free_scratch(c);
+            return loam_fail(err, LOAM_E_NOMEM, "out of memory for a batch of %d rows", rows);
+        }
+        c->cap_rows = rows;
+    }
+    (void)n_logit_rows;
+    return LOAM_OK;
+}
+
+/* ------------------------------------------------------------ ops */
+
+typedef struct {
+    const loam_kernels *kernels;
+    const float *x;
+    int T, K, N, chunk;
+    const loam_tensor *w;
+    float *y;
+} linear_job;
+
+static void linear_task(void *arg, int task, int thread) {
+    (void)thread;
+    const linear_job *j = arg;
+    int n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
+    j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
+}
+
+/* y[T, N] = x[T, K] W^T (+ bias), split over the pool by output columns. */
+static void linear(loam_context *c, const float *x, int T, const loam_tensor *w, const float *bias, float *y) {
+    int N = (int)w->shape[0], K = (int)w->shape[1];
+    int threads = loam_pool_size(c->pool);
+    int chunk = (N + threads * 4 - 1) / (threads * 4);
+    chunk = chunk < 16 ? 16 : (chunk + 1) & ~1;
+    linear_job j = {c->m->kernels, x, T, K, N, chunk, w, y};
+    loam_pool_run(c->pool, linear_task, &j, (N + chunk - 1) / chunk);
+    if (bias)
+        for (int t = 0; t < T; t++)
+            for (int n = 0; n < N; n++) y[(size_t)t * N + n] += bias[n];
+}
+
+static void norm_rows(const loam_spec *s, const float *x, float *y, int T, const float *w, const float *b) {
+    int H = s->n_embd;
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * H;
+        float *yt = y + (size_t)t * H;
+        if (s->norm == LOAM_NORM_RMS) {
+            double ss = 0;
+            for (int i = 0; i < H; i++) ss += (double)xt[i] * xt[i];
+            float r = (float)(1.0 / sqrt(ss / H + s->norm_eps));
+            for (int i = 0; i < H; i++) yt[i] = xt[i] * r * (s->norm_plus_one ? 1.0f + w[i] : w[i]);
+        } else {
+            double mean = 0, var = 0;
+            for (int i = 0; i < H; i++) mean += xt[i];
+            mean /= H;
+            for (int i = 0; i < H; i++) var += (xt[i] - mean) * (xt[i] - mean);
+            float r = (float)(1.0 / sqrt(var / H + s->norm_eps));
+            for (int i = 0; i < H; i++) yt[i] = (float)(xt[i] - mean) * r * w[i] + (b ? b[i] : 0.0f);
+        }
+    }
+}
+
+static float activate(loam_act_type act, float x) {
+    switch (act) {
+    case LOAM_ACT_SILU: return x / (1.0f + expf(-x));
+    case LOAM_ACT_GELU: return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+    case LOAM_ACT_GELU_TANH:
+        return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    }
+    return x;
+}
+
+/* rotate_half RoPE on the first rope_dim dims of each head of a row. */
+static void rope_row(float *v, int n_heads, int head_dim, int rope_dim, const float *cos_t, const float *sin_t) {
+    int half = rope_dim / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *vh = v + (size_t)h * head_dim;
+        for (int i = 0; i < half; i++) {
+            float a = vh[i], b = vh[i + half];
+            vh[i] = a * cos_t[i] - b * sin_t[i];
+            vh[i + half] = b * cos_t[i] + a * sin_t[i];
+        }
+    }
+}
+
+/* Splits fused projections into q, k, v rows. */
+static void split_qkv(const loam_spec *s, const float *qkv, int T, float *q, float *k, float *v) {
+    int hd = s->head_dim, nq = s->n_heads, nkv = s->n_kv_heads, group = nq / nkv;
+    size_t width = (size_t)(nq + 2 * nkv) * hd;
+    for (int t = 0; t < T; t++) {
+        const float *src = qkv + t * width;
+        float *qt = q + (size_t)t * nq * hd, *kt = k + (size_t)t * nkv * hd, *vt = v + (size_t)t * nkv * hd;
+        if (s->qkv == LOAM_QKV_FUSED_CONCAT) {
+            memcpy(qt, src, (size_t)nq * hd * sizeof(float));
+            memcpy(kt, src + (size_t)nq * hd, (size_t)nkv * hd * sizeof(float));
+            memcpy(vt, src + (size_t)(nq + nkv) * hd, (size_t)nkv * hd * sizeof(float));
+        } else { /* per KV group: [group q heads | k | v] */
+            for (int g = 0; g < nkv; g++) {
+                const float *gs = src + (size_t)g * (group + 2) * hd;
+                memcpy(qt + (size_t)g * group * hd, gs, (size_t)group * hd * sizeof(float));
+                memcpy(kt + (size_t)g * hd, gs + (size_t)group * hd, (size_t)hd * sizeof(float));
+                memcpy(vt + (size_t)g * hd, gs + (size_t)(group + 1) * hd, (size_t)hd * sizeof(float));
+            }
+        }
+    }
+}
+
+typedef struct {
+    loam_context *c;
+    const loam_batch *batch;
+    int layer;
+} attention_job;
+
+/* One (row, head): softmax(q K^T * scale + bias) V over the row's sequence
+ * up to its position. Scores live in a per-thread buffer of n_ctx floats,
+ * never a T x T matrix. */
+static void attention_task(void *arg, int task, int thread) {
+    const attention_job *j = arg;
+    loam_context *c = j->c;
+    const loam_spec *s = &c->m->spec;
+    int hd = s->head_dim, nq = s->n_heads, group = nq / s->n_kv_heads;
+    int row = task / nq, head = task % nq, kv_head = head / group;
+    int seq = j->batch->seq_id[row], pos = j->batch->pos[row];
+    size_t base = ((size_t)seq * s->n_layers + j->layer) * (size_t)c->n_ctx * c->kv_dim + (size_t)kv_head * hd;
+    const float *q = c->q + ((size_t)row * nq + head) * hd;
+    float *scores = c->scores + (size_t)thread * c->n_ctx;
+    float scale = 1.0f / sqrtf((float)hd);
+    float slope = s->pos == LOAM_POS_ALIBI ? c->m->alibi_slopes[head] : 0.0f;
+    float max = -INFINITY;
+    for (int p = 0; p <= pos; p++) {
+        const float *kp = c->k_cache + base + (size_t)p * c->kv_dim;
+        float dot = 0.0f;
+        for (int i = 0; i < hd; i++) dot += q[i] * kp[i];
+        scores[p] = dot * scale + slope * (float)(p - pos);
+        if (scores[p] > max) max = scores[p];
+    }
+    double sum = 0.0;
+    for (int p = 0; p <= pos; p++) {
+        scores[p] = expf(scores[p] - max);
+        sum += scores[p];
+    }
+    float inv = (float)(1.0 / sum);
+    float *out = c->att + ((size_t)row * nq + head) * hd;
+    for (int i = 0; i < hd; i++) out[i] = 0.0f;
+    for (int p = 0; p <= pos; p++) {
+        const float *vp = c->v_cache + base + (size_t)p * c->kv_dim;
+        float w = scores[p] * inv;
+        for (int i = 0; i < hd; i++) out[i] += w * vp[i];
+    }
+}
+
+/* ----------------------------------------------------- forward pass */
+
+static loam_status check_batch(const loam_context *c, const loam_batch *b, loam_error *err) {
+    if (!b || b->n_tokens <= 0 || !b->token || !b->pos || !b->seq_id)
+        return loam_fail(err, LOAM_E_ARG, "decode: empty batch");
+    for (int i = 0; i < b->n_tokens; i++) {
+        if (b->token[i] < 0 || b->token[i] >= c->m->spec.n_vocab)
+            return loam_fail(err, LOAM_E_RANGE, "decode: token id %d is outside the vocabulary (0..%d)", b->token[i],
+                             c->m->spec.n_vocab - 1);
+        if (b->seq_id[i] < 0 || b->seq_id[i] >= c->n_seq)
+            return loam_fail(err, LOAM_E_RANGE, "decode: sequence %d is outside 0..%d", b->seq_id[i], c->n_seq - 1);
+        if (b->pos[i] < 0 || b->pos[i] >= c->n_ctx)
+            return loam_fail(err, LOAM_E_RANGE, "decode: position %d is outside the context of %d", b->pos[i],
+                             c->n_ctx);
+    }
+    return LOAM_OK;
+}
+
+static void capture(loam_context *c, int slot, const float *x, int T) {
+    size_t H = (size_t)c->m->spec.n_embd;
+    if (c->capture_hidden) memcpy(c->hidden + (size_t)slot * T * H, x, (size_t)T * H * sizeof(float));
+}
+
+loam_status loam_decode(loam_context *c, const loam_batch *b, loam_error *err) {
+    loam_status st = check_batch(c, b, err);
+    if (st) return st;
+    const loam_model *m = c->m;
+    const loam_spec *s = &m->spec;
+    int T = b->n_tokens, H = s->n_embd, hd = s->head_dim;
+    size_t qd = (size_t)s->n_heads * hd, kvd = c->kv_dim;
+    if ((st = reserve_rows(c, T, T, err))) return st;
+    c->n_rows = T;
+
+    /* 1. embeddings (Gemma scales them; BLOOM normalises them) */
+    for (int t = 0; t < T; t++) {
+        float *xt = c->x + (size_t)t * H;
+        loam_row_to_f32(m->global[LOAM_G_TOK_EMB]->data, m->global[LOAM_G_TOK_EMB]->type, b->token[t], H, xt);
+        if (s->emb_scale) {
+            float scale = (float)sqrt((double)H);
+            for (int i = 0; i < H; i++) xt[i] *= scale;
+        }
+    }
+    if (s->emb_norm)
+        norm_rows(s, c->x, c->x, T, m->global_vec[LOAM_G_EMB_NORM_W], m->global_vec[LOAM_G_EMB_NORM_B]);
+    capture(c, 0, c->x, T);
+
+    /* rotary angles per row, shared by all layers and heads */
+    if (s->pos == LOAM_POS_ROPE) {
+        int half = s->rope_dim / 2;
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < half; i++) {
+                double angle = (double)b->pos[t] * (double)m->rope_inv_freq[i];
+                c->rope_cos[(size_t)t * half + i] = (float)cos(angle);
+                c->rope_sin[(size_t)t * half + i] = (float)sin(angle);
+            }
+    }
+
+    for (int l = 0; l < s->n_layers; l++) {
+        const loam_tensor *const *w = m->layer[l];
+        float *const *v = m->layer_vec[l];
+
+        /* 2. attention input: norm, q/k/v projections, clipping, rotary */
+        norm_rows(s, c->x, c->h, T, v[LOAM_L_ATTN_NORM_W], v[LOAM_L_ATTN_NORM_B]);
+        if (s->qkv == LOAM_QKV_SEPARATE) {
+            linear(c, c->h, T, w[LOAM_L_WQ], v[LOAM_L_BQ], c->q);
+            linear(c, c->h, T, w[LOAM_L_WK], v[LOAM_L_BK], c->k);
+            linear(c, c->h, T, w[LOAM_L_WV], v[LOAM_L_BV], c->v);
+        } else {
+            linear(c, c->h, T, w[LOAM_L_WQKV], v[LOAM_L_BQKV], c->qkv);
+            if (s->clip_qkv > 0) {
+                size_t n = (size_t)T * (qd + 2 * kvd);
+                float lim = (float)s->clip_qkv;
+                for (size_t i = 0; i < n; i++) c->qkv[i] = fminf(fmaxf(c->qkv[i], -lim), lim);
+            }
+            split_qkv(s, c->qkv, T, c->q, c->k, c->v);
+        }
+        if (s->pos == LOAM_POS_ROPE) {
+            int half = s->rope_dim / 2;
+            for (int t = 0; t < T; t++) {
+                const float *ct = c->rope_cos + (size_t)t * half, *st_ = c->rope_sin + (size_t)t * half;
+                rope_row(c->q + (size_t)t * qd, s->n_heads, hd, s->rope_dim, ct, st_);
+                rope_row(c->k + (size_t)t * kvd, s->n_kv_heads, hd, s->rope_dim, ct, st_);
+            }
+        }
+
+        /* 3. append k, v to the cache, then attend */
+        for (int t = 0; t < T; t++) {
+            size_t at = (((size_t)b->seq_id[t] * s->n_layers + l) * c->n_ctx + b->pos[t]) * kvd;
+            memcpy(c->k_cache + at, c->k + (size_t)t * kvd, kvd * sizeof(float));
+            memcpy(c->v_cache + at, c->v + (size_t)t * kvd, kvd * sizeof(float));
+        }
+        attention_job aj = {c, b, l};
+        loam_pool_run(c->pool, attention_task, &aj, T * s->n_heads);
+        linear(c, c->att, T, w[LOAM_L_WO], v[LOAM_L_BO], c->o);
+
+        /* 4. MLP, sequential (x += attn; x += mlp(norm(x))) or parallel
+         * (x += attn + mlp(norm(x_in))) */
+        const float *mlp_in = c->h;
+        if (!s->parallel_block) {
+            for (size_t i = 0; i < (size_t)T * H; i++) c->x[i] += c->o[i];
+            norm_rows(s, c->x, c->h, T, v[LOAM_L_FFN_NORM_W], v[LOAM_L_FFN_NORM_B]);
+        } else if (s->parallel_two_norms) {
+            norm_rows(s, c->x, c->h, T, v[LOAM_L_FFN_NORM_W], v[LOAM_L_FFN_NORM_B]);
+        }
+        size_t nff = (size_t)T * s->n_ff;
+        linear(c, mlp_in, T, w[LOAM_L_W_UP], v[LOAM_L_B_UP], c->ff_a);
+        if (s->mlp_gated) {
+            linear(c, mlp_in, T, w[LOAM_L_W_GATE], NULL, c->ff_b);
+            for (size_t i = 0; i < nff; i++) c->ff_a[i] *= activate(s->act, c->ff_b[i]);
+        } else {
+            for (size_t i = 0; i < nff; i++) c->ff_a[i] = activate(s->act, c->ff_a[i]);
+        }
+        linear(c, c->ff_a, T, w[LOAM_L_W_DOWN], v[LOAM_L_B_DOWN], c->ff_b);
+        if (s->parallel_block)
+            for (size_t i = 0; i < (size_t)T * H; i++) c->x[i] += c->o[i] + c->ff_b[i];
+        else
+            for (size_t i = 0; i < (size_t)T * H; i++) c->x[i] += c->ff_b[i];
+        if (l + 1 < s->n_layers) capture(c, l + 1, c->x, T);
+    }
+
+    /* 5. final norm, then logits for the rows that want them */
+    norm_rows(s, c->x, c->h, T, m->global_vec[LOAM_G_OUT_NORM_W], m->global_vec[LOAM_G_OUT_NORM_B]);
+    capture(c, s->n_layers, c->h, T);
+    int n_out = 0;
+    for (int t = 0; t < T; t++) {
+        int want = !b->want_logits || b->want_logits[t];
+        c->logit_row[t] = want ? n_out : -1;
+        if (want) {
+            if (n_out != t) memcpy(c->h + (size_t)n_out * H, c->h + (size_t)t * H, (size_t)H * sizeof(float));
+            n_out++;
+        }
+    }
+    if (n_out > 0) linear(c, c->h, n_out, m->global[LOAM_G_LM_HEAD], m->global_vec[LOAM_G_LM_HEAD_B], c->logits);
+    for (int t = 0; t < T; t++)
+        if (b->pos[t] + 1 > c->seq_len[b->seq_id[t]]) c->seq_len[b->seq_id[t]] = b->pos[t] + 1;
+    return LOAM_OK;
+}
+
+const float *loam_get_logits(const loam_context *c, int i) {
+    if (i < 0 || i >= c->n_rows || c->logit_row[i] < 0) return NULL;
+    return c->logits + (size_t)c->logit_row[i] * c->m->spec.n_vocab;
+}
+
+const float *loam_get_hidden(const loam_context *c, int layer, int i) {
+    if (!c->capture_hidden || i < 0 || i >= c->n_rows || layer < 0 || layer > c->m->spec.n_layers) return NULL;
+    return c->hidden + ((size_t)layer * c->n_rows + i) * c->m->spec.n_embd;
+}

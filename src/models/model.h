@@ -1,0 +1,35 @@
+/* The internal shape of a loaded model and a context. */
+#ifndef LOAM_MODELS_MODEL_H
+#define LOAM_MODELS_MODEL_H
+#include "../core/threadpool.h"
+#include "../kernels/kernels.h"
+#include "family.h"
+#include "spec.h"
+#include "weights.h"
+
+struct loam_model {
+    char *path;
+    loam_spec spec;
+    const loam_family *family;
+    loam_weight_store store;
+    const loam_tensor *global[LOAM_G_COUNT];
+    const loam_tensor *(*layer)[LOAM_L_COUNT]; /* [n_layers][role] */
+    /* 1-D tensors (norm weights, biases) converted to f32 once at load:
+     * they are tiny and read on every row. NULL where the role is unused. */
+    float *global_vec[LOAM_G_COUNT];
+    float *(*layer_vec)[LOAM_L_COUNT];
+    const loam_kernels *kernels;
+    int n_threads;
+    float *rope_inv_freq; /* rope_dim / 2 */
+    float *alibi_slopes;  /* n_heads */
+    loam_sampling_params sampling;
+    int64_t n_params;
+    uint64_t weight_bytes;
+    loam_type weight_type;
+};
+
+/* Validates a spec filled by a family: sizes positive, heads divide, options
+ * compatible. */
+loam_status loam_spec_validate(const loam_spec *s, const char *path, loam_error *err);
+
+#endif

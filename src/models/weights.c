@@ -1,0 +1,115 @@
+#include "weights.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/error.h"
+#include "../formats/json.h"
+
+/* A shard name from the index must be a plain file name in the folder. */
+static int safe_file_name(const char *name) {
+    return name[0] && name[0] != '.' && !strchr(name, '/') && !strchr(name, '\\');
+}
+
+static loam_status open_one(loam_weight_store *ws, const char *dir, const char *name, loam_error *err) {
+    char *path = loam_path_join(dir, name);
+    if (!path) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    loam_st_file *grown = realloc(ws->files, (size_t)(ws->n_files + 1) * sizeof *grown);
+    if (!grown) {
+        free(path);
+        return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    }
+    ws->files = grown;
+    loam_status st = loam_st_open(&ws->files[ws->n_files], path, err);
+    free(path);
+    if (st != LOAM_OK) return st;
+    ws->mapped_bytes += ws->files[ws->n_files].map.size;
+    ws->n_files++;
+    return LOAM_OK;
+}
+
+static int already_open(const loam_weight_store *ws, const char *dir, const char *name) {
+    char *path = loam_path_join(dir, name);
+    int found = 0;
+    for (int i = 0; path && i < ws->n_files && !found; i++) found = strcmp(ws->files[i].map.path, path) == 0;
+    free(path);
+    return found;
+}
+
+/* Opens every shard the index names and checks that each tensor it maps is
+ * in the shard it says. */
+static loam_status open_sharded(loam_weight_store *ws, const char *dir, const char *index_path, loam_error *err) {
+    cJSON *index = NULL;
+    loam_status st = loam_json_load(index_path, &index, err);
+    if (st != LOAM_OK) return st;
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(index, "weight_map");
+    if (!cJSON_IsObject(map)) {
+        cJSON_Delete(index);
+        return loam_fail(err, LOAM_E_FORMAT, "%s: no \"weight_map\" object", index_path);
+    }
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, map) {
+        if (!cJSON_IsString(entry) || !safe_file_name(entry->valuestring)) {
+            st = loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" maps to a bad file name", index_path,
+                           entry->string);
+            break;
+        }
+        if (!already_open(ws, dir, entry->valuestring)) {
+            char *path = loam_path_join(dir, entry->valuestring);
+            int exists = path && loam_file_exists(path);
+            free(path);
+            if (!exists) {
+                st = loam_fail(err, LOAM_E_IO, "%s: shard \"%s\" (holding tensor \"%s\") is missing from %s",
+                               index_path, entry->valuestring, entry->string, dir);
+                break;
+            }
+            st = open_one(ws, dir, entry->valuestring, err);
+            if (st != LOAM_OK) break;
+        }
+        const loam_tensor *t = loam_weights_find(ws, entry->string);
+        char *want = loam_path_join(dir, entry->valuestring);
+        if (!t || !want || strcmp(t->file, want) != 0) {
+            st = loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" is not in shard \"%s\"", index_path,
+                           entry->string, entry->valuestring);
+            free(want);
+            break;
+        }
+        free(want);
+    }
+    cJSON_Delete(index);
+    return st;
+}
+
+loam_status loam_weights_open_dir(loam_weight_store *ws, const char *dir, loam_error *err) {
+    memset(ws, 0, sizeof *ws);
+    char *index_path = loam_path_join(dir, "model.safetensors.index.json");
+    char *single_path = loam_path_join(dir, "model.safetensors");
+    loam_status st;
+    if (!index_path || !single_path) {
+        st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    } else if (loam_file_exists(index_path)) {
+        st = open_sharded(ws, dir, index_path, err);
+    } else if (loam_file_exists(single_path)) {
+        st = open_one(ws, dir, "model.safetensors", err);
+    } else {
+        st = loam_fail(err, LOAM_E_IO, "%s: no model.safetensors or model.safetensors.index.json", dir);
+    }
+    free(index_path);
+    free(single_path);
+    if (st != LOAM_OK) loam_weights_close(ws);
+    return st;
+}
+
+void loam_weights_close(loam_weight_store *ws) {
+    for (int i = 0; i < ws->n_files; i++) loam_st_close(&ws->files[i]);
+    free(ws->files);
+    memset(ws, 0, sizeof *ws);
+}
+
+const loam_tensor *loam_weights_find(const loam_weight_store *ws, const char *name) {
+    for (int i = 0; i < ws->n_files; i++) {
+        const loam_tensor *t = loam_st_find(&ws->files[i], name);
+        if (t) return t;
+    }
+    return NULL;
+}

@@ -1,0 +1,17 @@
+/* The tensors of a model folder: one or more mapped safetensors files, looked
+ * up by name. Shards are found through model.safetensors.index.json. */
+#ifndef LOAM_MODELS_WEIGHTS_H
+#define LOAM_MODELS_WEIGHTS_H
+#include "../formats/safetensors.h"
+
+typedef struct loam_weight_store {
+    int n_files;
+    loam_st_file *files;
+    uint64_t mapped_bytes;
+} loam_weight_store;
+
+loam_status loam_weights_open_dir(loam_weight_store *ws, const char *dir, loam_error *err);
+void loam_weights_close(loam_weight_store *ws);
+const loam_tensor *loam_weights_find(const loam_weight_store *ws, const char *name);
+
+#endif
