@@ -1,0 +1,57 @@
+/* A small test harness: tests register by name, CHECK fails the current
+ * test with a message, the runner prints "N passed, N failed". */
+#ifndef LOAM_TEST_H
+#define LOAM_TEST_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cjson/cJSON.h"
+#include "formats/safetensors.h"
+#include "loam.h"
+
+typedef void (*test_fn)(void);
+void test_add(const char *name, test_fn fn);
+void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int test_failed(void);
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            test_fail(__FILE__, __LINE__, __VA_ARGS__);                    \
+            return;                                                        \
+        }                                                                  \
+    } while (0)
+#define CHECK_OK(call, errp)                                               \
+    do {                                                                   \
+        loam_status st_ = (call);                                          \
+        CHECK(st_ == LOAM_OK, "%s failed: %s", #call, (errp)->message);    \
+    } while (0)
+
+/* The fixtures folder (LOAM_FIXTURES or ../shared/fixtures beside the
+ * repo); tests fail, never skip, when it is missing. */
+const char *fixtures_dir(void);
+/* fixtures_dir()/rel into a static rotating buffer. */
+const char *fixture(const char *rel);
+/* A fresh temporary folder (removed at exit). */
+const char *temp_dir(void);
+
+/* A golden case: golden.safetensors + golden.json of a fixture folder. */
+typedef struct {
+    loam_st_file st;
+    cJSON *json;
+    int ok;
+} golden;
+int golden_open(golden *g, const char *case_dir);
+void golden_close(golden *g);
+const loam_tensor *golden_tensor(const golden *g, const char *name);
+double golden_tol(const golden *g, const char *name);
+
+double max_abs_diff(const float *a, const float *b, size_t n);
+/* Runs a shell command, returns its exit status; its stdout into *out
+ * (malloc; add 2>&1 to the command for stderr too). */
+int run_capture(const char *cmd, char **out);
+/* Copies a file / a whole folder. */
+int copy_file(const char *from, const char *to);
+int copy_dir(const char *from, const char *to);
+
+#endif

@@ -1,0 +1,68 @@
+/* Core: thread pool, 16-bit float conversions. */
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "core/fp16.h"
+#include "core/threadpool.h"
+#include "test.h"
+
+typedef struct {
+    atomic_long sum;
+    atomic_int calls[1000];
+} pool_job;
+
+static void add_task(void *arg, int task, int thread) {
+    (void)thread;
+    pool_job *j = arg;
+    atomic_fetch_add(&j->sum, task);
+    atomic_fetch_add(&j->calls[task], 1);
+}
+
+static void test_pool_runs_every_task_once(void) {
+    for (int threads = 1; threads <= 4; threads++) {
+        loam_pool *pool = loam_pool_new(threads);
+        CHECK(pool, "pool_new(%d) failed", threads);
+        for (int round = 0; round < 50; round++) {
+            static pool_job j;
+            memset(&j, 0, sizeof j);
+            int n = 1 + (round * 37) % 1000;
+            loam_pool_run(pool, add_task, &j, n);
+            int once = 1;
+            for (int i = 0; i < n; i++) once &= atomic_load(&j.calls[i]) == 1;
+            long want = (long)n * (n - 1) / 2;
+            if (atomic_load(&j.sum) != want || !once) {
+                loam_pool_free(pool);
+                CHECK(0, "threads %d, %d tasks: sum %ld (want %ld), each once: %d", threads, n, atomic_load(&j.sum), want, once);
+            }
+        }
+        loam_pool_free(pool);
+    }
+}
+
+static void test_bf16_f16_round_trip(void) {
+    /* every 16-bit pattern converts to f32 and back unchanged (NaNs stay NaN) */
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = loam_bf16_to_f32((uint16_t)h);
+        if (isnan(f)) CHECK(isnan(loam_bf16_to_f32(loam_f32_to_bf16(f))), "bf16 NaN %04x", h);
+        else CHECK(loam_f32_to_bf16(f) == h, "bf16 %04x -> %g -> %04x", h, f, loam_f32_to_bf16(f));
+        float g = loam_f16_to_f32((uint16_t)h);
+        if (isnan(g)) CHECK(isnan(loam_f16_to_f32(loam_f32_to_f16(g))), "f16 NaN %04x", h);
+        else CHECK(loam_f32_to_f16(g) == h, "f16 %04x -> %g -> %04x", h, g, loam_f32_to_f16(g));
+    }
+    CHECK(loam_f16_to_f32(0x3c00) == 1.0f && loam_f16_to_f32(0xc000) == -2.0f, "f16 values");
+    CHECK(loam_f16_to_f32(0x0001) == ldexpf(1.0f, -24), "f16 smallest subnormal");
+    CHECK(loam_f32_to_f16(65520.0f) == 0x7c00, "f16 overflow to inf");
+    CHECK(loam_f32_to_bf16(1.00390625f) == 0x3f80, "bf16 ties to even");
+}
+
+static void test_physical_cores(void) {
+    int n = loam_physical_cores();
+    CHECK(n >= 1 && n <= 4096, "physical cores %d", n);
+}
+
+void register_core_tests(void) {
+    test_add("core: thread pool runs every task exactly once", test_pool_runs_every_task_once);
+    test_add("core: bf16/f16 conversions round-trip every pattern", test_bf16_f16_round_trip);
+    test_add("core: physical core count", test_physical_cores);
+}

@@ -1,0 +1,273 @@
+/* Text models against the Hugging Face goldens in fixtures/llm: prefill
+ * logits and hidden states within each golden's tolerance, greedy ids
+ * identical, step logits (the KV-cache path) within tolerance, batching. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+typedef struct {
+    loam_model *model;
+    loam_context *ctx;
+    loam_model_info info;
+    golden g;
+    loam_error err;
+} llm_case;
+
+static int open_case(llm_case *c, const char *name, loam_simd simd, int n_seq) {
+    memset(c, 0, sizeof *c);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", fixture(name));
+    if (!golden_open(&c->g, dir)) return 0;
+    loam_model_params mp = loam_model_default_params();
+    mp.simd = simd;
+    mp.n_threads = 2;
+    if (loam_model_open(dir, &mp, &c->model, &c->err) != LOAM_OK) {
+        printf("    %s\n", c->err.message);
+        return 0;
+    }
+    loam_model_get_info(c->model, &c->info);
+    loam_context_params cp = loam_context_default_params();
+    cp.capture_hidden = 1;
+    cp.n_seq_max = n_seq;
+    if (loam_context_open(c->model, &cp, &c->ctx, &c->err) != LOAM_OK) {
+        printf("    %s\n", c->err.message);
+        return 0;
+    }
+    return 1;
+}
+
+static void close_case(llm_case *c) {
+    loam_context_free(c->ctx);
+    loam_model_free(c->model);
+    golden_close(&c->g);
+}
+
+static int argmax(const float *v, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+
+/* Prefill, hidden states, then 24 greedy steps through the KV cache. */
+static void check_case(const char *name, loam_simd simd) {
+    llm_case c;
+    int opened = open_case(&c, name, simd, 1);
+    if (!opened) {
+        close_case(&c);
+        CHECK(0, "cannot open case %s", name);
+    }
+    const loam_tensor *ids = golden_tensor(&c.g, "prompt_ids"), *logits = golden_tensor(&c.g, "logits");
+    const loam_tensor *hidden = golden_tensor(&c.g, "hidden_states"), *greedy = golden_tensor(&c.g, "greedy_ids");
+    const loam_tensor *steps = golden_tensor(&c.g, "logits_step");
+    int T = (int)ids->shape[0], V = c.info.n_vocab, H = c.info.n_embd, L = c.info.n_layers;
+    int32_t *pos = malloc(T * sizeof *pos), *seq = calloc(T, sizeof *seq);
+    for (int i = 0; i < T; i++) pos[i] = i;
+    loam_batch b = {T, ids->data, pos, seq, NULL};
+    loam_status st = loam_decode(c.ctx, &b, &c.err);
+    double worst = 0, worst_h = 0, worst_s = 0;
+    int ids_equal = 1, first_bad = -1;
+    if (st == LOAM_OK) {
+        for (int t = 0; t < T; t++) {
+            double d = max_abs_diff(loam_get_logits(c.ctx, t), (const float *)logits->data + (size_t)t * V, V);
+            if (d > worst) worst = d;
+        }
+        if (hidden) {
+            for (int l = 0; l <= L; l++)
+                for (int t = 0; t < T; t++) {
+                    double d = max_abs_diff(loam_get_hidden(c.ctx, l, t),
+                                            (const float *)hidden->data + ((size_t)l * T + t) * H, H);
+                    if (d > worst_h) worst_h = d;
+                }
+        }
+        int n_steps = (int)greedy->shape[0];
+        const float *cur = loam_get_logits(c.ctx, T - 1);
+        for (int k = 0; k < n_steps && st == LOAM_OK; k++) {
+            if (steps) {
+                double d = max_abs_diff(cur, (const float *)steps->data + (size_t)k * V, V);
+                if (d > worst_s) worst_s = d;
+            }
+            int32_t tok = argmax(cur, V);
+            if (tok != ((const int32_t *)greedy->data)[k] && ids_equal) ids_equal = 0, first_bad = k;
+            int32_t p = T + k, s0 = 0;
+            loam_batch one = {1, &tok, &p, &s0, NULL};
+            if (k + 1 < n_steps) st = loam_decode(c.ctx, &one, &c.err);
+            cur = loam_get_logits(c.ctx, 0);
+        }
+    }
+    double tol = golden_tol(&c.g, "logits"), tol_h = golden_tol(&c.g, "hidden_states");
+    double tol_s = golden_tol(&c.g, steps ? "logits_step" : "logits");
+    free(pos);
+    free(seq);
+    close_case(&c);
+    CHECK(st == LOAM_OK, "decode failed: %s", c.err.message);
+    CHECK(tol > 0, "no logits tolerance in golden.json");
+    CHECK(worst <= tol, "%s: prefill logits differ by %.3g (tolerance %.3g)", name, worst, tol);
+    CHECK(!hidden || worst_h <= tol_h, "%s: hidden states differ by %.3g (tolerance %.3g)", name, worst_h, tol_h);
+    CHECK(ids_equal, "%s: greedy ids differ from step %d", name, first_bad);
+    CHECK(worst_s <= tol_s, "%s: step logits differ by %.3g (tolerance %.3g)", name, worst_s, tol_s);
+}
+
+static void test_llama31(void) { check_case("llm/llama31", LOAM_SIMD_AUTO); }
+static void test_llama32_tied(void) { check_case("llm/llama32_tied", LOAM_SIMD_AUTO); }
+static void test_llama31_scalar(void) { check_case("llm/llama31", LOAM_SIMD_SCALAR); }
+static void test_llama31_avx2(void) { check_case("llm/llama31", LOAM_SIMD_AVX2); }
+static void test_llama32_avx512(void) { check_case("llm/llama32_tied", LOAM_SIMD_AVX512); }
+
+/* The left-padded batch: padding slots are simply not fed; each row's real
+ * tokens sit at positions 0.. of its own sequence, all rows in one pass. */
+static void test_llama31_batch(void) {
+    llm_case c;
+    if (!open_case(&c, "llm/llama31", LOAM_SIMD_AUTO, 2)) {
+        close_case(&c);
+        CHECK(0, "cannot open llama31");
+    }
+    const loam_tensor *in = golden_tensor(&c.g, "batch_input_ids"), *mask = golden_tensor(&c.g, "batch_attention_mask");
+    const loam_tensor *want_logits = golden_tensor(&c.g, "batch_logits"), *want_ids = golden_tensor(&c.g, "batch_greedy_ids");
+    const loam_tensor *want_steps = golden_tensor(&c.g, "batch_logits_step");
+    int R = (int)in->shape[0], W = (int)in->shape[1], V = c.info.n_vocab, S = (int)want_ids->shape[1];
+    const int32_t *ids = in->data, *m = mask->data;
+    int32_t tok[256], pos[256], seq[256], src[256], len[8] = {0};
+    int n = 0;
+    for (int r = 0; r < R; r++)
+        for (int i = 0; i < W; i++)
+            if (m[r * W + i]) tok[n] = ids[r * W + i], pos[n] = len[r]++, seq[n] = r, src[n] = r * W + i, n++;
+    loam_batch b = {n, tok, pos, seq, NULL};
+    loam_status st = loam_decode(c.ctx, &b, &c.err);
+    double worst = 0, worst_s = 0;
+    int ids_ok = 1;
+    if (st == LOAM_OK) {
+        int last[8];
+        for (int i = 0; i < n; i++) {
+            double d = max_abs_diff(loam_get_logits(c.ctx, i), (const float *)want_logits->data + (size_t)src[i] * V, V);
+            if (d > worst) worst = d;
+            last[seq[i]] = i;
+        }
+        int32_t cur[8];
+        for (int r = 0; r < R; r++) cur[r] = argmax(loam_get_logits(c.ctx, last[r]), V);
+        float *row_logits = malloc((size_t)R * V * sizeof(float));
+        for (int r = 0; r < R; r++) memcpy(row_logits + (size_t)r * V, loam_get_logits(c.ctx, last[r]), V * sizeof(float));
+        for (int k = 0; k < S && st == LOAM_OK; k++) {
+            int32_t stok[8], spos[8], sseq[8];
+            for (int r = 0; r < R; r++) {
+                double d = max_abs_diff(row_logits + (size_t)r * V, (const float *)want_steps->data + ((size_t)r * S + k) * V, V);
+                if (d > worst_s) worst_s = d;
+                cur[r] = argmax(row_logits + (size_t)r * V, V);
+                if (cur[r] != ((const int32_t *)want_ids->data)[r * S + k]) ids_ok = 0;
+                stok[r] = cur[r], spos[r] = len[r]++, sseq[r] = r;
+            }
+            loam_batch step = {R, stok, spos, sseq, NULL}; /* both sequences in one pass */
+            st = loam_decode(c.ctx, &step, &c.err);
+            for (int r = 0; r < R && st == LOAM_OK; r++)
+                memcpy(row_logits + (size_t)r * V, loam_get_logits(c.ctx, r), V * sizeof(float));
+        }
+        free(row_logits);
+    }
+    double tol = golden_tol(&c.g, "batch_logits"), tol_s = golden_tol(&c.g, "batch_logits_step");
+    close_case(&c);
+    CHECK(st == LOAM_OK, "batch decode failed: %s", c.err.message);
+    CHECK(worst <= tol, "batch logits differ by %.3g (tolerance %.3g)", worst, tol);
+    CHECK(ids_ok, "batched greedy ids differ");
+    CHECK(worst_s <= tol_s, "batch step logits differ by %.3g (tolerance %.3g)", worst_s, tol_s);
+}
+
+/* The real trained model: 200 greedy ids, and the teacher-forced logits of
+ * all 204 positions. */
+static void test_stories260k(void) {
+    llm_case c;
+    if (!open_case(&c, "llm/stories260k", LOAM_SIMD_AUTO, 1)) {
+        close_case(&c);
+        CHECK(0, "cannot open stories260k");
+    }
+    const loam_tensor *prompt = golden_tensor(&c.g, "prompt_ids"), *greedy = golden_tensor(&c.g, "greedy_ids");
+    const loam_tensor *seq_ids = golden_tensor(&c.g, "seq_ids"), *seq_logits = golden_tensor(&c.g, "seq_logits");
+    int V = c.info.n_vocab, T = (int)prompt->shape[0], N = (int)greedy->shape[0];
+    int32_t pos[512], seq[512] = {0};
+    for (int i = 0; i < 512; i++) pos[i] = i;
+    loam_batch b = {T, prompt->data, pos, seq, NULL};
+    loam_status st = loam_decode(c.ctx, &b, &c.err);
+    int first_bad = -1;
+    const float *cur = st == LOAM_OK ? loam_get_logits(c.ctx, T - 1) : NULL;
+    for (int k = 0; k < N && st == LOAM_OK; k++) {
+        int32_t tok = argmax(cur, V), p = T + k;
+        if (tok != ((const int32_t *)greedy->data)[k] && first_bad < 0) first_bad = k;
+        loam_batch one = {1, &tok, &p, seq, NULL};
+        if (k + 1 < N) st = loam_decode(c.ctx, &one, &c.err), cur = loam_get_logits(c.ctx, 0);
+    }
+    /* teacher-forced: the whole sequence in one prefill */
+    double worst = 0;
+    int S = (int)seq_ids->shape[0];
+    loam_kv_seq_clear(c.ctx, 0);
+    loam_batch all = {S, seq_ids->data, pos, seq, NULL};
+    if (st == LOAM_OK) st = loam_decode(c.ctx, &all, &c.err);
+    for (int t = 0; t < S && st == LOAM_OK; t++) {
+        double d = max_abs_diff(loam_get_logits(c.ctx, t), (const float *)seq_logits->data + (size_t)t * V, V);
+        if (d > worst) worst = d;
+    }
+    double tol = golden_tol(&c.g, "seq_logits");
+    close_case(&c);
+    CHECK(st == LOAM_OK, "decode failed: %s", c.err.message);
+    CHECK(first_bad < 0, "greedy ids differ from step %d", first_bad);
+    CHECK(worst <= tol, "teacher-forced logits differ by %.3g (tolerance %.3g)", worst, tol);
+}
+
+/* Batching changes nothing: three sequences of different lengths in one
+ * pass equal each run alone. */
+static void test_batch_equals_single(void) {
+    llm_case c;
+    if (!open_case(&c, "llm/llama32_tied", LOAM_SIMD_AUTO, 3)) {
+        close_case(&c);
+        CHECK(0, "cannot open llama32_tied");
+    }
+    int V = c.info.n_vocab, lens[3] = {7, 1, 12}, n = 0;
+    int32_t tok[32], pos[32], seq[32];
+    for (int s = 0; s < 3; s++)
+        for (int i = 0; i < lens[s]; i++) tok[n] = (s * 37 + i * 11) % V, pos[n] = i, seq[n] = s, n++;
+    loam_batch b = {n, tok, pos, seq, NULL};
+    float *together = malloc((size_t)n * V * sizeof(float));
+    loam_status st = loam_decode(c.ctx, &b, &c.err);
+    for (int i = 0; i < n && st == LOAM_OK; i++) memcpy(together + (size_t)i * V, loam_get_logits(c.ctx, i), V * sizeof(float));
+    double worst = 0;
+    for (int s = 0, at = 0; s < 3 && st == LOAM_OK; at += lens[s], s++) {
+        loam_kv_seq_clear(c.ctx, 0);
+        int32_t zero[32] = {0};
+        loam_batch one = {lens[s], tok + at, pos + at, zero, NULL};
+        st = loam_decode(c.ctx, &one, &c.err);
+        for (int i = 0; i < lens[s] && st == LOAM_OK; i++) {
+            double d = max_abs_diff(loam_get_logits(c.ctx, i), together + (size_t)(at + i) * V, V);
+            if (d > worst) worst = d;
+        }
+    }
+    free(together);
+    close_case(&c);
+    CHECK(st == LOAM_OK, "decode failed: %s", c.err.message);
+    CHECK(worst < 1e-4, "batched and single logits differ by %.3g", worst);
+}
+
+static void test_decode_rejects_bad_rows(void) {
+    llm_case c;
+    if (!open_case(&c, "llm/stories260k", LOAM_SIMD_AUTO, 1)) {
+        close_case(&c);
+        CHECK(0, "cannot open stories260k");
+    }
+    int32_t tok = 100000, pos = 0, seq = 0, good = 1, far = 1 << 20, bad_seq = 3;
+    loam_batch b1 = {1, &tok, &pos, &seq, NULL}, b2 = {1, &good, &far, &seq, NULL}, b3 = {1, &good, &pos, &bad_seq, NULL};
+    loam_status s1 = loam_decode(c.ctx, &b1, &c.err), s2 = loam_decode(c.ctx, &b2, &c.err),
+                s3 = loam_decode(c.ctx, &b3, &c.err);
+    close_case(&c);
+    CHECK(s1 == LOAM_E_RANGE && s2 == LOAM_E_RANGE && s3 == LOAM_E_RANGE, "bad token/pos/seq accepted (%d %d %d)", s1, s2, s3);
+}
+
+void register_llama_tests(void) {
+    test_add("llm/llama31 prefill, hidden, greedy, steps", test_llama31);
+    test_add("llm/llama31 batch with left padding", test_llama31_batch);
+    test_add("llm/llama32_tied prefill, hidden, greedy, steps", test_llama32_tied);
+    test_add("llm/llama31 with scalar kernels", test_llama31_scalar);
+    test_add("llm/llama31 with avx2 kernels", test_llama31_avx2);
+    test_add("llm/llama32_tied with avx512 kernels", test_llama32_avx512);
+    test_add("llm/stories260k 200 greedy ids and teacher-forced logits", test_stories260k);
+    test_add("decode: a batch of three sequences equals each alone", test_batch_equals_single);
+    test_add("decode: out-of-range token, position, sequence rejected", test_decode_rejects_bad_rows);
+}

@@ -1,0 +1,178 @@
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/mapfile.h"
+#include "test.h"
+
+#define MAX_TESTS 512
+static struct {
+    const char *name;
+    test_fn fn;
+} tests[MAX_TESTS];
+static int n_tests, current_failed;
+static char temp_root[256];
+
+void test_add(const char *name, test_fn fn) {
+    if (n_tests < MAX_TESTS) tests[n_tests].name = name, tests[n_tests].fn = fn, n_tests++;
+}
+
+void test_fail(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stdout, "    %s:%d: ", file, line);
+    vfprintf(stdout, fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+    current_failed = 1;
+}
+
+int test_failed(void) { return current_failed; }
+
+const char *fixtures_dir(void) {
+    static char path[1024];
+    const char *env = getenv("LOAM_FIXTURES");
+    if (env && *env) snprintf(path, sizeof path, "%s", env);
+    else snprintf(path, sizeof path, "%s/../shared/fixtures", LOAM_SOURCE_DIR);
+    return path;
+}
+
+const char *fixture(const char *rel) {
+    static char bufs[8][1024];
+    static int at;
+    char *b = bufs[at++ % 8];
+    snprintf(b, 1024, "%s/%s", fixtures_dir(), rel);
+    return b;
+}
+
+const char *temp_dir(void) {
+    static char path[512];
+    static int counter;
+    snprintf(path, sizeof path, "%s/t%d", temp_root, counter++);
+    mkdir(path, 0700);
+    return path;
+}
+
+int golden_open(golden *g, const char *case_dir) {
+    memset(g, 0, sizeof *g);
+    char path[1024];
+    loam_error err;
+    snprintf(path, sizeof path, "%s/golden.safetensors", case_dir);
+    if (loam_st_open(&g->st, path, &err) != LOAM_OK) {
+        printf("    cannot open %s: %s\n", path, err.message);
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/golden.json", case_dir);
+    char *text = NULL;
+    if (loam_read_file(path, 1 << 26, &text, NULL, &err) != LOAM_OK || !(g->json = cJSON_Parse(text))) {
+        printf("    cannot read %s\n", path);
+        free(text);
+        loam_st_close(&g->st);
+        return 0;
+    }
+    free(text);
+    return g->ok = 1;
+}
+
+void golden_close(golden *g) {
+    if (!g->ok) return;
+    loam_st_close(&g->st);
+    cJSON_Delete(g->json);
+    g->ok = 0;
+}
+
+const loam_tensor *golden_tensor(const golden *g, const char *name) { return loam_st_find(&g->st, name); }
+
+double golden_tol(const golden *g, const char *name) {
+    const cJSON *tol = cJSON_GetObjectItem(cJSON_GetObjectItem(g->json, "tolerance"), name);
+    const cJSON *v = cJSON_GetObjectItem(tol, "max_abs");
+    return cJSON_IsNumber(v) ? v->valuedouble : -1.0;
+}
+
+double max_abs_diff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = a[i] > b[i] ? a[i] - b[i] : b[i] - a[i];
+        if (!(d <= m)) m = d; /* NaN propagates as a failure */
+    }
+    return m;
+}
+
+int run_capture(const char *cmd, char **out) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (len + 1 >= cap) buf = realloc(buf, cap *= 2);
+    }
+    if (buf) buf[len] = 0;
+    int status = pclose(p);
+    if (out) *out = buf;
+    else free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+int copy_file(const char *from, const char *to) {
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    int ok = a && b;
+    char buf[65536];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0) ok = fwrite(buf, 1, n, b) == n;
+    if (a) fclose(a);
+    if (b && fclose(b) != 0) ok = 0;
+    if (ok) chmod(to, 0600);
+    return ok;
+}
+
+int copy_dir(const char *from, const char *to) {
+    mkdir(to, 0700);
+    DIR *d = opendir(from);
+    if (!d) return 0;
+    struct dirent *e;
+    int ok = 1;
+    while (ok && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char a[1024], b[1024];
+        snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+        ok = copy_file(a, b);
+    }
+    closedir(d);
+    return ok;
+}
+
+#define SUITES(X) X(core) X(safetensors) X(kernels) X(sampler) X(llama) X(cli) X(memory)
+#define DECLARE(name) void register_##name##_tests(void);
+SUITES(DECLARE)
+
+int main(int argc, char **argv) {
+#define REGISTER(name) register_##name##_tests();
+    SUITES(REGISTER)
+    snprintf(temp_root, sizeof temp_root, "/tmp/loam-tests-%d", (int)getpid());
+    mkdir(temp_root, 0700);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    int passed = 0, failed = 0;
+    struct stat st;
+    if (stat(fixtures_dir(), &st) != 0)
+        printf("FIXTURES MISSING: %s (set LOAM_FIXTURES); every fixture test will fail\n", fixtures_dir());
+    for (int i = 0; i < n_tests; i++) {
+        if (filter && !strstr(tests[i].name, filter)) continue;
+        current_failed = 0;
+        tests[i].fn();
+        printf("%s %s\n", current_failed ? "FAIL" : "ok  ", tests[i].name);
+        if (current_failed) failed++;
+        else passed++;
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", temp_root);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", temp_root);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed || passed == 0 ? 1 : 0;
+}

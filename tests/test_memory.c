@@ -1,0 +1,105 @@
+/* Weights are mapped, not copied: a model of ~100 MB grows resident memory
+ * by about its file size (once every page is touched) plus the KV cache,
+ * never by twice that, and opening alone touches almost nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fp16.h"
+#include "test.h"
+
+static void write_config(const char *dir) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 512,"
+          " \"intermediate_size\": 2048, \"num_hidden_layers\": 8, \"num_attention_heads\": 8,"
+          " \"num_key_value_heads\": 2, \"vocab_size\": 16384, \"max_position_embeddings\": 256,"
+          " \"rms_norm_eps\": 1e-5, \"tie_word_embeddings\": false, \"torch_dtype\": \"bfloat16\"}",
+          f);
+    fclose(f);
+}
+
+static void test_rss_is_mapped_weights(void) {
+    const char *dir = temp_dir();
+    write_config(dir);
+    const int H = 512, F = 2048, L = 8, V = 16384, KV = 128;
+    enum { MAXT = 3 + 8 * 9 };
+    loam_named_tensor t[MAXT];
+    char names[MAXT][96];
+    int n = 0;
+    size_t biggest = (size_t)V * H;
+    uint16_t *data = malloc(biggest * 2);
+    uint64_t x = 1;
+    for (size_t i = 0; i < biggest; i++) {
+        x = x * 6364136223846793005ull + 1;
+        data[i] = loam_f32_to_bf16(((int)(x >> 41) - (1 << 22)) / (float)(1 << 22) * 0.05f);
+    }
+    uint16_t *ones = malloc((size_t)H * 2);
+    for (int i = 0; i < H; i++) ones[i] = loam_f32_to_bf16(1.0f);
+#define ADD(NAME, R, C)                                                                            \
+    do {                                                                                           \
+        snprintf(names[n], 96, "%s", NAME);                                                        \
+        t[n] = (loam_named_tensor){names[n], LOAM_DTYPE_BF16, (C) ? 2 : 1, {(R), (C)}, (C) ? data : ones}; \
+        n++;                                                                                       \
+    } while (0)
+    ADD("model.embed_tokens.weight", V, H);
+    ADD("model.norm.weight", H, 0);
+    ADD("lm_head.weight", V, H);
+    char nm[96];
+    for (int l = 0; l < L; l++) {
+        snprintf(nm, 96, "model.layers.%d.input_layernorm.weight", l);
+        ADD(nm, H, 0);
+        snprintf(nm, 96, "model.layers.%d.post_attention_layernorm.weight", l);
+        ADD(nm, H, 0);
+        snprintf(nm, 96, "model.layers.%d.self_attn.q_proj.weight", l);
+        ADD(nm, H, H);
+        snprintf(nm, 96, "model.layers.%d.self_attn.k_proj.weight", l);
+        ADD(nm, KV, H);
+        snprintf(nm, 96, "model.layers.%d.self_attn.v_proj.weight", l);
+        ADD(nm, KV, H);
+        snprintf(nm, 96, "model.layers.%d.self_attn.o_proj.weight", l);
+        ADD(nm, H, H);
+        snprintf(nm, 96, "model.layers.%d.mlp.gate_proj.weight", l);
+        ADD(nm, F, H);
+        snprintf(nm, 96, "model.layers.%d.mlp.up_proj.weight", l);
+        ADD(nm, F, H);
+        snprintf(nm, 96, "model.layers.%d.mlp.down_proj.weight", l);
+        ADD(nm, H, F);
+    }
+    char path[700];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    loam_error err;
+    loam_status ws = loam_write_safetensors(path, t, n, &err);
+    free(data), free(ones);
+    CHECK(ws == LOAM_OK, "write: %s", err.message);
+
+    uint64_t before = loam_resident_bytes();
+    loam_model *m = NULL;
+    CHECK_OK(loam_model_open(dir, NULL, &m, &err), &err);
+    uint64_t after_open = loam_resident_bytes();
+    loam_model_info info;
+    loam_model_get_info(m, &info);
+    loam_context *c = NULL;
+    loam_context_params cp = loam_context_default_params();
+    loam_status st = loam_context_open(m, &cp, &c, &err);
+    int32_t tok[16], pos[16], seq[16] = {0};
+    for (int i = 0; i < 16; i++) tok[i] = i * 97, pos[i] = i;
+    loam_batch b = {16, tok, pos, seq, NULL};
+    if (st == LOAM_OK) st = loam_decode(c, &b, &err);
+    uint64_t after_run = loam_resident_bytes();
+    uint64_t kv = loam_model_kv_bytes(m, 256, 1);
+    loam_context_free(c);
+    loam_model_free(m);
+    CHECK(st == LOAM_OK, "decode: %s", err.message);
+    double mib = 1048576.0;
+    printf("    weights %.1f MiB, KV %.1f MiB; RSS +%.1f MiB after open, +%.1f MiB after a forward pass\n",
+           info.weight_bytes / mib, kv / mib, (after_open - before) / mib, (after_run - before) / mib);
+    CHECK(info.weight_bytes > 64 * 1048576ull, "test model too small (%llu bytes)", (unsigned long long)info.weight_bytes);
+    CHECK(after_open - before < 8 * 1048576ull, "opening made %.1f MiB resident: weights copied?", (after_open - before) / mib);
+    CHECK(after_run - before <= info.weight_bytes + kv + 16 * 1048576ull,
+          "a forward pass grew RSS by %.1f MiB for %.1f MiB of weights", (after_run - before) / mib, info.weight_bytes / mib);
+}
+
+void register_memory_tests(void) {
+    test_add("memory: weights are mapped; RSS <= weights + KV cache + small", test_rss_is_mapped_weights);
+}
