@@ -1,19 +1,24 @@
 #include "threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+
+/* Workers that just finished a job spin for a short while (a decode step
+ * issues a job every few microseconds), then sleep on a condition variable,
+ * so an idle pool costs no CPU. */
+#define SPIN_ROUNDS 20000
 
 struct loam_pool {
     int n_threads; /* including the caller */
     pthread_t *workers;
     pthread_mutex_t lock;
-    pthread_cond_t wake; /* a new job, or shutdown */
-    pthread_cond_t done; /* the last worker left the job */
-    unsigned long generation;
-    int shutting_down;
-    int busy_workers;
-    /* the current job */
+    pthread_cond_t wake;
+    atomic_ulong generation; /* bumped for each job */
+    atomic_int shutting_down;
+    atomic_int busy_workers;
+    /* the current job, written before generation is bumped */
     loam_task_fn fn;
     void *arg;
     int n_tasks;
@@ -25,9 +30,15 @@ typedef struct {
     int index;
 } worker_start;
 
+static inline void cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void run_tasks(loam_pool *pool, int thread) {
     for (;;) {
-        int task = atomic_fetch_add(&pool->next_task, 1);
+        int task = atomic_fetch_add_explicit(&pool->next_task, 1, memory_order_relaxed);
         if (task >= pool->n_tasks) return;
         pool->fn(pool->arg, task, thread);
     }
@@ -38,17 +49,24 @@ static void *worker_main(void *p) {
     free(p);
     loam_pool *pool = start.pool;
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool->lock);
     for (;;) {
-        while (pool->generation == seen && !pool->shutting_down) pthread_cond_wait(&pool->wake, &pool->lock);
-        if (pool->shutting_down) break;
-        seen = pool->generation;
-        pthread_mutex_unlock(&pool->lock);
+        int spins = 0;
+        while (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen &&
+               !atomic_load(&pool->shutting_down) && spins < SPIN_ROUNDS) {
+            cpu_relax();
+            spins++;
+        }
+        if (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen && !atomic_load(&pool->shutting_down)) {
+            pthread_mutex_lock(&pool->lock);
+            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->shutting_down))
+                pthread_cond_wait(&pool->wake, &pool->lock);
+            pthread_mutex_unlock(&pool->lock);
+        }
+        if (atomic_load(&pool->shutting_down)) break;
+        seen = atomic_load_explicit(&pool->generation, memory_order_acquire);
         run_tasks(pool, start.index);
-        pthread_mutex_lock(&pool->lock);
-        if (--pool->busy_workers == 0) pthread_cond_signal(&pool->done);
+        atomic_fetch_sub_explicit(&pool->busy_workers, 1, memory_order_release);
     }
-    pthread_mutex_unlock(&pool->lock);
     return NULL;
 }
 
@@ -59,7 +77,6 @@ loam_pool *loam_pool_new(int n_threads) {
     pool->n_threads = n_threads;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
-    pthread_cond_init(&pool->done, NULL);
     pool->workers = calloc((size_t)n_threads, sizeof *pool->workers);
     if (!pool->workers) {
         free(pool);
@@ -83,13 +100,12 @@ loam_pool *loam_pool_new(int n_threads) {
 void loam_pool_free(loam_pool *pool) {
     if (!pool) return;
     pthread_mutex_lock(&pool->lock);
-    pool->shutting_down = 1;
+    atomic_store(&pool->shutting_down, 1);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     for (int i = 1; i < pool->n_threads; i++) pthread_join(pool->workers[i], NULL);
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->wake);
-    pthread_cond_destroy(&pool->done);
     free(pool->workers);
     free(pool);
 }
@@ -102,19 +118,22 @@ void loam_pool_run(loam_pool *pool, loam_task_fn fn, void *arg, int n_tasks) {
         for (int t = 0; t < n_tasks; t++) fn(arg, t, 0);
         return;
     }
-    pthread_mutex_lock(&pool->lock);
     pool->fn = fn;
     pool->arg = arg;
     pool->n_tasks = n_tasks;
-    atomic_store(&pool->next_task, 0);
-    pool->busy_workers = pool->n_threads - 1;
-    pool->generation++;
+    atomic_store_explicit(&pool->next_task, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool->busy_workers, pool->n_threads - 1, memory_order_relaxed);
+    /* publish the job; sleeping workers need the lock + broadcast */
+    pthread_mutex_lock(&pool->lock);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
 
     run_tasks(pool, 0);
 
-    pthread_mutex_lock(&pool->lock);
-    while (pool->busy_workers > 0) pthread_cond_wait(&pool->done, &pool->lock);
-    pthread_mutex_unlock(&pool->lock);
+    /* the others are finishing tasks already started: wait briefly */
+    for (long spins = 0; atomic_load_explicit(&pool->busy_workers, memory_order_acquire) > 0; spins++) {
+        if (spins < SPIN_ROUNDS) cpu_relax();
+        else sched_yield();
+    }
 }

@@ -2,22 +2,36 @@
 
 #include "kernels.h"
 
-static int cpu_has(loam_simd level) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    switch (level) {
-    case LOAM_SIMD_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-    case LOAM_SIMD_AVX512:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && cpu_has(LOAM_SIMD_AVX2);
-    default:
-        return level == LOAM_SIMD_SCALAR;
+#include <cpuid.h>
+
+/* What the CPU and the OS support, read from CPUID and XGETBV (the OS must
+ * save the wide registers, or the instructions fault). */
+static int cpu_has(loam_simd level) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return level == LOAM_SIMD_SCALAR;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
+    unsigned long long xcr0 = 0;
+    if (osxsave) {
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        xcr0 = ((unsigned long long)hi << 32) | lo;
     }
-#else
-    return level == LOAM_SIMD_SCALAR;
-#endif
+    int os_avx = (xcr0 & 0x6) == 0x6, os_avx512 = (xcr0 & 0xe6) == 0xe6;
+    unsigned b7 = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) b7 = b;
+    int avx2 = (b7 >> 5) & 1, avx512f = (b7 >> 16) & 1, avx512bw = (b7 >> 30) & 1, avx512vl = (b7 >> 31) & 1;
+    int has_avx2 = avx && avx2 && fma && f16c && os_avx;
+    switch (level) {
+    case LOAM_SIMD_SCALAR: return 1;
+    case LOAM_SIMD_AVX2: return has_avx2;
+    case LOAM_SIMD_AVX512: return has_avx2 && avx512f && avx512bw && avx512vl && os_avx512;
+    default: return 0;
+    }
 }
+#else
+static int cpu_has(loam_simd level) { return level == LOAM_SIMD_SCALAR; }
+#endif
 
 loam_simd loam_simd_best(void) {
     if (cpu_has(LOAM_SIMD_AVX512)) return LOAM_SIMD_AVX512;

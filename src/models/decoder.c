@@ -148,7 +148,12 @@ static void linear(loam_context *c, const float *x, int T, const loam_tensor *w,
     int chunk = (N + threads * 4 - 1) / (threads * 4);
     chunk = chunk < 16 ? 16 : (chunk + 1) & ~1;
     linear_job j = {c->m->kernels, x, T, K, N, chunk, w, y};
-    loam_pool_run(c->pool, linear_task, &j, (N + chunk - 1) / chunk);
+    if ((int64_t)T * N * K < 65536) { /* waking threads costs more than this */
+        j.chunk = N;
+        linear_task(&j, 0, 0);
+    } else {
+        loam_pool_run(c->pool, linear_task, &j, (N + chunk - 1) / chunk);
+    }
     if (bias)
         for (int t = 0; t < T; t++)
             for (int n = 0; n < N; n++) y[(size_t)t * N + n] += bias[n];

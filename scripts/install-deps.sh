@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages loam needs to build and test, if any is
+# missing (the list and the reason for each is in README.md).
+set -euo pipefail
+PACKAGES=(
+  gcc make cmake              # the build
+  clang libclang-rt-14-dev    # AddressSanitizer/UBSan test build and libFuzzer targets
+  libcjson-dev                # JSON: config.json, safetensors headers, index files
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

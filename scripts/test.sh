@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it:
+#   1. the unit and fixture tests (release build),
+#   2. the same suite under AddressSanitizer + UBSan (clang),
+#   3. each libFuzzer target for ~20 s from its seed corpus.
+# Ends with one "N passed, N failed" line; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+export LOAM_FIXTURES=${LOAM_FIXTURES:-$ROOT/../shared/fixtures}
+FUZZ_SECONDS=${LOAM_FUZZ_SECONDS:-20}
+JOBS=$(nproc)
+passed=0
+failed=0
+
+# Adds the "N passed, N failed" of a suite's log to the totals.
+count() {
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+  if [ -z "$line" ]; then
+    failed=$((failed + 1))
+    echo "!! $2 printed no summary (crashed?)"
+    return
+  fi
+  passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+  failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+}
+
+echo "== release build"
+if cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j"$JOBS" >build.log 2>&1; then
+  ./build/loam_tests | tee build/tests.log
+  count build/tests.log "release tests"
+else
+  cat build.log; failed=$((failed + 1))
+fi
+
+echo "== AddressSanitizer + UBSan build"
+if CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DLOAM_SANITIZE=ON -DLOAM_FUZZ=ON >/dev/null &&
+   cmake --build build-asan -j"$JOBS" >build-asan.log 2>&1; then
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/loam_tests | tee build-asan/tests.log
+  count build-asan/tests.log "sanitizer tests"
+else
+  cat build-asan.log; failed=$((failed + 1))
+fi
+
+echo "== fuzz targets (${FUZZ_SECONDS} s each)"
+for target in build-asan/fuzz_*; do
+  [ -x "$target" ] || continue
+  name=$(basename "$target" | sed 's/^fuzz_//')
+  work=$(mktemp -d)
+  if "$target" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 -timeout=10 "$work" "fuzz/corpus/$name" \
+       >"build-asan/fuzz_$name.log" 2>&1; then
+    echo "ok   fuzz: $name ($(grep -o 'Done [0-9]* runs' "build-asan/fuzz_$name.log" | grep -o '[0-9]*') runs, no crash)"
+    passed=$((passed + 1))
+  else
+    echo "FAIL fuzz: $name"; tail -40 "build-asan/fuzz_$name.log"
+    failed=$((failed + 1))
+  fi
+  rm -rf "$work"
+done
+ls build-asan/fuzz_* >/dev/null 2>&1 || { echo "FAIL no fuzz targets were built"; failed=$((failed + 1)); }
+rm -f build.log build-asan.log
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
