@@ -104,6 +104,17 @@ static void test_info_json(void) {
     check_info("llm/stories260k", single, 1, "LlamaForCausalLM");
 }
 
+static void test_info_json_families(void) {
+    const char *single[] = {"model.safetensors"};
+    check_info("llm/bloom", single, 1, "BloomForCausalLM");
+    check_info("llm/mpt", single, 1, "MPTForCausalLM");
+    check_info("llm/falcon7b", single, 1, "FalconForCausalLM");
+    check_info("llm/falcon40b", single, 1, "FalconForCausalLM");
+    check_info("llm/phi2", single, 1, "PhiForCausalLM");
+    check_info("llm/gemma7b", single, 1, "GemmaForCausalLM");
+    check_info("llm/gemma2b", single, 1, "GemmaForCausalLM");
+}
+
 static void test_errors_exit_nonzero(void) {
     const char *cmds[] = {
         "run /nonexistent/model --prompt-ids 1,2",
@@ -142,6 +153,7 @@ void register_cli_tests(void) {
     test_add("cli: run --prompt-ids prints the 200 golden ids of stories260k", test_run_prints_golden_ids);
     test_add("cli: run --dump writes logits, hidden states, step logits, ids", test_dump_matches_golden);
     test_add("cli: info --json architecture and parameter count", test_info_json);
+    test_add("cli: info --json for bloom, mpt, falcon, phi, gemma", test_info_json_families);
     test_add("cli: bad input exits non-zero with a message", test_errors_exit_nonzero);
     test_add("cli: generation_config sampling defaults, seed reproduces", test_sampling_defaults_and_seed);
 }

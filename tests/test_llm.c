@@ -260,7 +260,28 @@ static void test_decode_rejects_bad_rows(void) {
     CHECK(s1 == LOAM_E_RANGE && s2 == LOAM_E_RANGE && s3 == LOAM_E_RANGE, "bad token/pos/seq accepted (%d %d %d)", s1, s2, s3);
 }
 
+static void test_bloom(void) { check_case("llm/bloom", LOAM_SIMD_AUTO); }
+static void test_mpt(void) { check_case("llm/mpt", LOAM_SIMD_AUTO); }
+static void test_falcon7b(void) { check_case("llm/falcon7b", LOAM_SIMD_AUTO); }
+static void test_falcon40b(void) { check_case("llm/falcon40b", LOAM_SIMD_AUTO); }
+static void test_phi2(void) { check_case("llm/phi2", LOAM_SIMD_AUTO); }
+static void test_gemma7b(void) { check_case("llm/gemma7b", LOAM_SIMD_AUTO); }
+static void test_gemma2b(void) { check_case("llm/gemma2b", LOAM_SIMD_AUTO); }
+static void test_llama_q256(void) { check_case("llm/llama_q256", LOAM_SIMD_AUTO); }
+static void test_phi2_scalar(void) { check_case("llm/phi2", LOAM_SIMD_SCALAR); }
+static void test_bloom_avx2(void) { check_case("llm/bloom", LOAM_SIMD_AVX2); }
+
 void register_llama_tests(void) {
+    test_add("llm/bloom prefill, hidden, greedy, steps", test_bloom);
+    test_add("llm/mpt prefill, hidden, greedy, steps", test_mpt);
+    test_add("llm/falcon7b prefill, hidden, greedy, steps", test_falcon7b);
+    test_add("llm/falcon40b prefill, hidden, greedy, steps", test_falcon40b);
+    test_add("llm/phi2 prefill, hidden, greedy, steps", test_phi2);
+    test_add("llm/gemma7b prefill, hidden, greedy, steps", test_gemma7b);
+    test_add("llm/gemma2b prefill, hidden, greedy, steps", test_gemma2b);
+    test_add("llm/llama_q256 prefill, hidden, greedy, steps", test_llama_q256);
+    test_add("llm/phi2 with scalar kernels (f16 weights)", test_phi2_scalar);
+    test_add("llm/bloom with avx2 kernels", test_bloom_avx2);
     test_add("llm/llama31 prefill, hidden, greedy, steps", test_llama31);
     test_add("llm/llama31 batch with left padding", test_llama31_batch);
     test_add("llm/llama32_tied prefill, hidden, greedy, steps", test_llama32_tied);

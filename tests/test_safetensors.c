@@ -217,6 +217,62 @@ static void test_shape_disagrees_with_config(void) {
     CHECK(open_fails_with(dir, "but config.json implies", msg, sizeof msg), "got: %s", msg);
 }
 
+/* cJSON for {"alibi": v} style nested edits: replaces obj[key] in the
+ * config's sub-object `parent`. */
+static void edit_nested(const char *dir, const char *parent, const char *key, cJSON *value) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *text = NULL;
+    loam_read_file(path, 1 << 20, &text, NULL, NULL);
+    cJSON *c = cJSON_Parse(text);
+    free(text);
+    cJSON *sub = cJSON_GetObjectItem(c, parent);
+    if (!sub) sub = cJSON_AddObjectToObject(c, parent);
+    cJSON_DeleteItemFromObject(sub, key);
+    cJSON_AddItemToObject(sub, key, value);
+    char *out = cJSON_Print(c);
+    FILE *f = fopen(path, "w");
+    fputs(out, f);
+    fclose(f);
+    free(out);
+    cJSON_Delete(c);
+}
+
+static void test_incompatible_family_options(void) {
+    char msg[1100];
+    const char *dir = model_copy("llm/falcon7b");
+    CHECK(dir, "copy failed");
+    edit_config(dir, "alibi", cJSON_CreateTrue()); /* ALiBi together with Falcon's rotary */
+    CHECK(open_fails_with(dir, "\"alibi\": true is not supported", msg, sizeof msg), "got: %s", msg);
+    dir = model_copy("llm/mpt");
+    edit_nested(dir, "attn_config", "alibi", cJSON_CreateFalse());
+    CHECK(open_fails_with(dir, "MPT without ALiBi", msg, sizeof msg), "got: %s", msg);
+    dir = model_copy("llm/falcon40b");
+    edit_config(dir, "parallel_attn", cJSON_CreateFalse());
+    CHECK(open_fails_with(dir, "without parallel_attn", msg, sizeof msg), "got: %s", msg);
+    dir = model_copy("llm/phi2");
+    edit_config(dir, "qk_layernorm", cJSON_CreateTrue());
+    CHECK(open_fails_with(dir, "qk_layernorm", msg, sizeof msg), "got: %s", msg);
+}
+
+static void test_family_shapes_disagree(void) {
+    char msg[1100];
+    const char *dir = model_copy("llm/falcon7b");
+    CHECK(dir, "copy failed");
+    edit_config(dir, "multi_query", cJSON_CreateFalse()); /* would need 5 K/V heads */
+    CHECK(open_fails_with(dir, "transformer.h.0.self_attention.query_key_value.weight\" has shape [112, 80] but config.json implies [240, 80]", msg, sizeof msg),
+          "got: %s", msg);
+    dir = model_copy("llm/gemma2b");
+    edit_config(dir, "head_dim", cJSON_CreateNumber(16));
+    CHECK(open_fails_with(dir, "model.layers.0.self_attn.q_proj.weight\" has shape", msg, sizeof msg), "got: %s", msg);
+    dir = model_copy("llm/bloom");
+    edit_config(dir, "n_head", cJSON_CreateNumber(7));
+    CHECK(open_fails_with(dir, "not a multiple of 7 heads", msg, sizeof msg), "got: %s", msg);
+    dir = model_copy("llm/mpt");
+    edit_config(dir, "expansion_ratio", cJSON_CreateNumber(2));
+    CHECK(open_fails_with(dir, "transformer.blocks.0.ffn.up_proj.weight", msg, sizeof msg), "got: %s", msg);
+}
+
 static void test_malformed_config_json(void) {
     char msg[1100], path[700];
     const char *dir = model_copy("llm/stories260k");
@@ -255,4 +311,6 @@ void register_safetensors_tests(void) {
     test_add("model folder: config.json missing keys, wrong types, unknown architecture", test_config_errors);
     test_add("model folder: tensor shapes disagree with config.json", test_shape_disagrees_with_config);
     test_add("model folder: malformed config.json, missing folder", test_malformed_config_json);
+    test_add("model folder: incompatible options (alibi + rope, ...) refused", test_incompatible_family_options);
+    test_add("model folder: family tensor shapes disagree with config.json", test_family_shapes_disagree);
 }

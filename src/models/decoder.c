@@ -244,7 +244,7 @@ static void attention_task(void *arg, int task, int thread) {
     size_t base = ((size_t)seq * s->n_layers + j->layer) * (size_t)c->n_ctx * c->kv_dim + (size_t)kv_head * hd;
     const float *q = c->q + ((size_t)row * nq + head) * hd;
     float *scores = c->scores + (size_t)thread * c->n_ctx;
-    float scale = 1.0f / sqrtf((float)hd);
+    float scale = s->attn_scale > 0 ? (float)s->attn_scale : 1.0f / sqrtf((float)hd);
     float slope = s->pos == LOAM_POS_ALIBI ? c->m->alibi_slopes[head] : 0.0f;
     float max = -INFINITY;
     for (int p = 0; p <= pos; p++) {

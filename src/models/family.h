@@ -53,6 +53,9 @@ typedef struct loam_family {
     const char *global_names[LOAM_G_COUNT]; /* NULL: this family never has it */
     const char *layer_names[LOAM_L_COUNT];  /* printf patterns with one %d: the layer */
     const char *name_prefixes[3];           /* tried in turn before each name; "" = none */
+    /* Optional: a name that depends on the config (e.g. Falcon's norms);
+     * NULL = use layer_names. */
+    const char *(*layer_name_for)(const loam_spec *spec, int role);
 } loam_family;
 
 /* All families loam knows, NULL-terminated. */

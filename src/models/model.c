@@ -60,6 +60,10 @@ loam_status loam_spec_validate(const loam_spec *s, const char *path, loam_error 
                          s->head_dim);
     if (s->pos == LOAM_POS_ROPE && !(s->rope_theta > 0))
         return loam_fail(err, LOAM_E_FORMAT, "%s: rope_theta must be positive", path);
+    if (s->pos == LOAM_POS_ALIBI && !(s->alibi_bias_max > 0))
+        return loam_fail(err, LOAM_E_FORMAT, "%s: alibi_bias_max must be positive", path);
+    if (s->attn_scale < 0 || s->clip_qkv < 0)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: softmax scale and clip_qkv must not be negative", path);
     if (!(s->norm_eps >= 0))
         return loam_fail(err, LOAM_E_FORMAT, "%s: the norm epsilon must not be negative", path);
     return LOAM_OK;
@@ -184,13 +188,15 @@ static loam_status bind_weights(loam_model *m, loam_error *err) {
         for (int r = 0; r < LOAM_L_COUNT && !st; r++) {
             int nd = layer_shape(s, r, shape);
             if (!nd) continue;
-            if (!m->family->layer_names[r]) {
+            const char *pattern = m->family->layer_name_for ? m->family->layer_name_for(s, r) : NULL;
+            if (!pattern) pattern = m->family->layer_names[r];
+            if (!pattern) {
                 st = loam_fail(err, LOAM_E_UNSUPPORTED, "%s: this configuration needs a tensor the %s family has no name for",
                                m->path, m->family->model_type);
                 break;
             }
             char name[256];
-            snprintf(name, sizeof name, m->family->layer_names[r], l);
+            snprintf(name, sizeof name, pattern, l);
             st = bind_one(m, name, nd, shape, &m->layer[l][r], err);
             if (!st) count_tensor(m, m->layer[l][r], seen, &n_seen);
         }
@@ -247,6 +253,17 @@ static loam_status init_alibi(loam_model *m, loam_error *err) {
     int n = m->spec.n_heads;
     m->alibi_slopes = malloc((size_t)n * sizeof *m->alibi_slopes);
     if (!m->alibi_slopes) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    if (m->spec.alibi_mpt_slopes) {
+        /* MPT: slopes of the next power of two P, 2^(-max*(i+1)/P); when
+         * n < P, the odd-indexed ones first, then the even-indexed */
+        int p2 = 1;
+        while (p2 < n) p2 *= 2;
+        for (int i = 0; i < n; i++) {
+            int j = p2 == n ? i : (i < p2 / 2 ? 2 * i + 1 : 2 * (i - p2 / 2));
+            m->alibi_slopes[i] = (float)(1.0 / pow(2.0, (j + 1) * (m->spec.alibi_bias_max / p2)));
+        }
+        return LOAM_OK;
+    }
     int pow2 = 1;
     while (pow2 * 2 <= n) pow2 *= 2;
     double max_bias = m->spec.alibi_bias_max;

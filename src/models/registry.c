@@ -2,9 +2,10 @@
  * + tensor names) and list it here. */
 #include "family.h"
 
-extern const loam_family loam_family_llama;
+extern const loam_family loam_family_llama, loam_family_bloom, loam_family_mpt, loam_family_falcon,
+    loam_family_phi, loam_family_gemma;
 
 const loam_family *const loam_families[] = {
-    &loam_family_llama,
-    NULL,
+    &loam_family_llama, &loam_family_bloom, &loam_family_mpt, &loam_family_falcon,
+    &loam_family_phi,   &loam_family_gemma, NULL,
 };

@@ -38,11 +38,13 @@ typedef struct loam_spec {
     double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
     int rope_original_ctx;
     double alibi_bias_max; /* slopes 2^(-bias_max * i / n) */
+    int alibi_mpt_slopes;  /* MPT's slope order for head counts that are not powers of two */
 
     /* attention */
     loam_qkv_layout qkv;
     int qkv_bias, out_bias;
-    double clip_qkv; /* 0 = off */
+    double clip_qkv;   /* 0 = off */
+    double attn_scale; /* 0 = 1/sqrt(head_dim) */
 
     /* block and MLP */
     int parallel_block;     /* attention and MLP read the same residual */
