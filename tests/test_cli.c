@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/mapfile.h"
+#include "kernels/kernels.h"
 #include "test.h"
 
 static char *ids_csv(const loam_tensor *t) {
@@ -28,6 +29,37 @@ static void test_run_prints_golden_ids(void) {
     free(prompt), free(want);
     CHECK(ok, "exit %d, output: %.200s", rc, out ? out : "");
     free(out);
+}
+
+/* LOAM_SIMD forces each kernel level; all give the golden ids. */
+static void test_simd_env(void) {
+    golden g;
+    CHECK(golden_open(&g, fixture("llm/stories260k")), "no golden");
+    char *prompt = ids_csv(golden_tensor(&g, "prompt_ids")), *want = ids_csv(golden_tensor(&g, "greedy_ids"));
+    golden_close(&g);
+    for (char *p = want; *p; p++)
+        if (*p == ',') *p = ' ';
+    const char *levels[] = {"scalar", "avx2", "avx512"};
+    for (int i = 0; i < 3; i++) {
+        loam_simd lv;
+        loam_simd_parse(levels[i], &lv);
+        if (!loam_kernels_for(lv)) continue; /* this CPU lacks it: refused, tested below */
+        char cmd[4096], *out = NULL;
+        snprintf(cmd, sizeof cmd, "LOAM_SIMD=%s %s run %s --prompt-ids %s -n 200 --temp 0 2>/dev/null", levels[i], LOAM_BIN,
+                 fixture("llm/stories260k"), prompt);
+        int rc = run_capture(cmd, &out);
+        int ok = rc == 0 && out && strncmp(out, want, strlen(want)) == 0;
+        free(out);
+        if (!ok) free(prompt), free(want);
+        CHECK(ok, "LOAM_SIMD=%s: exit %d or wrong ids", levels[i], rc);
+    }
+    free(prompt), free(want);
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "LOAM_SIMD=sse9 %s info %s 2>&1", LOAM_BIN, fixture("llm/stories260k"));
+    int rc = run_capture(cmd, &out);
+    int ok = rc == 1 && out && strstr(out, "LOAM_SIMD=sse9");
+    free(out);
+    CHECK(ok, "LOAM_SIMD=sse9 accepted (exit %d)", rc);
 }
 
 static void test_dump_matches_golden(void) {
@@ -151,6 +183,7 @@ static void test_sampling_defaults_and_seed(void) {
 
 void register_cli_tests(void) {
     test_add("cli: run --prompt-ids prints the 200 golden ids of stories260k", test_run_prints_golden_ids);
+    test_add("cli: LOAM_SIMD=scalar|avx2|avx512 all give the golden ids", test_simd_env);
     test_add("cli: run --dump writes logits, hidden states, step logits, ids", test_dump_matches_golden);
     test_add("cli: info --json architecture and parameter count", test_info_json);
     test_add("cli: info --json for bloom, mpt, falcon, phi, gemma", test_info_json_families);
