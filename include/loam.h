@@ -163,6 +163,42 @@ int32_t loam_sampler_sample(loam_sampler *s, const float *logits);
 /* The distribution sample() draws from, after every filter (for tests). */
 void loam_sampler_probs(loam_sampler *s, const float *logits, float *probs);
 
+/* -------------------------------------------------------------- tokenizer */
+
+typedef struct loam_tokenizer loam_tokenizer;
+
+/* Opens a tokenizer as published: a model folder or a tokenizer file
+ * (tokenizer.json wins; else tokenizer.model, vocab.json + merges.txt,
+ * *.tiktoken; or a GGUF file's embedded vocab). */
+loam_status loam_tokenizer_open(const char *path, loam_tokenizer **out, loam_error *err);
+void loam_tokenizer_free(loam_tokenizer *tok);
+int loam_tokenizer_n_vocab(const loam_tokenizer *tok);
+
+/* Text (UTF-8; invalid UTF-8 is refused with LOAM_E_ARG) to ids. The ids
+ * are malloc'ed; free() them. add_special applies the post-processor
+ * (BOS/EOS), as transformers' add_special_tokens. */
+loam_status loam_tokenize(const loam_tokenizer *tok, const char *text, size_t len, int add_special,
+                          int32_t **ids, int *n_ids, loam_error *err);
+/* Ids to text (malloc'ed, NUL-terminated; free() it). Special tokens are
+ * kept unless skip_special. */
+loam_status loam_detokenize(const loam_tokenizer *tok, const int32_t *ids, int n_ids, int skip_special,
+                            char **text, size_t *len, loam_error *err);
+/* The raw token string (NULL for an unknown id). */
+const char *loam_token_str(const loam_tokenizer *tok, int32_t id, size_t *len);
+int loam_token_is_special(const loam_tokenizer *tok, int32_t id);
+/* id of an exact token string (model vocab or added token), -1 if none */
+int32_t loam_token_id(const loam_tokenizer *tok, const char *str);
+
+/* Streaming decode: push ids one at a time; each push yields the text that
+ * is now complete (never half a UTF-8 character). */
+typedef struct loam_detok_stream loam_detok_stream;
+loam_status loam_detok_stream_open(const loam_tokenizer *tok, int skip_special, loam_detok_stream **out,
+                                   loam_error *err);
+/* *text (valid until the next call) may be empty. */
+loam_status loam_detok_stream_push(loam_detok_stream *s, int32_t id, const char **text, size_t *len,
+                                   loam_error *err);
+void loam_detok_stream_free(loam_detok_stream *s);
+
 /* -------------------------------------------------------------- file out */
 
 typedef enum loam_dtype {

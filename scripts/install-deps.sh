@@ -6,6 +6,8 @@ PACKAGES=(
   gcc make cmake              # the build
   clang libclang-rt-14-dev    # AddressSanitizer/UBSan test build and libFuzzer targets
   libcjson-dev                # JSON: config.json, safetensors headers, index files
+  libpcre2-dev                # Unicode regexes of the tokenizers' pre-tokenizers
+  libutf8proc-dev             # Unicode normalization (NFC/NFKC...), categories, graphemes
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -9,6 +9,8 @@
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
 
 /* Prints "loam: <message>" to stderr and returns 1 (the exit status). */
 int cli_error(const char *fmt, ...);

@@ -13,6 +13,8 @@ static const char usage[] =
     "  run MODEL_DIR [options]   generate from a prompt (see loam run --help)\n"
     "  info MODEL_DIR [--json]   architecture, parameters, dtype, context, memory needed\n"
     "  bench MODEL_DIR [options] prefill and decode speed (see loam bench --help)\n"
+    "  tokenize PATH [--no-special] [--json] TEXT   text (or - for stdin) to ids\n"
+    "  detokenize PATH [--skip-special] ID...      ids to text, exactly\n"
     "  help                      this text\n"
     "  version                   the version\n"
     "\n"
@@ -33,6 +35,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
+    if (strcmp(cmd, "detokenize") == 0) return cmd_detokenize(argc - 1, argv + 1);
     fprintf(stderr, "loam: unknown command \"%s\"\n\n%s", cmd, usage);
     return 2;
 }

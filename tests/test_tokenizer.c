@@ -1,0 +1,112 @@
+/* Tokenizers against the reference encodings in fixtures/tokenizers: every
+ * case of every folder, ids and decoded text exactly. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/mapfile.h"
+#include "test.h"
+
+/* Runs every line of a cases.jsonl against the tokenizer at `tok_path`. */
+static void check_cases(const char *tok_path, const char *cases_path) {
+    loam_error err;
+    loam_tokenizer *tok = NULL;
+    CHECK_OK(loam_tokenizer_open(tok_path, &tok, &err), &err);
+    char *text = NULL;
+    uint64_t len = 0;
+    if (loam_read_file(cases_path, 1 << 26, &text, &len, &err) != LOAM_OK) {
+        loam_tokenizer_free(tok);
+        CHECK(0, "%s", err.message);
+    }
+    int n_cases = 0, bad_ids = 0, bad_text = 0;
+    char first_bad[600] = "";
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        cJSON *c = cJSON_Parse(line);
+        if (!c) continue;
+        const cJSON *t = cJSON_GetObjectItem(c, "text"), *add = cJSON_GetObjectItem(c, "add_special_tokens");
+        const cJSON *want = cJSON_GetObjectItem(c, "ids"), *dec = cJSON_GetObjectItem(c, "decoded");
+        if (!t) t = cJSON_GetObjectItem(c, "input");
+        if (!cJSON_IsString(t) || !cJSON_IsArray(want)) {
+            cJSON_Delete(c);
+            continue;
+        }
+        n_cases++;
+        int32_t *ids = NULL;
+        int n = 0;
+        loam_status st = loam_tokenize(tok, t->valuestring, strlen(t->valuestring), add ? cJSON_IsTrue(add) : 1, &ids, &n, &err);
+        int same = st == LOAM_OK && n == cJSON_GetArraySize(want);
+        for (int i = 0; same && i < n; i++) same = ids[i] == (int32_t)cJSON_GetArrayItem(want, i)->valuedouble;
+        if (!same) {
+            if (!bad_ids++) {
+                int at = 0;
+                at += snprintf(first_bad + at, sizeof first_bad - (size_t)at, "ids of \"%.60s\" (add_special %d): got", t->valuestring,
+                               add ? cJSON_IsTrue(add) : 1);
+                for (int i = 0; i < n && i < 12 && at < 400; i++) at += snprintf(first_bad + at, sizeof first_bad - (size_t)at, " %d", ids[i]);
+                at += snprintf(first_bad + at, sizeof first_bad - (size_t)at, " | want");
+                for (int i = 0; i < cJSON_GetArraySize(want) && i < 12 && at < 560; i++)
+                    at += snprintf(first_bad + at, sizeof first_bad - (size_t)at, " %d", (int)cJSON_GetArrayItem(want, i)->valuedouble);
+            }
+        }
+        free(ids);
+        if (cJSON_IsString(dec)) {
+            int nw = cJSON_GetArraySize(want);
+            int32_t *wids = malloc((size_t)(nw ? nw : 1) * sizeof *wids);
+            for (int i = 0; i < nw; i++) wids[i] = (int32_t)cJSON_GetArrayItem(want, i)->valuedouble;
+            char *out = NULL;
+            size_t out_len = 0;
+            st = loam_detokenize(tok, wids, nw, 0, &out, &out_len, &err);
+            if (st != LOAM_OK || out_len != strlen(dec->valuestring) || memcmp(out, dec->valuestring, out_len) != 0) {
+                if (!bad_text++ && !bad_ids)
+                    snprintf(first_bad, sizeof first_bad, "decode of \"%.60s\": got \"%.80s\" want \"%.80s\"", t->valuestring,
+                             out ? out : "(error)", dec->valuestring);
+            }
+            free(out);
+            free(wids);
+        }
+        cJSON_Delete(c);
+    }
+    free(text);
+    loam_tokenizer_free(tok);
+    CHECK(n_cases > 0, "%s: no cases", cases_path);
+    CHECK(bad_ids == 0 && bad_text == 0, "%s: %d/%d ids and %d decodes differ; first: %s", cases_path, bad_ids, n_cases, bad_text,
+          first_bad);
+}
+
+#define FOLDER_TEST(NAME)                                                                              \
+    static void test_##NAME(void) {                                                                    \
+        char dir[1024], cases[1100];                                                                   \
+        snprintf(dir, sizeof dir, "%s", fixture("tokenizers/" #NAME));                                 \
+        snprintf(cases, sizeof cases, "%s/cases.jsonl", dir);                                          \
+        check_cases(dir, cases);                                                                       \
+    }
+FOLDER_TEST(llama31)
+FOLDER_TEST(gemma)
+FOLDER_TEST(mpt)
+FOLDER_TEST(falcon)
+FOLDER_TEST(phi2)
+FOLDER_TEST(whisper)
+FOLDER_TEST(t5)
+FOLDER_TEST(clip)
+FOLDER_TEST(llama2_spm)
+
+static void test_stories260k_cases(void) {
+    char dir[1024], cases[1100];
+    snprintf(dir, sizeof dir, "%s", fixture("llm/stories260k"));
+    snprintf(cases, sizeof cases, "%s/tokenizer_cases.jsonl", dir);
+    check_cases(dir, cases);
+}
+
+void register_tokenizer_tests(void) {
+    test_add("tokenizer: llama31 cases (byte-level BPE, llama3 regex)", test_llama31);
+    test_add("tokenizer: gemma cases (SentencePiece-style BPE, byte fallback)", test_gemma);
+    test_add("tokenizer: mpt cases (NFC, byte-level)", test_mpt);
+    test_add("tokenizer: falcon cases (punctuation, digits)", test_falcon);
+    test_add("tokenizer: phi2 cases", test_phi2);
+    test_add("tokenizer: whisper cases", test_whisper);
+    test_add("tokenizer: t5 cases (Unigram, precompiled charsmap)", test_t5);
+    test_add("tokenizer: clip cases (vocab.json + merges.txt)", test_clip);
+    test_add("tokenizer: llama2_spm cases (tokenizer.model)", test_llama2_spm);
+    test_add("tokenizer: stories260k cases", test_stories260k_cases);
+}
