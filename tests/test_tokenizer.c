@@ -7,8 +7,10 @@
 #include "core/mapfile.h"
 #include "test.h"
 
-/* Runs every line of a cases.jsonl against the tokenizer at `tok_path`. */
-static void check_cases(const char *tok_path, const char *cases_path) {
+/* Runs every line of a cases.jsonl against the tokenizer at `tok_path`;
+ * `ids_key` names the expected ids (falling back to "ids"), and decoding is
+ * checked only when check_decode. */
+static void check_cases_with(const char *tok_path, const char *cases_path, const char *ids_key, int check_decode) {
     loam_error err;
     loam_tokenizer *tok = NULL;
     CHECK_OK(loam_tokenizer_open(tok_path, &tok, &err), &err);
@@ -26,7 +28,11 @@ static void check_cases(const char *tok_path, const char *cases_path) {
         cJSON *c = cJSON_Parse(line);
         if (!c) continue;
         const cJSON *t = cJSON_GetObjectItem(c, "text"), *add = cJSON_GetObjectItem(c, "add_special_tokens");
-        const cJSON *want = cJSON_GetObjectItem(c, "ids"), *dec = cJSON_GetObjectItem(c, "decoded");
+        const cJSON *want = cJSON_GetObjectItem(c, ids_key), *dec = check_decode ? cJSON_GetObjectItem(c, "decoded") : NULL;
+        /* SentencePiece's ids: recorded where they differ from tokenizer.json's;
+         * for literal <s>/</s>/<unk> text they equal llama2.c's */
+        if (!want && strcmp(ids_key, "sentencepiece_ids") == 0) want = cJSON_GetObjectItem(c, "llama2c_ids");
+        if (!want) want = cJSON_GetObjectItem(c, "ids");
         if (!t) t = cJSON_GetObjectItem(c, "input");
         if (!cJSON_IsString(t) || !cJSON_IsArray(want)) {
             cJSON_Delete(c);
@@ -74,6 +80,8 @@ static void check_cases(const char *tok_path, const char *cases_path) {
           first_bad);
 }
 
+static void check_cases(const char *tok_path, const char *cases_path) { check_cases_with(tok_path, cases_path, "ids", 1); }
+
 #define FOLDER_TEST(NAME)                                                                              \
     static void test_##NAME(void) {                                                                    \
         char dir[1024], cases[1100];                                                                   \
@@ -98,7 +106,16 @@ static void test_stories260k_cases(void) {
     check_cases(dir, cases);
 }
 
+/* tokenizer.model alone follows SentencePiece's rules (whitespace clean-up) */
+static void test_stories260k_spm(void) {
+    char model[1024], cases[1100];
+    snprintf(model, sizeof model, "%s", fixture("llm/stories260k/tokenizer.model"));
+    snprintf(cases, sizeof cases, "%s", fixture("llm/stories260k/tokenizer_cases.jsonl"));
+    check_cases_with(model, cases, "sentencepiece_ids", 0);
+}
+
 void register_tokenizer_tests(void) {
+    test_add("tokenizer: stories260k tokenizer.model gives SentencePiece's ids", test_stories260k_spm);
     test_add("tokenizer: llama31 cases (byte-level BPE, llama3 regex)", test_llama31);
     test_add("tokenizer: gemma cases (SentencePiece-style BPE, byte fallback)", test_gemma);
     test_add("tokenizer: mpt cases (NFC, byte-level)", test_mpt);

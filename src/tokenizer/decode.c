@@ -181,6 +181,17 @@ static int step(const tk_decoder *d, strlist *in, strlist *out) {
             if (!ok) return 0;
         }
         return 1;
+    case TK_DEC_TRIM: {
+        tk_buf b = {0};
+        int ok = tk_buf_put(&b, "", 0);
+        for (int i = 0; ok && i < in->n; i++) ok = tk_buf_put(&b, in->s[i], in->len[i]);
+        size_t a = 0, e = b.n;
+        while (a < e && (b.p[a] == ' ' || b.p[a] == '\t' || b.p[a] == '\n' || b.p[a] == '\r')) a++;
+        while (e > a && (b.p[e - 1] == ' ' || b.p[e - 1] == '\t' || b.p[e - 1] == '\n' || b.p[e - 1] == '\r')) e--;
+        ok = ok && sl_push(out, b.p + a, e - a);
+        tk_buf_free(&b);
+        return ok;
+    }
     case TK_DEC_BPE_SUFFIX:
         for (int i = 0; i < in->n; i++) {
             tk_buf b = {0};

@@ -352,7 +352,7 @@ static loam_status set_token(loam_tokenizer *t, int64_t id, const char *s, size_
     return LOAM_OK;
 }
 
-static loam_status read_merges(loam_tokenizer *t, const cJSON *merges, const char *path, loam_error *err) {
+loam_status tk_read_merges(loam_tokenizer *t, const cJSON *merges, const char *path, loam_error *err) {
     int n = cJSON_GetArraySize(merges);
     if (!tk_mergemap_init(&t->merges, (uint32_t)n)) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     size_t plen = t->subword_prefix ? strlen(t->subword_prefix) : 0;
@@ -467,7 +467,7 @@ static loam_status read_model(loam_tokenizer *t, const cJSON *model, const cJSON
         if (unk && t->unk_id < 0) return loam_fail(err, LOAM_E_FORMAT, "%s: unk_token \"%s\" is not in the vocab", path, unk);
         const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
         if (merges && !cJSON_IsArray(merges)) return loam_fail(err, LOAM_E_FORMAT, "%s: model.merges must be an array", path);
-        if ((st = read_merges(t, merges, path, err))) return st;
+        if ((st = tk_read_merges(t, merges, path, err))) return st;
     }
     return LOAM_OK;
 }

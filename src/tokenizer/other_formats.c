@@ -20,10 +20,6 @@ void tk_find_tiktoken(const char *dir, char **path) {
     closedir(d);
 }
 
-loam_status tk_load_vocab_merges(loam_tokenizer *t, const char *dir, loam_error *err) {
-    (void)t;
-    return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: vocab.json + merges.txt tokenizers are not supported yet", dir);
-}
 
 loam_status tk_load_tiktoken(loam_tokenizer *t, const char *path, loam_error *err) {
     (void)t;
@@ -35,16 +31,5 @@ loam_status tk_load_gguf(loam_tokenizer *t, const char *path, loam_error *err) {
     return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: GGUF tokenizers are not supported yet", path);
 }
 
-loam_status tk_load_spm(loam_tokenizer *t, const char *path, loam_error *err) {
-    (void)t;
-    return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tokenizer.model is not supported yet", path);
-}
 
-loam_status tk_spm_encode(const loam_tokenizer *t, const char *s, size_t n, tk_ids *ids, loam_error *err) {
-    (void)t, (void)s, (void)n, (void)ids;
-    return loam_fail(err, LOAM_E_UNSUPPORTED, "SentencePiece encoding is not supported yet");
-}
 
-loam_status tk_spm_decode(const loam_tokenizer *t, const char **toks, const uint32_t *lens, int n, tk_buf *out) {
-    return tk_decode_tokens(t, toks, lens, n, out);
-}

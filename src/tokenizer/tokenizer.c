@@ -56,10 +56,15 @@ void loam_tokenizer_free(loam_tokenizer *t) {
 }
 
 loam_status tk_finish(loam_tokenizer *t, loam_error *err) {
-    char name[8];
-    for (int b = 0; b < 256; b++) {
-        snprintf(name, sizeof name, "<0x%02X>", b);
-        t->byte_tokens[b] = tk_strmap_get(&t->vocab, name, 6);
+    /* "<0xXX>" byte pieces (SentencePiece keeps them out of the merge vocab) */
+    for (int b = 0; b < 256; b++) t->byte_tokens[b] = -1;
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        const char *s = t->tokens[i];
+        if (!s || t->token_lens[i] != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>') continue;
+        char hex[3] = {s[3], s[4], 0}, *end;
+        long b = strtol(hex, &end, 16);
+        int upper = (s[3] < 'a') && (s[4] < 'a');
+        if (*end == 0 && b >= 0 && b < 256 && upper && t->byte_tokens[b] < 0) t->byte_tokens[b] = i;
     }
     t->added_by_id = malloc((size_t)(t->n_vocab ? t->n_vocab : 1) * sizeof *t->added_by_id);
     if (!t->added_by_id) return loam_fail(err, LOAM_E_NOMEM, "out of memory");

@@ -5,6 +5,7 @@
  * from tokenizer.model, tiktoken ranks, vocab.json + merges.txt, GGUF). */
 #ifndef LOAM_TOKENIZER_H
 #define LOAM_TOKENIZER_H
+#include <cjson/cJSON.h>
 #include <pcre2.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,7 +91,7 @@ typedef struct {
 
 typedef enum {
     TK_DEC_BYTELEVEL, TK_DEC_REPLACE, TK_DEC_BYTEFALLBACK, TK_DEC_FUSE, TK_DEC_STRIP, TK_DEC_METASPACE,
-    TK_DEC_BPE_SUFFIX
+    TK_DEC_BPE_SUFFIX, TK_DEC_TRIM /* whitespace off both ends of the joined text (CLIP) */
 } tk_dec_type;
 
 typedef struct {
@@ -179,6 +180,7 @@ uint32_t tk_utf8_next(const char *s, size_t n, size_t *i);
 
 /* ---- loaders (fill a zeroed tokenizer) */
 pcre2_code *tk_compile_regex(const char *pattern, const char *path, loam_error *err);
+loam_status tk_read_merges(loam_tokenizer *t, const cJSON *merges, const char *path, loam_error *err);
 uint8_t *tk_base64(const char *s, size_t *out_len);
 loam_status tk_charsmap_parse(tk_normalizer *nm, const char *path, loam_error *err);
 loam_status tk_load_json(loam_tokenizer *t, const char *path, loam_error *err);
