@@ -199,6 +199,22 @@ loam_status loam_detok_stream_push(loam_detok_stream *s, int32_t id, const char 
                                    loam_error *err);
 void loam_detok_stream_free(loam_detok_stream *s);
 
+/* ----------------------------------------------------------- chat templates */
+
+/* The chat template from tokenizer_config.json, or NULL. */
+const char *loam_tokenizer_chat_template(const loam_tokenizer *tok);
+
+/* Renders a chat template (the tokenizer's own, or `template_override`)
+ * for an OpenAI-style messages array given as JSON text. tools_json (a JSON
+ * array) and extra_vars_json (a JSON object of other template variables,
+ * e.g. date_string) may be NULL. bos_token and eos_token are set from the
+ * tokenizer. *out is malloc'ed. A template error (raise_exception, an
+ * unsupported construct) is LOAM_E_FORMAT with the message. */
+loam_status loam_chat_apply_template(const loam_tokenizer *tok, const char *template_override,
+                                     const char *messages_json, const char *tools_json,
+                                     const char *extra_vars_json, int add_generation_prompt, char **out,
+                                     loam_error *err);
+
 /* -------------------------------------------------------------- file out */
 
 typedef enum loam_dtype {

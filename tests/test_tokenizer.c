@@ -127,3 +127,67 @@ void register_tokenizer_tests(void) {
     test_add("tokenizer: llama2_spm cases (tokenizer.model)", test_llama2_spm);
     test_add("tokenizer: stories260k cases", test_stories260k_cases);
 }
+
+/* chat_cases.jsonl: rendered text and its ids (encoded without special
+ * tokens), or the template's own error. */
+static void check_chat_cases(const char *name) {
+    char dir[1024], path[1100];
+    snprintf(dir, sizeof dir, "%s", fixture(name));
+    snprintf(path, sizeof path, "%s/chat_cases.jsonl", dir);
+    loam_error err;
+    loam_tokenizer *tok = NULL;
+    CHECK_OK(loam_tokenizer_open(dir, &tok, &err), &err);
+    char *text = NULL;
+    if (loam_read_file(path, 1 << 24, &text, NULL, &err) != LOAM_OK) {
+        loam_tokenizer_free(tok);
+        CHECK(0, "%s", err.message);
+    }
+    int n = 0, bad = 0;
+    char first[900] = "";
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        cJSON *c = cJSON_Parse(line);
+        if (!c) continue;
+        n++;
+        char *messages = cJSON_PrintUnformatted(cJSON_GetObjectItem(c, "messages"));
+        const cJSON *tools_j = cJSON_GetObjectItem(c, "tools"), *kw = cJSON_GetObjectItem(c, "kwargs");
+        char *tools = tools_j ? cJSON_PrintUnformatted(tools_j) : NULL, *vars = kw ? cJSON_PrintUnformatted(kw) : NULL;
+        const cJSON *want = cJSON_GetObjectItem(c, "rendered"), *want_err = cJSON_GetObjectItem(c, "error");
+        const cJSON *want_ids = cJSON_GetObjectItem(c, "ids");
+        char *out = NULL;
+        loam_status st = loam_chat_apply_template(tok, NULL, messages, tools, vars, cJSON_IsTrue(cJSON_GetObjectItem(c, "add_generation_prompt")),
+                                                  &out, &err);
+        int ok;
+        if (cJSON_IsString(want_err)) {
+            ok = st != LOAM_OK && strstr(err.message, want_err->valuestring) != NULL;
+            if (!ok && !bad) snprintf(first, sizeof first, "expected error \"%.200s\", got %.600s", want_err->valuestring, st ? err.message : "success");
+        } else {
+            ok = st == LOAM_OK && cJSON_IsString(want) && strcmp(out, want->valuestring) == 0;
+            if (!ok && !bad) snprintf(first, sizeof first, "rendered %.300s\n    want %.300s", st ? err.message : out, cJSON_IsString(want) ? want->valuestring : "?");
+            if (ok && cJSON_IsArray(want_ids)) {
+                int32_t *ids = NULL;
+                int n_ids = 0;
+                ok = loam_tokenize(tok, out, strlen(out), 0, &ids, &n_ids, &err) == LOAM_OK && n_ids == cJSON_GetArraySize(want_ids);
+                for (int i = 0; ok && i < n_ids; i++) ok = ids[i] == (int32_t)cJSON_GetArrayItem(want_ids, i)->valuedouble;
+                if (!ok && !bad) snprintf(first, sizeof first, "ids of the rendered prompt differ");
+                free(ids);
+            }
+        }
+        bad += !ok;
+        free(out), free(messages), free(tools), free(vars);
+        cJSON_Delete(c);
+    }
+    free(text);
+    loam_tokenizer_free(tok);
+    CHECK(n > 0, "no chat cases");
+    CHECK(bad == 0, "%s: %d/%d chat cases differ; first: %s", name, bad, n, first);
+}
+
+static void test_chat_llama31(void) { check_chat_cases("tokenizers/llama31"); }
+static void test_chat_gemma(void) { check_chat_cases("tokenizers/gemma"); }
+
+void register_chat_tests(void) {
+    test_add("chat: llama31 template (system, tools, date_string) renders and tokenizes as the reference", test_chat_llama31);
+    test_add("chat: gemma template (role checks, raise_exception)", test_chat_gemma);
+}

@@ -11,6 +11,9 @@ int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+/* A whole file (or stdin for "-"), NUL-terminated, malloc'ed; NULL on error. */
+char *cli_read_file(const char *path);
 
 /* Prints "loam: <message>" to stderr and returns 1 (the exit status). */
 int cli_error(const char *fmt, ...);

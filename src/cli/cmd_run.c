@@ -11,7 +11,7 @@ static const char run_usage[] =
     "usage: loam run MODEL_DIR [PROMPT] [options]\n"
     "\n"
     "  --prompt-ids 1,2,3      the prompt as token ids; prints the generated ids, space-separated\n"
-    "  PROMPT                  the prompt as text (needs the tokenizer: not yet available)\n"
+    "  PROMPT                  the prompt as text; prints the prompt and the generated text\n"
     "  -n N                    tokens to generate (default: until EOS or the context is full)\n"
     "  --temp T                temperature; 0 = greedy          (defaults for these come from\n"
     "  --top-k K               keep the K most likely             the model's generation_config.json)\n"
@@ -32,7 +32,7 @@ typedef struct {
     int32_t *prompt;
     int n_prompt;
     long n_predict, n_threads, n_ctx;
-    int ignore_eos;
+    int ignore_eos, no_echo;
     loam_sampling_params sampling;
     /* which sampling flags were given (the rest come from the model) */
     int set_temp, set_top_k, set_top_p, set_min_p, set_rep, set_pres, set_freq, set_seed;
@@ -83,7 +83,7 @@ static int parse_run_args(int argc, char **argv, run_options *o) {
         } else if (strcmp(a, "--ignore-eos") == 0) {
             o->ignore_eos = 1;
         } else if (strcmp(a, "--no-echo") == 0) {
-            /* only meaningful with a text prompt */
+            o->no_echo = 1;
         } else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
             if (!cli_int(a, val, 1, 1024, &o->n_threads)) return 1;
             i++;
@@ -148,8 +148,7 @@ static int is_eos(const loam_model_info *info, int32_t tok) {
 int cmd_run(int argc, char **argv) {
     run_options o;
     if (parse_run_args(argc, argv, &o)) return 1;
-    if (o.prompt_text)
-        return cli_error("run: text prompts need the tokenizer, which is not implemented yet; use --prompt-ids");
+    if (o.prompt_text && o.n_prompt > 0) return cli_error("run: give the prompt as text or as --prompt-ids, not both");
 
     loam_error err = {0};
     loam_model_params mp = loam_model_default_params();
@@ -161,8 +160,25 @@ int cmd_run(int argc, char **argv) {
     }
     loam_model_info info;
     loam_model_get_info(model, &info);
+    /* text mode: the model folder's tokenizer, prompt encoded as transformers
+     * does (add_special_tokens), output streamed as text */
+    loam_tokenizer *tok = NULL;
+    loam_detok_stream *stream = NULL;
+    if (o.prompt_text) {
+        if (loam_tokenizer_open(o.model_dir, &tok, &err) != LOAM_OK ||
+            loam_tokenize(tok, o.prompt_text, strlen(o.prompt_text), 1, &o.prompt, &o.n_prompt, &err) != LOAM_OK ||
+            loam_detok_stream_open(tok, 1, &stream, &err) != LOAM_OK) {
+            loam_detok_stream_free(stream);
+            loam_tokenizer_free(tok);
+            loam_model_free(model);
+            free(o.prompt);
+            return cli_error_status(&err);
+        }
+    }
     if (o.n_prompt == 0) { /* no prompt: start from BOS, as llama2.c does */
         if (info.bos_id < 0) {
+            loam_detok_stream_free(stream);
+            loam_tokenizer_free(tok);
             loam_model_free(model);
             return cli_error("run: the model has no BOS token; give a prompt with --prompt-ids");
         }
@@ -227,6 +243,16 @@ int cmd_run(int argc, char **argv) {
         }
     }
 
+    /* the prompt goes through the stream too, so decoders that depend on
+     * position (a leading space dropped) treat the output as a continuation */
+    for (int i = 0; stream && i < o.n_prompt; i++) {
+        const char *piece;
+        size_t len;
+        if (loam_detok_stream_push(stream, o.prompt[i], &piece, &len, &err) != LOAM_OK) goto done;
+        if (!o.no_echo) fwrite(piece, 1, len, stdout);
+    }
+    fflush(stdout);
+
     /* generation: one token per step through the KV cache */
     const float *logits = loam_get_logits(ctx, o.n_prompt - 1);
     double t1 = cli_now();
@@ -237,7 +263,14 @@ int cmd_run(int argc, char **argv) {
         int32_t tok = loam_sampler_sample(sampler, logits);
         loam_sampler_accept(sampler, tok, 0);
         dump.ids[dump.n_steps++] = tok;
-        printf(step ? " %d" : "%d", tok);
+        if (stream) {
+            const char *piece;
+            size_t len;
+            if (loam_detok_stream_push(stream, tok, &piece, &len, &err) != LOAM_OK) goto done;
+            fwrite(piece, 1, len, stdout);
+        } else {
+            printf(step ? " %d" : "%d", tok);
+        }
         fflush(stdout);
         if ((!o.ignore_eos && is_eos(&info, tok)) || step + 1 == n_predict) break;
         loam_batch one = {1, &tok, &pos, rows_seq, NULL};
@@ -266,6 +299,8 @@ cleanup:
     free(o.prompt);
     loam_sampler_free(sampler);
     loam_context_free(ctx);
+    loam_detok_stream_free(stream);
+    loam_tokenizer_free(tok);
     loam_model_free(model);
     return rc;
 }

@@ -15,6 +15,8 @@ static const char usage[] =
     "  bench MODEL_DIR [options] prefill and decode speed (see loam bench --help)\n"
     "  tokenize PATH [--no-special] [--json] TEXT   text (or - for stdin) to ids\n"
     "  detokenize PATH [--skip-special] ID...      ids to text, exactly\n"
+    "  template PATH --messages FILE.json [--tools FILE.json] [--var KEY=JSON ...]\n"
+    "                [--add-generation-prompt]      render the chat template, exactly\n"
     "  help                      this text\n"
     "  version                   the version\n"
     "\n"
@@ -37,6 +39,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "detokenize") == 0) return cmd_detokenize(argc - 1, argv + 1);
+    if (strcmp(cmd, "template") == 0) return cmd_template(argc - 1, argv + 1);
     fprintf(stderr, "loam: unknown command \"%s\"\n\n%s", cmd, usage);
     return 2;
 }
