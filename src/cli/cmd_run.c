@@ -5,7 +5,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
+
+/* Fills err for an unreadable file. */
+static void read_error(loam_error *err, const char *path) {
+    err->code = LOAM_E_IO;
+    snprintf(err->message, sizeof err->message, "cannot read %s", path);
+}
 
 static const char run_usage[] =
     "usage: loam run MODEL_DIR [PROMPT] [options]\n"
@@ -25,10 +33,13 @@ static const char run_usage[] =
     "  -t, --threads N         threads (default: physical cores)\n"
     "  -c, --ctx-size N        context positions (default: the model's, at most 4096)\n"
     "  --dump FILE             write logits, hidden states, step logits and ids to a .safetensors file\n"
-    "  --no-echo               with a text prompt, print only the continuation\n";
+    "  --no-echo               with a text prompt, print only the continuation\n"
+    "  --chat                  wrap the text prompt as a user message in the model's chat template\n"
+    "  --chat-template FILE    the Jinja chat template to use (implies --chat)\n";
 
 typedef struct {
-    const char *model_dir, *prompt_text, *dump_path;
+    const char *model_dir, *prompt_text, *dump_path, *template_path;
+    int chat;
     int32_t *prompt;
     int n_prompt;
     long n_predict, n_threads, n_ctx;
@@ -82,6 +93,11 @@ static int parse_run_args(int argc, char **argv, run_options *o) {
             o->sampling.seed = (uint64_t)d, o->set_seed = 1, i++;
         } else if (strcmp(a, "--ignore-eos") == 0) {
             o->ignore_eos = 1;
+        } else if (strcmp(a, "--chat") == 0) {
+            o->chat = 1;
+        } else if (strcmp(a, "--chat-template") == 0) {
+            if (!val) return cli_error("--chat-template needs a file");
+            o->template_path = val, o->chat = 1, i++;
         } else if (strcmp(a, "--no-echo") == 0) {
             o->no_echo = 1;
         } else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
@@ -164,14 +180,36 @@ int cmd_run(int argc, char **argv) {
      * does (add_special_tokens), output streamed as text */
     loam_tokenizer *tok = NULL;
     loam_detok_stream *stream = NULL;
+    if (o.chat && !o.prompt_text) {
+        loam_model_free(model);
+        free(o.prompt);
+        return cli_error("run: --chat needs a text prompt");
+    }
+    char *chat_prompt = NULL;
     if (o.prompt_text) {
-        if (loam_tokenizer_open(o.model_dir, &tok, &err) != LOAM_OK ||
-            loam_tokenize(tok, o.prompt_text, strlen(o.prompt_text), 1, &o.prompt, &o.n_prompt, &err) != LOAM_OK ||
+        if (loam_tokenizer_open(o.model_dir, &tok, &err) == LOAM_OK && o.chat) {
+            /* the prompt as one user message, rendered by the template; the
+             * template writes BOS itself, so no special tokens are added */
+            char *tpl = o.template_path ? cli_read_file(o.template_path) : NULL;
+            cJSON *msgs = cJSON_CreateArray(), *m = cJSON_CreateObject();
+            cJSON_AddStringToObject(m, "role", "user");
+            cJSON_AddStringToObject(m, "content", o.prompt_text);
+            cJSON_AddItemToArray(msgs, m);
+            char *json = cJSON_PrintUnformatted(msgs);
+            if (o.template_path && !tpl) read_error(&err, o.template_path);
+            else if (loam_chat_apply_template(tok, tpl, json, NULL, NULL, 1, &chat_prompt, &err) == LOAM_OK) o.prompt_text = chat_prompt;
+            free(json);
+            free(tpl);
+            cJSON_Delete(msgs);
+        }
+        if (err.code != LOAM_OK ||
+            loam_tokenize(tok, o.prompt_text, strlen(o.prompt_text), !o.chat, &o.prompt, &o.n_prompt, &err) != LOAM_OK ||
             loam_detok_stream_open(tok, 1, &stream, &err) != LOAM_OK) {
             loam_detok_stream_free(stream);
             loam_tokenizer_free(tok);
             loam_model_free(model);
             free(o.prompt);
+            free(chat_prompt);
             return cli_error_status(&err);
         }
     }
@@ -302,5 +340,6 @@ cleanup:
     loam_detok_stream_free(stream);
     loam_tokenizer_free(tok);
     loam_model_free(model);
+    free(chat_prompt);
     return rc;
 }

@@ -10,7 +10,8 @@ static const char usage[] =
     "usage: loam <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run MODEL_DIR [options]   generate from a prompt (see loam run --help)\n"
+    "  run MODEL_DIR [PROMPT] [options]  generate from a prompt (see loam run --help)\n"
+    "  chat MODEL_DIR [options]  interactive chat with the model's template (see loam chat --help)\n"
     "  info MODEL_DIR [--json]   architecture, parameters, dtype, context, memory needed\n"
     "  bench MODEL_DIR [options] prefill and decode speed (see loam bench --help)\n"
     "  tokenize PATH [--no-special] [--json] TEXT   text (or - for stdin) to ids\n"
@@ -40,6 +41,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "detokenize") == 0) return cmd_detokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "template") == 0) return cmd_template(argc - 1, argv + 1);
+    if (strcmp(cmd, "chat") == 0) return cmd_chat(argc - 1, argv + 1);
     fprintf(stderr, "loam: unknown command \"%s\"\n\n%s", cmd, usage);
     return 2;
 }

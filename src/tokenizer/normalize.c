@@ -120,7 +120,7 @@ static int replace(const tk_normalizer *nm, const char *s, size_t n, tk_buf *out
         size_t at = 0;
         int ok = 1;
         while (ok && at <= n) {
-            int rc = pcre2_match(nm->regex, (PCRE2_SPTR)s, n, at, 0, md, NULL);
+            int rc = pcre2_match(nm->regex, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, md, NULL);
             if (rc < 0) break;
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
             ok = tk_buf_put(out, s + at, ov[0] - at) && tk_buf_put(out, nm->content, strlen(nm->content));

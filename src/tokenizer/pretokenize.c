@@ -86,7 +86,7 @@ static int regex_matches(pcre2_code *re, const char *s, size_t a, size_t b, span
     *n_m = 0;
     size_t at = a;
     while (at < b) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)s, b, at, 0, md, NULL);
+        int rc = pcre2_match(re, (PCRE2_SPTR)s, b, at, PCRE2_NO_UTF_CHECK, md, NULL);
         if (rc < 0) break;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         if (ov[1] == ov[0]) { /* empty: step one char */

@@ -42,6 +42,7 @@ void tk_free_contents(loam_tokenizer *t) {
     for (int i = 0; i < t->n_added; i++) free(t->added[i].content);
     free(t->added);
     free(t->added_by_id);
+    free(t->added_order);
     free(t->tpl);
     free(t->source);
     free(t->chat_template);
@@ -70,6 +71,23 @@ loam_status tk_finish(loam_tokenizer *t, loam_error *err) {
     if (!t->added_by_id) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     for (int32_t i = 0; i < t->n_vocab; i++) t->added_by_id[i] = -1;
     for (int i = 0; i < t->n_added; i++) t->added_by_id[t->added[i].id] = i;
+    /* added tokens by first byte, longest first, for leftmost-longest matching */
+    t->added_order = malloc((size_t)(t->n_added ? t->n_added : 1) * sizeof *t->added_order);
+    if (!t->added_order) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    int at = 0;
+    for (int b = 0; b < 256; b++) {
+        t->added_start[b] = at;
+        int first = at;
+        for (int i = 0; i < t->n_added; i++)
+            if (t->added[i].len && (unsigned char)t->added[i].content[0] == b) t->added_order[at++] = i;
+        for (int i = first + 1; i < at; i++) /* insertion sort by length, descending */
+            for (int k = i; k > first && t->added[t->added_order[k]].len > t->added[t->added_order[k - 1]].len; k--) {
+                int tmp = t->added_order[k];
+                t->added_order[k] = t->added_order[k - 1];
+                t->added_order[k - 1] = tmp;
+            }
+    }
+    t->added_start[256] = at;
     t->max_piece_len = 0;
     for (int32_t i = 0; i < t->n_vocab; i++)
         if (t->tokens[i] && t->token_lens[i] > t->max_piece_len) t->max_piece_len = t->token_lens[i];
@@ -112,10 +130,10 @@ static int find_added(const loam_tokenizer *t, int normalized, const char *s, si
                       size_t floor) {
     for (size_t i = from; i < n; i++) {
         int best = -1;
-        for (int k = 0; k < t->n_added; k++) {
-            const tk_added *a = &t->added[k];
-            if (a->normalized != normalized || a->len == 0 || i + a->len > n || (best >= 0 && a->len <= t->added[best].len)) continue;
-            if (memcmp(s + i, a->content, a->len) != 0) continue;
+        unsigned char c = (unsigned char)s[i];
+        for (int g = t->added_start[c]; g < t->added_start[c + 1] && best < 0; g++) {
+            const tk_added *a = &t->added[t->added_order[g]];
+            if (a->normalized != normalized || i + a->len > n || memcmp(s + i, a->content, a->len) != 0) continue;
             if (a->single_word) {
                 size_t before = i, after = i + a->len;
                 if (before > 0) {
@@ -129,7 +147,7 @@ static int find_added(const loam_tokenizer *t, int normalized, const char *s, si
                     if (is_word_char(tk_utf8_next(s, n, &e))) continue;
                 }
             }
-            best = k;
+            best = t->added_order[g];
         }
         if (best >= 0) {
             const tk_added *a = &t->added[best];

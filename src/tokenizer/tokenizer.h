@@ -142,6 +142,8 @@ struct loam_tokenizer {
     tk_added *added;
     int n_added;
     int32_t *added_by_id; /* id -> index into added, or -1 */
+    int *added_order;     /* added indices grouped by first byte, longest first */
+    int added_start[257]; /* group of byte b: added_order[added_start[b] .. added_start[b + 1]) */
     tk_template_item *tpl;
     int n_tpl;
     int has_template;
