@@ -49,7 +49,8 @@ for target in build-asan/fuzz_*; do
   [ -x "$target" ] || continue
   name=$(basename "$target" | sed 's/^fuzz_//')
   work=$(mktemp -d)
-  if "$target" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 -timeout=10 "$work" "fuzz/corpus/$name" \
+  if "$target" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 -timeout=10 -artifact_prefix="build-asan/fuzz_$name-" \
+       "$work" "fuzz/corpus/$name" \
        >"build-asan/fuzz_$name.log" 2>&1; then
     echo "ok   fuzz: $name ($(grep -o 'Done [0-9]* runs' "build-asan/fuzz_$name.log" | grep -o '[0-9]*') runs, no crash)"
     passed=$((passed + 1))

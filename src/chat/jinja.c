@@ -107,13 +107,20 @@ struct render {
     frame *globals;
     int loop_signal; /* 1 break, 2 continue */
     int depth;
+    size_t arena_bytes; /* limits: templates come from model files, untrusted */
+    long steps;
 };
+
+#define MAX_ARENA_BYTES ((size_t)256 << 20)
+#define MAX_STEPS 20000000L
 
 static void *arena_alloc(render *r, size_t n) {
     n = (n + 15) & ~(size_t)15;
     block *b = r->mem.head;
     if (!b || b->used + n > b->cap) {
         size_t cap = n > 65536 ? n : 65536;
+        r->arena_bytes += cap;
+        if (r->arena_bytes > MAX_ARENA_BYTES) fail(r, "template: output or data larger than 256 MiB");
         b = malloc(sizeof *b + cap);
         if (!b) fail(r, "out of memory");
         b->next = r->mem.head;
@@ -142,12 +149,14 @@ static char *astrdup(render *r, const char *s, size_t n) {
     return c;
 }
 
+/* String buffers grow inside the arena, so an error that unwinds mid-render
+ * leaks nothing. */
 static void sb_put(render *r, sbuf *b, const char *s, size_t n) {
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) fail(r, "out of memory");
+        char *p = arena_alloc(r, cap);
+        if (b->n) memcpy(p, b->p, b->n);
         b->p = p;
         b->cap = cap;
     }
@@ -301,7 +310,6 @@ static const char *decode_string(render *r, const char *p, const char *end, char
     *after = p + 1;
     char *s = astrdup(r, b.p ? b.p : "", b.n);
     *len = b.n;
-    free(b.p);
     return s;
 }
 
@@ -460,7 +468,10 @@ typedef struct {
     segment *segs;
     int n_segs, at; /* current segment */
     token *tok;     /* current token in a tag */
+    int depth;      /* nesting, bounded so hostile input cannot overflow the stack */
 } parser;
+
+#define MAX_NESTING 200
 
 static node *new_node(parser *p, node_type t, int line) {
     node *n = arena_alloc(p->r, sizeof *n);
@@ -529,7 +540,6 @@ static node *parse_primary(parser *p) {
         while (p->tok->type == T_STRING) sb_put(p->r, &b, p->tok->s, p->tok->n), p->tok++;
         n = new_node(p, E_LIT, t->line);
         n->lit = v_strn(astrdup(p->r, b.p ? b.p : "", b.n), b.n);
-        free(b.p);
         return n;
     }
     if (t->type == T_INT || t->type == T_FLOAT) {
@@ -673,6 +683,7 @@ static node *parse_filter_expr(parser *p, node *n) {
 static node *parse_unary(parser *p, int with_filter) {
     int line = p->tok->line;
     node *n;
+    if (++p->depth > MAX_NESTING) fail(p->r, "template line %d: expression nested too deeply", line);
     if (accept(p, T_OP, "-")) {
         n = new_node(p, E_NEG, line);
         n->a = parse_unary(p, 0);
@@ -681,6 +692,7 @@ static node *parse_unary(parser *p, int with_filter) {
     } else {
         n = parse_postfix(p, parse_primary(p));
     }
+    p->depth--;
     return with_filter ? parse_filter_expr(p, n) : n;
 }
 
@@ -759,8 +771,10 @@ static node *parse_compare(parser *p) {
 static node *parse_not(parser *p) {
     int line = p->tok->line;
     if (accept(p, T_NAME, "not")) {
+        if (++p->depth > MAX_NESTING) fail(p->r, "template line %d: expression nested too deeply", line);
         node *n = new_node(p, E_NOT, line);
         n->a = parse_not(p);
+        p->depth--;
         return n;
     }
     return parse_compare(p);
@@ -789,6 +803,7 @@ static node *parse_or(parser *p) {
 }
 
 static node *parse_expr(parser *p) {
+    if (++p->depth > MAX_NESTING) fail(p->r, "template line %d: expression nested too deeply", p->tok->line);
     node *n = parse_or(p);
     while (tok_is(p->tok, T_NAME, "if")) {
         node *c = new_node(p, E_COND, p->tok++->line);
@@ -797,6 +812,7 @@ static node *parse_expr(parser *p) {
         c->c = accept(p, T_NAME, "else") ? parse_expr(p) : NULL;
         n = c;
     }
+    p->depth--;
     return n;
 }
 
@@ -826,12 +842,21 @@ static const token *block_keyword(parser *p) {
 }
 
 static node *parse_body(parser *p, const char *const *stops);
+static node *parse_block_tag_body(parser *p, segment *s, const token *kw);
 
 static node *parse_block_tag(parser *p) {
     segment *s = &p->segs[p->at++];
+    if (p->depth > MAX_NESTING) fail(p->r, "template line %d: blocks nested too deeply", s->line);
     p->tok = s->toks;
     const token *kw = p->tok;
     if (kw->type != T_NAME) fail(p->r, "template line %d: a block tag must start with a keyword", s->line);
+    p->depth++;
+    node *result = parse_block_tag_body(p, s, kw);
+    p->depth--;
+    return result;
+}
+
+static node *parse_block_tag_body(parser *p, segment *s, const token *kw) {
     p->tok++;
     if (tok_is(kw, T_NAME, "if")) {
         node *n = new_node(p, N_IF, s->line);
@@ -1086,7 +1111,6 @@ static value to_string(render *r, value v) {
     sbuf b = {0};
     append_str(r, &b, v, 0);
     value s = v_strn(astrdup(r, b.p ? b.p : "", b.n), b.n);
-    free(b.p);
     return s;
 }
 
@@ -1319,7 +1343,6 @@ static value str_replace(render *r, value s, value from, value to) {
         }
     }
     value v = v_strn(astrdup(r, b.p ? b.p : "", b.n), b.n);
-    free(b.p);
     return v;
 }
 
@@ -1386,7 +1409,6 @@ static value call_method(render *r, value self, const char *m, const node *call,
                 append_str(r, &b, l->v[i], 0);
             }
             value v = v_strn(astrdup(r, b.p ? b.p : "", b.n), b.n);
-            free(b.p);
             return v;
         }
     } else if (self.t == V_DICT) {
@@ -1472,7 +1494,6 @@ static value slice(render *r, value obj, const node *n) {
     sbuf sb = {0};
     for (int i = 0; i < out->n; i++) sb_put(r, &sb, out->v[i].str.s, out->v[i].str.n);
     value v = v_strn(astrdup(r, sb.p ? sb.p : "", sb.n), sb.n);
-    free(sb.p);
     return v;
 }
 
@@ -1548,7 +1569,6 @@ static value apply_filter(render *r, const node *f, value v) {
         sbuf b = {0};
         append_json(r, &b, v, ind.t == V_INT ? (int)ind.i : -1, 0);
         value s = v_strn(astrdup(r, b.p ? b.p : "", b.n), b.n);
-        free(b.p);
         return s;
     }
     if (!strcmp(name, "length") || !strcmp(name, "count")) {
@@ -1584,7 +1604,6 @@ static value apply_filter(render *r, const node *f, value v) {
             append_str(r, &b, item, 0);
         }
         value s = v_strn(astrdup(r, b.p ? b.p : "", b.n), b.n);
-        free(b.p);
         return s;
     }
     if (!strcmp(name, "list")) return (value){.t = V_LIST, .l = iterate(r, v, line)};
@@ -1647,7 +1666,6 @@ static value apply_filter(render *r, const node *f, value v) {
                 for (int k = 0; k < width; k++) sb_puts(r, &b, " ");
         }
         value out = v_strn(astrdup(r, b.p ? b.p : "", b.n), b.n);
-        free(b.p);
         return out;
     }
     if (!strcmp(name, "dictsort")) {
@@ -1689,7 +1707,6 @@ static value call_macro(render *r, value m, const node *call) {
     r->scope = saved;
     r->depth--;
     value s = v_strn(astrdup(r, out.p ? out.p : "", out.n), out.n);
-    free(out.p);
     return s;
 }
 
@@ -1729,6 +1746,7 @@ static value call_builtin(render *r, const char *name, const node *call) {
 }
 
 static value eval(render *r, const node *n) {
+    if (++r->steps > MAX_STEPS) fail(r, "template line %d: too much work (more than %ld steps)", n->line, MAX_STEPS);
     switch (n->type) {
     case E_LIT: return n->lit;
     case E_NAME: {
@@ -1810,7 +1828,6 @@ static value eval(render *r, const node *n) {
             append_str(r, &s, a, 0);
             append_str(r, &s, b, 0);
             value v = v_strn(astrdup(r, s.p ? s.p : "", s.n), s.n);
-            free(s.p);
             return v;
         }
         if (!strcmp(op, "+")) {
@@ -1853,7 +1870,6 @@ static value eval(render *r, const node *n) {
             sbuf s = {0};
             for (int64_t k = 0; k < b.i && k < 100000; k++) sb_put(r, &s, a.str.s, a.str.n);
             value v = v_strn(astrdup(r, s.p ? s.p : "", s.n), s.n);
-            free(s.p);
             return v;
         }
         fail(r, "template line %d: unsupported operand types for %s: %s and %s", n->line, op, type_name(a), type_name(b));
@@ -1927,6 +1943,7 @@ static void exec_for(render *r, const node *n, sbuf *out) {
 }
 
 static void exec_node(render *r, const node *n, sbuf *out) {
+    if (++r->steps > MAX_STEPS) fail(r, "template line %d: too much work (more than %ld steps)", n->line, MAX_STEPS);
     switch (n->type) {
     case N_TEXT: sb_put(r, out, n->lit.str.s, n->lit.str.n); break;
     case N_OUTPUT: append_str(r, out, eval(r, n->a), 0); break;
@@ -1950,7 +1967,6 @@ static void exec_node(render *r, const node *n, sbuf *out) {
         sbuf b = {0};
         exec_body(r, n->b, &b);
         value v = v_strn(astrdup(r, b.p ? b.p : "", b.n), b.n);
-        free(b.p);
         assign(r, n->a, v, n->line);
         break;
     }
@@ -1977,17 +1993,17 @@ loam_status loam_jinja_render(const char *source, const cJSON *vars, char **out,
     if (setjmp(r->on_error) == 0) {
         int n_segs;
         segment *segs = segment_source(r, source, &n_segs);
-        parser p = {r, segs, n_segs, 0, NULL};
+        parser p = {r, segs, n_segs, 0, NULL, 0};
         node *root = parse_body(&p, NULL);
         push_scope(r);
         r->globals = r->scope;
         const cJSON *v;
         cJSON_ArrayForEach(v, vars) dict_set(r, r->scope->vars, v->string, strlen(v->string), from_json(r, v));
         exec_body(r, root, &result);
-        *out = result.p ? result.p : calloc(1, 1);
+        *out = malloc(result.n + 1);
         if (!*out) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
+        else memcpy(*out, result.p ? result.p : "", result.n), (*out)[result.n] = 0;
     } else {
-        free(result.p);
         st = loam_fail(err, LOAM_E_FORMAT, "%s", r->message);
     }
     for (block *b = r->mem.head; b;) {

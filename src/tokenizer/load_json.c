@@ -112,7 +112,11 @@ static loam_status add_normalizer(loam_tokenizer *t, const cJSON *o, const char 
         nm.type = TK_NORM_REPLACE;
         loam_status st = read_pattern(o, path, &nm.pattern, &nm.regex, err);
         if (st) return st;
-        if (!(nm.content = strdup(str_or(o, "content", "")))) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+        if (!(nm.content = strdup(str_or(o, "content", "")))) {
+            pcre2_code_free(nm.regex);
+            free(nm.pattern);
+            return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+        }
     } else if (strcmp(type, "Prepend") == 0) {
         nm.type = TK_NORM_PREPEND;
         if (!(nm.content = strdup(str_or(o, "prepend", "")))) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
@@ -131,7 +135,11 @@ static loam_status add_normalizer(loam_tokenizer *t, const cJSON *o, const char 
         return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: normalizer type \"%s\" is not supported", path, type);
     }
     tk_normalizer *grown = realloc(t->norms, (size_t)(t->n_norms + 1) * sizeof *grown);
-    if (!grown) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    if (!grown) {
+        pcre2_code_free(nm.regex);
+        free(nm.pattern), free(nm.content), free(nm.charsmap), free((void *)nm.trie);
+        return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    }
     t->norms = grown;
     t->norms[t->n_norms++] = nm;
     return LOAM_OK;
@@ -224,9 +232,13 @@ static loam_status add_pretokenizer(loam_tokenizer *t, const cJSON *o, const cha
     } else {
         return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: pre-tokenizer type \"%s\" is not supported", path, type);
     }
-    if (st) return st;
-    tk_pretokenizer *grown = realloc(t->pres, (size_t)(t->n_pres + 1) * sizeof *grown);
-    if (!grown) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    tk_pretokenizer *grown = st ? NULL : realloc(t->pres, (size_t)(t->n_pres + 1) * sizeof *grown);
+    if (!grown) { /* free what this step compiled before failing */
+        pcre2_code_free(p.regex);
+        free(p.literal);
+        free(p.replacement);
+        return st ? st : loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    }
     t->pres = grown;
     t->pres[t->n_pres++] = p;
     return LOAM_OK;
@@ -272,10 +284,12 @@ static loam_status add_decoder(loam_tokenizer *t, const cJSON *o, const char *pa
     } else {
         return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: decoder type \"%s\" is not supported", path, type);
     }
-    if ((content && !(d.content = strdup(content))) || (pattern && !(d.pattern = strdup(pattern))))
+    tk_decoder *grown = NULL;
+    if ((content && !(d.content = strdup(content))) || (pattern && !(d.pattern = strdup(pattern))) ||
+        !(grown = realloc(t->decs, (size_t)(t->n_decs + 1) * sizeof *grown))) {
+        free(d.content), free(d.pattern);
         return loam_fail(err, LOAM_E_NOMEM, "out of memory");
-    tk_decoder *grown = realloc(t->decs, (size_t)(t->n_decs + 1) * sizeof *grown);
-    if (!grown) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    }
     t->decs = grown;
     t->decs[t->n_decs++] = d;
     return LOAM_OK;
