@@ -26,10 +26,6 @@ loam_status tk_load_tiktoken(loam_tokenizer *t, const char *path, loam_error *er
     return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tiktoken files are not supported yet", path);
 }
 
-loam_status tk_load_gguf(loam_tokenizer *t, const char *path, loam_error *err) {
-    (void)t;
-    return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: GGUF tokenizers are not supported yet", path);
-}
 
 
 

@@ -146,6 +146,62 @@ static loam_status parse_model(loam_tokenizer *t, const uint8_t *data, size_t n,
     return LOAM_OK;
 }
 
+/* Everything after the pieces are read: the merge vocab (normal and
+ * user-defined pieces), control/unknown pieces as special tokens, the
+ * charsmap normalizer, BOS added as LlamaTokenizer does. Shared by
+ * tokenizer.model and GGUF's "llama" vocabularies. */
+loam_status tk_spm_build(loam_tokenizer *t, const int8_t *types, const tk_spm_options *o, const char *path, loam_error *err) {
+    loam_status st = LOAM_OK;
+    t->spm_mode = 1;
+    t->model = o->unigram ? TK_MODEL_UNIGRAM : TK_MODEL_BPE;
+    t->byte_fallback = o->byte_fallback;
+    t->spm_add_dummy_prefix = o->add_dummy_prefix;
+    t->spm_remove_extra_ws = o->remove_extra_ws;
+    t->unk_id = o->unk_id >= 0 && o->unk_id < t->n_vocab ? (int32_t)o->unk_id : -1;
+    t->min_score = 0;
+    for (int i = 0; i < t->n_vocab; i++)
+        if (types[i] == PIECE_NORMAL && t->scores[i] < t->min_score) t->min_score = t->scores[i];
+    if (o->charsmap_len) { /* the model's own normalizer rules */
+        tk_normalizer nm = {.type = TK_NORM_PRECOMPILED};
+        nm.charsmap = malloc(o->charsmap_len);
+        if (!nm.charsmap) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+        memcpy(nm.charsmap, o->charsmap, o->charsmap_len);
+        nm.charsmap_len = o->charsmap_len;
+        st = tk_charsmap_parse(&nm, path, err);
+        if (!st && !(t->norms = malloc(sizeof *t->norms))) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
+        if (st) {
+            free(nm.charsmap);
+            free((void *)nm.trie);
+            return st;
+        }
+        t->norms[0] = nm, t->n_norms = 1;
+    }
+    if (!tk_strmap_init(&t->vocab, (uint32_t)t->n_vocab, (const char *const *)t->tokens, t->token_lens))
+        return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    for (int i = 0; i < t->n_vocab; i++)
+        if (t->tokens[i] && (types[i] == PIECE_NORMAL || types[i] == PIECE_USER)) tk_strmap_add(&t->vocab, i);
+    t->added = calloc((size_t)t->n_vocab, sizeof *t->added);
+    if (!t->added) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    for (int i = 0; i < t->n_vocab; i++) {
+        if ((types[i] != PIECE_CONTROL && types[i] != PIECE_UNKNOWN) || !t->tokens[i]) continue;
+        tk_added *a = &t->added[t->n_added++];
+        a->id = i;
+        a->content = strdup(t->tokens[i]);
+        a->len = t->token_lens[i];
+        a->special = 1;
+        if (!a->content) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    }
+    int with_bos = o->add_bos && o->bos_id >= 0 && o->bos_id < t->n_vocab;
+    int with_eos = o->add_eos && o->eos_id >= 0 && o->eos_id < t->n_vocab;
+    t->has_template = 1;
+    t->tpl = malloc(3 * sizeof *t->tpl);
+    if (!t->tpl) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    if (with_bos) t->tpl[t->n_tpl++] = (tk_template_item){1, (int32_t)o->bos_id};
+    t->tpl[t->n_tpl++] = (tk_template_item){0, 0};
+    if (with_eos) t->tpl[t->n_tpl++] = (tk_template_item){1, (int32_t)o->eos_id};
+    return LOAM_OK;
+}
+
 loam_status tk_load_spm(loam_tokenizer *t, const char *path, loam_error *err) {
     loam_mapfile m;
     loam_status st = loam_mapfile_open(&m, path, err);
@@ -154,53 +210,11 @@ loam_status tk_load_spm(loam_tokenizer *t, const char *path, loam_error *err) {
     int8_t *types = NULL;
     st = parse_model(t, m.data, m.size, path, &spec, &types, err);
     if (!st) {
-        t->spm_mode = 1;
-        t->model = spec.model_type == 2 ? TK_MODEL_BPE : TK_MODEL_UNIGRAM;
-        t->byte_fallback = spec.byte_fallback;
-        t->spm_add_dummy_prefix = spec.add_dummy_prefix;
-        t->spm_remove_extra_ws = spec.remove_extra_ws;
-        t->unk_id = spec.unk_id >= 0 && spec.unk_id < t->n_vocab ? (int32_t)spec.unk_id : -1;
-        t->min_score = 0;
-        for (int i = 0; i < t->n_vocab; i++)
-            if (types[i] == PIECE_NORMAL && t->scores[i] < t->min_score) t->min_score = t->scores[i];
-        if (spec.charsmap_len) { /* the model's own normalizer rules */
-            tk_normalizer nm = {.type = TK_NORM_PRECOMPILED};
-            nm.charsmap = malloc(spec.charsmap_len);
-            if (!nm.charsmap) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
-            else {
-                memcpy(nm.charsmap, spec.charsmap, spec.charsmap_len);
-                nm.charsmap_len = spec.charsmap_len;
-                st = tk_charsmap_parse(&nm, path, err);
-                if (!st && !(t->norms = malloc(sizeof *t->norms))) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
-                if (!st) t->norms[0] = nm, t->n_norms = 1;
-                else free(nm.charsmap);
-            }
-        }
-    }
-    /* pieces that merges may form: normal and user-defined ones */
-    if (!st && !tk_strmap_init(&t->vocab, (uint32_t)t->n_vocab, (const char *const *)t->tokens, t->token_lens))
-        st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
-    for (int i = 0; !st && i < t->n_vocab; i++)
-        if (types[i] == PIECE_NORMAL || types[i] == PIECE_USER) tk_strmap_add(&t->vocab, i);
-    /* control and unknown pieces are the special tokens; BOS is added */
-    if (!st) {
-        t->added = calloc((size_t)t->n_vocab, sizeof *t->added);
-        if (!t->added) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
-        for (int i = 0; !st && i < t->n_vocab; i++) {
-            if (types[i] != PIECE_CONTROL && types[i] != PIECE_UNKNOWN) continue;
-            tk_added *a = &t->added[t->n_added++];
-            a->id = i;
-            a->content = strdup(t->tokens[i]);
-            a->len = t->token_lens[i];
-            a->special = 1;
-            if (!a->content) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
-        }
-        if (!st && spec.bos_id >= 0 && spec.bos_id < t->n_vocab) {
-            t->has_template = 1;
-            t->tpl = malloc(2 * sizeof *t->tpl);
-            if (!t->tpl) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
-            else t->tpl[0] = (tk_template_item){1, (int32_t)spec.bos_id}, t->tpl[1] = (tk_template_item){0, 0}, t->n_tpl = 2;
-        }
+        tk_spm_options o = {.unigram = spec.model_type == 1, .byte_fallback = spec.byte_fallback,
+                            .add_dummy_prefix = spec.add_dummy_prefix, .remove_extra_ws = spec.remove_extra_ws,
+                            .unk_id = spec.unk_id, .bos_id = spec.bos_id, .eos_id = spec.eos_id, .add_bos = 1,
+                            .charsmap = spec.charsmap, .charsmap_len = spec.charsmap_len};
+        st = tk_spm_build(t, types, &o, path, err);
     }
     free(types);
     loam_mapfile_close(&m);

@@ -193,6 +193,14 @@ void tk_find_tiktoken(const char *dir, char **path);
 loam_status tk_load_gguf(loam_tokenizer *t, const char *path, loam_error *err);
 /* tokenizer_config.json next to the tokenizer: chat template, bos/eos */
 loam_status tk_load_config(loam_tokenizer *t, const char *dir, loam_error *err);
+/* SentencePiece's set-up from its pieces (tokens/scores already filled) */
+typedef struct {
+    int unigram, byte_fallback, add_dummy_prefix, remove_extra_ws, add_bos, add_eos;
+    int64_t unk_id, bos_id, eos_id;
+    const uint8_t *charsmap;
+    size_t charsmap_len;
+} tk_spm_options;
+loam_status tk_spm_build(loam_tokenizer *t, const int8_t *types, const tk_spm_options *o, const char *path, loam_error *err);
 /* SentencePiece's own encode/decode (tokenizer.model without tokenizer.json) */
 loam_status tk_spm_encode(const loam_tokenizer *t, const char *s, size_t n, tk_ids *ids, loam_error *err);
 loam_status tk_spm_decode(const loam_tokenizer *t, const char **toks, const uint32_t *lens, int n, tk_buf *out);
