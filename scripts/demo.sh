@@ -12,5 +12,4 @@ if [ ! -d "$MODEL" ]; then
   exit 1
 fi
 ./build/loam info "$MODEL"
-# The prompt "Once upon a time" as token ids (text prompts arrive with the tokenizer).
-./build/loam run "$MODEL" --prompt-ids 1,403,407,261,378 -n 200 --temp 0
+./build/loam run "$MODEL" "Once upon a time" -n 200 --temp 0

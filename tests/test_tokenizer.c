@@ -114,7 +114,16 @@ static void test_stories260k_spm(void) {
     check_cases_with(model, cases, "sentencepiece_ids", 0);
 }
 
+/* Whisper's tiktoken ranks (with special_tokens.json) give the same cases */
+static void test_whisper_tiktoken(void) {
+    char path[1024], cases[1100];
+    snprintf(path, sizeof path, "%s", fixture("tokenizers/whisper/multilingual.tiktoken"));
+    snprintf(cases, sizeof cases, "%s", fixture("tokenizers/whisper/cases.jsonl"));
+    check_cases(path, cases);
+}
+
 void register_tokenizer_tests(void) {
+    test_add("tokenizer: whisper multilingual.tiktoken gives the whisper cases", test_whisper_tiktoken);
     test_add("tokenizer: stories260k tokenizer.model gives SentencePiece's ids", test_stories260k_spm);
     test_add("tokenizer: llama31 cases (byte-level BPE, llama3 regex)", test_llama31);
     test_add("tokenizer: gemma cases (SentencePiece-style BPE, byte fallback)", test_gemma);

@@ -21,10 +21,6 @@ void tk_find_tiktoken(const char *dir, char **path) {
 }
 
 
-loam_status tk_load_tiktoken(loam_tokenizer *t, const char *path, loam_error *err) {
-    (void)t;
-    return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tiktoken files are not supported yet", path);
-}
 
 
 

@@ -306,8 +306,10 @@ static int try_pair(const loam_tokenizer *t, const char *s, sym *y, int pos, can
     return id < 0 || heap_push(h, n, cap, (cand){t->scores[id], pos, (uint32_t)len});
 }
 
-/* BPE by score over the characters of the normalized text. */
-static int spm_bpe(const loam_tokenizer *t, const char *s, size_t n, tk_ids *ids) {
+/* BPE by score over the characters of the text: the adjacent pair whose
+ * concatenation is the best-scored piece merges first (SentencePiece), or
+ * the lowest-ranked (tiktoken, scores = -rank). */
+int tk_score_bpe(const loam_tokenizer *t, const char *s, size_t n, tk_ids *ids) {
     sym *y = malloc((n + 1) * sizeof *y);
     if (!y) return 0;
     int count = 0;
@@ -357,7 +359,7 @@ loam_status tk_spm_encode(const loam_tokenizer *t, const char *s, size_t n, tk_i
         tk_buf_free(&norm);
         return err && err->code ? err->code : loam_fail(err, LOAM_E_NOMEM, "out of memory");
     }
-    int ok = t->model == TK_MODEL_BPE ? spm_bpe(t, norm.p, norm.n, ids) : tk_unigram_word(t, norm.p, norm.n, ids);
+    int ok = t->model == TK_MODEL_BPE ? tk_score_bpe(t, norm.p, norm.n, ids) : tk_unigram_word(t, norm.p, norm.n, ids);
     tk_buf_free(&norm);
     return ok ? LOAM_OK : loam_fail(err, LOAM_E_NOMEM, "out of memory");
 }

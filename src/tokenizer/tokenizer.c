@@ -171,7 +171,8 @@ typedef struct {
 
 static int encode_word(void *p, const char *w, size_t n) {
     word_ctx *c = p;
-    return c->t->model == TK_MODEL_UNIGRAM ? tk_unigram_word(c->t, w, n, c->ids) : tk_bpe_word(c->t, w, n, c->ids);
+    if (c->t->model == TK_MODEL_UNIGRAM) return tk_unigram_word(c->t, w, n, c->ids);
+    return c->t->rank_bpe ? tk_score_bpe(c->t, w, n, c->ids) : tk_bpe_word(c->t, w, n, c->ids);
 }
 
 /* A stretch of input with no non-normalized added token in it. */
@@ -377,7 +378,7 @@ loam_status loam_tokenizer_open(const char *path, loam_tokenizer **out, loam_err
     else if (plen >= 5 && strcmp(file + plen - 5, ".json") == 0)
         st = tk_load_json(t, file, err);
     else if (plen >= 6 && strcmp(file + plen - 6, ".model") == 0)
-        st = tk_load_spm(t, file, err);
+        st = tk_is_tiktoken(file) ? tk_load_tiktoken(t, file, err) : tk_load_spm(t, file, err);
     else if (plen >= 9 && strcmp(file + plen - 9, ".tiktoken") == 0)
         st = tk_load_tiktoken(t, file, err);
     else if (plen >= 5 && strcmp(file + plen - 5, ".gguf") == 0)

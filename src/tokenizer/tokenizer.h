@@ -149,6 +149,7 @@ struct loam_tokenizer {
     int has_template;
     /* SentencePiece conventions when loaded from tokenizer.model */
     int spm_mode, spm_add_dummy_prefix, spm_remove_extra_ws;
+    int rank_bpe; /* tiktoken: merge by rank of the merged token (scores = -rank) */
     /* from tokenizer_config.json */
     char *chat_template;
     char *bos_token, *eos_token;
@@ -169,6 +170,7 @@ typedef struct {
 int tk_ids_push(tk_ids *v, int32_t id);
 int tk_bpe_word(const loam_tokenizer *t, const char *w, size_t n, tk_ids *out);
 int tk_unigram_word(const loam_tokenizer *t, const char *w, size_t n, tk_ids *out);
+int tk_score_bpe(const loam_tokenizer *t, const char *s, size_t n, tk_ids *out);
 /* Decoders over a list of token strings into text. */
 loam_status tk_decode_tokens(const loam_tokenizer *t, const char **toks, const uint32_t *lens, int n, tk_buf *out);
 
@@ -190,6 +192,7 @@ loam_status tk_load_spm(loam_tokenizer *t, const char *path, loam_error *err);
 loam_status tk_load_vocab_merges(loam_tokenizer *t, const char *dir, loam_error *err);
 loam_status tk_load_tiktoken(loam_tokenizer *t, const char *path, loam_error *err);
 void tk_find_tiktoken(const char *dir, char **path);
+int tk_is_tiktoken(const char *path); /* base64 + rank lines (vs a protobuf) */
 loam_status tk_load_gguf(loam_tokenizer *t, const char *path, loam_error *err);
 /* tokenizer_config.json next to the tokenizer: chat template, bos/eos */
 loam_status tk_load_config(loam_tokenizer *t, const char *dir, loam_error *err);
