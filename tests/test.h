@@ -47,6 +47,9 @@ const loam_tensor *golden_tensor(const golden *g, const char *name);
 double golden_tol(const golden *g, const char *name);
 
 double max_abs_diff(const float *a, const float *b, size_t n);
+/* Runs fixtures/llm/<name>'s golden (prefill, hidden, greedy, steps) on a
+ * model path (NULL: the case folder). */
+void check_llm_case(const char *name, const char *model, loam_simd simd);
 /* Runs a shell command, returns its exit status; its stdout into *out
  * (malloc; add 2>&1 to the command for stderr too). */
 int run_capture(const char *cmd, char **out);

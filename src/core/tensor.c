@@ -15,9 +15,43 @@ static const struct {
     [LOAM_T_U32] = {"U32", "u32", 4},       [LOAM_T_U64] = {"U64", "u64", 8},
     [LOAM_T_BOOL] = {"BOOL", "bool", 1},    [LOAM_T_F8_E4M3] = {"F8_E4M3", "f8_e4m3", 1},
     [LOAM_T_F8_E5M2] = {"F8_E5M2", "f8_e5m2", 1},
+    [LOAM_T_Q4_0] = {"Q4_0", "q4_0", 0},    [LOAM_T_Q4_1] = {"Q4_1", "q4_1", 0},
+    [LOAM_T_Q5_0] = {"Q5_0", "q5_0", 0},    [LOAM_T_Q5_1] = {"Q5_1", "q5_1", 0},
+    [LOAM_T_Q8_0] = {"Q8_0", "q8_0", 0},    [LOAM_T_Q2_K] = {"Q2_K", "q2_k", 0},
+    [LOAM_T_Q3_K] = {"Q3_K", "q3_k", 0},    [LOAM_T_Q4_K] = {"Q4_K", "q4_k", 0},
+    [LOAM_T_Q5_K] = {"Q5_K", "q5_k", 0},    [LOAM_T_Q6_K] = {"Q6_K", "q6_k", 0},
+    [LOAM_T_IQ4_NL] = {"IQ4_NL", "iq4_nl", 0},
 };
 
-const char *loam_type_name(loam_type t) { return (unsigned)t < LOAM_T_COUNT ? type_table[t].name : "?"; }
+/* ggml's block layouts: elements per block, bytes per block */
+static const struct {
+    int elems, bytes;
+} blocks[LOAM_T_COUNT] = {
+    [LOAM_T_Q4_0] = {32, 18},   [LOAM_T_Q4_1] = {32, 20},   [LOAM_T_Q5_0] = {32, 22},
+    [LOAM_T_Q5_1] = {32, 24},   [LOAM_T_Q8_0] = {32, 34},   [LOAM_T_Q2_K] = {256, 84},
+    [LOAM_T_Q3_K] = {256, 110}, [LOAM_T_Q4_K] = {256, 144}, [LOAM_T_Q5_K] = {256, 176},
+    [LOAM_T_Q6_K] = {256, 210}, [LOAM_T_IQ4_NL] = {32, 18},
+};
+
+int loam_type_is_quantized(loam_type t) { return (unsigned)t < LOAM_T_COUNT && blocks[t].elems > 0; }
+
+void loam_type_block(loam_type t, int *be, int *bb) {
+    if (loam_type_is_quantized(t)) {
+        *be = blocks[t].elems;
+        *bb = blocks[t].bytes;
+    } else {
+        *be = 1;
+        *bb = (int)loam_type_size(t);
+    }
+}
+
+size_t loam_row_bytes(loam_type t, int64_t k) {
+    int be, bb;
+    loam_type_block(t, &be, &bb);
+    return (size_t)(k / be) * (size_t)bb;
+}
+
+const char *loam_type_name(loam_type t) { return (unsigned)t < LOAM_T_COUNT ? type_table[t].name : "unsupported"; }
 const char *loam_type_short(loam_type t) { return (unsigned)t < LOAM_T_COUNT ? type_table[t].short_name : "?"; }
 size_t loam_type_size(loam_type t) { return (unsigned)t < LOAM_T_COUNT ? type_table[t].size : 0; }
 

@@ -25,6 +25,18 @@ typedef enum loam_type {
     LOAM_T_BOOL,
     LOAM_T_F8_E4M3,
     LOAM_T_F8_E5M2,
+    /* block-quantized (GGUF): row length a multiple of the block */
+    LOAM_T_Q4_0,
+    LOAM_T_Q4_1,
+    LOAM_T_Q5_0,
+    LOAM_T_Q5_1,
+    LOAM_T_Q8_0,
+    LOAM_T_Q2_K,
+    LOAM_T_Q3_K,
+    LOAM_T_Q4_K,
+    LOAM_T_Q5_K,
+    LOAM_T_Q6_K,
+    LOAM_T_IQ4_NL,
     LOAM_T_COUNT
 } loam_type;
 
@@ -42,7 +54,12 @@ typedef struct loam_tensor {
 
 const char *loam_type_name(loam_type t);     /* "BF16" as safetensors spells it */
 const char *loam_type_short(loam_type t);    /* "bf16" for people */
-size_t loam_type_size(loam_type t);          /* bytes per element */
+size_t loam_type_size(loam_type t);          /* bytes per element (0 for block types) */
+/* Elements and bytes per block (1 and the element size for plain types). */
+void loam_type_block(loam_type t, int *block_elems, int *block_bytes);
+int loam_type_is_quantized(loam_type t);
+/* Bytes of one row of k elements (k a multiple of the block). */
+size_t loam_row_bytes(loam_type t, int64_t k);
 int loam_type_from_name(const char *name, loam_type *out); /* safetensors dtype string */
 int64_t loam_tensor_nelements(const loam_tensor *t);
 /* "[4096, 128]" into buf */

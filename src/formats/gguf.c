@@ -17,7 +17,7 @@ static const struct {
     [GGML_Q4_1] = {"Q4_1", 32, 20},    [GGML_Q5_0] = {"Q5_0", 32, 22},   [GGML_Q5_1] = {"Q5_1", 32, 24},
     [GGML_Q8_0] = {"Q8_0", 32, 34},    [GGML_Q8_1] = {"Q8_1", 32, 36},   [GGML_Q2_K] = {"Q2_K", 256, 84},
     [GGML_Q3_K] = {"Q3_K", 256, 110},  [GGML_Q4_K] = {"Q4_K", 256, 144}, [GGML_Q5_K] = {"Q5_K", 256, 176},
-    [GGML_Q6_K] = {"Q6_K", 256, 210},  [GGML_Q8_K] = {"Q8_K", 256, 292}, [GGML_I8] = {"I8", 1, 1},
+    [GGML_Q6_K] = {"Q6_K", 256, 210},  [GGML_Q8_K] = {"Q8_K", 256, 292}, [GGML_IQ4_NL] = {"IQ4_NL", 32, 18}, [GGML_I8] = {"I8", 1, 1},
     [GGML_I16] = {"I16", 1, 2},        [GGML_I32] = {"I32", 1, 4},       [GGML_I64] = {"I64", 1, 8},
     [GGML_F64] = {"F64", 1, 8},        [GGML_BF16] = {"BF16", 1, 2},
 };
@@ -107,7 +107,6 @@ static loam_status fail_free(gguf_file *g, loam_status st) {
 loam_status gguf_parse(gguf_file *g, const uint8_t *data, uint64_t size, const char *path, loam_error *err) {
     g->kv = NULL, g->tensors = NULL, g->strings = NULL;
     cursor c = {data, data + size, data, path, err};
-    uint32_t magic = 0;
     if (size < 4 || memcmp(data, "GGUF", 4) != 0) return loam_fail(err, LOAM_E_FORMAT, "%s: not a GGUF file (no GGUF magic)", path);
     c.p += 4;
     if (!read_u32(&c, &g->version, "version")) return err->code;

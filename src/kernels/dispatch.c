@@ -77,5 +77,5 @@ int loam_simd_parse(const char *name, loam_simd *out) {
 }
 
 int loam_kernels_supports(loam_type wtype) {
-    return wtype == LOAM_T_F32 || wtype == LOAM_T_F16 || wtype == LOAM_T_BF16;
+    return wtype == LOAM_T_F32 || wtype == LOAM_T_F16 || wtype == LOAM_T_BF16 || loam_type_is_quantized(wtype);
 }

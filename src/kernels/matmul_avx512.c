@@ -5,8 +5,11 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <stdlib.h>
+
 #include "../core/fp16.h"
 #include "kernels.h"
+#include "quants.h"
 
 static inline __m512 load_f32(const void *w, size_t i) { return _mm512_loadu_ps((const float *)w + i); }
 static inline __m512 load_f32_mask(const void *w, size_t i, __mmask16 m) {
@@ -75,13 +78,15 @@ DEFINE_TILE(f32, load_f32, load_f32_mask)
 DEFINE_TILE(bf16, load_bf16, load_bf16_mask)
 DEFINE_TILE(f16, load_f16, load_f16_mask)
 
+#include "quant_loop.inc"
+
 static void matmul_avx512(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
                           float *y, int ldy) {
     switch (wtype) {
     case LOAM_T_F32: matmul_f32(x, T, K, w, n0, n1, y, ldy); break;
     case LOAM_T_BF16: matmul_bf16(x, T, K, w, n0, n1, y, ldy); break;
     case LOAM_T_F16: matmul_f16(x, T, K, w, n0, n1, y, ldy); break;
-    default: loam_kernels_scalar.matmul(x, T, K, w, wtype, n0, n1, y, ldy); break;
+    default: matmul_quant(x, T, K, w, wtype, n0, n1, y, ldy); break;
     }
 }
 

@@ -1,7 +1,10 @@
 /* Reference kernels: plain C, one multiply-add at a time, in the order a
  * reader expects. Every SIMD kernel is tested against these. */
+#include <stdlib.h>
+
 #include "../core/fp16.h"
 #include "kernels.h"
+#include "quants.h"
 
 static float weight_at(const void *w, loam_type wtype, size_t i) {
     switch (wtype) {
@@ -12,12 +15,37 @@ static float weight_at(const void *w, loam_type wtype, size_t i) {
 }
 
 void loam_row_to_f32(const void *w, loam_type wtype, int64_t row, int K, float *out) {
+    if (loam_type_is_quantized(wtype)) {
+        loam_dequantize_row(wtype, (const uint8_t *)w + (size_t)row * loam_row_bytes(wtype, K), K, out);
+        return;
+    }
     size_t base = (size_t)row * (size_t)K;
     for (int k = 0; k < K; k++) out[k] = weight_at(w, wtype, base + (size_t)k);
 }
 
+/* Quantized weights: each row dequantized (exactly), then the same plain
+ * dot product. */
+static void matmul_scalar_quant(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
+                                int ldy) {
+    float *row = malloc((size_t)K * sizeof(float));
+    for (int n = n0; row && n < n1; n++) {
+        loam_row_to_f32(w, wtype, n, K, row);
+        for (int t = 0; t < T; t++) {
+            const float *xt = x + (size_t)t * (size_t)K;
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc += xt[k] * row[k];
+            y[(size_t)t * (size_t)ldy + (size_t)n] = acc;
+        }
+    }
+    free(row);
+}
+
 static void matmul_scalar(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
                           float *y, int ldy) {
+    if (loam_type_is_quantized(wtype)) {
+        matmul_scalar_quant(x, T, K, w, wtype, n0, n1, y, ldy);
+        return;
+    }
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * (size_t)K;
         for (int n = n0; n < n1; n++) {

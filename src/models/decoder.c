@@ -190,15 +190,19 @@ static float activate(loam_act_type act, float x) {
     return x;
 }
 
-/* rotate_half RoPE on the first rope_dim dims of each head of a row. */
-static void rope_row(float *v, int n_heads, int head_dim, int rope_dim, const float *cos_t, const float *sin_t) {
+/* RoPE on the first rope_dim dims of each head of a row: pairs (i, i + d/2)
+ * as transformers' rotate_half, or (2i, 2i + 1) for weights in llama.cpp's
+ * interleaved layout. */
+static void rope_row(float *v, int n_heads, int head_dim, int rope_dim, int interleaved, const float *cos_t,
+                     const float *sin_t) {
     int half = rope_dim / 2;
     for (int h = 0; h < n_heads; h++) {
         float *vh = v + (size_t)h * head_dim;
         for (int i = 0; i < half; i++) {
-            float a = vh[i], b = vh[i + half];
-            vh[i] = a * cos_t[i] - b * sin_t[i];
-            vh[i + half] = b * cos_t[i] + a * sin_t[i];
+            int ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + half;
+            float a = vh[ia], b = vh[ib];
+            vh[ia] = a * cos_t[i] - b * sin_t[i];
+            vh[ib] = b * cos_t[i] + a * sin_t[i];
         }
     }
 }
@@ -349,8 +353,8 @@ loam_status loam_decode(loam_context *c, const loam_batch *b, loam_error *err) {
             int half = s->rope_dim / 2;
             for (int t = 0; t < T; t++) {
                 const float *ct = c->rope_cos + (size_t)t * half, *st_ = c->rope_sin + (size_t)t * half;
-                rope_row(c->q + (size_t)t * qd, s->n_heads, hd, s->rope_dim, ct, st_);
-                rope_row(c->k + (size_t)t * kvd, s->n_kv_heads, hd, s->rope_dim, ct, st_);
+                rope_row(c->q + (size_t)t * qd, s->n_heads, hd, s->rope_dim, s->rope_interleaved, ct, st_);
+                rope_row(c->k + (size_t)t * kvd, s->n_kv_heads, hd, s->rope_dim, s->rope_interleaved, ct, st_);
             }
         }
 

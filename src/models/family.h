@@ -17,6 +17,7 @@ typedef enum {
     LOAM_G_OUT_NORM_B,
     LOAM_G_LM_HEAD,
     LOAM_G_LM_HEAD_B,
+    LOAM_G_ROPE_FREQS,
     LOAM_G_COUNT
 } loam_global_role;
 
@@ -57,6 +58,9 @@ typedef struct loam_family {
      * NULL = use layer_names. */
     const char *(*layer_name_for)(const loam_spec *spec, int role);
 } loam_family;
+
+/* Models in GGUF files: llama.cpp's tensor names, one table for all. */
+extern const loam_family loam_family_gguf;
 
 /* All families loam knows, NULL-terminated. */
 extern const loam_family *const loam_families[];

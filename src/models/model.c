@@ -82,6 +82,7 @@ static int global_shape(const loam_spec *s, int role, int64_t shape[2]) {
     case LOAM_G_OUT_NORM_B: shape[0] = s->n_embd; return layer_norm && s->norm_bias;
     case LOAM_G_LM_HEAD: shape[0] = s->n_vocab, shape[1] = s->n_embd; return s->tied_lm_head ? 0 : 2;
     case LOAM_G_LM_HEAD_B: shape[0] = s->n_vocab; return s->lm_head_bias;
+    case LOAM_G_ROPE_FREQS: shape[0] = s->rope_dim / 2; return s->rope_freq_tensor;
     }
     return 0;
 }
@@ -128,7 +129,7 @@ static loam_status bind_one(loam_model *m, const char *name, int n_dims, const i
     }
     if (!t) return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" is missing", m->path, name);
     if (!loam_kernels_supports(t->type))
-        return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s (supported: F32, F16, BF16)",
+        return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tensor \"%s\" has type %s, which loam cannot compute with",
                          t->file, t->name, loam_type_name(t->type));
     int ok = t->n_dims == n_dims;
     for (int d = 0; ok && d < n_dims; d++) ok = t->shape[d] == shape[d];
@@ -205,7 +206,7 @@ static loam_status bind_weights(loam_model *m, loam_error *err) {
     if (!st && !(m->layer_vec = calloc((size_t)s->n_layers, sizeof *m->layer_vec)))
         st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
     for (int r = 0; r < LOAM_G_COUNT && !st; r++)
-        if (r != LOAM_G_LM_HEAD) st = vec_copy(m->global[r], &m->global_vec[r], err);
+        if (r != LOAM_G_LM_HEAD && r != LOAM_G_TOK_EMB) st = vec_copy(m->global[r], &m->global_vec[r], err);
     for (int l = 0; l < s->n_layers && !st; l++)
         for (int r = 0; r < LOAM_L_COUNT && !st; r++) st = vec_copy(m->layer[l][r], &m->layer_vec[l][r], err);
     if (!st) {
@@ -241,6 +242,7 @@ static loam_status init_rope(loam_model *m, loam_error *err) {
                 inv = (float)((1.0 - smooth) * inv / s->rope_factor + smooth * inv);
             }
         }
+        if (s->rope_freq_tensor) inv /= m->global_vec[LOAM_G_ROPE_FREQS][i]; /* llama.cpp's stored factors */
         m->rope_inv_freq[i] = inv;
     }
     return LOAM_OK;
@@ -349,9 +351,22 @@ loam_status loam_model_open(const char *path, const loam_model_params *params, l
         free(m);
         return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     }
-    char *config_path = loam_path_join(path, "config.json");
+    char *config_path = NULL;
     cJSON *config = NULL;
-    loam_status st = config_path ? loam_json_load(config_path, &config, err) : loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    loam_status st;
+    size_t plen = strlen(path);
+    if (plen > 5 && strcmp(path + plen - 5, ".gguf") == 0 && loam_file_exists(path)) {
+        /* a GGUF file: spec from its metadata, weights from its tensors */
+        m->family = &loam_family_gguf;
+        if ((st = loam_weights_open_gguf(&m->store, path, err)) || (st = loam_gguf_spec(&m->store, path, &m->spec, err)) ||
+            (st = loam_spec_validate(&m->spec, path, err)) || (st = bind_weights(m, err)))
+            goto fail;
+        if (m->spec.pos == LOAM_POS_ROPE ? (st = init_rope(m, err)) : (st = init_alibi(m, err))) goto fail;
+        m->sampling = loam_sampling_default_params();
+        goto kernels;
+    }
+    config_path = loam_path_join(path, "config.json");
+    st = config_path ? loam_json_load(config_path, &config, err) : loam_fail(err, LOAM_E_NOMEM, "out of memory");
     if (st) goto fail;
     if (!cJSON_IsObject(config)) {
         st = loam_fail(err, LOAM_E_FORMAT, "%s: not a JSON object", config_path);
@@ -375,6 +390,7 @@ loam_status loam_model_open(const char *path, const loam_model_params *params, l
     if (m->spec.pos == LOAM_POS_ROPE ? (st = init_rope(m, err)) : (st = init_alibi(m, err))) goto fail;
     if ((st = read_generation_config(m, err))) goto fail;
 
+kernels:;
     loam_simd level = params->simd;
     const char *env = getenv("LOAM_SIMD");
     if (level == LOAM_SIMD_AUTO && env && *env && !loam_simd_parse(env, &level)) {

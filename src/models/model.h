@@ -28,6 +28,9 @@ struct loam_model {
     loam_type weight_type;
 };
 
+/* The spec of a GGUF model from its metadata and tensors. */
+loam_status loam_gguf_spec(const loam_weight_store *ws, const char *path, loam_spec *s, loam_error *err);
+
 /* Validates a spec filled by a family: sizes positive, heads divide, options
  * compatible. */
 loam_status loam_spec_validate(const loam_spec *s, const char *path, loam_error *err);

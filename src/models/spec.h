@@ -37,6 +37,8 @@ typedef struct loam_spec {
     loam_rope_scaling rope_scaling;
     double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
     int rope_original_ctx;
+    int rope_interleaved;  /* rotate pairs (2i, 2i+1) (llama.cpp's Llama layout) instead of (i, i + d/2) */
+    int rope_freq_tensor;  /* frequencies divided by a stored factor per pair (GGUF rope_freqs) */
     double alibi_bias_max; /* slopes 2^(-bias_max * i / n) */
     int alibi_mpt_slopes;  /* MPT's slope order for head counts that are not powers of two */
 

@@ -100,13 +100,73 @@ loam_status loam_weights_open_dir(loam_weight_store *ws, const char *dir, loam_e
     return st;
 }
 
+/* ggml type -> loam type (-1: not one loam computes with) */
+static int type_from_ggml(ggml_type t) {
+    switch (t) {
+    case GGML_F32: return LOAM_T_F32;
+    case GGML_F16: return LOAM_T_F16;
+    case GGML_BF16: return LOAM_T_BF16;
+    case GGML_Q4_0: return LOAM_T_Q4_0;
+    case GGML_Q4_1: return LOAM_T_Q4_1;
+    case GGML_Q5_0: return LOAM_T_Q5_0;
+    case GGML_Q5_1: return LOAM_T_Q5_1;
+    case GGML_Q8_0: return LOAM_T_Q8_0;
+    case GGML_Q2_K: return LOAM_T_Q2_K;
+    case GGML_Q3_K: return LOAM_T_Q3_K;
+    case GGML_Q4_K: return LOAM_T_Q4_K;
+    case GGML_Q5_K: return LOAM_T_Q5_K;
+    case GGML_Q6_K: return LOAM_T_Q6_K;
+    case GGML_IQ4_NL: return LOAM_T_IQ4_NL;
+    case GGML_I32: return LOAM_T_I32;
+    default: return -1;
+    }
+}
+
+loam_status loam_weights_open_gguf(loam_weight_store *ws, const char *path, loam_error *err) {
+    memset(ws, 0, sizeof *ws);
+    ws->gguf = calloc(1, sizeof *ws->gguf);
+    if (!ws->gguf) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    loam_status st = gguf_open(ws->gguf, path, err);
+    if (st) {
+        free(ws->gguf);
+        ws->gguf = NULL;
+        return st;
+    }
+    ws->mapped_bytes = ws->gguf->map.size;
+    ws->n_gguf = (int)ws->gguf->n_tensors;
+    ws->gguf_tensors = calloc((size_t)(ws->n_gguf ? ws->n_gguf : 1), sizeof *ws->gguf_tensors);
+    if (!ws->gguf_tensors) {
+        loam_weights_close(ws);
+        return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < ws->n_gguf; i++) {
+        const gguf_tensor *g = &ws->gguf->tensors[i];
+        loam_tensor *t = &ws->gguf_tensors[i];
+        int type = type_from_ggml(g->type);
+        t->name = g->name;
+        t->file = ws->gguf->map.path;
+        t->data = g->data;
+        t->n_bytes = g->n_bytes;
+        t->n_dims = g->n_dims;
+        for (int d = 0; d < g->n_dims; d++) t->shape[d] = (int64_t)g->ne[g->n_dims - 1 - d]; /* outermost first */
+        /* a type loam does not compute with is only an error if the model uses the tensor */
+        t->type = type < 0 ? LOAM_T_COUNT : (loam_type)type;
+    }
+    return LOAM_OK;
+}
+
 void loam_weights_close(loam_weight_store *ws) {
+    if (ws->gguf) gguf_close(ws->gguf);
+    free(ws->gguf);
+    free(ws->gguf_tensors);
     for (int i = 0; i < ws->n_files; i++) loam_st_close(&ws->files[i]);
     free(ws->files);
     memset(ws, 0, sizeof *ws);
 }
 
 const loam_tensor *loam_weights_find(const loam_weight_store *ws, const char *name) {
+    for (int i = 0; i < ws->n_gguf; i++)
+        if (strcmp(ws->gguf_tensors[i].name, name) == 0) return &ws->gguf_tensors[i];
     for (int i = 0; i < ws->n_files; i++) {
         const loam_tensor *t = loam_st_find(&ws->files[i], name);
         if (t) return t;

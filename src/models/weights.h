@@ -2,13 +2,21 @@
  * up by name. Shards are found through model.safetensors.index.json. */
 #ifndef LOAM_MODELS_WEIGHTS_H
 #define LOAM_MODELS_WEIGHTS_H
+#include "../formats/gguf.h"
 #include "../formats/safetensors.h"
 
 typedef struct loam_weight_store {
     int n_files;
     loam_st_file *files;
     uint64_t mapped_bytes;
+    /* or one GGUF file, its tensors seen as loam tensors ([out, in] order) */
+    gguf_file *gguf;
+    loam_tensor *gguf_tensors;
+    int n_gguf;
 } loam_weight_store;
+
+/* Opens a GGUF file's tensors; fails on a tensor type loam cannot use. */
+loam_status loam_weights_open_gguf(loam_weight_store *ws, const char *path, loam_error *err);
 
 loam_status loam_weights_open_dir(loam_weight_store *ws, const char *dir, loam_error *err);
 void loam_weights_close(loam_weight_store *ws);
