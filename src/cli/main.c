@@ -18,11 +18,12 @@ static const char usage[] =
     "  detokenize PATH [--skip-special] ID...      ids to text, exactly\n"
     "  template PATH --messages FILE.json [--tools FILE.json] [--var KEY=JSON ...]\n"
     "                [--add-generation-prompt]      render the chat template, exactly\n"
+    "  quantize IN OUT --type T  GGUF (f16, bf16, q8_0, q4_0, q6_k, q4_k_m) from a GGUF or an HF Llama folder\n"
     "  help                      this text\n"
     "  version                   the version\n"
     "\n"
     "MODEL_DIR is a model folder as downloaded from the Hugging Face hub (config.json,\n"
-    "model.safetensors or shards with model.safetensors.index.json).\n"
+    "model.safetensors or shards with model.safetensors.index.json), or a .gguf file.\n"
     "Environment: LOAM_SIMD=scalar|avx2|avx512 lowers the kernel level.\n";
 
 int main(int argc, char **argv) {
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "detokenize") == 0) return cmd_detokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "template") == 0) return cmd_template(argc - 1, argv + 1);
     if (strcmp(cmd, "chat") == 0) return cmd_chat(argc - 1, argv + 1);
+    if (strcmp(cmd, "quantize") == 0) return cmd_quantize(argc - 1, argv + 1);
     fprintf(stderr, "loam: unknown command \"%s\"\n\n%s", cmd, usage);
     return 2;
 }

@@ -9,4 +9,9 @@
  * bit-identical to ggml's dequantization. */
 void loam_dequantize_row(loam_type t, const void *src, int64_t k, float *y);
 
+/* k f32 values into one row of type t (F32, F16, BF16, Q8_0, Q4_0, Q5_0,
+ * Q4_K, Q6_K) with ggml's reference quantizers. 0 if t or k is not
+ * supported. */
+int loam_quantize_row(loam_type t, const float *x, int64_t k, void *out);
+
 #endif
