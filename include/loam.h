@@ -58,8 +58,10 @@ typedef enum loam_simd {
 } loam_simd;
 
 typedef struct loam_model_params {
-    int n_threads;  /* 0 = physical cores */
-    loam_simd simd; /* kernel level; AUTO picks from CPUID */
+    int n_threads;   /* 0 = physical cores */
+    loam_simd simd;  /* kernel level; AUTO picks from CPUID */
+    int quant_exact; /* quantized weights: dequantize and compute in f32 (slow, exact)
+                        instead of int8 activations with integer dot products (default) */
 } loam_model_params;
 
 loam_model_params loam_model_default_params(void);
@@ -228,6 +230,12 @@ typedef void (*loam_progress_fn)(void *user, int done, int total, const char *it
 loam_status loam_quantize(const char *in_path, const char *out_path, const char *type, loam_progress_fn progress,
                           void *user, loam_error *err);
 
+/* Writes a GGUF with random weights and the real shapes of a published
+ * model (`like`: e.g. "llama-3.1-8b", "phi-2", "gemma-7b", "falcon-40b",
+ * "mpt-7b", "bloom-560m"), with a placeholder vocabulary of its size. */
+loam_status loam_synth(const char *like, const char *type, const char *out_path, loam_progress_fn progress, void *user,
+                       loam_error *err);
+
 /* -------------------------------------------------------------- file out */
 
 typedef enum loam_dtype {
@@ -249,6 +257,15 @@ typedef struct loam_named_tensor {
 /* Writes tensors to a .safetensors file (used by `--dump`). */
 loam_status loam_write_safetensors(const char *path, const loam_named_tensor *tensors,
                                    int n_tensors, loam_error *err);
+
+/* Sustained read bandwidth of main memory with n_threads threads, in bytes
+ * per second, measured by streaming over a buffer much larger than the
+ * caches (best of a few passes). 0 on failure. */
+double loam_measure_read_bandwidth(int n_threads);
+
+/* Bytes of weights one decode step reads (every matrix once, but only one
+ * row of the embedding table). */
+uint64_t loam_model_decode_bytes(const loam_model *model);
 
 /* Resident memory of this process in bytes (for reports and tests). */
 uint64_t loam_resident_bytes(void);

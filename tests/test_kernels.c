@@ -6,6 +6,8 @@
 
 #include "core/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/quants.h"
+#include <string.h>
 #include "test.h"
 
 static uint64_t rng_state = 12345;
@@ -73,7 +75,103 @@ static void test_dispatch(void) {
     CHECK(!loam_simd_parse("sse9", &parsed), "unknown level rejected");
 }
 
+/* int8 path: every SIMD implementation equals the scalar reference (the
+ * integer sums are exact; only float scaling order differs). */
+typedef void (*qmatmul_fn)(const loam_act_block *, int, int, const void *, loam_type, int, int, float *, int);
+
+static void compare_qmatmul(const char *name, qmatmul_fn fn) {
+    loam_type types[] = {LOAM_T_Q4_0, LOAM_T_Q4_1, LOAM_T_Q5_0, LOAM_T_Q5_1, LOAM_T_Q8_0, LOAM_T_IQ4_NL,
+                         LOAM_T_Q2_K, LOAM_T_Q3_K, LOAM_T_Q4_K, LOAM_T_Q5_K, LOAM_T_Q6_K};
+    const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        int be, bb;
+        loam_type_block(types[ti], &be, &bb);
+        for (int kb = 1; kb <= 3; kb++) {
+            int K = be * kb;
+            static const int Ts[] = {1, 3, 4, 5, 8, 9, 13};
+            for (size_t b = 0; b < sizeof Ts / sizeof *Ts; b++) {
+                int T = Ts[b], N = 5;
+                float *x = malloc((size_t)T * K * sizeof(float)), *wf = malloc((size_t)K * sizeof(float));
+                uint8_t *w = malloc(loam_row_bytes(types[ti], K) * N);
+                loam_act_block *xq = malloc((size_t)T * (K / 32) * sizeof *xq);
+                float *y1 = calloc((size_t)T * N, sizeof(float)), *y2 = calloc((size_t)T * N, sizeof(float));
+                for (int i = 0; i < T * K; i++) x[i] = frand();
+                /* random bytes are valid blocks for every type except their f16 scales: set those sane */
+                for (size_t i = 0; i < loam_row_bytes(types[ti], K) * N; i++) w[i] = (uint8_t)(frand() * 127 + 128);
+                for (int n = 0; n < N; n++)
+                    for (int blk = 0; blk < K / be; blk++) {
+                        uint8_t *p = w + n * loam_row_bytes(types[ti], K) + blk * bb;
+                        uint16_t h1 = loam_f32_to_f16(0.01f + 0.001f * (float)n), h2 = loam_f32_to_f16(0.02f);
+                        int off_d = types[ti] == LOAM_T_Q6_K ? 208 : types[ti] == LOAM_T_Q3_K ? 108 : types[ti] == LOAM_T_Q2_K ? 80 : 0;
+                        memcpy(p + off_d, &h1, 2);
+                        if (types[ti] == LOAM_T_Q4_1 || types[ti] == LOAM_T_Q5_1 || types[ti] == LOAM_T_Q4_K || types[ti] == LOAM_T_Q5_K ||
+                            types[ti] == LOAM_T_Q2_K)
+                            memcpy(p + off_d + 2, &h2, 2);
+                    }
+                for (int t = 0; t < T; t++) loam_quantize_act_row(x + (size_t)t * K, K, xq + (size_t)t * (K / 32));
+                int n0 = 1;
+                ref->matmul_q8(xq, T, K, w, types[ti], n0, N, y1, N);
+                fn(xq, T, K, w, types[ti], n0, N, y2, N);
+                double worst = 0, scale = 1e-9;
+                int untouched = 1;
+                for (int t = 0; t < T; t++) {
+                    for (int n = n0; n < N; n++) {
+                        worst = fmax(worst, fabs(y1[t * N + n] - y2[t * N + n]));
+                        scale = fmax(scale, fabs(y1[t * N + n]));
+                    }
+                    untouched &= y2[t * N] == 0.0f;
+                }
+                free(x), free(wf), free(w), free(xq), free(y1), free(y2);
+                CHECK(worst <= 2e-5 * scale + 1e-6, "%s %s K=%d T=%d: differs from scalar by %g (scale %g)", name,
+                      loam_type_name(types[ti]), K, T, worst, scale);
+                CHECK(untouched, "%s wrote outside [n0, n1)", name);
+            }
+        }
+    }
+}
+
+static void test_qmatmul_avx2(void) {
+    if (!loam_kernels_for(LOAM_SIMD_AVX2)) {
+        printf("    (avx2 not available on this CPU: compared nothing)\n");
+        return;
+    }
+    compare_qmatmul("avx2", loam_qmatmul_avx2);
+}
+
+static void test_qmatmul_vnni(void) {
+    if (!loam_cpu_has_vnni()) {
+        printf("    (avx512-vnni not available on this CPU: compared nothing)\n");
+        return;
+    }
+    compare_qmatmul("avx512-vnni", loam_qmatmul_vnni);
+}
+
+/* The scalar int8 reference agrees with exact float math on the
+ * dequantized weights up to the activation rounding. */
+static void test_qdot_ref_vs_dequant(void) {
+    loam_type types[] = {LOAM_T_Q4_0, LOAM_T_Q8_0, LOAM_T_Q4_K, LOAM_T_Q6_K, LOAM_T_Q2_K, LOAM_T_Q3_K, LOAM_T_Q5_K, LOAM_T_Q5_1};
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        int K = 512;
+        float x[512], wf[512], wd[512];
+        uint8_t w[600];
+        loam_act_block xq[16];
+        for (int i = 0; i < K; i++) x[i] = frand(), wf[i] = frand() * 0.1f;
+        loam_type qt = types[ti] == LOAM_T_Q2_K || types[ti] == LOAM_T_Q3_K || types[ti] == LOAM_T_Q5_K || types[ti] == LOAM_T_Q5_1 ? LOAM_T_COUNT : types[ti];
+        if (qt == LOAM_T_COUNT) continue; /* no quantizer for these here; covered by the SIMD comparison */
+        CHECK(loam_quantize_row(qt, wf, K, w), "quantize %s", loam_type_name(qt));
+        loam_row_to_f32(w, qt, 0, K, wd);
+        loam_quantize_act_row(x, K, xq);
+        double exact = 0, xs = 0;
+        for (int i = 0; i < K; i++) exact += (double)wd[i] * x[i], xs += fabs(wd[i]);
+        double got = loam_qdot_ref(qt, w, xq, K);
+        CHECK(fabs(got - exact) <= 0.01 * xs, "%s: int8 dot %g vs exact %g", loam_type_name(qt), got, exact);
+    }
+}
+
 void register_kernels_tests(void) {
+    test_add("kernels: int8 reference dot ~ exact math on dequantized weights", test_qdot_ref_vs_dequant);
+    test_add("kernels: avx2 int8 matmul equals scalar (all block types, tails)", test_qmatmul_avx2);
+    test_add("kernels: avx512-vnni int8 matmul equals scalar (all block types, tails)", test_qmatmul_vnni);
     test_add("kernels: dispatch picks a level the CPU has", test_dispatch);
     test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails)", test_avx2_matches_scalar);
     test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails)", test_avx512_matches_scalar);

@@ -14,6 +14,7 @@ int cmd_detokenize(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 /* A whole file (or stdin for "-"), NUL-terminated, malloc'ed; NULL on error. */
 char *cli_read_file(const char *path);
 

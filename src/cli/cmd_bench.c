@@ -8,11 +8,13 @@
 #include "cli.h"
 
 static const char bench_usage[] =
-    "usage: loam bench MODEL_DIR [-p N] [-n N] [-t N] [-r N]\n"
+    "usage: loam bench MODEL [-p N] [-n N] [-t N[,N...]] [-r N] [--json]\n"
     "       loam bench --tokenizer PATH [--text FILE]   encode speed (MB/s, one thread)\n"
     "  -p N   prompt tokens for the prefill test (default 512, capped by the context)\n"
     "  -n N   tokens for the decode test (default 128)\n"
-    "  -t N   threads (default: physical cores)\n"
+    "  -t N   threads, or a list like 1,2 (default: physical cores)\n"
+    "  --json rows as a JSON array: test, threads, tps, tps_sd, bw_fraction (decode: share of the\n"
+    "         measured memory-bandwidth bound), ttft_ms (prefill)\n"
     "  -r N   repetitions (default 3)\n";
 
 static void stats(const double *v, int n, double *mean, double *sd) {
@@ -21,6 +23,134 @@ static void stats(const double *v, int n, double *mean, double *sd) {
     *mean = s / n;
     for (int i = 0; i < n; i++) q += (v[i] - *mean) * (v[i] - *mean);
     *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
+}
+
+typedef struct {
+    char test[16];
+    int threads;
+    double tps, sd, bw_fraction, ttft_ms;
+} bench_row;
+
+/* prefill of n_prompt tokens, then n_gen decode steps, `reps` times */
+static int bench_one(const char *path, int threads, long n_prompt, long n_gen, long reps, int n_ctx_limit, bench_row *pp,
+                     bench_row *tg, double bandwidth, loam_model_info *info_out) {
+    loam_error err;
+    loam_model_params mp = loam_model_default_params();
+    mp.n_threads = threads;
+    loam_model *model = NULL;
+    if (loam_model_open(path, &mp, &model, &err) != LOAM_OK) return cli_error_status(&err);
+    loam_model_info in;
+    loam_model_get_info(model, &in);
+    *info_out = in;
+    loam_context_params cp = loam_context_default_params();
+    cp.n_ctx = (int)(n_prompt + n_gen);
+    if (n_ctx_limit > 0 && cp.n_ctx > n_ctx_limit) cp.n_ctx = n_ctx_limit;
+    loam_context *ctx = NULL;
+    if (loam_context_open(model, &cp, &ctx, &err) != LOAM_OK) {
+        loam_model_free(model);
+        return cli_error_status(&err);
+    }
+    int32_t *tok = malloc((size_t)n_prompt * sizeof *tok), *pos = malloc((size_t)n_prompt * sizeof *pos);
+    int32_t *seq = calloc((size_t)n_prompt, sizeof *seq);
+    int8_t *want = calloc((size_t)n_prompt, 1);
+    double *ppv = calloc((size_t)reps, sizeof *ppv), *tgv = calloc((size_t)reps, sizeof *tgv), ttft = 1e30;
+    int rc = 0;
+    if (!tok || !pos || !seq || !want || !ppv || !tgv) rc = cli_error("out of memory");
+    for (long i = 0; !rc && i < n_prompt; i++) tok[i] = (int32_t)((i * 7919) % in.n_vocab), pos[i] = (int32_t)i;
+    if (!rc) want[n_prompt - 1] = 1;
+    for (long r = 0; !rc && r < reps; r++) {
+        loam_kv_seq_clear(ctx, 0);
+        loam_batch b = {(int)n_prompt, tok, pos, seq, want};
+        double t0 = cli_now();
+        if (loam_decode(ctx, &b, &err) != LOAM_OK) { rc = cli_error_status(&err); break; }
+        double dt = cli_now() - t0;
+        ppv[r] = n_prompt / dt;
+        if (dt < ttft) ttft = dt;
+        t0 = cli_now();
+        for (long g = 0; g < n_gen; g++) {
+            int32_t t = tok[g % n_prompt], p = (int32_t)(n_prompt + g);
+            loam_batch one = {1, &t, &p, seq, NULL};
+            if (loam_decode(ctx, &one, &err) != LOAM_OK) { rc = cli_error_status(&err); break; }
+        }
+        tgv[r] = n_gen / (cli_now() - t0);
+    }
+    if (!rc) {
+        snprintf(pp->test, sizeof pp->test, "pp%ld", n_prompt);
+        snprintf(tg->test, sizeof tg->test, "tg%ld", n_gen);
+        pp->threads = tg->threads = threads;
+        stats(ppv, (int)reps, &pp->tps, &pp->sd);
+        stats(tgv, (int)reps, &tg->tps, &tg->sd);
+        pp->ttft_ms = ttft * 1e3;
+        pp->bw_fraction = -1;
+        tg->bw_fraction = bandwidth > 0 ? (double)loam_model_decode_bytes(model) * tg->tps / bandwidth : -1;
+        tg->ttft_ms = -1;
+    }
+    free(tok), free(pos), free(seq), free(want), free(ppv), free(tgv);
+    loam_context_free(ctx);
+    loam_model_free(model);
+    return rc;
+}
+
+static int bench_model(int argc, char **argv) {
+    const char *path = NULL;
+    long n_prompt = 512, n_gen = 128, reps = 3;
+    int threads[16], n_threads = 0, json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return fputs(bench_usage, stdout), 0;
+        if (strcmp(a, "-p") == 0) { if (!cli_int(a, v, 1, 1 << 20, &n_prompt)) return 1; i++; }
+        else if (strcmp(a, "-n") == 0) { if (!cli_int(a, v, 1, 1 << 20, &n_gen)) return 1; i++; }
+        else if (strcmp(a, "-r") == 0) { if (!cli_int(a, v, 1, 1000, &reps)) return 1; i++; }
+        else if (strcmp(a, "--json") == 0) json = 1;
+        else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
+            if (!v) return cli_error("%s needs a list like 1,2", a);
+            int32_t *list = NULL;
+            int n = cli_int_list(v, &list);
+            if (n <= 0 || n > 16) return free(list), cli_error("%s: expected up to 16 thread counts like 1,2", a);
+            for (int k = 0; k < n; k++) {
+                if (list[k] < 1 || list[k] > 1024) return free(list), cli_error("%s: bad thread count %d", a, list[k]);
+                threads[n_threads++] = list[k];
+            }
+            free(list);
+            i++;
+        } else if (a[0] == '-') return cli_error("bench: unknown option \"%s\"", a);
+        else path = a;
+    }
+    if (!path) return cli_error("bench: no model given");
+    if (!n_threads) threads[n_threads++] = loam_physical_cores();
+    bench_row rows[32];
+    int n_rows = 0;
+    loam_model_info in = {0};
+    for (int k = 0; k < n_threads; k++) {
+        double bw = loam_measure_read_bandwidth(threads[k]);
+        if (!json) fprintf(stderr, "memory read bandwidth, %d thread%s: %.1f GB/s\n", threads[k], threads[k] > 1 ? "s" : "", bw / 1e9);
+        if (bench_one(path, threads[k], n_prompt, n_gen, reps, 0, &rows[n_rows], &rows[n_rows + 1], bw, &in)) return 1;
+        n_rows += 2;
+    }
+    if (json) {
+        printf("[");
+        for (int r = 0; r < n_rows; r++) {
+            printf("%s{\"test\": \"%s\", \"threads\": %d, \"tps\": %.3f, \"tps_sd\": %.3f, \"bw_fraction\": ", r ? ", " : "",
+                   rows[r].test, rows[r].threads, rows[r].tps, rows[r].sd);
+            if (rows[r].bw_fraction >= 0) printf("%.4f", rows[r].bw_fraction);
+            else printf("null");
+            if (rows[r].ttft_ms >= 0) printf(", \"ttft_ms\": %.1f", rows[r].ttft_ms);
+            printf(", \"model\": \"%s\", \"size_bytes\": %llu, \"params\": %lld, \"type\": \"%s\"}", in.architecture,
+                   (unsigned long long)in.weight_bytes, (long long)in.n_params, in.dtype);
+        }
+        printf("]\n");
+        return 0;
+    }
+    printf("| model | size | params | type | threads | test | t/s | of bandwidth bound | time to first token |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
+    for (int r = 0; r < n_rows; r++) {
+        char bwf[32] = "", tt[32] = "";
+        if (rows[r].bw_fraction >= 0) snprintf(bwf, sizeof bwf, "%.0f%%", rows[r].bw_fraction * 100);
+        if (rows[r].ttft_ms >= 0) snprintf(tt, sizeof tt, "%.0f ms", rows[r].ttft_ms);
+        printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f | %s | %s |\n", in.architecture, in.weight_bytes / 1073741824.0,
+               in.n_params / 1e9, in.dtype, rows[r].threads, rows[r].test, rows[r].tps, rows[r].sd, bwf, tt);
+    }
+    return 0;
 }
 
 /* English prose for the tokenizer benchmark when no file is given. */
@@ -77,74 +207,5 @@ int cmd_bench(int argc, char **argv) {
                 if (strcmp(argv[k], "--text") == 0) text = argv[k + 1];
             return bench_tokenizer(argv[i + 1], text);
         }
-    const char *dir = NULL;
-    long n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return fputs(bench_usage, stdout), 0;
-        if (strcmp(a, "-p") == 0) { if (!cli_int(a, v, 1, 1 << 20, &n_prompt)) return 1; i++; }
-        else if (strcmp(a, "-n") == 0) { if (!cli_int(a, v, 1, 1 << 20, &n_gen)) return 1; i++; }
-        else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) { if (!cli_int(a, v, 1, 1024, &threads)) return 1; i++; }
-        else if (strcmp(a, "-r") == 0) { if (!cli_int(a, v, 1, 1000, &reps)) return 1; i++; }
-        else if (a[0] == '-') return cli_error("bench: unknown option \"%s\"", a);
-        else dir = a;
-    }
-    if (!dir) return cli_error("bench: no model folder given");
-    loam_error err;
-    loam_model_params mp = loam_model_default_params();
-    mp.n_threads = (int)threads;
-    loam_model *model = NULL;
-    if (loam_model_open(dir, &mp, &model, &err) != LOAM_OK) return cli_error_status(&err);
-    loam_model_info in;
-    loam_model_get_info(model, &in);
-    loam_context_params cp = loam_context_default_params();
-    cp.n_ctx = (int)(n_prompt + n_gen);
-    if (in.n_ctx_train > 0 && cp.n_ctx > in.n_ctx_train) {
-        cp.n_ctx = in.n_ctx_train;
-        if (n_prompt >= cp.n_ctx) n_prompt = cp.n_ctx / 2;
-        if (n_prompt + n_gen > cp.n_ctx) n_gen = cp.n_ctx - n_prompt;
-    }
-    loam_context *ctx = NULL;
-    if (loam_context_open(model, &cp, &ctx, &err) != LOAM_OK) {
-        loam_model_free(model);
-        return cli_error_status(&err);
-    }
-    int32_t *tok = malloc((size_t)n_prompt * sizeof *tok), *pos = malloc((size_t)n_prompt * sizeof *pos);
-    int32_t *seq = calloc((size_t)n_prompt, sizeof *seq);
-    int8_t *want = calloc((size_t)n_prompt, 1);
-    double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
-    int rc = 0;
-    if (!tok || !pos || !seq || !want || !pp || !tg) {
-        rc = cli_error("out of memory");
-        goto done;
-    }
-    for (long i = 0; i < n_prompt; i++) tok[i] = (int32_t)((i * 7919) % in.n_vocab), pos[i] = (int32_t)i;
-    want[n_prompt - 1] = 1;
-    for (long r = 0; r < reps; r++) {
-        loam_kv_seq_clear(ctx, 0);
-        loam_batch b = {(int)n_prompt, tok, pos, seq, want};
-        double t0 = cli_now();
-        if (loam_decode(ctx, &b, &err) != LOAM_OK) { rc = cli_error_status(&err); goto done; }
-        pp[r] = n_prompt / (cli_now() - t0);
-        t0 = cli_now();
-        for (long g = 0; g < n_gen; g++) {
-            int32_t t = tok[g % n_prompt], p = (int32_t)(n_prompt + g);
-            loam_batch one = {1, &t, &p, seq, NULL};
-            if (loam_decode(ctx, &one, &err) != LOAM_OK) { rc = cli_error_status(&err); goto done; }
-        }
-        tg[r] = n_gen / (cli_now() - t0);
-    }
-    double m, sd;
-    printf("| model | size | params | dtype | threads | test | t/s |\n|---|---|---|---|---|---|---|\n");
-    stats(pp, (int)reps, &m, &sd);
-    printf("| %s | %.2f MiB | %.2f M | %s | %d | pp%ld | %.2f ± %.2f |\n", in.architecture,
-           in.weight_bytes / 1048576.0, in.n_params / 1e6, in.dtype, in.n_threads, n_prompt, m, sd);
-    stats(tg, (int)reps, &m, &sd);
-    printf("| %s | %.2f MiB | %.2f M | %s | %d | tg%ld | %.2f ± %.2f |\n", in.architecture,
-           in.weight_bytes / 1048576.0, in.n_params / 1e6, in.dtype, in.n_threads, n_gen, m, sd);
-done:
-    free(tok); free(pos); free(seq); free(want); free(pp); free(tg);
-    loam_context_free(ctx);
-    loam_model_free(model);
-    return rc;
+    return bench_model(argc, argv);
 }

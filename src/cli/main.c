@@ -19,6 +19,7 @@ static const char usage[] =
     "  template PATH --messages FILE.json [--tools FILE.json] [--var KEY=JSON ...]\n"
     "                [--add-generation-prompt]      render the chat template, exactly\n"
     "  quantize IN OUT --type T  GGUF (f16, bf16, q8_0, q4_0, q6_k, q4_k_m) from a GGUF or an HF Llama folder\n"
+    "  synth --like NAME --type T -o OUT.gguf   random weights, real shapes of a published model\n"
     "  help                      this text\n"
     "  version                   the version\n"
     "\n"
@@ -44,6 +45,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "template") == 0) return cmd_template(argc - 1, argv + 1);
     if (strcmp(cmd, "chat") == 0) return cmd_chat(argc - 1, argv + 1);
     if (strcmp(cmd, "quantize") == 0) return cmd_quantize(argc - 1, argv + 1);
+    if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
     fprintf(stderr, "loam: unknown command \"%s\"\n\n%s", cmd, usage);
     return 2;
 }

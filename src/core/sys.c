@@ -44,3 +44,56 @@ uint64_t loam_resident_bytes(void) {
     fclose(f);
     return ok ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+} bw_slice;
+
+static void *read_slice(void *arg) {
+    bw_slice *s = arg;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i + 4 <= s->n; i += 4) a += s->p[i], b += s->p[i + 1], c += s->p[i + 2], d += s->p[i + 3];
+    s->sum = a + b + c + d;
+    return NULL;
+}
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double loam_measure_read_bandwidth(int n_threads) {
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > 64) n_threads = 64;
+    size_t bytes = (size_t)512 << 20, words = bytes / 8;
+    uint64_t *buf = malloc(bytes);
+    if (!buf) return 0;
+    memset(buf, 1, bytes); /* make every page resident */
+    pthread_t th[64];
+    bw_slice sl[64];
+    double best = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        size_t per = words / (size_t)n_threads;
+        double t0 = seconds_now();
+        for (int t = 0; t < n_threads; t++) {
+            sl[t] = (bw_slice){buf + (size_t)t * per, per, 0};
+            if (t > 0) pthread_create(&th[t], NULL, read_slice, &sl[t]);
+        }
+        read_slice(&sl[0]);
+        for (int t = 1; t < n_threads; t++) pthread_join(th[t], NULL);
+        double dt = seconds_now() - t0;
+        if (dt > 0 && bytes / dt > best) best = bytes / dt;
+    }
+    volatile uint64_t sink = sl[0].sum;
+    (void)sink;
+    free(buf);
+    return best;
+}

@@ -29,8 +29,15 @@ static int cpu_has(loam_simd level) {
     default: return 0;
     }
 }
+
+int loam_cpu_has_vnni(void) {
+    unsigned a, b, c, d;
+    if (!cpu_has(LOAM_SIMD_AVX512) || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (c >> 11) & 1;
+}
 #else
 static int cpu_has(loam_simd level) { return level == LOAM_SIMD_SCALAR; }
+int loam_cpu_has_vnni(void) { return 0; }
 #endif
 
 loam_simd loam_simd_best(void) {
@@ -44,7 +51,7 @@ const loam_kernels *loam_kernels_for(loam_simd level) {
     if (!cpu_has(level)) return NULL;
     switch (level) {
 #if defined(__x86_64__)
-    case LOAM_SIMD_AVX512: return &loam_kernels_avx512;
+    case LOAM_SIMD_AVX512: return loam_cpu_has_vnni() ? &loam_kernels_avx512_vnni : &loam_kernels_avx512;
     case LOAM_SIMD_AVX2: return &loam_kernels_avx2;
 #endif
     case LOAM_SIMD_SCALAR: return &loam_kernels_scalar;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "../core/tensor.h"
+#include "qdot.h"
 
 typedef struct loam_kernels {
     const char *name;
@@ -16,6 +17,11 @@ typedef struct loam_kernels {
      * fly; x and y are f32. Accumulation in f32. */
     void (*matmul)(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
                    float *y, int ldy);
+    /* The same for block-quantized weights with activations already
+     * quantized to int8 blocks (loam_quantize_act_row): integer dot
+     * products on the packed weights. */
+    void (*matmul_q8)(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
+                      int ldy);
 } loam_kernels;
 
 /* The table for a level, or NULL when this CPU (or build) cannot run it. */
@@ -32,7 +38,12 @@ extern const loam_kernels loam_kernels_scalar;
 #if defined(__x86_64__)
 extern const loam_kernels loam_kernels_avx2;
 extern const loam_kernels loam_kernels_avx512;
+extern const loam_kernels loam_kernels_avx512_vnni;
+void loam_qmatmul_avx2(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
+void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 #endif
+/* Whether this CPU has AVX512-VNNI. */
+int loam_cpu_has_vnni(void);
 
 /* One row of a weight/embedding matrix converted to f32 (reference code,
  * not hot). */

@@ -87,5 +87,6 @@ const loam_kernels loam_kernels_avx2 = {
     .name = "avx2",
     .level = LOAM_SIMD_AVX2,
     .matmul = matmul_avx2,
+    .matmul_q8 = loam_qmatmul_avx2,
 };
 #endif

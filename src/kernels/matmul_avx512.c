@@ -94,5 +94,14 @@ const loam_kernels loam_kernels_avx512 = {
     .name = "avx512",
     .level = LOAM_SIMD_AVX512,
     .matmul = matmul_avx512,
+    .matmul_q8 = loam_qmatmul_avx2,
+};
+
+/* The same with VNNI's dpbusd for the int8 products. */
+const loam_kernels loam_kernels_avx512_vnni = {
+    .name = "avx512-vnni",
+    .level = LOAM_SIMD_AVX512,
+    .matmul = matmul_avx512,
+    .matmul_q8 = loam_qmatmul_vnni,
 };
 #endif

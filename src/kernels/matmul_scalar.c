@@ -57,8 +57,18 @@ static void matmul_scalar(const float *x, int T, int K, const void *w, loam_type
     }
 }
 
+/* Reference int8 path: one dot product at a time. */
+static void qmatmul_scalar(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
+                           int ldy) {
+    size_t row_bytes = loam_row_bytes(wtype, K);
+    for (int t = 0; t < T; t++)
+        for (int n = n0; n < n1; n++)
+            y[(size_t)t * ldy + n] = loam_qdot_ref(wtype, (const uint8_t *)w + (size_t)n * row_bytes, x + (size_t)t * (K / 32), K);
+}
+
 const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
     .matmul = matmul_scalar,
+    .matmul_q8 = qmatmul_scalar,
 };

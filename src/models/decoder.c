@@ -23,6 +23,8 @@ struct loam_context {
     int cap_rows;
     float *x, *h, *qkv, *q, *k, *v, *att, *o, *ff_a, *ff_b, *rope_cos, *rope_sin;
     float *scores; /* [threads][n_ctx] */
+    loam_act_block *xq; /* int8 activations for quantized weights */
+    size_t xq_cap;
     float *hidden; /* [n_layers + 1][rows][n_embd] when capture_hidden */
     float *logits; /* [n_logit_rows][n_vocab] */
     int *logit_row; /* batch row -> row of logits, or -1 */
@@ -85,6 +87,7 @@ void loam_context_free(loam_context *c) {
     free(c->v_cache);
     free(c->seq_len);
     free(c->scores);
+    free(c->xq);
     loam_pool_free(c->pool);
     free(c);
 }
@@ -129,6 +132,7 @@ static loam_status reserve_rows(loam_context *c, int rows, int n_logit_rows, loa
 typedef struct {
     const loam_kernels *kernels;
     const float *x;
+    const loam_act_block *xq; /* quantized weights: the int8 activations */
     int T, K, N, chunk;
     const loam_tensor *w;
     float *y;
@@ -138,7 +142,8 @@ static void linear_task(void *arg, int task, int thread) {
     (void)thread;
     const linear_job *j = arg;
     int n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
-    j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
+    if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
+    else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
 }
 
 /* y[T, N] = x[T, K] W^T (+ bias), split over the pool by output columns. */
@@ -147,7 +152,19 @@ static void linear(loam_context *c, const float *x, int T, const loam_tensor *w,
     int threads = loam_pool_size(c->pool);
     int chunk = (N + threads * 4 - 1) / (threads * 4);
     chunk = chunk < 16 ? 16 : (chunk + 1) & ~1;
-    linear_job j = {c->m->kernels, x, T, K, N, chunk, w, y};
+    linear_job j = {c->m->kernels, x, NULL, T, K, N, chunk, w, y};
+    if (loam_type_is_quantized(w->type) && !c->m->quant_exact && loam_qdot_supports(w->type, K)) {
+        /* quantized weights: activations to int8 blocks once, then integer products */
+        size_t need = (size_t)T * (size_t)(K / 32);
+        if (need > c->xq_cap) {
+            loam_act_block *g = realloc(c->xq, need * sizeof *g);
+            if (g) c->xq = g, c->xq_cap = need;
+        }
+        if (need <= c->xq_cap) {
+            for (int t = 0; t < T; t++) loam_quantize_act_row(x + (size_t)t * K, K, c->xq + (size_t)t * (K / 32));
+            j.xq = c->xq;
+        }
+    }
     if ((int64_t)T * N * K < 65536) { /* waking threads costs more than this */
         j.chunk = N;
         linear_task(&j, 0, 0);

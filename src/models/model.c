@@ -12,7 +12,7 @@
 #include "../formats/json.h"
 
 loam_model_params loam_model_default_params(void) {
-    loam_model_params p = {.n_threads = 0, .simd = LOAM_SIMD_AUTO};
+    loam_model_params p = {.n_threads = 0, .simd = LOAM_SIMD_AUTO, .quant_exact = 0};
     return p;
 }
 
@@ -403,6 +403,7 @@ kernels:;
         goto fail;
     }
     m->n_threads = params->n_threads > 0 ? params->n_threads : loam_physical_cores();
+    m->quant_exact = params->quant_exact;
     cJSON_Delete(config);
     free(config_path);
     *out = m;
@@ -455,4 +456,12 @@ uint64_t loam_model_kv_bytes(const loam_model *m, int n_ctx, int n_seq) {
     const loam_spec *s = &m->spec;
     return 2ull * (uint64_t)s->n_layers * (uint64_t)n_ctx * (uint64_t)n_seq * (uint64_t)s->n_kv_heads *
            (uint64_t)s->head_dim * sizeof(float);
+}
+
+uint64_t loam_model_decode_bytes(const loam_model *m) {
+    const loam_tensor *emb = m->global[LOAM_G_TOK_EMB];
+    uint64_t bytes = m->weight_bytes;
+    /* a tied head reads the whole embedding table; otherwise only one row */
+    if (emb && !m->spec.tied_lm_head) bytes -= emb->n_bytes - loam_row_bytes(emb->type, emb->shape[1]);
+    return bytes;
 }

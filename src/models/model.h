@@ -20,6 +20,7 @@ struct loam_model {
     float *(*layer_vec)[LOAM_L_COUNT];
     const loam_kernels *kernels;
     int n_threads;
+    int quant_exact;
     float *rope_inv_freq; /* rope_dim / 2 */
     float *alibi_slopes;  /* n_heads */
     loam_sampling_params sampling;

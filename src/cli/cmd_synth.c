@@ -1,0 +1,30 @@
+/* loam synth --like NAME --type T -o OUT.gguf */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void show_progress(void *user, int done, int total, const char *item) {
+    (void)user;
+    fprintf(stderr, "\r[%4d/%4d] %-40s", done, total, item);
+    if (done == total) fputc('\n', stderr);
+}
+
+int cmd_synth(int argc, char **argv) {
+    const char *like = NULL, *type = "f16", *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--like") && i + 1 < argc) like = argv[++i];
+        else if (!strcmp(argv[i], "--type") && i + 1 < argc) type = argv[++i];
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            puts("usage: loam synth --like NAME --type f32|f16|bf16|q8_0|q4_0|q6_k|q4_k_m -o OUT.gguf\n"
+                 "  NAME: llama-3.2-1b, llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, phi-2, gemma-2b, gemma-7b,\n"
+                 "        falcon-7b, falcon-40b, mpt-7b, bloom-560m, bloom (or the hub name)");
+            return 0;
+        } else return cli_error("synth: unknown or incomplete option \"%s\"", argv[i]);
+    }
+    if (!like || !out) return cli_error("usage: loam synth --like NAME --type T -o OUT.gguf");
+    loam_error err;
+    if (loam_synth(like, type, out, show_progress, NULL, &err) != LOAM_OK) return cli_error_status(&err);
+    return 0;
+}
