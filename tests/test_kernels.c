@@ -63,6 +63,28 @@ static void compare_level(loam_simd level) {
                 }
 }
 
+static void compare_vec(loam_simd level) {
+    const loam_kernels *k = loam_kernels_for(level), *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
+    if (!k) {
+        printf("    (%s not available on this CPU: compared nothing)\n", loam_simd_name(level));
+        return;
+    }
+    for (int n = 0; n <= 70; n++) {
+        float a[80], b[80], y1[80], y2[80];
+        for (int i = 0; i < 80; i++) a[i] = frand(), b[i] = frand(), y1[i] = y2[i] = frand();
+        float d1 = ref->dot(a, b, n), d2 = k->dot(a, b, n);
+        CHECK(fabsf(d1 - d2) <= 1e-5f * (n + 1), "%s dot n=%d: %g vs %g", loam_simd_name(level), n, d2, d1);
+        ref->axpy(y1, 0.37f, a, n);
+        k->axpy(y2, 0.37f, a, n);
+        CHECK(max_abs_diff(y1, y2, 80) <= 1e-6, "%s axpy n=%d differs (or wrote past n)", loam_simd_name(level), n);
+    }
+}
+
+static void test_vec_kernels(void) {
+    compare_vec(LOAM_SIMD_AVX2);
+    compare_vec(LOAM_SIMD_AVX512);
+}
+
 static void test_avx2_matches_scalar(void) { compare_level(LOAM_SIMD_AVX2); }
 static void test_avx512_matches_scalar(void) { compare_level(LOAM_SIMD_AVX512); }
 
@@ -173,6 +195,7 @@ void register_kernels_tests(void) {
     test_add("kernels: avx2 int8 matmul equals scalar (all block types, tails)", test_qmatmul_avx2);
     test_add("kernels: avx512-vnni int8 matmul equals scalar (all block types, tails)", test_qmatmul_vnni);
     test_add("kernels: dispatch picks a level the CPU has", test_dispatch);
+    test_add("kernels: avx2/avx512 dot and axpy equal scalar (all lengths 0..70)", test_vec_kernels);
     test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails)", test_avx2_matches_scalar);
     test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails)", test_avx512_matches_scalar);
 }

@@ -22,6 +22,9 @@ typedef struct loam_kernels {
      * products on the packed weights. */
     void (*matmul_q8)(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
                       int ldy);
+    /* Attention's inner loops: sum a[i] b[i], and y[i] += a x[i]. */
+    float (*dot)(const float *a, const float *b, int n);
+    void (*axpy)(float *y, float a, const float *x, int n);
 } loam_kernels;
 
 /* The table for a level, or NULL when this CPU (or build) cannot run it. */

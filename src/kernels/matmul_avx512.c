@@ -69,10 +69,47 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
         for (; t + 4 <= T; t += 4)                                                                   \
             for (int n = n0; n < n1; n += 2)                                                         \
                 tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
-        for (; t < T; t++)                                                                           \
-            for (int n = n0; n < n1; n += 2)                                                         \
+        for (; t < T; t++) {                                                                         \
+            int n = n0;                                                                              \
+            for (; n + 4 <= n1; n += 4) row4_##SUFFIX(x + (size_t)t * K, K, w, n, y + (size_t)t * ldy);   \
+            for (; n < n1; n += 2)                                                                   \
                 tile_##SUFFIX(x + (size_t)t * K, 1, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
+        }                                                                                            \
     }
+
+/* Decode (one activation row): four weight rows per pass, so four streams
+ * are in flight, with software prefetch a few cache lines ahead. */
+#define DEFINE_ROW4(SUFFIX, LOAD, LOAD_MASK, ESIZE)                                                     \
+    static void row4_##SUFFIX(const float *x, int K, const void *w, int n, float *y) {                 \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                    \
+        size_t r0 = (size_t)n * K, r1 = r0 + K, r2 = r1 + K, r3 = r2 + K;                               \
+        const char *wb = (const char *)w;                                                              \
+        int k = 0;                                                                                     \
+        for (; k + 16 <= K; k += 16) {                                                                 \
+            _mm_prefetch(wb + (r0 + k) * ESIZE + 512, _MM_HINT_T0);                                    \
+            _mm_prefetch(wb + (r1 + k) * ESIZE + 512, _MM_HINT_T0);                                    \
+            _mm_prefetch(wb + (r2 + k) * ESIZE + 512, _MM_HINT_T0);                                    \
+            _mm_prefetch(wb + (r3 + k) * ESIZE + 512, _MM_HINT_T0);                                    \
+            __m512 xv = _mm512_loadu_ps(x + k);                                                        \
+            a0 = _mm512_fmadd_ps(xv, LOAD(w, r0 + k), a0);                                             \
+            a1 = _mm512_fmadd_ps(xv, LOAD(w, r1 + k), a1);                                             \
+            a2 = _mm512_fmadd_ps(xv, LOAD(w, r2 + k), a2);                                             \
+            a3 = _mm512_fmadd_ps(xv, LOAD(w, r3 + k), a3);                                             \
+        }                                                                                              \
+        if (k < K) {                                                                                   \
+            __mmask16 m = (__mmask16)((1u << (K - k)) - 1u);                                           \
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + k);                                               \
+            a0 = _mm512_fmadd_ps(xv, LOAD_MASK(w, r0 + k, m), a0);                                     \
+            a1 = _mm512_fmadd_ps(xv, LOAD_MASK(w, r1 + k, m), a1);                                     \
+            a2 = _mm512_fmadd_ps(xv, LOAD_MASK(w, r2 + k, m), a2);                                     \
+            a3 = _mm512_fmadd_ps(xv, LOAD_MASK(w, r3 + k, m), a3);                                     \
+        }                                                                                              \
+        y[n] = _mm512_reduce_add_ps(a0), y[n + 1] = _mm512_reduce_add_ps(a1);                          \
+        y[n + 2] = _mm512_reduce_add_ps(a2), y[n + 3] = _mm512_reduce_add_ps(a3);                      \
+    }
+DEFINE_ROW4(f32, load_f32, load_f32_mask, 4)
+DEFINE_ROW4(bf16, load_bf16, load_bf16_mask, 2)
+DEFINE_ROW4(f16, load_f16, load_f16_mask, 2)
 
 DEFINE_TILE(f32, load_f32, load_f32_mask)
 DEFINE_TILE(bf16, load_bf16, load_bf16_mask)
@@ -90,11 +127,35 @@ static void matmul_avx512(const float *x, int T, int K, const void *w, loam_type
     }
 }
 
+static float dot_avx512(const float *a, const float *b, int n) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+static void axpy_avx512(float *y, float a, const float *x, int n) {
+    __m512 va = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
 const loam_kernels loam_kernels_avx512 = {
     .name = "avx512",
     .level = LOAM_SIMD_AVX512,
     .matmul = matmul_avx512,
     .matmul_q8 = loam_qmatmul_avx2,
+    .dot = dot_avx512,
+    .axpy = axpy_avx512,
 };
 
 /* The same with VNNI's dpbusd for the int8 products. */
@@ -103,5 +164,7 @@ const loam_kernels loam_kernels_avx512_vnni = {
     .level = LOAM_SIMD_AVX512,
     .matmul = matmul_avx512,
     .matmul_q8 = loam_qmatmul_vnni,
+    .dot = dot_avx512,
+    .axpy = axpy_avx512,
 };
 #endif

@@ -66,9 +66,21 @@ static void qmatmul_scalar(const loam_act_block *x, int T, int K, const void *w,
             y[(size_t)t * ldy + n] = loam_qdot_ref(wtype, (const uint8_t *)w + (size_t)n * row_bytes, x + (size_t)t * (K / 32), K);
 }
 
+static float dot_scalar(const float *a, const float *b, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void axpy_scalar(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
 const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
     .matmul = matmul_scalar,
     .matmul_q8 = qmatmul_scalar,
+    .dot = dot_scalar,
+    .axpy = axpy_scalar,
 };

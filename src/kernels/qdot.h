@@ -11,8 +11,9 @@
 
 typedef struct {
     int8_t q[32];
-    float d;      /* x ~= d * q */
-    int32_t isum; /* sum of q, for weight offsets and mins */
+    float d;        /* x ~= d * q */
+    int32_t isum;   /* sum of q, for weight offsets and mins */
+    int16_t isum_lo; /* sum of the first 16 q (Q6_K's half-block offsets) */
 } loam_act_block;
 
 /* One row of k (a multiple of 32) floats into k/32 blocks. Rounds half to

@@ -24,6 +24,7 @@ void loam_quantize_act_row(const float *x, int k, loam_act_block *out) {
             int v = (int)nearbyintf(xb[j] * id); /* half to even (default rounding mode) */
             out[b].q[j] = (int8_t)v;
             sum += v;
+            if (j == 15) out[b].isum_lo = (int16_t)sum;
         }
         out[b].d = d;
         out[b].isum = sum;

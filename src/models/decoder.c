@@ -267,12 +267,11 @@ static void attention_task(void *arg, int task, int thread) {
     float *scores = c->scores + (size_t)thread * c->n_ctx;
     float scale = s->attn_scale > 0 ? (float)s->attn_scale : 1.0f / sqrtf((float)hd);
     float slope = s->pos == LOAM_POS_ALIBI ? c->m->alibi_slopes[head] : 0.0f;
+    const loam_kernels *kern = c->m->kernels;
     float max = -INFINITY;
     for (int p = 0; p <= pos; p++) {
         const float *kp = c->k_cache + base + (size_t)p * c->kv_dim;
-        float dot = 0.0f;
-        for (int i = 0; i < hd; i++) dot += q[i] * kp[i];
-        scores[p] = dot * scale + slope * (float)(p - pos);
+        scores[p] = kern->dot(q, kp, hd) * scale + slope * (float)(p - pos);
         if (scores[p] > max) max = scores[p];
     }
     double sum = 0.0;
@@ -283,11 +282,7 @@ static void attention_task(void *arg, int task, int thread) {
     float inv = (float)(1.0 / sum);
     float *out = c->att + ((size_t)row * nq + head) * hd;
     for (int i = 0; i < hd; i++) out[i] = 0.0f;
-    for (int p = 0; p <= pos; p++) {
-        const float *vp = c->v_cache + base + (size_t)p * c->kv_dim;
-        float w = scores[p] * inv;
-        for (int i = 0; i < hd; i++) out[i] += w * vp[i];
-    }
+    for (int p = 0; p <= pos; p++) kern->axpy(out, scores[p] * inv, c->v_cache + base + (size_t)p * c->kv_dim, hd);
 }
 
 /* ----------------------------------------------------- forward pass */
