@@ -319,6 +319,12 @@ static void test_bad_tokenizer_files(void) {
     CHECK(open_fails(path, "does not compile", msg, sizeof msg), "regex: %s", msg);
     write_text(path, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"added_tokens\": [{\"id\": 99999999, \"content\": \"x\"}]}");
     CHECK(open_fails(path, "added token", msg, sizeof msg), "huge id: %s", msg);
+    /* raw invalid UTF-8 inside a JSON string (cJSON accepts it): refused, not fed to a regex */
+    write_text(path, "{\"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\xff\xfe\"},"
+                     " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}");
+    CHECK(open_fails(path, "not valid UTF-8", msg, sizeof msg), "invalid UTF-8 content: %s", msg);
+    write_text(path, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"added_tokens\": [{\"id\": 1, \"content\": \"\x80\"}]}");
+    CHECK(open_fails(path, "not valid UTF-8", msg, sizeof msg), "invalid UTF-8 added token: %s", msg);
 }
 
 /* Invalid UTF-8 is refused with the byte offset (the reference takes only
@@ -352,6 +358,9 @@ static void test_bad_templates(void) {
         {"{{ messages is weird }}", "unsupported test \"weird\""},
         {"{% for m in messages %}{% endif %}", "unexpected \"endif\""},
         {"{{ 1 + 'a' }}", "unsupported operand types"},
+        {"{{ 9223372036854775807 + 1 }}", "integer overflow"},
+        {"{{ 2 ** 64 }}", "integer overflow"},
+        {"{{ 7.7e77 | int }}", "does not fit an integer"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *out = NULL;

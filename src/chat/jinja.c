@@ -1634,7 +1634,10 @@ static value apply_filter(render *r, const node *f, value v) {
     }
     if (!strcmp(name, "int")) {
         if (v.t == V_INT) return v;
-        if (v.t == V_FLOAT) return v_int((int64_t)v.f);
+        if (v.t == V_FLOAT) {
+            if (!(fabs(v.f) < 9.2e18)) fail(r, "template line %d: %g does not fit an integer", line, v.f);
+            return v_int((int64_t)v.f);
+        }
         if (v.t == V_BOOL) return v_int(v.b);
         if (v.t == V_STR) return v_int(strtoll(astrdup(r, v.str.s, v.str.n), NULL, 10));
         return v_int(0);
@@ -1722,7 +1725,9 @@ static value call_builtin(render *r, const char *name, const node *call) {
         if (n == 1 && a[0].t == V_INT) stop = a[0].i;
         else if (n >= 2 && a[0].t == V_INT && a[1].t == V_INT) start = a[0].i, stop = a[1].i, step = n >= 3 && a[2].t == V_INT ? a[2].i : 1;
         else fail(r, "template line %d: range() needs integers", call->line);
-        if (step == 0 || (stop - start) / step > 1000000) fail(r, "template line %d: bad range()", call->line);
+        int64_t span;
+        if (step == 0 || __builtin_sub_overflow(stop, start, &span) || span / step > 1000000)
+            fail(r, "template line %d: bad range()", call->line);
         list *l = list_new(r);
         for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) list_push(r, l, v_int(i));
         return (value){.t = V_LIST, .l = l};
@@ -1743,6 +1748,42 @@ static value call_builtin(render *r, const char *name, const node *call) {
         return v_strn(astrdup(r, buf, len), len);
     }
     fail(r, "template line %d: unknown function \"%s\"", call->line, name);
+}
+
+/* Python integer arithmetic within int64: overflow is an error, not UB. */
+static value int_arith(render *r, const char *op, int64_t i, int64_t j, int line) {
+    int64_t out;
+    if (!strcmp(op, "+")) {
+        if (__builtin_add_overflow(i, j, &out)) fail(r, "template line %d: integer overflow", line);
+        return v_int(out);
+    }
+    if (!strcmp(op, "-")) {
+        if (__builtin_sub_overflow(i, j, &out)) fail(r, "template line %d: integer overflow", line);
+        return v_int(out);
+    }
+    if (!strcmp(op, "*")) {
+        if (__builtin_mul_overflow(i, j, &out)) fail(r, "template line %d: integer overflow", line);
+        return v_int(out);
+    }
+    if ((!strcmp(op, "/") || !strcmp(op, "//") || !strcmp(op, "%")) && j == 0) fail(r, "template line %d: division by zero", line);
+    if (!strcmp(op, "/")) return v_float((double)i / (double)j);
+    if (!strcmp(op, "//") || !strcmp(op, "%")) {
+        if (i == INT64_MIN && j == -1) fail(r, "template line %d: integer overflow", line);
+        int64_t q = i / j, m = i % j;
+        if (m != 0 && ((m < 0) != (j < 0))) q--, m += j;
+        return !strcmp(op, "//") ? v_int(q) : v_int(m);
+    }
+    if (!strcmp(op, "**")) {
+        if (j < 0) return v_float(pow((double)i, (double)j));
+        int64_t acc = 1;
+        for (int64_t k = 0; k < j; k++) {
+            if (__builtin_mul_overflow(acc, i, &acc)) fail(r, "template line %d: integer overflow", line);
+            if (acc == 0 || acc == 1) break; /* 0 and 1 stay; -1 alternates below */
+        }
+        if (i == -1) acc = (j % 2) ? -1 : 1;
+        return v_int(acc);
+    }
+    fail(r, "template line %d: unsupported operator %s", line, op);
 }
 
 static value eval(render *r, const node *n) {
@@ -1794,7 +1835,10 @@ static value eval(render *r, const node *n) {
     case E_COND: return truthy(eval(r, n->a)) ? eval(r, n->b) : n->c ? eval(r, n->c) : v_undef(NULL);
     case E_NEG: {
         value v = eval(r, n->a);
-        if (v.t == V_INT) return v_int(-v.i);
+        if (v.t == V_INT) {
+            if (v.i == INT64_MIN) fail(r, "template line %d: integer overflow", n->line);
+            return v_int(-v.i);
+        }
         if (v.t == V_FLOAT) return v_float(-v.f);
         fail(r, "template line %d: cannot negate a %s", n->line, type_name(v));
     }
@@ -1845,26 +1889,17 @@ static value eval(render *r, const node *n) {
             }
         }
         if (is_num(a) && is_num(b)) {
-            int ints = a.t != V_FLOAT && b.t != V_FLOAT;
+            if (a.t != V_FLOAT && b.t != V_FLOAT) return int_arith(r, op, a.t == V_INT ? a.i : a.b, b.t == V_INT ? b.i : b.b, n->line);
             double x = num_of(a), y = num_of(b);
-            int64_t i = a.t == V_INT ? a.i : (int64_t)x, j = b.t == V_INT ? b.i : (int64_t)y;
-            if (!strcmp(op, "+")) return ints ? v_int(i + j) : v_float(x + y);
-            if (!strcmp(op, "-")) return ints ? v_int(i - j) : v_float(x - y);
-            if (!strcmp(op, "*")) return ints ? v_int(i * j) : v_float(x * y);
-            if (!strcmp(op, "/")) {
-                if (y == 0) fail(r, "template line %d: division by zero", n->line);
-                return v_float(x / y);
-            }
-            if (!strcmp(op, "//") || !strcmp(op, "%")) {
-                if (y == 0) fail(r, "template line %d: division by zero", n->line);
-                if (ints) {
-                    int64_t q = i / j, m = i % j;
-                    if (m != 0 && ((m < 0) != (j < 0))) q--, m += j;
-                    return !strcmp(op, "//") ? v_int(q) : v_int(m);
-                }
-                return !strcmp(op, "//") ? v_float(floor(x / y)) : v_float(x - y * floor(x / y));
-            }
-            if (!strcmp(op, "**")) return ints && j >= 0 ? v_int((int64_t)pow((double)i, (double)j)) : v_float(pow(x, y));
+            if (!strcmp(op, "+")) return v_float(x + y);
+            if (!strcmp(op, "-")) return v_float(x - y);
+            if (!strcmp(op, "*")) return v_float(x * y);
+            if (y == 0 && (!strcmp(op, "/") || !strcmp(op, "//") || !strcmp(op, "%")))
+                fail(r, "template line %d: division by zero", n->line);
+            if (!strcmp(op, "/")) return v_float(x / y);
+            if (!strcmp(op, "//")) return v_float(floor(x / y));
+            if (!strcmp(op, "%")) return v_float(x - y * floor(x / y));
+            if (!strcmp(op, "**")) return v_float(pow(x, y));
         }
         if (!strcmp(op, "*") && a.t == V_STR && b.t == V_INT) {
             sbuf s = {0};

@@ -17,9 +17,13 @@ static char *dupn(const char *s, size_t n) {
     return c;
 }
 
+/* A string value, or dflt. Strings that end up in the text (patterns,
+ * replacements, added tokens) must be valid UTF-8: cJSON does not check,
+ * so an invalid one reads as absent and the caller's validation refuses it. */
 static const char *str_or(const cJSON *o, const char *key, const char *dflt) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : dflt;
+    if (!cJSON_IsString(v)) return dflt;
+    return tk_valid_utf8(v->valuestring, strlen(v->valuestring)) ? v->valuestring : NULL;
 }
 
 static int bool_or(const cJSON *o, const char *key, int dflt) {
@@ -112,14 +116,22 @@ static loam_status add_normalizer(loam_tokenizer *t, const cJSON *o, const char 
         nm.type = TK_NORM_REPLACE;
         loam_status st = read_pattern(o, path, &nm.pattern, &nm.regex, err);
         if (st) return st;
-        if (!(nm.content = strdup(str_or(o, "content", "")))) {
+        const char *content = str_or(o, "content", "");
+        if (!content) {
+            pcre2_code_free(nm.regex);
+            free(nm.pattern);
+            return loam_fail(err, LOAM_E_FORMAT, "%s: Replace content is not valid UTF-8", path);
+        }
+        if (!(nm.content = strdup(content))) {
             pcre2_code_free(nm.regex);
             free(nm.pattern);
             return loam_fail(err, LOAM_E_NOMEM, "out of memory");
         }
     } else if (strcmp(type, "Prepend") == 0) {
         nm.type = TK_NORM_PREPEND;
-        if (!(nm.content = strdup(str_or(o, "prepend", "")))) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+        const char *prepend = str_or(o, "prepend", "");
+        if (!prepend) return loam_fail(err, LOAM_E_FORMAT, "%s: Prepend content is not valid UTF-8", path);
+        if (!(nm.content = strdup(prepend))) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     } else if (strcmp(type, "Precompiled") == 0) {
         nm.type = TK_NORM_PRECOMPILED;
         const char *b64 = str_or(o, "precompiled_charsmap", NULL);
@@ -215,7 +227,9 @@ static loam_status add_pretokenizer(loam_tokenizer *t, const cJSON *o, const cha
         p.type = TK_PRE_METASPACE;
         p.prepend_scheme = prepend_scheme_of(o);
         p.split = bool_or(o, "split", 1);
-        if (!(p.replacement = strdup(str_or(o, "replacement", "\xe2\x96\x81")))) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
+        const char *rep = str_or(o, "replacement", "\xe2\x96\x81");
+        if (!rep) st = loam_fail(err, LOAM_E_FORMAT, "%s: Metaspace replacement is not valid UTF-8", path);
+        else if (!(p.replacement = strdup(rep))) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
     } else if (strcmp(type, "Punctuation") == 0) {
         p.type = TK_PRE_PUNCTUATION;
         if (!behavior_of(str_or(o, "behavior", "Isolated"), &p.behavior))
@@ -494,6 +508,8 @@ static loam_status read_added(loam_tokenizer *t, const cJSON *added, const char 
     cJSON_ArrayForEach(v, added) {
         tk_added *a = &t->added[t->n_added];
         const char *content = cJSON_GetObjectItemCaseSensitive(v, "content")->valuestring;
+        if (!tk_valid_utf8(content, strlen(content)))
+            return loam_fail(err, LOAM_E_FORMAT, "%s: added token %d is not valid UTF-8", path, t->n_added);
         a->id = (int32_t)cJSON_GetObjectItemCaseSensitive(v, "id")->valuedouble;
         a->len = (uint32_t)strlen(content);
         if (!(a->content = strdup(content))) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
