@@ -17,10 +17,16 @@ static char *dupn(const char *s, size_t n) {
     return c;
 }
 
-/* A string value, or dflt. Strings that end up in the text (patterns,
- * replacements, added tokens) must be valid UTF-8: cJSON does not check,
- * so an invalid one reads as absent and the caller's validation refuses it. */
+/* A string value, or dflt (names: an unknown one is refused by the caller). */
 static const char *str_or(const cJSON *o, const char *key, const char *dflt) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+/* A string that ends up in or is matched against the text (patterns,
+ * replacements): it must be valid UTF-8, which cJSON does not check. NULL
+ * when it is not; dflt when absent. */
+static const char *text_or(const cJSON *o, const char *key, const char *dflt) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsString(v)) return dflt;
     return tk_valid_utf8(v->valuestring, strlen(v->valuestring)) ? v->valuestring : NULL;
@@ -48,7 +54,9 @@ pcre2_code *tk_compile_regex(const char *pattern, const char *path, loam_error *
 /* "pattern": {"String": s} or {"Regex": r} */
 static loam_status read_pattern(const cJSON *o, const char *path, char **literal, pcre2_code **regex, loam_error *err) {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "pattern");
-    const char *s = str_or(p, "String", NULL), *r = str_or(p, "Regex", NULL);
+    const char *s = text_or(p, "String", NULL), *r = str_or(p, "Regex", NULL);
+    if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(p, "String")) && !s)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: a pattern is not valid UTF-8", path);
     if (s) return (*literal = strdup(s)) ? LOAM_OK : loam_fail(err, LOAM_E_NOMEM, "out of memory");
     if (r) return (*regex = tk_compile_regex(r, path, err)) ? LOAM_OK : LOAM_E_FORMAT;
     return loam_fail(err, LOAM_E_FORMAT, "%s: a pattern needs \"String\" or \"Regex\"", path);
@@ -116,7 +124,7 @@ static loam_status add_normalizer(loam_tokenizer *t, const cJSON *o, const char 
         nm.type = TK_NORM_REPLACE;
         loam_status st = read_pattern(o, path, &nm.pattern, &nm.regex, err);
         if (st) return st;
-        const char *content = str_or(o, "content", "");
+        const char *content = text_or(o, "content", "");
         if (!content) {
             pcre2_code_free(nm.regex);
             free(nm.pattern);
@@ -129,7 +137,7 @@ static loam_status add_normalizer(loam_tokenizer *t, const cJSON *o, const char 
         }
     } else if (strcmp(type, "Prepend") == 0) {
         nm.type = TK_NORM_PREPEND;
-        const char *prepend = str_or(o, "prepend", "");
+        const char *prepend = text_or(o, "prepend", "");
         if (!prepend) return loam_fail(err, LOAM_E_FORMAT, "%s: Prepend content is not valid UTF-8", path);
         if (!(nm.content = strdup(prepend))) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     } else if (strcmp(type, "Precompiled") == 0) {
@@ -227,7 +235,7 @@ static loam_status add_pretokenizer(loam_tokenizer *t, const cJSON *o, const cha
         p.type = TK_PRE_METASPACE;
         p.prepend_scheme = prepend_scheme_of(o);
         p.split = bool_or(o, "split", 1);
-        const char *rep = str_or(o, "replacement", "\xe2\x96\x81");
+        const char *rep = text_or(o, "replacement", "\xe2\x96\x81");
         if (!rep) st = loam_fail(err, LOAM_E_FORMAT, "%s: Metaspace replacement is not valid UTF-8", path);
         else if (!(p.replacement = strdup(rep))) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
     } else if (strcmp(type, "Punctuation") == 0) {
