@@ -35,14 +35,14 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
 #define DEFINE_TILE(SUFFIX, LOAD, LOAD_MASK)                                                          \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
         const float *x, int rows, int K, const void *w, int n, int two, float *y, int ldy) {           \
-        __m512 acc[4][2];                                                                            \
-        for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();                    \
+        __m512 acc[8][2];                                                                            \
+        _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps(); \
         size_t w0 = (size_t)n * (size_t)K, w1 = w0 + (size_t)K;                                      \
         int k = 0;                                                                                   \
         for (; k + 16 <= K; k += 16) {                                                               \
             __m512 a = LOAD(w, w0 + (size_t)k);                                                      \
             __m512 b = two ? LOAD(w, w1 + (size_t)k) : a;                                            \
-            for (int r = 0; r < rows; r++) {                                                         \
+            _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++) {                                 \
                 __m512 xv = _mm512_loadu_ps(x + (size_t)r * (size_t)K + k);                          \
                 acc[r][0] = _mm512_fmadd_ps(xv, a, acc[r][0]);                                       \
                 acc[r][1] = _mm512_fmadd_ps(xv, b, acc[r][1]);                                       \
@@ -52,13 +52,13 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
             __mmask16 m = (__mmask16)((1u << (K - k)) - 1u);                                         \
             __m512 a = LOAD_MASK(w, w0 + (size_t)k, m);                                              \
             __m512 b = two ? LOAD_MASK(w, w1 + (size_t)k, m) : a;                                    \
-            for (int r = 0; r < rows; r++) {                                                         \
+            _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++) {                                 \
                 __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)r * (size_t)K + k);                 \
                 acc[r][0] = _mm512_fmadd_ps(xv, a, acc[r][0]);                                       \
                 acc[r][1] = _mm512_fmadd_ps(xv, b, acc[r][1]);                                       \
             }                                                                                        \
         }                                                                                            \
-        for (int r = 0; r < rows; r++) {                                                             \
+        _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++) {                                     \
             y[(size_t)r * (size_t)ldy + (size_t)n] = _mm512_reduce_add_ps(acc[r][0]);                \
             if (two) y[(size_t)r * (size_t)ldy + (size_t)n + 1] = _mm512_reduce_add_ps(acc[r][1]);   \
         }                                                                                            \
@@ -66,6 +66,9 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
     static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
                                 int ldy) {                                                           \
         int t = 0;                                                                                   \
+        for (; t + 8 <= T; t += 8)                                                                   \
+            for (int n = n0; n < n1; n += 2)                                                         \
+                tile_##SUFFIX(x + (size_t)t * K, 8, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
         for (; t + 4 <= T; t += 4)                                                                   \
             for (int n = n0; n < n1; n += 2)                                                         \
                 tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
