@@ -269,6 +269,8 @@ uint64_t loam_model_decode_bytes(const loam_model *model);
 
 /* Resident memory of this process in bytes (for reports and tests). */
 uint64_t loam_resident_bytes(void);
+/* Peak resident memory of this process so far (VmHWM), in bytes. */
+uint64_t loam_peak_resident_bytes(void);
 
 #ifdef __cplusplus
 }

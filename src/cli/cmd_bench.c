@@ -141,6 +141,9 @@ static int bench_model(int argc, char **argv) {
         printf("]\n");
         return 0;
     }
+    /* weights are mapped, not copied: peak RSS ~ file + KV cache + scratch */
+    fprintf(stderr, "peak resident memory: %.2f GiB (weights %.2f GiB)\n", loam_peak_resident_bytes() / 1073741824.0,
+            in.weight_bytes / 1073741824.0);
     printf("| model | size | params | type | threads | test | t/s | of bandwidth bound | time to first token |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (int r = 0; r < n_rows; r++) {

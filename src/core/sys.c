@@ -36,6 +36,17 @@ int loam_physical_cores(void) {
     return n_pairs > 0 ? n_pairs : (int)n_cpu;
 }
 
+uint64_t loam_peak_resident_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lu kB", &kb) == 1) break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
 uint64_t loam_resident_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f) return 0;
