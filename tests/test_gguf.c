@@ -132,7 +132,7 @@ static void run_quantized_logits(int exact) {
     const loam_tensor *ids = golden_tensor(&hf, "prompt_ids"), *hf_logits = golden_tensor(&hf, "logits");
     int T = (int)ids->shape[0], V = (int)hf_logits->shape[1];
     double tol = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "tolerance"), "dequant_f32_logits"), "max_abs")->valuedouble;
-    char report[2000] = "";
+    char report[3000] = "";
     size_t at = 0;
     const char *failure = NULL;
     char why[400] = "";
@@ -161,14 +161,19 @@ static void run_quantized_logits(int exact) {
         loam_status st = loam_decode(c, &b, &err);
         const loam_tensor *dq = loam_st_find(&g, "dequant_f32_logits");
         double worst = 0, kl = 0;
+        int top1 = 0;
         for (int t = 0; st == LOAM_OK && t < T; t++) {
-            const float *ours = loam_get_logits(c, t);
+            const float *ours = loam_get_logits(c, t), *ref = (const float *)hf_logits->data + (size_t)t * V;
             double d = max_abs_diff(ours, (const float *)dq->data + (size_t)t * V, V);
             if (d > worst) worst = d;
-            kl += kl_row((const float *)hf_logits->data + (size_t)t * V, ours, V) / T;
+            kl += kl_row(ref, ours, V) / T;
+            int a = 0, b = 0;
+            for (int v = 1; v < V; v++) a = ours[v] > ours[a] ? v : a, b = ref[v] > ref[b] ? v : b;
+            top1 += a == b;
         }
         double llama_kl = cJSON_GetObjectItem(cJSON_GetObjectItem(file, "vs_hf_float32"), "kld_mean")->valuedouble;
-        at += (size_t)snprintf(report + at, sizeof report - at, "%s%s KL %.2g (llama.cpp %.2g)", f ? ", " : "", q_types[f], kl, llama_kl);
+        at += (size_t)snprintf(report + at, sizeof report - at, "%s%s KL %.2g (llama.cpp %.2g) top-1 %.3f", f ? ", " : "", q_types[f], kl,
+                               llama_kl, (double)top1 / T);
         if (st != LOAM_OK || (exact && worst > tol)) {
             failure = q_types[f];
             snprintf(why, sizeof why, "logits differ from dequant_f32_logits by %.3g (tolerance %.3g)", worst, tol);
