@@ -90,7 +90,7 @@ typedef struct loam_model_info {
 
 void loam_model_get_info(const loam_model *model, loam_model_info *info);
 
-/* Bytes of KV cache needed for n_ctx positions in each of n_seq sequences. */
+/* Bytes of f32 KV cache needed for n_ctx positions in each of n_seq sequences. */
 uint64_t loam_model_kv_bytes(const loam_model *model, int n_ctx, int n_seq);
 
 /* --------------------------------------------------------------- contexts */
@@ -99,11 +99,21 @@ uint64_t loam_model_kv_bytes(const loam_model *model, int n_ctx, int n_seq);
  * memory of one forward pass. Several contexts may share one model. */
 typedef struct loam_context loam_context;
 
+typedef enum loam_kv_type {
+    LOAM_KV_F32 = 0, /* exact (the goldens' setting) */
+    LOAM_KV_F16,     /* half the memory */
+    LOAM_KV_Q8_0,    /* about a quarter; needs head_dim a multiple of 32 */
+} loam_kv_type;
+
 typedef struct loam_context_params {
     int n_ctx;          /* positions per sequence; 0 = the model's training context, capped at 4096 */
     int n_seq_max;      /* sequences that can be in the cache at once */
     int capture_hidden; /* keep every layer's hidden states of the last decode (for --dump) */
+    loam_kv_type kv_type;
 } loam_context_params;
+
+/* "f32", "f16", "q8_0" -> type; 0 if unknown. */
+int loam_kv_type_parse(const char *name, loam_kv_type *out);
 
 loam_context_params loam_context_default_params(void);
 loam_status loam_context_open(loam_model *model, const loam_context_params *params,

@@ -77,6 +77,13 @@ static void compare_vec(loam_simd level) {
         ref->axpy(y1, 0.37f, a, n);
         k->axpy(y2, 0.37f, a, n);
         CHECK(max_abs_diff(y1, y2, 80) <= 1e-6, "%s axpy n=%d differs (or wrote past n)", loam_simd_name(level), n);
+        uint16_t h[80];
+        for (int i = 0; i < 80; i++) h[i] = loam_f32_to_f16(b[i]);
+        d1 = ref->dot_f16(a, h, n), d2 = k->dot_f16(a, h, n);
+        CHECK(fabsf(d1 - d2) <= 1e-5f * (n + 1), "%s dot_f16 n=%d: %g vs %g", loam_simd_name(level), n, d2, d1);
+        ref->axpy_f16(y1, -0.5f, h, n);
+        k->axpy_f16(y2, -0.5f, h, n);
+        CHECK(max_abs_diff(y1, y2, 80) <= 1e-6, "%s axpy_f16 n=%d differs (or wrote past n)", loam_simd_name(level), n);
     }
 }
 
@@ -195,7 +202,7 @@ void register_kernels_tests(void) {
     test_add("kernels: avx2 int8 matmul equals scalar (all block types, tails)", test_qmatmul_avx2);
     test_add("kernels: avx512-vnni int8 matmul equals scalar (all block types, tails)", test_qmatmul_vnni);
     test_add("kernels: dispatch picks a level the CPU has", test_dispatch);
-    test_add("kernels: avx2/avx512 dot and axpy equal scalar (all lengths 0..70)", test_vec_kernels);
+    test_add("kernels: avx2/avx512 dot, axpy (f32 and f16) equal scalar (lengths 0..70)", test_vec_kernels);
     test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails)", test_avx2_matches_scalar);
     test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails)", test_avx512_matches_scalar);
 }

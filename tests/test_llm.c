@@ -279,7 +279,58 @@ static void test_llama_q256(void) { check_case("llm/llama_q256", LOAM_SIMD_AUTO)
 static void test_phi2_scalar(void) { check_case("llm/phi2", LOAM_SIMD_SCALAR); }
 static void test_bloom_avx2(void) { check_case("llm/bloom", LOAM_SIMD_AVX2); }
 
+/* The f16 and q8_0 KV caches: same greedy ids as f32 on llama31 (160-token
+ * prompt, then 24 steps), KL of the step distributions reported. */
+static void test_kv_types(void) {
+    loam_kv_type types[] = {LOAM_KV_F16, LOAM_KV_Q8_0};
+    const char *names[] = {"f16", "q8_0"}, *cases[] = {"llm/llama31", "llm/llama_q256"}; /* q8_0 needs head_dim % 32 */
+    char report[400] = "";
+    size_t at = 0;
+    for (int k = 0; k < 2; k++) {
+        llm_case c;
+        if (!open_case(&c, cases[k], LOAM_SIMD_AUTO, 1)) {
+            close_case(&c);
+            CHECK(0, "cannot open %s", cases[k]);
+        }
+        loam_context_free(c.ctx);
+        loam_context_params cp = loam_context_default_params();
+        cp.kv_type = types[k];
+        c.ctx = NULL;
+        loam_status st = loam_context_open(c.model, &cp, &c.ctx, &c.err);
+        const loam_tensor *ids = golden_tensor(&c.g, "prompt_ids"), *greedy = golden_tensor(&c.g, "greedy_ids"), *steps = golden_tensor(&c.g, "logits_step");
+        int T = (int)ids->shape[0], V = c.info.n_vocab, N = (int)greedy->shape[0];
+        int32_t pos[200], seq[200] = {0};
+        for (int i = 0; i < 200; i++) pos[i] = i;
+        loam_batch b = {T, ids->data, pos, seq, NULL};
+        if (st == LOAM_OK) st = loam_decode(c.ctx, &b, &c.err);
+        const float *cur = st == LOAM_OK ? loam_get_logits(c.ctx, T - 1) : NULL;
+        int same = st == LOAM_OK;
+        double kl = 0;
+        for (int s = 0; same && s < N; s++) {
+            const float *ref = (const float *)steps->data + (size_t)s * V;
+            double mp = -INFINITY, mq = -INFINITY, sp = 0, sq = 0;
+            for (int v = 0; v < V; v++) mp = fmax(mp, ref[v]), mq = fmax(mq, cur[v]);
+            for (int v = 0; v < V; v++) sp += exp(ref[v] - mp), sq += exp(cur[v] - mq);
+            for (int v = 0; v < V; v++) {
+                double lp = ref[v] - mp - log(sp), lq = cur[v] - mq - log(sq);
+                kl += exp(lp) * (lp - lq) / N;
+            }
+            same = argmax(cur, V) == ((const int32_t *)greedy->data)[s];
+            int32_t tok = ((const int32_t *)greedy->data)[s], p = T + s;
+            loam_batch one = {1, &tok, &p, seq, NULL};
+            if (s + 1 < N) same = same && loam_decode(c.ctx, &one, &c.err) == LOAM_OK, cur = loam_get_logits(c.ctx, 0);
+        }
+        at += (size_t)snprintf(report + at, sizeof report - at, "%s%s KV (%s): KL vs f32 golden %.2g", k ? ", " : "", names[k], cases[k], kl);
+        close_case(&c);
+        CHECK(st == LOAM_OK, "%s KV: %s", names[k], c.err.message);
+        CHECK(same, "%s KV cache changed the greedy ids", names[k]);
+        CHECK(kl < (k == 0 ? 1e-5 : 1e-3), "%s KV: KL %.3g too large", names[k], kl);
+    }
+    printf("    %s\n", report);
+}
+
 void register_llama_tests(void) {
+    test_add("decode: f16 and q8_0 KV caches keep the greedy ids (KL reported)", test_kv_types);
     test_add("llm/bloom prefill, hidden, greedy, steps", test_bloom);
     test_add("llm/mpt prefill, hidden, greedy, steps", test_mpt);
     test_add("llm/falcon7b prefill, hidden, greedy, steps", test_falcon7b);

@@ -15,7 +15,8 @@ static const char bench_usage[] =
     "  -t N   threads, or a list like 1,2 (default: physical cores)\n"
     "  --json rows as a JSON array: test, threads, tps, tps_sd, bw_fraction (decode: share of the\n"
     "         measured memory-bandwidth bound), ttft_ms (prefill)\n"
-    "  -r N   repetitions (default 3)\n";
+    "  -r N   repetitions (default 3)\n"
+    "  --kv-type f32|f16|q8_0   KV cache storage\n";
 
 static void stats(const double *v, int n, double *mean, double *sd) {
     double s = 0, q = 0;
@@ -32,7 +33,7 @@ typedef struct {
 } bench_row;
 
 /* prefill of n_prompt tokens, then n_gen decode steps, `reps` times */
-static int bench_one(const char *path, int threads, long n_prompt, long n_gen, long reps, int n_ctx_limit, bench_row *pp,
+static int bench_one(const char *path, int threads, long n_prompt, long n_gen, long reps, loam_kv_type kv_type, bench_row *pp,
                      bench_row *tg, double bandwidth, loam_model_info *info_out) {
     loam_error err;
     loam_model_params mp = loam_model_default_params();
@@ -44,7 +45,7 @@ static int bench_one(const char *path, int threads, long n_prompt, long n_gen, l
     *info_out = in;
     loam_context_params cp = loam_context_default_params();
     cp.n_ctx = (int)(n_prompt + n_gen);
-    if (n_ctx_limit > 0 && cp.n_ctx > n_ctx_limit) cp.n_ctx = n_ctx_limit;
+    cp.kv_type = kv_type;
     loam_context *ctx = NULL;
     if (loam_context_open(model, &cp, &ctx, &err) != LOAM_OK) {
         loam_model_free(model);
@@ -95,6 +96,7 @@ static int bench_model(int argc, char **argv) {
     const char *path = NULL;
     long n_prompt = 512, n_gen = 128, reps = 3;
     int threads[16], n_threads = 0, json = 0;
+    loam_kv_type kv_type = LOAM_KV_F32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return fputs(bench_usage, stdout), 0;
@@ -102,6 +104,10 @@ static int bench_model(int argc, char **argv) {
         else if (strcmp(a, "-n") == 0) { if (!cli_int(a, v, 1, 1 << 20, &n_gen)) return 1; i++; }
         else if (strcmp(a, "-r") == 0) { if (!cli_int(a, v, 1, 1000, &reps)) return 1; i++; }
         else if (strcmp(a, "--json") == 0) json = 1;
+        else if (strcmp(a, "--kv-type") == 0) {
+            if (!v || !loam_kv_type_parse(v, &kv_type)) return cli_error("--kv-type needs f32, f16 or q8_0");
+            i++;
+        }
         else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
             if (!v) return cli_error("%s needs a list like 1,2", a);
             int32_t *list = NULL;
@@ -124,7 +130,7 @@ static int bench_model(int argc, char **argv) {
     for (int k = 0; k < n_threads; k++) {
         double bw = loam_measure_read_bandwidth(threads[k]);
         if (!json) fprintf(stderr, "memory read bandwidth, %d thread%s: %.1f GB/s\n", threads[k], threads[k] > 1 ? "s" : "", bw / 1e9);
-        if (bench_one(path, threads[k], n_prompt, n_gen, reps, 0, &rows[n_rows], &rows[n_rows + 1], bw, &in)) return 1;
+        if (bench_one(path, threads[k], n_prompt, n_gen, reps, kv_type, &rows[n_rows], &rows[n_rows + 1], bw, &in)) return 1;
         n_rows += 2;
     }
     if (json) {

@@ -20,6 +20,7 @@ static const char chat_usage[] =
     "  -n N                   at most N tokens per reply (default: until EOS)\n"
     "  --temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed   as for loam run\n"
     "  -t N, -c N             threads, context size\n"
+    "  --kv-type T            KV cache storage: f32 (default), f16, q8_0\n"
     "Type a message and press Enter; /reset forgets the conversation, /exit (or end of input) quits.\n";
 
 /* Set by SIGINT: the only state a signal handler may touch. */
@@ -33,6 +34,7 @@ static void on_sigint(int sig) {
 typedef struct {
     const char *model_dir, *system, *template_path;
     long n_predict, n_threads, n_ctx;
+    loam_kv_type kv_type;
     loam_sampling_params sp;
     int set_temp, set_top_k, set_top_p, set_min_p, set_rep, set_seed;
 } chat_options;
@@ -50,6 +52,7 @@ static int parse_chat_args(int argc, char **argv, chat_options *o) {
         else if (!strcmp(a, "-n")) { if (!cli_int(a, v, -1, 1 << 30, &o->n_predict)) return 1; i++; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!cli_int(a, v, 1, 1024, &o->n_threads)) return 1; i++; }
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { if (!cli_int(a, v, 16, 1 << 24, &o->n_ctx)) return 1; i++; }
+        else if (!strcmp(a, "--kv-type")) { if (!v || !loam_kv_type_parse(v, &o->kv_type)) return cli_error("--kv-type needs f32, f16 or q8_0"); i++; }
         else if (!strcmp(a, "--temp")) { if (!cli_float(a, v, &d)) return 1; o->sp.temperature = (float)d, o->set_temp = 1, i++; }
         else if (!strcmp(a, "--top-k")) { if (!cli_int(a, v, 0, 1 << 30, &n)) return 1; o->sp.top_k = (int)n, o->set_top_k = 1, i++; }
         else if (!strcmp(a, "--top-p")) { if (!cli_float(a, v, &d)) return 1; o->sp.top_p = (float)d, o->set_top_p = 1, i++; }
@@ -172,6 +175,7 @@ static int open_chat(chat_state *c, const chat_options *o, loam_error *err) {
         return cli_error("chat: %s has no chat template; give one with --chat-template FILE", o->model_dir);
     loam_context_params cp = loam_context_default_params();
     cp.n_ctx = (int)o->n_ctx;
+    cp.kv_type = o->kv_type;
     if (loam_context_open(c->model, &cp, &c->ctx, err) != LOAM_OK) return cli_error_status(err);
     c->n_ctx = cp.n_ctx > 0 ? cp.n_ctx : (c->info.n_ctx_train > 0 && c->info.n_ctx_train < 4096 ? c->info.n_ctx_train : 4096);
     c->sp = loam_model_sampling_params(c->model);

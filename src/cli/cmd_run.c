@@ -32,6 +32,7 @@ static const char run_usage[] =
     "  --ignore-eos            do not stop at the end-of-sequence token\n"
     "  -t, --threads N         threads (default: physical cores)\n"
     "  -c, --ctx-size N        context positions (default: the model's, at most 4096)\n"
+    "  --kv-type T             KV cache storage: f32 (default, exact), f16, q8_0\n"
     "  --dump FILE             write logits, hidden states, step logits and ids to a .safetensors file\n"
     "  --no-echo               with a text prompt, print only the continuation\n"
     "  --chat                  wrap the text prompt as a user message in the model's chat template\n"
@@ -43,6 +44,7 @@ typedef struct {
     int32_t *prompt;
     int n_prompt;
     long n_predict, n_threads, n_ctx;
+    loam_kv_type kv_type;
     int ignore_eos, no_echo;
     loam_sampling_params sampling;
     /* which sampling flags were given (the rest come from the model) */
@@ -105,6 +107,9 @@ static int parse_run_args(int argc, char **argv, run_options *o) {
             i++;
         } else if (strcmp(a, "-c") == 0 || strcmp(a, "--ctx-size") == 0) {
             if (!cli_int(a, val, 1, 1 << 24, &o->n_ctx)) return 1;
+            i++;
+        } else if (strcmp(a, "--kv-type") == 0) {
+            if (!val || !loam_kv_type_parse(val, &o->kv_type)) return cli_error("--kv-type needs f32, f16 or q8_0");
             i++;
         } else if (strcmp(a, "--dump") == 0) {
             if (!val) return cli_error("--dump needs a file name");
@@ -234,6 +239,7 @@ int cmd_run(int argc, char **argv) {
     loam_context_params cp = loam_context_default_params();
     cp.n_ctx = (int)o.n_ctx;
     cp.capture_hidden = o.dump_path != NULL;
+    cp.kv_type = o.kv_type;
     if (loam_context_open(model, &cp, &ctx, &err) != LOAM_OK) goto done;
     int n_ctx = cp.n_ctx > 0 ? cp.n_ctx : (info.n_ctx_train > 0 && info.n_ctx_train < 4096 ? info.n_ctx_train : 4096);
     if (o.n_prompt >= n_ctx) {

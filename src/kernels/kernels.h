@@ -25,6 +25,9 @@ typedef struct loam_kernels {
     /* Attention's inner loops: sum a[i] b[i], and y[i] += a x[i]. */
     float (*dot)(const float *a, const float *b, int n);
     void (*axpy)(float *y, float a, const float *x, int n);
+    /* The same with an f16 second operand (an f16 KV cache). */
+    float (*dot_f16)(const float *a, const uint16_t *b, int n);
+    void (*axpy_f16)(float *y, float a, const uint16_t *x, int n);
 } loam_kernels;
 
 /* The table for a level, or NULL when this CPU (or build) cannot run it. */

@@ -103,6 +103,24 @@ static void axpy_avx2(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+static float dot_f16_avx2(const float *a, const uint16_t *b, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i))), acc);
+    float s = hsum256(acc);
+    for (; i < n; i++) s += a[i] * loam_f16_to_f32(b[i]);
+    return s;
+}
+
+static void axpy_f16_avx2(float *y, float a, const uint16_t *x, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * loam_f16_to_f32(x[i]);
+}
+
 const loam_kernels loam_kernels_avx2 = {
     .name = "avx2",
     .level = LOAM_SIMD_AVX2,
@@ -110,5 +128,7 @@ const loam_kernels loam_kernels_avx2 = {
     .matmul_q8 = loam_qmatmul_avx2,
     .dot = dot_avx2,
     .axpy = axpy_avx2,
+    .dot_f16 = dot_f16_avx2,
+    .axpy_f16 = axpy_f16_avx2,
 };
 #endif

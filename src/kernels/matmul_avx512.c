@@ -152,6 +152,23 @@ static void axpy_avx512(float *y, float a, const float *x, int n) {
     }
 }
 
+static float dot_f16_avx512(const float *a, const uint16_t *b, int n) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, b + i)), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+static void axpy_f16_avx512(float *y, float a, const uint16_t *x, int n) {
+    __m512 va = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
 const loam_kernels loam_kernels_avx512 = {
     .name = "avx512",
     .level = LOAM_SIMD_AVX512,
@@ -159,6 +176,8 @@ const loam_kernels loam_kernels_avx512 = {
     .matmul_q8 = loam_qmatmul_avx2,
     .dot = dot_avx512,
     .axpy = axpy_avx512,
+    .dot_f16 = dot_f16_avx512,
+    .axpy_f16 = axpy_f16_avx512,
 };
 
 /* The same with VNNI's dpbusd for the int8 products. */
@@ -169,5 +188,7 @@ const loam_kernels loam_kernels_avx512_vnni = {
     .matmul_q8 = loam_qmatmul_vnni,
     .dot = dot_avx512,
     .axpy = axpy_avx512,
+    .dot_f16 = dot_f16_avx512,
+    .axpy_f16 = axpy_f16_avx512,
 };
 #endif

@@ -76,6 +76,16 @@ static void axpy_scalar(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+static float dot_f16_scalar(const float *a, const uint16_t *b, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += a[i] * loam_f16_to_f32(b[i]);
+    return s;
+}
+
+static void axpy_f16_scalar(float *y, float a, const uint16_t *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * loam_f16_to_f32(x[i]);
+}
+
 const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
@@ -83,4 +93,6 @@ const loam_kernels loam_kernels_scalar = {
     .matmul_q8 = qmatmul_scalar,
     .dot = dot_scalar,
     .axpy = axpy_scalar,
+    .dot_f16 = dot_f16_scalar,
+    .axpy_f16 = axpy_f16_scalar,
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../kernels/quants.h"
 #include "model.h"
 
 struct loam_context {
@@ -16,13 +17,16 @@ struct loam_context {
     int n_ctx, n_seq;
     int capture_hidden;
     size_t kv_dim;
-    float *k_cache, *v_cache; /* [seq][layer][pos][kv_dim] */
+    loam_kv_type kv_type;
+    size_t kv_row_bytes;         /* one position's K (or V) in the cache */
+    uint8_t *k_cache, *v_cache;  /* [seq][layer][pos] rows of kv_row_bytes */
     int32_t *seq_len;         /* positions written per sequence */
 
     /* scratch for one batch, grown on demand */
     int cap_rows;
     float *x, *h, *qkv, *q, *k, *v, *att, *o, *ff_a, *ff_b, *rope_cos, *rope_sin;
     float *scores; /* [threads][n_ctx] */
+    float *kv_tmp; /* [threads][2 * head_dim]: a Q8_0 cache row dequantized */
     loam_act_block *xq; /* int8 activations for quantized weights */
     size_t xq_cap;
     float *hidden; /* [n_layers + 1][rows][n_embd] when capture_hidden */
@@ -32,8 +36,15 @@ struct loam_context {
 };
 
 loam_context_params loam_context_default_params(void) {
-    loam_context_params p = {.n_ctx = 0, .n_seq_max = 1, .capture_hidden = 0};
+    loam_context_params p = {.n_ctx = 0, .n_seq_max = 1, .capture_hidden = 0, .kv_type = LOAM_KV_F32};
     return p;
+}
+
+int loam_kv_type_parse(const char *name, loam_kv_type *out) {
+    if (!strcmp(name, "f32")) return *out = LOAM_KV_F32, 1;
+    if (!strcmp(name, "f16")) return *out = LOAM_KV_F16, 1;
+    if (!strcmp(name, "q8_0")) return *out = LOAM_KV_Q8_0, 1;
+    return 0;
 }
 
 loam_status loam_context_open(loam_model *m, const loam_context_params *params, loam_context **out,
@@ -52,14 +63,21 @@ loam_status loam_context_open(loam_model *m, const loam_context_params *params, 
     c->n_seq = params->n_seq_max;
     c->capture_hidden = params->capture_hidden;
     c->kv_dim = (size_t)s->n_kv_heads * (size_t)s->head_dim;
-    size_t cache = (size_t)c->n_seq * (size_t)s->n_layers * (size_t)n_ctx * c->kv_dim;
+    c->kv_type = params->kv_type;
+    if (c->kv_type == LOAM_KV_Q8_0 && s->head_dim % 32) {
+        free(c);
+        return loam_fail(err, LOAM_E_UNSUPPORTED, "context: a q8_0 KV cache needs head_dim a multiple of 32 (it is %d)", s->head_dim);
+    }
+    c->kv_row_bytes = c->kv_type == LOAM_KV_F32 ? c->kv_dim * 4 : c->kv_type == LOAM_KV_F16 ? c->kv_dim * 2 : c->kv_dim / 32 * 34;
+    size_t cache = (size_t)c->n_seq * (size_t)s->n_layers * (size_t)n_ctx * c->kv_row_bytes;
     /* calloc: pages are only made resident as positions are written */
-    c->k_cache = calloc(cache, sizeof(float));
-    c->v_cache = calloc(cache, sizeof(float));
+    c->k_cache = calloc(cache, 1);
+    c->v_cache = calloc(cache, 1);
+    c->kv_tmp = malloc((size_t)m->n_threads * 2 * (size_t)s->head_dim * sizeof(float));
     c->seq_len = calloc((size_t)c->n_seq, sizeof *c->seq_len);
     c->pool = loam_pool_new(m->n_threads);
     c->scores = malloc((size_t)m->n_threads * (size_t)n_ctx * sizeof(float));
-    if (!c->k_cache || !c->v_cache || !c->seq_len || !c->pool || !c->scores) {
+    if (!c->k_cache || !c->v_cache || !c->seq_len || !c->pool || !c->scores || !c->kv_tmp) {
         loam_context_free(c);
         return loam_fail(err, LOAM_E_NOMEM, "out of memory for a KV cache of %d positions x %d sequences", n_ctx,
                          c->n_seq);
@@ -87,6 +105,7 @@ void loam_context_free(loam_context *c) {
     free(c->v_cache);
     free(c->seq_len);
     free(c->scores);
+    free(c->kv_tmp);
     free(c->xq);
     loam_pool_free(c->pool);
     free(c);
@@ -255,6 +274,12 @@ typedef struct {
 /* One (row, head): softmax(q K^T * scale + bias) V over the row's sequence
  * up to its position. Scores live in a per-thread buffer of n_ctx floats,
  * never a T x T matrix. */
+/* One cached row's head slice as f32 (only Q8_0 needs the copy). */
+static const float *cached_head_q8(const uint8_t *row, int kv_head, int hd, float *tmp) {
+    loam_dequantize_row(LOAM_T_Q8_0, row + (size_t)kv_head * (hd / 32) * 34, hd, tmp);
+    return tmp;
+}
+
 static void attention_task(void *arg, int task, int thread) {
     const attention_job *j = arg;
     loam_context *c = j->c;
@@ -262,16 +287,20 @@ static void attention_task(void *arg, int task, int thread) {
     int hd = s->head_dim, nq = s->n_heads, group = nq / s->n_kv_heads;
     int row = task / nq, head = task % nq, kv_head = head / group;
     int seq = j->batch->seq_id[row], pos = j->batch->pos[row];
-    size_t base = ((size_t)seq * s->n_layers + j->layer) * (size_t)c->n_ctx * c->kv_dim + (size_t)kv_head * hd;
+    size_t layer_base = ((size_t)seq * s->n_layers + j->layer) * (size_t)c->n_ctx * c->kv_row_bytes;
     const float *q = c->q + ((size_t)row * nq + head) * hd;
-    float *scores = c->scores + (size_t)thread * c->n_ctx;
+    float *scores = c->scores + (size_t)thread * c->n_ctx, *tmp = c->kv_tmp + (size_t)thread * 2 * hd;
     float scale = s->attn_scale > 0 ? (float)s->attn_scale : 1.0f / sqrtf((float)hd);
     float slope = s->pos == LOAM_POS_ALIBI ? c->m->alibi_slopes[head] : 0.0f;
     const loam_kernels *kern = c->m->kernels;
     float max = -INFINITY;
     for (int p = 0; p <= pos; p++) {
-        const float *kp = c->k_cache + base + (size_t)p * c->kv_dim;
-        scores[p] = kern->dot(q, kp, hd) * scale + slope * (float)(p - pos);
+        const uint8_t *kr = c->k_cache + layer_base + (size_t)p * c->kv_row_bytes;
+        float d;
+        if (c->kv_type == LOAM_KV_F32) d = kern->dot(q, (const float *)kr + (size_t)kv_head * hd, hd);
+        else if (c->kv_type == LOAM_KV_F16) d = kern->dot_f16(q, (const uint16_t *)kr + (size_t)kv_head * hd, hd);
+        else d = kern->dot(q, cached_head_q8(kr, kv_head, hd, tmp), hd);
+        scores[p] = d * scale + slope * (float)(p - pos);
         if (scores[p] > max) max = scores[p];
     }
     double sum = 0.0;
@@ -282,7 +311,19 @@ static void attention_task(void *arg, int task, int thread) {
     float inv = (float)(1.0 / sum);
     float *out = c->att + ((size_t)row * nq + head) * hd;
     for (int i = 0; i < hd; i++) out[i] = 0.0f;
-    for (int p = 0; p <= pos; p++) kern->axpy(out, scores[p] * inv, c->v_cache + base + (size_t)p * c->kv_dim, hd);
+    for (int p = 0; p <= pos; p++) {
+        const uint8_t *vr = c->v_cache + layer_base + (size_t)p * c->kv_row_bytes;
+        if (c->kv_type == LOAM_KV_F32) kern->axpy(out, scores[p] * inv, (const float *)vr + (size_t)kv_head * hd, hd);
+        else if (c->kv_type == LOAM_KV_F16) kern->axpy_f16(out, scores[p] * inv, (const uint16_t *)vr + (size_t)kv_head * hd, hd);
+        else kern->axpy(out, scores[p] * inv, cached_head_q8(vr, kv_head, hd, tmp + hd), hd);
+    }
+}
+
+/* Writes one position's K or V row into the cache in its storage type. */
+static void store_kv_row(const loam_context *c, uint8_t *dst, const float *src) {
+    if (c->kv_type == LOAM_KV_F32) memcpy(dst, src, c->kv_dim * sizeof(float));
+    else if (c->kv_type == LOAM_KV_F16) loam_quantize_row(LOAM_T_F16, src, (int64_t)c->kv_dim, dst);
+    else loam_quantize_row(LOAM_T_Q8_0, src, (int64_t)c->kv_dim, dst);
 }
 
 /* ----------------------------------------------------- forward pass */
@@ -372,9 +413,9 @@ loam_status loam_decode(loam_context *c, const loam_batch *b, loam_error *err) {
 
         /* 3. append k, v to the cache, then attend */
         for (int t = 0; t < T; t++) {
-            size_t at = (((size_t)b->seq_id[t] * s->n_layers + l) * c->n_ctx + b->pos[t]) * kvd;
-            memcpy(c->k_cache + at, c->k + (size_t)t * kvd, kvd * sizeof(float));
-            memcpy(c->v_cache + at, c->v + (size_t)t * kvd, kvd * sizeof(float));
+            size_t at = (((size_t)b->seq_id[t] * s->n_layers + l) * c->n_ctx + b->pos[t]) * c->kv_row_bytes;
+            store_kv_row(c, c->k_cache + at, c->k + (size_t)t * kvd);
+            store_kv_row(c, c->v_cache + at, c->v + (size_t)t * kvd);
         }
         attention_job aj = {c, b, l};
         loam_pool_run(c->pool, attention_task, &aj, T * s->n_heads);
