@@ -117,9 +117,9 @@ static void compare_qmatmul(const char *name, qmatmul_fn fn) {
         loam_type_block(types[ti], &be, &bb);
         for (int kb = 1; kb <= 3; kb++) {
             int K = be * kb;
-            static const int Ts[] = {1, 3, 4, 5, 8, 9, 13};
+            static const int Ts[] = {1, 3, 4, 5, 8, 9, 13, 16, 21};
             for (size_t b = 0; b < sizeof Ts / sizeof *Ts; b++) {
-                int T = Ts[b], N = 5;
+                int T = Ts[b], N = 7;
                 float *x = malloc((size_t)T * K * sizeof(float)), *wf = malloc((size_t)K * sizeof(float));
                 uint8_t *w = malloc(loam_row_bytes(types[ti], K) * N);
                 loam_act_block *xq = malloc((size_t)T * (K / 32) * sizeof *xq);

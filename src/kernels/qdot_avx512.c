@@ -1,9 +1,29 @@
-/* int8 dot products with AVX512-VNNI (on 256-bit vectors, AVX512VL):
- * vpdpbusd multiplies |w| (unsigned) by sign(x, w) and accumulates four
- * products per lane in one instruction. Built with -mavx512vnni etc.;
- * chosen only when CPUID reports VNNI. */
+/* int8 dot products with AVX512-VNNI.
+ *
+ * Decode (one activation row) and types without a 512-bit kernel use the
+ * 256-bit kernels of qdot_simd.inc, where vpdpbusd multiplies |w|
+ * (unsigned) by sign(x, w) and accumulates four products per lane.
+ *
+ * Prefill of Q4_0, Q8_0 and Q4_K weights uses full 512-bit vectors: the
+ * activations of 8 token rows are first packed so that one zmm holds the
+ * same block of two rows, and each unpacked weight block (copied into both
+ * halves of a zmm) is multiplied with 4 such row pairs. Weights are fed to
+ * vpdpbusd as unsigned bytes (w + 8, w + 128, or Q4_K's nibbles as they
+ * are) and the offset is removed exactly, in integers, by starting the
+ * accumulator at -offset * (sum of each lane's four activations), or for
+ * Q4_K with its per-block mins through the activation sums. That is about
+ * a third of the instructions per product of the 256-bit kernel.
+ *
+ * Built with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; chosen only
+ * when CPUID reports VNNI. */
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "qdot.h"
+
 static inline __m256i dot32_vnni(__m256i w, __m256i x) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
 }
@@ -13,7 +33,204 @@ static inline __m256i dot32u_vnni(__m256i w_unsigned, __m256i x) {
 }
 #define DOT32 dot32_vnni
 #define DOT32U dot32u_vnni
-#define QMATMUL loam_qmatmul_vnni
+#define QMATMUL loam_qmatmul_vnni256
 #define MAXR 8 /* 32 vector registers: 8 activation rows per unpacked weight block */
+void loam_qmatmul_vnni256(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 #include "qdot_simd.inc"
+
+/* One 32-element block of 8 activation rows, rows paired per zmm:
+ * pair p holds rows 2p (bytes/lanes 0-31 / 0-7) and 2p+1 (32-63 / 8-15). */
+typedef struct {
+    int8_t q[4][64];
+    float d[4][16];       /* each row's scale, repeated over its 8 lanes */
+    int32_t neg8sum[4][16]; /* -8 * (sum of the lane's 4 activations) */
+    float dsum[8];        /* d * (sum of q), per row, for Q4_K's mins */
+    float pad[8];         /* keeps every block 64-byte aligned */
+} act_pack8;
+
+static void pack8(const loam_act_block *x, int nb, act_pack8 *out) {
+    for (int i = 0; i < nb; i++) {
+        act_pack8 *P = &out[i];
+        for (int r = 0; r < 8; r++) {
+            const loam_act_block *a = &x[(size_t)r * nb + i];
+            int p = r / 2, h = r % 2;
+            memcpy(&P->q[p][32 * h], a->q, 32);
+            for (int l = 0; l < 8; l++) {
+                P->d[p][8 * h + l] = a->d;
+                P->neg8sum[p][8 * h + l] = -8 * (a->q[4 * l] + a->q[4 * l + 1] + a->q[4 * l + 2] + a->q[4 * l + 3]);
+            }
+            P->dsum[r] = a->d * (float)a->isum;
+        }
+    }
+}
+
+static inline float half_to_float(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+/* lanes 0-7 and 8-15 of v summed separately */
+static inline void hsum_pair(__m512 v, float *lo, float *hi) {
+    __m256 a = _mm512_castps512_ps256(v), b = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    __m128 s = _mm_hadd_ps(_mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1)),
+                           _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1)));
+    s = _mm_hadd_ps(s, s); /* a01+a23, b01+b23, ... */
+    *lo = _mm_cvtss_f32(s);
+    *hi = _mm_cvtss_f32(_mm_shuffle_ps(s, s, 1));
+}
+
+/* The kernels below multiply NR weight rows (NR a compile-time constant
+ * after inlining, so the NR x 4 accumulators stay in registers) with the
+ * 8 packed activation rows: each activation vector loaded from the pack
+ * serves NR weight rows. out[j * 8 + r] = row r times weight row j. */
+#define ZERO4 {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()}
+
+static inline __attribute__((always_inline)) void store_rows(__m512 acc[][4], int nr, float *out) {
+    _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++)
+        _Pragma("GCC unroll 8") for (int p = 0; p < 4; p++) hsum_pair(acc[j][p], &out[j * 8 + 2 * p], &out[j * 8 + 2 * p + 1]);
+}
+
+/* Q4_0: w = nibble - 8; dpbusd(nibble, x) starting at -8 * lane sums. */
+static inline __attribute__((always_inline)) void rows8_q4_0(const uint8_t *b, size_t rb, int nr, const act_pack8 *P, int nb,
+                                                              float *out) {
+    __m512 acc[4][4] = {ZERO4, ZERO4, ZERO4, ZERO4};
+    /* 128-bit lanes 0 and 2 keep the low nibbles (elements 0-15), 1 and 3 the high ones (16-31) */
+    const __m512i shift = _mm512_set_epi64(4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 0, 0,
+                                           4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 0, 0);
+    const __m512i low = _mm512_set1_epi8(15);
+    for (int i = 0; i < nb; i++, b += 18) {
+        __m512i wz[4];
+        __m512 dw[4];
+        _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+            const uint8_t *bj = b + j * rb;
+            _mm_prefetch((const char *)bj + 18 * 16, _MM_HINT_T0);
+            wz[j] = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bj + 2))), shift), low);
+            dw[j] = _mm512_set1_ps(half_to_float(bj));
+        }
+        _Pragma("GCC unroll 8") for (int p = 0; p < 4; p++) {
+            __m512i q = _mm512_load_si512(P[i].q[p]), start = _mm512_load_si512(P[i].neg8sum[p]);
+            __m512 xd = _mm512_load_ps(P[i].d[p]);
+            _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+                __m512i s = _mm512_dpbusd_epi32(start, wz[j], q);
+                acc[j][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[j], xd), acc[j][p]);
+            }
+        }
+    }
+    store_rows(acc, nr, out);
+}
+
+/* Q8_0: dpbusd(w + 128, x) starting at -128 * lane sums (= 16 * -8 sums). */
+static inline __attribute__((always_inline)) void rows8_q8_0(const uint8_t *b, size_t rb, int nr, const act_pack8 *P, int nb,
+                                                              float *out) {
+    __m512 acc[4][4] = {ZERO4, ZERO4, ZERO4, ZERO4};
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int i = 0; i < nb; i++, b += 34) {
+        __m512i wz[4];
+        __m512 dw[4];
+        _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+            const uint8_t *bj = b + j * rb;
+            _mm_prefetch((const char *)bj + 34 * 8, _MM_HINT_T0);
+            wz[j] = _mm512_xor_si512(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(bj + 2))), flip);
+            dw[j] = _mm512_set1_ps(half_to_float(bj));
+        }
+        _Pragma("GCC unroll 8") for (int p = 0; p < 4; p++) {
+            __m512i q = _mm512_load_si512(P[i].q[p]), start = _mm512_slli_epi32(_mm512_load_si512(P[i].neg8sum[p]), 4);
+            __m512 xd = _mm512_load_ps(P[i].d[p]);
+            _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+                __m512i s = _mm512_dpbusd_epi32(start, wz[j], q);
+                acc[j][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[j], xd), acc[j][p]);
+            }
+        }
+    }
+    store_rows(acc, nr, out);
+}
+
+/* Q4_K: 8 blocks of 32 per 256-element super-block, each with a 6-bit
+ * scale and min; w = d * scale * nibble - dmin * min. At most 2 weight
+ * rows at a time: each needs two unpacked vectors and two scales. */
+static inline __attribute__((always_inline)) void rows8_q4_k(const uint8_t *b, size_t rb, int nr, const act_pack8 *P, int nsb,
+                                                              float *out) {
+    __m512 acc[4][4] = {ZERO4, ZERO4, ZERO4, ZERO4};
+    __m256 mins[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    const __m512i low = _mm512_set1_epi8(15);
+    for (int i = 0; i < nsb; i++, b += 144, P += 8) {
+        float d[2], s[2][8];
+        _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+            const uint8_t *bj = b + j * rb;
+            float dmin = half_to_float(bj + 2);
+            d[j] = half_to_float(bj);
+            _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+                uint8_t sc, m;
+                scale_min_k4(k, bj + 4, &sc, &m);
+                s[j][k] = d[j] * sc;
+                mins[j] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * m), _mm256_load_ps(P[k].dsum), mins[j]);
+            }
+        }
+        _Pragma("GCC unroll 8") for (int p = 0; p < 4; p++) {
+            __m512i w0[2], w1[2];
+            _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+                const uint8_t *q = b + j * rb + 16 + 32 * p;
+                _mm_prefetch((const char *)q + 576, _MM_HINT_T0);
+                __m512i bytes = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)q));
+                w0[j] = _mm512_and_si512(bytes, low), w1[j] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
+            }
+            const act_pack8 *A0 = &P[2 * p], *A1 = &P[2 * p + 1];
+            _Pragma("GCC unroll 8") for (int r = 0; r < 4; r++) {
+                __m512i q0 = _mm512_load_si512(A0->q[r]), q1 = _mm512_load_si512(A1->q[r]);
+                __m512 x0 = _mm512_load_ps(A0->d[r]), x1 = _mm512_load_ps(A1->d[r]);
+                _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+                    __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0[j], q0);
+                    __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w1[j], q1);
+                    acc[j][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), _mm512_mul_ps(_mm512_set1_ps(s[j][2 * p]), x0), acc[j][r]);
+                    acc[j][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), _mm512_mul_ps(_mm512_set1_ps(s[j][2 * p + 1]), x1), acc[j][r]);
+                }
+            }
+        }
+    }
+    store_rows(acc, nr, out);
+    _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+        float mn[8];
+        _mm256_storeu_ps(mn, mins[j]);
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) out[j * 8 + r] -= mn[r];
+    }
+}
+
+/* weight rows [n, n + nr) times the 8 packed rows; nr is a literal at each call */
+static inline __attribute__((always_inline)) void rows8(loam_type t, const uint8_t *w, size_t rb, int nr, const act_pack8 *P,
+                                                         int K, float *out) {
+    if (t == LOAM_T_Q4_0) rows8_q4_0(w, rb, nr, P, K / 32, out);
+    else if (t == LOAM_T_Q8_0) rows8_q8_0(w, rb, nr, P, K / 32, out);
+    else rows8_q4_k(w, rb, nr, P, K / 256, out);
+}
+
+void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
+    int packed = (wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K) && T >= 8;
+    int nb = K / 32;
+    act_pack8 *P = packed ? aligned_alloc(64, (size_t)nb * sizeof *P) : NULL;
+    if (!P) { /* no 512-bit kernel, or no memory for the packed rows: the 256-bit path needs none */
+        loam_qmatmul_vnni256(x, T, K, w, wtype, n0, n1, y, ldy);
+        return;
+    }
+    size_t row_bytes = loam_row_bytes(wtype, K);
+    int t = 0;
+    for (; t + 8 <= T; t += 8) {
+        pack8(x + (size_t)t * nb, nb, P);
+        int step = wtype == LOAM_T_Q4_K ? 2 : 4, n = n0;
+        float out[32];
+        for (; n + step <= n1; n += step) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)n * row_bytes;
+            if (step == 4) rows8(wtype, wr, row_bytes, 4, P, K, out);
+            else rows8(wtype, wr, row_bytes, 2, P, K, out);
+            for (int j = 0; j < step; j++)
+                _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) y[(size_t)(t + r) * ldy + n + j] = out[j * 8 + r];
+        }
+        for (; n < n1; n++) { /* the last rows of the range, one at a time */
+            rows8(wtype, (const uint8_t *)w + (size_t)n * row_bytes, row_bytes, 1, P, K, out);
+            _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) y[(size_t)(t + r) * ldy + n] = out[r];
+        }
+    }
+    free(P);
+    if (t < T) loam_qmatmul_vnni256(x + (size_t)t * nb, T - t, K, w, wtype, n0, n1, y + (size_t)t * ldy, ldy);
+}
 #endif
