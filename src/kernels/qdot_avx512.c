@@ -4,7 +4,7 @@
  * 256-bit kernels of qdot_simd.inc, where vpdpbusd multiplies |w|
  * (unsigned) by sign(x, w) and accumulates four products per lane.
  *
- * Prefill of Q4_0, Q8_0 and Q4_K weights uses full 512-bit vectors: the
+ * Prefill of Q4_0, Q8_0, Q4_K and Q6_K weights uses full 512-bit vectors: the
  * activations of 8 token rows are first packed so that one zmm holds the
  * same block of two rows, and each unpacked weight block (copied into both
  * halves of a zmm) is multiplied with 4 such row pairs. Weights are fed to
@@ -196,16 +196,67 @@ static inline __attribute__((always_inline)) void rows8_q4_k(const uint8_t *b, s
     }
 }
 
+/* Q6_K: 16 blocks of 16 per super-block, int8 scales, w = d * scale *
+ * (q6 - 32). Within a 32-element activation block, dpbusd lanes 0-3 hold
+ * elements 0-15 and lanes 4-7 elements 16-31, so one vector of scales
+ * [s0 x4, s1 x4] per row covers both halves. The -32 offset is removed
+ * by starting at 4 * (-8 * lane sums). */
+static inline __attribute__((always_inline)) void rows8_q6_k(const uint8_t *b, size_t rb, int nr, const act_pack8 *P, int nsb,
+                                                              float *out) {
+    __m512 acc[4][4] = {ZERO4, ZERO4, ZERO4, ZERO4};
+    const __m512i low = _mm512_set1_epi8(15), three = _mm512_set1_epi8(3);
+    for (int i = 0; i < nsb; i++, b += 210, P += 8) {
+        for (int half = 0; half < 2; half++) {
+            __m512i w[2][4];
+            float d[2];
+            _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+                const uint8_t *bj = b + j * rb, *ql = bj + 64 * half, *qh = bj + 128 + 32 * half;
+                _mm_prefetch((const char *)bj + 630 + 64 * half, _MM_HINT_T0);
+                d[j] = half_to_float(bj + 208);
+                __m512i l0 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)ql));
+                __m512i l1 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(ql + 32)));
+                __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
+                w[j][0] = _mm512_or_si512(_mm512_and_si512(l0, low), _mm512_slli_epi16(_mm512_and_si512(h, three), 4));
+                w[j][1] = _mm512_or_si512(_mm512_and_si512(l1, low),
+                                          _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2), three), 4));
+                w[j][2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), low),
+                                          _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 4), three), 4));
+                w[j][3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), low),
+                                          _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 6), three), 4));
+            }
+            _Pragma("GCC unroll 8") for (int g = 0; g < 4; g++) {
+                const act_pack8 *A = &P[4 * half + g];
+                __m512 sv[2];
+                _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+                    const int8_t *sc = (const int8_t *)(b + j * rb + 192) + 8 * half + 2 * g;
+                    __m256 s8 = _mm256_set_m128(_mm_set1_ps(d[j] * sc[1]), _mm_set1_ps(d[j] * sc[0]));
+                    sv[j] = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(s8)));
+                }
+                _Pragma("GCC unroll 8") for (int r = 0; r < 4; r++) {
+                    __m512i q = _mm512_load_si512(A->q[r]), start = _mm512_slli_epi32(_mm512_load_si512(A->neg8sum[r]), 2);
+                    __m512 xd = _mm512_load_ps(A->d[r]);
+                    _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
+                        __m512i is = _mm512_dpbusd_epi32(start, w[j][g], q);
+                        acc[j][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sv[j], xd), acc[j][r]);
+                    }
+                }
+            }
+        }
+    }
+    store_rows(acc, nr, out);
+}
+
 /* weight rows [n, n + nr) times the 8 packed rows; nr is a literal at each call */
 static inline __attribute__((always_inline)) void rows8(loam_type t, const uint8_t *w, size_t rb, int nr, const act_pack8 *P,
                                                          int K, float *out) {
     if (t == LOAM_T_Q4_0) rows8_q4_0(w, rb, nr, P, K / 32, out);
     else if (t == LOAM_T_Q8_0) rows8_q8_0(w, rb, nr, P, K / 32, out);
-    else rows8_q4_k(w, rb, nr, P, K / 256, out);
+    else if (t == LOAM_T_Q4_K) rows8_q4_k(w, rb, nr, P, K / 256, out);
+    else rows8_q6_k(w, rb, nr, P, K / 256, out);
 }
 
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
-    int packed = (wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K) && T >= 8;
+    int packed = (wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q6_K) && T >= 8;
     int nb = K / 32;
     act_pack8 *P = packed ? aligned_alloc(64, (size_t)nb * sizeof *P) : NULL;
     if (!P) { /* no 512-bit kernel, or no memory for the packed rows: the 256-bit path needs none */
@@ -216,7 +267,7 @@ void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loa
     int t = 0;
     for (; t + 8 <= T; t += 8) {
         pack8(x + (size_t)t * nb, nb, P);
-        int step = wtype == LOAM_T_Q4_K ? 2 : 4, n = n0;
+        int step = wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q6_K ? 2 : 4, n = n0;
         float out[32];
         for (; n + step <= n1; n += step) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)n * row_bytes;
