@@ -11,7 +11,7 @@ static const char bench_usage[] =
     "usage: loam bench MODEL [-p N] [-n N] [-t N[,N...]] [-r N] [--json]\n"
     "       loam bench --tokenizer PATH [--text FILE]   encode speed (MB/s, one thread)\n"
     "  -p N   prompt tokens for the prefill test (default 512, capped by the context)\n"
-    "  -n N   tokens for the decode test (default 128)\n"
+    "  -n N   tokens for the decode test, generated from an empty cache as llama-bench does (default 128)\n"
     "  -t N   threads, or a list like 1,2 (default: physical cores)\n"
     "  --json rows as a JSON array: test, threads, tps, tps_sd, bw_fraction (decode: share of the\n"
     "         measured memory-bandwidth bound), ttft_ms (prefill)\n"
@@ -67,9 +67,12 @@ static int bench_one(const char *path, int threads, long n_prompt, long n_gen, l
         double dt = cli_now() - t0;
         ppv[r] = n_prompt / dt;
         if (dt < ttft) ttft = dt;
+        /* decode from an empty cache, as llama-bench's tg test does, so the
+         * two tools' figures compare */
+        loam_kv_seq_clear(ctx, 0);
         t0 = cli_now();
         for (long g = 0; g < n_gen; g++) {
-            int32_t t = tok[g % n_prompt], p = (int32_t)(n_prompt + g);
+            int32_t t = tok[g % n_prompt], p = (int32_t)g;
             loam_batch one = {1, &t, &p, seq, NULL};
             if (loam_decode(ctx, &one, &err) != LOAM_OK) { rc = cli_error_status(&err); break; }
         }
