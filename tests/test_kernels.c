@@ -115,8 +115,9 @@ static void compare_qmatmul(const char *name, qmatmul_fn fn) {
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         int be, bb;
         loam_type_block(types[ti], &be, &bb);
-        for (int kb = 1; kb <= 3; kb++) {
-            int K = be * kb;
+        static const int kbs[] = {1, 2, 3, 4, 6}; /* block counts: odd, even, pairs with a tail */
+        for (size_t kbi = 0; kbi < sizeof kbs / sizeof *kbs; kbi++) {
+            int K = be * kbs[kbi];
             static const int Ts[] = {1, 3, 4, 5, 8, 9, 13, 16, 21};
             for (size_t b = 0; b < sizeof Ts / sizeof *Ts; b++) {
                 int T = Ts[b], N = 7;

@@ -255,7 +255,71 @@ static inline __attribute__((always_inline)) void rows8(loam_type t, const uint8
     else rows8_q6_k(w, rb, nr, P, K / 256, out);
 }
 
+/* Decode (fewer than 8 rows): one activation row, two consecutive blocks
+ * per zmm (lanes 0-7 block 2k, 8-15 block 2k+1). */
+typedef struct {
+    int8_t q[64];
+    int32_t neg8sum[16];
+    float d[16];
+} act_pack1;
+
+static void pack1(const loam_act_block *x, int nb, act_pack1 *out) {
+    for (int i = 0; i < nb; i++) {
+        act_pack1 *P = &out[i / 2];
+        int h = i % 2;
+        memcpy(&P->q[32 * h], x[i].q, 32);
+        for (int l = 0; l < 8; l++) {
+            P->d[8 * h + l] = x[i].d;
+            P->neg8sum[8 * h + l] = -8 * (x[i].q[4 * l] + x[i].q[4 * l + 1] + x[i].q[4 * l + 2] + x[i].q[4 * l + 3]);
+        }
+    }
+}
+
+/* Q4_0 weight row times one packed row (nb even). Two accumulators, so
+ * that consecutive pairs of blocks are not one chain of dependent FMAs.
+ * One weight row at a time: more interleaved rows measured slower. */
+static inline void q4_0_pair(const uint8_t *b, const act_pack1 *P, __m512 *acc) {
+    const __m512i shift = _mm512_set_epi64(4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 0, 0,
+                                           4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 0, 0);
+    __m512i wv = _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(b + 2))), 0xFF00,
+                                             _mm_loadu_si128((const __m128i *)(b + 20)));
+    __m512i wz = _mm512_and_si512(_mm512_srlv_epi16(wv, shift), _mm512_set1_epi8(15));
+    uint16_t h0, h1;
+    memcpy(&h0, b, 2);
+    memcpy(&h1, b + 18, 2);
+    __m512 dw = _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16((short)h1), _mm_set1_epi16((short)h0)));
+    __m512i sdot = _mm512_dpbusd_epi32(_mm512_load_si512(P->neg8sum), wz, _mm512_load_si512(P->q));
+    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sdot), _mm512_mul_ps(dw, _mm512_load_ps(P->d)), *acc);
+}
+
+static float row1_q4_0(const uint8_t *b, const act_pack1 *P, int nb) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 1 < nb / 2; k += 2, b += 72) {
+        _mm_prefetch((const char *)b + 36 * 12, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + 36 * 12 + 64, _MM_HINT_T0);
+        q4_0_pair(b, &P[k], &acc0);
+        q4_0_pair(b + 36, &P[k + 1], &acc1);
+    }
+    if (k < nb / 2) q4_0_pair(b, &P[k], &acc0);
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+static int decode_q4_0(const loam_act_block *x, int T, int K, const void *w, int n0, int n1, float *y, int ldy) {
+    int nb = K / 32;
+    act_pack1 *P = aligned_alloc(64, (size_t)(nb / 2) * sizeof *P);
+    if (!P) return 0;
+    size_t rb = loam_row_bytes(LOAM_T_Q4_0, K);
+    for (int t = 0; t < T; t++) {
+        pack1(x + (size_t)t * nb, nb, P);
+        for (int n = n0; n < n1; n++) y[(size_t)t * ldy + n] = row1_q4_0((const uint8_t *)w + (size_t)n * rb, P, nb);
+    }
+    free(P);
+    return 1;
+}
+
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
+    if (T < 8 && wtype == LOAM_T_Q4_0 && (K / 32) % 2 == 0 && decode_q4_0(x, T, K, w, n0, n1, y, ldy)) return;
     int packed = (wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q6_K) && T >= 8;
     int nb = K / 32;
     act_pack8 *P = packed ? aligned_alloc(64, (size_t)nb * sizeof *P) : NULL;
