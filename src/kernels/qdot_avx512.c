@@ -261,6 +261,8 @@ typedef struct {
     int8_t q[64];
     int32_t neg8sum[16];
     float d[16];
+    float dsum[2];  /* d * (sum of q) of each block, for Q4_K's mins */
+    float pad[14];  /* keeps every pair 64-byte aligned */
 } act_pack1;
 
 static void pack1(const loam_act_block *x, int nb, act_pack1 *out) {
@@ -268,6 +270,7 @@ static void pack1(const loam_act_block *x, int nb, act_pack1 *out) {
         act_pack1 *P = &out[i / 2];
         int h = i % 2;
         memcpy(&P->q[32 * h], x[i].q, 32);
+        P->dsum[h] = x[i].d * (float)x[i].isum;
         for (int l = 0; l < 8; l++) {
             P->d[8 * h + l] = x[i].d;
             P->neg8sum[8 * h + l] = -8 * (x[i].q[4 * l] + x[i].q[4 * l + 1] + x[i].q[4 * l + 2] + x[i].q[4 * l + 3]);
@@ -305,21 +308,56 @@ static float row1_q4_0(const uint8_t *b, const act_pack1 *P, int nb) {
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-static int decode_q4_0(const loam_act_block *x, int T, int K, const void *w, int n0, int n1, float *y, int ldy) {
+/* Q4_K weight row times one packed row: each 32-byte chunk of nibbles
+ * holds blocks 2p (low nibbles) and 2p + 1 (high), exactly one pair. */
+static float row1_q4_k(const uint8_t *b, const act_pack1 *P, int nsb) {
+    const __m512i shift = _mm512_set_epi64(4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL,
+                                           4 * 0x0001000100010001LL, 0, 0, 0, 0);
+    const __m512i low = _mm512_set1_epi8(15);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    float mins = 0;
+    for (int i = 0; i < nsb; i++, b += 144, P += 4) {
+        _mm_prefetch((const char *)b + 576, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + 640, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + 704, _MM_HINT_T0);
+        float d = half_to_float(b), dmin = half_to_float(b + 2);
+        _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {
+            uint8_t s0, m0, s1, m1;
+            scale_min_k4(2 * p, b + 4, &s0, &m0);
+            scale_min_k4(2 * p + 1, b + 4, &s1, &m1);
+            mins += dmin * (m0 * P[p].dsum[0] + m1 * P[p].dsum[1]);
+            __m512i wz = _mm512_and_si512(
+                _mm512_srlv_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16 + 32 * p))), shift), low);
+            __m512 sc = _mm512_mask_broadcastss_ps(_mm512_set1_ps(d * s0), 0xFF00, _mm_set_ss(d * s1));
+            __m512i idot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wz, _mm512_load_si512(P[p].q));
+            __m512 term = _mm512_mul_ps(_mm512_cvtepi32_ps(idot), _mm512_mul_ps(sc, _mm512_load_ps(P[p].d)));
+            if (p % 2) acc1 = _mm512_add_ps(acc1, term);
+            else acc0 = _mm512_add_ps(acc0, term);
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - mins;
+}
+
+/* fewer than 8 rows of Q4_0 or Q4_K; 0 when this path does not apply */
+static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
     int nb = K / 32;
+    if (!(wtype == LOAM_T_Q4_0 && nb % 2 == 0) && wtype != LOAM_T_Q4_K) return 0;
     act_pack1 *P = aligned_alloc(64, (size_t)(nb / 2) * sizeof *P);
     if (!P) return 0;
-    size_t rb = loam_row_bytes(LOAM_T_Q4_0, K);
+    size_t rb = loam_row_bytes(wtype, K);
     for (int t = 0; t < T; t++) {
         pack1(x + (size_t)t * nb, nb, P);
-        for (int n = n0; n < n1; n++) y[(size_t)t * ldy + n] = row1_q4_0((const uint8_t *)w + (size_t)n * rb, P, nb);
+        for (int n = n0; n < n1; n++) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)n * rb;
+            y[(size_t)t * ldy + n] = wtype == LOAM_T_Q4_0 ? row1_q4_0(wr, P, nb) : row1_q4_k(wr, P, K / 256);
+        }
     }
     free(P);
     return 1;
 }
 
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
-    if (T < 8 && wtype == LOAM_T_Q4_0 && (K / 32) % 2 == 0 && decode_q4_0(x, T, K, w, n0, n1, y, ldy)) return;
+    if (T < 8 && decode_rows(x, T, K, w, wtype, n0, n1, y, ldy)) return;
     int packed = (wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q6_K) && T >= 8;
     int nb = K / 32;
     act_pack8 *P = packed ? aligned_alloc(64, (size_t)nb * sizeof *P) : NULL;
