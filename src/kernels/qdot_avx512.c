@@ -338,10 +338,54 @@ static float row1_q4_k(const uint8_t *b, const act_pack1 *P, int nsb) {
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - mins;
 }
 
-/* fewer than 8 rows of Q4_0 or Q4_K; 0 when this path does not apply */
+/* Q6_K weight row times one packed row. Per 128 elements, 64 bytes of low
+ * bits (ql) and 32 of high bits (qh) give blocks 4h..4h+3: ql's low
+ * nibbles with qh bits 0-1 / 2-3 are blocks 4h / 4h+1, the high nibbles
+ * with bits 4-5 / 6-7 blocks 4h+2 / 4h+3. Each block has two 16-element
+ * scales (dpbusd lanes 0-3 and 4-7). The -32 offset starts the integer
+ * accumulator at 4 * (-8 * lane sums). */
+static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
+    const __m512i sh_a = _mm512_set_epi64(2 * 0x0001000100010001LL, 2 * 0x0001000100010001LL, 2 * 0x0001000100010001LL,
+                                          2 * 0x0001000100010001LL, 0, 0, 0, 0);
+    const __m512i sh_b = _mm512_set_epi64(6 * 0x0001000100010001LL, 6 * 0x0001000100010001LL, 6 * 0x0001000100010001LL,
+                                          6 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL,
+                                          4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL);
+    const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    const __m512i low = _mm512_set1_epi8(15), three = _mm512_set1_epi8(3);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int i = 0; i < nsb; i++, b += 210, P += 4) {
+        _mm_prefetch((const char *)b + 840, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + 904, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + 968, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + 1032, _MM_HINT_T0);
+        __m512 d = _mm512_set1_ps(half_to_float(b + 208));
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+            __m512i L = _mm512_loadu_si512(b + 64 * h);
+            __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h)));
+            __m512i wa = _mm512_or_si512(_mm512_and_si512(L, low),
+                                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(H, sh_a), three), 4));
+            __m512i wb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), low),
+                                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(H, sh_b), three), 4));
+            _Pragma("GCC unroll 2") for (int k = 0; k < 2; k++) {
+                const act_pack1 *A = &P[2 * h + k];
+                int32_t s4;
+                memcpy(&s4, b + 192 + 8 * h + 4 * k, 4);
+                __m512 sc = _mm512_permutexvar_ps(expand, _mm512_castps128_ps512(_mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(s4)))));
+                __m512i start = _mm512_slli_epi32(_mm512_load_si512(A->neg8sum), 2);
+                __m512i idot = _mm512_dpbusd_epi32(start, k ? wb : wa, _mm512_load_si512(A->q));
+                __m512 term = _mm512_mul_ps(_mm512_cvtepi32_ps(idot), _mm512_mul_ps(_mm512_mul_ps(sc, d), _mm512_load_ps(A->d)));
+                if (k) acc1 = _mm512_add_ps(acc1, term);
+                else acc0 = _mm512_add_ps(acc0, term);
+            }
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+/* fewer than 8 rows of Q4_0, Q4_K or Q6_K; 0 when this path does not apply */
 static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
     int nb = K / 32;
-    if (!(wtype == LOAM_T_Q4_0 && nb % 2 == 0) && wtype != LOAM_T_Q4_K) return 0;
+    if (!(wtype == LOAM_T_Q4_0 && nb % 2 == 0) && wtype != LOAM_T_Q4_K && wtype != LOAM_T_Q6_K) return 0;
     act_pack1 *P = aligned_alloc(64, (size_t)(nb / 2) * sizeof *P);
     if (!P) return 0;
     size_t rb = loam_row_bytes(wtype, K);
@@ -349,7 +393,9 @@ static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loa
         pack1(x + (size_t)t * nb, nb, P);
         for (int n = n0; n < n1; n++) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)n * rb;
-            y[(size_t)t * ldy + n] = wtype == LOAM_T_Q4_0 ? row1_q4_0(wr, P, nb) : row1_q4_k(wr, P, K / 256);
+            y[(size_t)t * ldy + n] = wtype == LOAM_T_Q4_0   ? row1_q4_0(wr, P, nb)
+                                     : wtype == LOAM_T_Q4_K ? row1_q4_k(wr, P, K / 256)
+                                                            : row1_q6_k(wr, P, K / 256);
         }
     }
     free(P);
