@@ -165,12 +165,25 @@ static void linear_task(void *arg, int task, int thread) {
     else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
 }
 
+typedef struct {
+    const float *x;
+    loam_act_block *xq;
+    int T, K, rows_per_task;
+} quant_job;
+
+static void quantize_task(void *arg, int task, int thread) {
+    (void)thread;
+    const quant_job *j = arg;
+    int t0 = task * j->rows_per_task, t1 = t0 + j->rows_per_task < j->T ? t0 + j->rows_per_task : j->T;
+    for (int t = t0; t < t1; t++) loam_quantize_act_row(j->x + (size_t)t * j->K, j->K, j->xq + (size_t)t * (j->K / 32));
+}
+
 /* y[T, N] = x[T, K] W^T (+ bias), split over the pool by output columns. */
 static void linear(loam_context *c, const float *x, int T, const loam_tensor *w, const float *bias, float *y) {
     int N = (int)w->shape[0], K = (int)w->shape[1];
     int threads = loam_pool_size(c->pool);
-    int chunk = (N + threads * 4 - 1) / (threads * 4);
-    chunk = chunk < 16 ? 16 : (chunk + 1) & ~1;
+    int chunk = (N + threads * 4 - 1) / (threads * 4); /* 4 tasks per thread balance uneven progress */
+    chunk = chunk < 16 ? 16 : (chunk + 3) & ~3;
     linear_job j = {c->m->kernels, x, NULL, T, K, N, chunk, w, y};
     if (loam_type_is_quantized(w->type) && !c->m->quant_exact && loam_qdot_supports(w->type, K)) {
         /* quantized weights: activations to int8 blocks once, then integer products */
@@ -180,8 +193,18 @@ static void linear(loam_context *c, const float *x, int T, const loam_tensor *w,
             if (g) c->xq = g, c->xq_cap = need;
         }
         if (need <= c->xq_cap) {
-            for (int t = 0; t < T; t++) loam_quantize_act_row(x + (size_t)t * K, K, c->xq + (size_t)t * (K / 32));
+            /* a serial step here would cap the prefill speed-up of more threads */
+            quant_job q = {x, c->xq, T, K, T};
+            if (T >= 2 * threads) {
+                q.rows_per_task = (T + threads - 1) / threads;
+                loam_pool_run(c->pool, quantize_task, &q, threads);
+            } else {
+                quantize_task(&q, 0, 0);
+            }
             j.xq = c->xq;
+            /* prefill: one task per thread, as each task repacks the int8
+             * activations for its kernel */
+            if (T >= 8) j.chunk = chunk = (((N + threads - 1) / threads) + 3) & ~3;
         }
     }
     if ((int64_t)T * N * K < 65536) { /* waking threads costs more than this */
