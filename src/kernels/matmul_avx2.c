@@ -71,6 +71,7 @@ DEFINE_TILE(f32, load_f32, scalar_f32)
 DEFINE_TILE(bf16, load_bf16, scalar_bf16)
 DEFINE_TILE(f16, load_f16, scalar_f16)
 
+#define TILE_WEIGHTS(two) (two) /* tile_f32 takes a flag: a second weight row */
 #include "quant_loop.inc"
 
 static void matmul_avx2(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,

@@ -1,5 +1,5 @@
-/* AVX-512 matmul: 16 lanes, 4 activation rows x 2 weight rows per inner
- * step (8 independent accumulators, enough to hide FMA latency), K tails by
+/* AVX-512 matmul: 16 lanes, 6 activation rows x 4 weight rows per inner
+ * step in prefill (24 independent accumulators), K tails by
  * masked loads. Weights are converted to f32 in registers. Compiled with
  * -mavx512f -mavx512bw -mavx512vl; only called when CPUID says so. */
 #if defined(__x86_64__)
@@ -30,53 +30,55 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i));
 }
 
-/* rows x 2 dot products; `rows` is a constant at every call site, so the
- * compiler unrolls the row loops. */
+/* rows x 4 dot products (rows <= 6: 24 accumulators, 4 converted weight
+ * vectors and one activation vector fill the 32 registers). Each
+ * activation load feeds 4 FMAs and each converted weight vector `rows`
+ * FMAs, so fewer bytes come from L1/L2 per FMA than with 8 x 2. `rows` is a
+ * constant at every call site; weight rows past `nw` repeat row 0 and
+ * are not stored. */
 #define DEFINE_TILE(SUFFIX, LOAD, LOAD_MASK)                                                          \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
-        const float *x, int rows, int K, const void *w, int n, int two, float *y, int ldy) {           \
-        __m512 acc[8][2];                                                                            \
-        _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps(); \
-        size_t w0 = (size_t)n * (size_t)K, w1 = w0 + (size_t)K;                                      \
+        const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy) {            \
+        __m512 acc[6][4];                                                                            \
+        _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++)                                        \
+            acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();                      \
+        size_t wr[4];                                                                                \
+        for (int j = 0; j < 4; j++) wr[j] = (size_t)(n + (j < nw ? j : 0)) * (size_t)K;             \
         int k = 0;                                                                                   \
         for (; k + 16 <= K; k += 16) {                                                               \
-            __m512 a = LOAD(w, w0 + (size_t)k);                                                      \
-            __m512 b = two ? LOAD(w, w1 + (size_t)k) : a;                                            \
+            __m512 wv[4];                                                                            \
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) wv[j] = LOAD(w, wr[j] + (size_t)k);  \
             _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++) {                                 \
                 __m512 xv = _mm512_loadu_ps(x + (size_t)r * (size_t)K + k);                          \
-                acc[r][0] = _mm512_fmadd_ps(xv, a, acc[r][0]);                                       \
-                acc[r][1] = _mm512_fmadd_ps(xv, b, acc[r][1]);                                       \
+                _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) acc[r][j] = _mm512_fmadd_ps(xv, wv[j], acc[r][j]); \
             }                                                                                        \
         }                                                                                            \
         if (k < K) {                                                                                 \
             __mmask16 m = (__mmask16)((1u << (K - k)) - 1u);                                         \
-            __m512 a = LOAD_MASK(w, w0 + (size_t)k, m);                                              \
-            __m512 b = two ? LOAD_MASK(w, w1 + (size_t)k, m) : a;                                    \
+            __m512 wv[4];                                                                            \
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) wv[j] = LOAD_MASK(w, wr[j] + (size_t)k, m); \
             _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++) {                                 \
                 __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)r * (size_t)K + k);                 \
-                acc[r][0] = _mm512_fmadd_ps(xv, a, acc[r][0]);                                       \
-                acc[r][1] = _mm512_fmadd_ps(xv, b, acc[r][1]);                                       \
+                _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) acc[r][j] = _mm512_fmadd_ps(xv, wv[j], acc[r][j]); \
             }                                                                                        \
         }                                                                                            \
-        _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++) {                                     \
-            y[(size_t)r * (size_t)ldy + (size_t)n] = _mm512_reduce_add_ps(acc[r][0]);                \
-            if (two) y[(size_t)r * (size_t)ldy + (size_t)n + 1] = _mm512_reduce_add_ps(acc[r][1]);   \
-        }                                                                                            \
+        _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++)                                       \
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                      \
+                if (j < nw) y[(size_t)r * (size_t)ldy + (size_t)n + j] = _mm512_reduce_add_ps(acc[r][j]); \
     }                                                                                                \
     static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
                                 int ldy) {                                                           \
         int t = 0;                                                                                   \
-        for (; t + 8 <= T; t += 8)                                                                   \
-            for (int n = n0; n < n1; n += 2)                                                         \
-                tile_##SUFFIX(x + (size_t)t * K, 8, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
-        for (; t + 4 <= T; t += 4)                                                                   \
-            for (int n = n0; n < n1; n += 2)                                                         \
-                tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
+        for (; t + 6 <= T; t += 6)                                                                   \
+            for (int n = n0; n < n1; n += 4)                                                         \
+                tile_##SUFFIX(x + (size_t)t * K, 6, K, w, n, n1 - n < 4 ? n1 - n : 4, y + (size_t)t * ldy, ldy); \
+        for (; t + 3 <= T; t += 3)                                                                   \
+            for (int n = n0; n < n1; n += 4)                                                         \
+                tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, n1 - n < 4 ? n1 - n : 4, y + (size_t)t * ldy, ldy); \
         for (; t < T; t++) {                                                                         \
             int n = n0;                                                                              \
             for (; n + 4 <= n1; n += 4) row4_##SUFFIX(x + (size_t)t * K, K, w, n, y + (size_t)t * ldy);   \
-            for (; n < n1; n += 2)                                                                   \
-                tile_##SUFFIX(x + (size_t)t * K, 1, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
+            if (n < n1) tile_##SUFFIX(x + (size_t)t * K, 1, K, w, n, n1 - n, y + (size_t)t * ldy, ldy); \
         }                                                                                            \
     }
 
@@ -118,6 +120,7 @@ DEFINE_TILE(f32, load_f32, load_f32_mask)
 DEFINE_TILE(bf16, load_bf16, load_bf16_mask)
 DEFINE_TILE(f16, load_f16, load_f16_mask)
 
+#define TILE_WEIGHTS(two) ((two) ? 2 : 1) /* tile_f32 takes a count of weight rows */
 #include "quant_loop.inc"
 
 static void matmul_avx512(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
