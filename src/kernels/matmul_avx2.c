@@ -33,13 +33,13 @@ static inline float hsum256(__m256 v) {
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
         const float *x, int rows, int K, const void *w, int n, int two, float *y, int ldy) {           \
         __m256 acc[4][2];                                                                            \
-        for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();                    \
+        _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();                    \
         size_t w0 = (size_t)n * (size_t)K, w1 = w0 + (size_t)K;                                      \
         int k = 0;                                                                                   \
         for (; k + 8 <= K; k += 8) {                                                                 \
             __m256 a = LOAD(w, w0 + (size_t)k);                                                      \
             __m256 b = two ? LOAD(w, w1 + (size_t)k) : a;                                            \
-            for (int r = 0; r < rows; r++) {                                                         \
+            _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++) {                                 \
                 __m256 xv = _mm256_loadu_ps(x + (size_t)r * (size_t)K + k);                          \
                 acc[r][0] = _mm256_fmadd_ps(xv, a, acc[r][0]);                                       \
                 acc[r][1] = _mm256_fmadd_ps(xv, b, acc[r][1]);                                       \
