@@ -202,9 +202,6 @@ static void linear(loam_context *c, const float *x, int T, const loam_tensor *w,
                 quantize_task(&q, 0, 0);
             }
             j.xq = c->xq;
-            /* prefill: one task per thread, as each task repacks the int8
-             * activations for its kernel */
-            if (T >= 8) j.chunk = chunk = (((N + threads - 1) / threads) + 3) & ~3;
         }
     }
     if ((int64_t)T * N * K < 65536) { /* waking threads costs more than this */
