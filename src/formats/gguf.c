@@ -337,3 +337,25 @@ int gguf_array_strs(const gguf_kv *kv, const char **strs, uint64_t *lens) {
     }
     return 1;
 }
+
+static const struct {
+    ggml_type ggml;
+    loam_type loam;
+} type_pairs[] = {
+    {GGML_F32, LOAM_T_F32},   {GGML_F16, LOAM_T_F16},   {GGML_BF16, LOAM_T_BF16}, {GGML_Q4_0, LOAM_T_Q4_0},
+    {GGML_Q4_1, LOAM_T_Q4_1}, {GGML_Q5_0, LOAM_T_Q5_0}, {GGML_Q5_1, LOAM_T_Q5_1}, {GGML_Q8_0, LOAM_T_Q8_0},
+    {GGML_Q2_K, LOAM_T_Q2_K}, {GGML_Q3_K, LOAM_T_Q3_K}, {GGML_Q4_K, LOAM_T_Q4_K}, {GGML_Q5_K, LOAM_T_Q5_K},
+    {GGML_Q6_K, LOAM_T_Q6_K}, {GGML_IQ4_NL, LOAM_T_IQ4_NL}, {GGML_I32, LOAM_T_I32},
+};
+
+int gguf_loam_type(ggml_type t) {
+    for (size_t i = 0; i < sizeof type_pairs / sizeof *type_pairs; i++)
+        if (type_pairs[i].ggml == t) return (int)type_pairs[i].loam;
+    return -1;
+}
+
+ggml_type gguf_ggml_type(loam_type t) {
+    for (size_t i = 0; i < sizeof type_pairs / sizeof *type_pairs; i++)
+        if (type_pairs[i].loam == t) return type_pairs[i].ggml;
+    return GGML_TYPE_LIMIT;
+}

@@ -21,6 +21,11 @@ typedef enum {
     GGML_TYPE_LIMIT = 40
 } ggml_type;
 
+/* The loam type of a ggml tensor type, -1 for types loam does not compute
+ * with; and the ggml type of a loam type (GGML_TYPE_LIMIT for none). */
+int gguf_loam_type(ggml_type t);
+ggml_type gguf_ggml_type(loam_type t);
+
 typedef struct {
     const char *key; /* not NUL-terminated in the file: copied */
     gguf_type type;

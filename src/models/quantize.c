@@ -19,63 +19,7 @@
 #include "../kernels/quants.h"
 #include "../tokenizer/tokenizer.h"
 #include "model.h"
-
-typedef struct {
-    const char *name;
-    int ftype;        /* general.file_type */
-    loam_type base;   /* the default tensor type */
-    int k_mix;        /* Q4_K_M's extra bits for some attn_v / ffn_down */
-} target_type;
-
-static const target_type targets[] = {
-    {"f16", 1, LOAM_T_F16, 0},   {"bf16", 32, LOAM_T_BF16, 0}, {"q8_0", 7, LOAM_T_Q8_0, 0},
-    {"q4_0", 2, LOAM_T_Q4_0, 0}, {"q6_k", 18, LOAM_T_Q6_K, 0}, {"q4_k_m", 15, LOAM_T_Q4_K, 1},
-};
-
-static ggml_type to_ggml(loam_type t) {
-    switch (t) {
-    case LOAM_T_F16: return GGML_F16;
-    case LOAM_T_BF16: return GGML_BF16;
-    case LOAM_T_Q8_0: return GGML_Q8_0;
-    case LOAM_T_Q4_0: return GGML_Q4_0;
-    case LOAM_T_Q5_0: return GGML_Q5_0;
-    case LOAM_T_Q4_K: return GGML_Q4_K;
-    case LOAM_T_Q6_K: return GGML_Q6_K;
-    default: return GGML_F32;
-    }
-}
-
-/* llama-quantize's use_more_bits */
-static int more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
-
-static int layer_of(const char *name) {
-    int l = -1;
-    return sscanf(name, "blk.%d.", &l) == 1 ? l : -1;
-}
-
-/* The type llama-quantize gives a tensor (llama_tensor_get_type, for the
- * types offered here), with its fallback when rows do not fit the block. */
-static loam_type choose_type(const target_type *tt, const char *name, int n_dims, int64_t row, int n_layers, int has_output,
-                             const char *arch) {
-    if (n_dims < 2 || strstr(name, "rope_freqs") || !strstr(name, "weight")) return LOAM_T_COUNT; /* keep as is */
-    loam_type t = tt->base;
-    if (loam_type_is_quantized(t)) {
-        if (!strcmp(name, "output.weight") || (!has_output && !strcmp(name, "token_embd.weight"))) {
-            if (!strcmp(arch, "falcon") || row % 256) t = LOAM_T_Q8_0;
-            else if (t != LOAM_T_Q8_0) t = LOAM_T_Q6_K;
-        } else if (tt->k_mix && (strstr(name, "attn_v.weight") || strstr(name, "ffn_down"))) {
-            if (more_bits(layer_of(name), n_layers)) t = LOAM_T_Q6_K;
-        }
-    }
-    int be, bb;
-    loam_type_block(t, &be, &bb);
-    if (row % be) { /* llama-quantize's fallbacks */
-        t = t == LOAM_T_Q4_K ? LOAM_T_Q5_0 : t == LOAM_T_Q6_K ? LOAM_T_Q8_0 : t;
-        loam_type_block(t, &be, &bb);
-        if (row % be) t = LOAM_T_F16;
-    }
-    return t;
-}
+#include "quant_policy.h"
 
 /* ---- sources: a tensor as f32 rows, whatever it is stored as */
 
@@ -109,7 +53,7 @@ static void source_row(const source *s, int64_t r, float *out) {
 
 static int cmp_tensor_order(const void *a, const void *b) {
     const source *x = a, *y = b;
-    int lx = layer_of(x->name), ly = layer_of(y->name);
+    int lx = loam_gguf_layer_of(x->name), ly = loam_gguf_layer_of(y->name);
     if ((lx < 0) != (ly < 0)) return lx < 0 ? -1 : 1; /* non-block tensors first */
     if (lx != ly) return lx < ly ? -1 : 1;
     return strcmp(x->name, y->name);
@@ -284,7 +228,7 @@ static loam_status hf_vocab(gguf_writer *w, const char *dir, const loam_model *m
     return st;
 }
 
-static loam_status hf_metadata(gguf_writer *w, const char *dir, const loam_model *m, const target_type *tt, loam_error *err) {
+static loam_status hf_metadata(gguf_writer *w, const char *dir, const loam_model *m, const loam_quant_target *tt, loam_error *err) {
     const loam_spec *s = &m->spec;
     char name[128], label[32];
     gguf_w_str(w, "general.architecture", "llama");
@@ -326,7 +270,7 @@ static loam_status hf_metadata(gguf_writer *w, const char *dir, const loam_model
 
 /* ---- GGUF in: metadata copied, the two type keys moved to the end */
 
-static loam_status gguf_sources(const gguf_file *g, gguf_writer *w, const target_type *tt, source_list *out, loam_error *err) {
+static loam_status gguf_sources(const gguf_file *g, gguf_writer *w, const loam_quant_target *tt, source_list *out, loam_error *err) {
     for (int64_t i = 0; i < g->n_kv; i++) {
         const gguf_kv *kv = &g->kv[i];
         if (!strcmp(kv->key, "general.file_type") || !strcmp(kv->key, "general.quantization_version")) continue;
@@ -364,23 +308,8 @@ static loam_status gguf_sources(const gguf_file *g, gguf_writer *w, const target
         memcpy(x->ne, t->ne, sizeof x->ne);
         x->data = t->data;
         x->keep_ggml = t->type;
-        switch (t->type) {
-        case GGML_F32: x->src_type = LOAM_T_F32; break;
-        case GGML_F16: x->src_type = LOAM_T_F16; break;
-        case GGML_BF16: x->src_type = LOAM_T_BF16; break;
-        case GGML_Q4_0: x->src_type = LOAM_T_Q4_0; break;
-        case GGML_Q4_1: x->src_type = LOAM_T_Q4_1; break;
-        case GGML_Q5_0: x->src_type = LOAM_T_Q5_0; break;
-        case GGML_Q5_1: x->src_type = LOAM_T_Q5_1; break;
-        case GGML_Q8_0: x->src_type = LOAM_T_Q8_0; break;
-        case GGML_Q2_K: x->src_type = LOAM_T_Q2_K; break;
-        case GGML_Q3_K: x->src_type = LOAM_T_Q3_K; break;
-        case GGML_Q4_K: x->src_type = LOAM_T_Q4_K; break;
-        case GGML_Q5_K: x->src_type = LOAM_T_Q5_K; break;
-        case GGML_Q6_K: x->src_type = LOAM_T_Q6_K; break;
-        case GGML_IQ4_NL: x->src_type = LOAM_T_IQ4_NL; break;
-        default: x->src_type = LOAM_T_COUNT; /* copied unchanged only */
-        }
+        int lt = gguf_loam_type(t->type);
+        x->src_type = lt < 0 || lt == LOAM_T_I32 ? LOAM_T_COUNT : (loam_type)lt; /* others: copied unchanged only */
     }
     qsort(out->src, (size_t)out->n, sizeof *out->src, cmp_tensor_order); /* as llama-quantize orders them */
     return LOAM_OK;
@@ -388,9 +317,7 @@ static loam_status gguf_sources(const gguf_file *g, gguf_writer *w, const target
 
 loam_status loam_quantize(const char *in_path, const char *out_path, const char *type, loam_progress_fn progress, void *user,
                           loam_error *err) {
-    const target_type *tt = NULL;
-    for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
-        if (!strcmp(type, targets[i].name)) tt = &targets[i];
+    const loam_quant_target *tt = loam_quant_target_find(type, 0);
     if (!tt) return loam_fail(err, LOAM_E_ARG, "quantize: unknown type \"%s\" (f16, bf16, q8_0, q4_0, q6_k, q4_k_m)", type);
     size_t plen = strlen(in_path);
     int from_gguf = plen > 5 && !strcmp(in_path + plen - 5, ".gguf");
@@ -424,17 +351,17 @@ loam_status loam_quantize(const char *in_path, const char *out_path, const char 
     loam_type *chosen = st ? NULL : calloc((size_t)(list.n ? list.n : 1), sizeof *chosen);
     if (!st && !chosen) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
     for (int i = 0; !st && i < list.n; i++) {
-        if (layer_of(list.src[i].name) + 1 > n_layers) n_layers = layer_of(list.src[i].name) + 1;
+        if (loam_gguf_layer_of(list.src[i].name) + 1 > n_layers) n_layers = loam_gguf_layer_of(list.src[i].name) + 1;
         has_output |= !strcmp(list.src[i].name, "output.weight");
     }
     uint64_t max_row = 1;
     for (int i = 0; !st && i < list.n; i++) {
         source *x = &list.src[i];
-        loam_type t = choose_type(tt, x->name, x->n_dims, (int64_t)x->ne[0], n_layers, has_output, arch);
+        loam_type t = loam_quant_tensor_type(tt, x->name, x->n_dims, (int64_t)x->ne[0], n_layers, has_output, arch);
         if (t == LOAM_T_COUNT) t = from_gguf ? x->src_type : LOAM_T_F32; /* unchanged; the converter writes 1-D tensors as F32 */
         if (t == LOAM_T_COUNT && from_gguf) st = loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tensor \"%s\" has a type loam cannot copy", in_path, x->name);
         chosen[i] = t;
-        ggml_type gt = (from_gguf && t == x->src_type) ? x->keep_ggml : to_ggml(t);
+        ggml_type gt = (from_gguf && t == x->src_type) ? x->keep_ggml : gguf_ggml_type(t);
         if (t == LOAM_T_F32) gt = GGML_F32;
         gguf_w_tensor(w, x->name, x->n_dims, x->ne, gt);
         if (x->ne[0] > max_row) max_row = x->ne[0];

@@ -13,6 +13,7 @@
 #include "../formats/gguf_write.h"
 #include "../kernels/quants.h"
 #include "presets.h"
+#include "quant_policy.h"
 
 #define POOL_ROWS 32
 
@@ -146,58 +147,6 @@ static float gaussian(uint64_t *s) { /* Box-Muller on a 64-bit LCG */
     return (float)(sqrt(-2 * log(u1)) * cos(2 * M_PI * u2));
 }
 
-typedef struct {
-    const char *name;
-    int ftype;
-    loam_type base;
-    int k_mix;
-} synth_type;
-
-static const synth_type synth_types[] = {
-    {"f32", 0, LOAM_T_F32, 0}, {"f16", 1, LOAM_T_F16, 0},  {"bf16", 32, LOAM_T_BF16, 0},
-    {"q8_0", 7, LOAM_T_Q8_0, 0}, {"q4_0", 2, LOAM_T_Q4_0, 0}, {"q6_k", 18, LOAM_T_Q6_K, 0},
-    {"q4_k_m", 15, LOAM_T_Q4_K, 1},
-};
-
-static ggml_type ggml_of(loam_type t) {
-    switch (t) {
-    case LOAM_T_F16: return GGML_F16;
-    case LOAM_T_BF16: return GGML_BF16;
-    case LOAM_T_Q8_0: return GGML_Q8_0;
-    case LOAM_T_Q4_0: return GGML_Q4_0;
-    case LOAM_T_Q5_0: return GGML_Q5_0;
-    case LOAM_T_Q4_K: return GGML_Q4_K;
-    case LOAM_T_Q6_K: return GGML_Q6_K;
-    default: return GGML_F32;
-    }
-}
-
-static int more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
-
-/* llama-quantize's choice for each tensor (as in quantize.c) */
-static loam_type type_for(const synth_type *st, const synth_tensor *t, int n_layers, int tied, const char *arch) {
-    if (t->is_norm) return LOAM_T_F32;
-    loam_type ty = st->base;
-    if (loam_type_is_quantized(ty)) {
-        if (!strcmp(t->name, "output.weight") || (tied && !strcmp(t->name, "token_embd.weight"))) {
-            if (!strcmp(arch, "falcon") || t->ne[0] % 256) ty = LOAM_T_Q8_0;
-            else if (ty != LOAM_T_Q8_0) ty = LOAM_T_Q6_K;
-        } else if (st->k_mix && (strstr(t->name, "attn_v.weight") || strstr(t->name, "ffn_down"))) {
-            int layer = -1;
-            sscanf(t->name, "blk.%d.", &layer);
-            if (more_bits(layer, n_layers)) ty = LOAM_T_Q6_K;
-        }
-    }
-    int be, bb;
-    loam_type_block(ty, &be, &bb);
-    if (t->ne[0] % (uint64_t)be) {
-        ty = ty == LOAM_T_Q4_K ? LOAM_T_Q5_0 : ty == LOAM_T_Q6_K ? LOAM_T_Q8_0 : ty;
-        loam_type_block(ty, &be, &bb);
-        if (t->ne[0] % (uint64_t)be) ty = LOAM_T_F16;
-    }
-    return ty;
-}
-
 loam_status loam_synth(const char *like, const char *type, const char *out, loam_progress_fn progress, void *user, loam_error *err) {
     const loam_preset *p = loam_preset_find(like);
     if (!p) {
@@ -208,9 +157,7 @@ loam_status loam_synth(const char *like, const char *type, const char *out, loam
         }
         return loam_fail(err, LOAM_E_ARG, "synth: no model \"%s\" (known: %s)", like, names);
     }
-    const synth_type *st = NULL;
-    for (size_t i = 0; i < sizeof synth_types / sizeof *synth_types; i++)
-        if (!strcmp(type, synth_types[i].name)) st = &synth_types[i];
+    const loam_quant_target *st = loam_quant_target_find(type, 1);
     if (!st) return loam_fail(err, LOAM_E_ARG, "synth: unknown type \"%s\" (f32, f16, bf16, q8_0, q4_0, q6_k, q4_k_m)", type);
     synth_list l = {0};
     gguf_writer *w = gguf_writer_new();
@@ -222,8 +169,11 @@ loam_status loam_synth(const char *like, const char *type, const char *out, loam
     }
     if (!s && !(types = malloc((size_t)l.n * sizeof *types))) s = loam_fail(err, LOAM_E_NOMEM, "out of memory");
     for (int i = 0; !s && i < l.n; i++) {
-        types[i] = type_for(st, &l.t[i], p->n_layers, p->tied, p->arch);
-        gguf_w_tensor(w, l.t[i].name, l.t[i].n_dims, l.t[i].ne, ggml_of(types[i]));
+        const synth_tensor *t = &l.t[i];
+        types[i] = t->is_norm ? LOAM_T_F32
+                              : loam_quant_tensor_type(st, t->name, t->n_dims, (int64_t)t->ne[0], p->n_layers, !p->tied, p->arch);
+        if (types[i] == LOAM_T_COUNT) types[i] = LOAM_T_F32; /* kept as written: synth's data is f32 */
+        gguf_w_tensor(w, t->name, t->n_dims, t->ne, gguf_ggml_type(types[i]));
     }
     if (!s) s = gguf_w_begin(w, out, err);
     uint64_t seed = 0x5eed;

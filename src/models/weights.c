@@ -100,28 +100,6 @@ loam_status loam_weights_open_dir(loam_weight_store *ws, const char *dir, loam_e
     return st;
 }
 
-/* ggml type -> loam type (-1: not one loam computes with) */
-static int type_from_ggml(ggml_type t) {
-    switch (t) {
-    case GGML_F32: return LOAM_T_F32;
-    case GGML_F16: return LOAM_T_F16;
-    case GGML_BF16: return LOAM_T_BF16;
-    case GGML_Q4_0: return LOAM_T_Q4_0;
-    case GGML_Q4_1: return LOAM_T_Q4_1;
-    case GGML_Q5_0: return LOAM_T_Q5_0;
-    case GGML_Q5_1: return LOAM_T_Q5_1;
-    case GGML_Q8_0: return LOAM_T_Q8_0;
-    case GGML_Q2_K: return LOAM_T_Q2_K;
-    case GGML_Q3_K: return LOAM_T_Q3_K;
-    case GGML_Q4_K: return LOAM_T_Q4_K;
-    case GGML_Q5_K: return LOAM_T_Q5_K;
-    case GGML_Q6_K: return LOAM_T_Q6_K;
-    case GGML_IQ4_NL: return LOAM_T_IQ4_NL;
-    case GGML_I32: return LOAM_T_I32;
-    default: return -1;
-    }
-}
-
 loam_status loam_weights_open_gguf(loam_weight_store *ws, const char *path, loam_error *err) {
     memset(ws, 0, sizeof *ws);
     ws->gguf = calloc(1, sizeof *ws->gguf);
@@ -142,7 +120,7 @@ loam_status loam_weights_open_gguf(loam_weight_store *ws, const char *path, loam
     for (int i = 0; i < ws->n_gguf; i++) {
         const gguf_tensor *g = &ws->gguf->tensors[i];
         loam_tensor *t = &ws->gguf_tensors[i];
-        int type = type_from_ggml(g->type);
+        int type = gguf_loam_type(g->type);
         t->name = g->name;
         t->file = ws->gguf->map.path;
         t->data = g->data;
