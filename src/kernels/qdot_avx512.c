@@ -48,6 +48,16 @@ typedef struct {
     float pad[8];         /* keeps every block 64-byte aligned */
 } act_pack8;
 
+/* -8 * the sum of the 4 activations that dpbusd adds into lane l */
+static inline int32_t neg8_lane_sum(const int8_t *q, int l) { return -8 * (q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]); }
+
+/* Per-16-bit-lane shift counts, one count per 128-bit lane (lowest first):
+ * srlv by these moves each lane's wanted nibble or bit pair down. */
+static inline __m512i lane_shifts(long long s0, long long s1, long long s2, long long s3) {
+    const long long w = 0x0001000100010001LL;
+    return _mm512_set_epi64(s3 * w, s3 * w, s2 * w, s2 * w, s1 * w, s1 * w, s0 * w, s0 * w);
+}
+
 static void pack8(const loam_act_block *x, int nb, act_pack8 *out) {
     for (int i = 0; i < nb; i++) {
         act_pack8 *P = &out[i];
@@ -57,17 +67,11 @@ static void pack8(const loam_act_block *x, int nb, act_pack8 *out) {
             memcpy(&P->q[p][32 * h], a->q, 32);
             for (int l = 0; l < 8; l++) {
                 P->d[p][8 * h + l] = a->d;
-                P->neg8sum[p][8 * h + l] = -8 * (a->q[4 * l] + a->q[4 * l + 1] + a->q[4 * l + 2] + a->q[4 * l + 3]);
+                P->neg8sum[p][8 * h + l] = neg8_lane_sum(a->q, l);
             }
             P->dsum[r] = a->d * (float)a->isum;
         }
     }
-}
-
-static inline float half_to_float(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
 }
 
 /* lanes 0-7 and 8-15 of v summed separately */
@@ -96,8 +100,7 @@ static inline __attribute__((always_inline)) void rows8_q4_0(const uint8_t *b, s
                                                               float *out) {
     __m512 acc[4][4] = {ZERO4, ZERO4, ZERO4, ZERO4};
     /* 128-bit lanes 0 and 2 keep the low nibbles (elements 0-15), 1 and 3 the high ones (16-31) */
-    const __m512i shift = _mm512_set_epi64(4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 0, 0,
-                                           4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 0, 0);
+    const __m512i shift = lane_shifts(0, 4, 0, 4);
     const __m512i low = _mm512_set1_epi8(15);
     for (int i = 0; i < nb; i++, b += 18) {
         __m512i wz[4];
@@ -106,7 +109,7 @@ static inline __attribute__((always_inline)) void rows8_q4_0(const uint8_t *b, s
             const uint8_t *bj = b + j * rb;
             _mm_prefetch((const char *)bj + 18 * 16, _MM_HINT_T0);
             wz[j] = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bj + 2))), shift), low);
-            dw[j] = _mm512_set1_ps(half_to_float(bj));
+            dw[j] = _mm512_set1_ps(half_at(bj));
         }
         _Pragma("GCC unroll 8") for (int p = 0; p < 4; p++) {
             __m512i q = _mm512_load_si512(P[i].q[p]), start = _mm512_load_si512(P[i].neg8sum[p]);
@@ -132,7 +135,7 @@ static inline __attribute__((always_inline)) void rows8_q8_0(const uint8_t *b, s
             const uint8_t *bj = b + j * rb;
             _mm_prefetch((const char *)bj + 34 * 8, _MM_HINT_T0);
             wz[j] = _mm512_xor_si512(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(bj + 2))), flip);
-            dw[j] = _mm512_set1_ps(half_to_float(bj));
+            dw[j] = _mm512_set1_ps(half_at(bj));
         }
         _Pragma("GCC unroll 8") for (int p = 0; p < 4; p++) {
             __m512i q = _mm512_load_si512(P[i].q[p]), start = _mm512_slli_epi32(_mm512_load_si512(P[i].neg8sum[p]), 4);
@@ -158,8 +161,8 @@ static inline __attribute__((always_inline)) void rows8_q4_k(const uint8_t *b, s
         float d[2], s[2][8];
         _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
             const uint8_t *bj = b + j * rb;
-            float dmin = half_to_float(bj + 2);
-            d[j] = half_to_float(bj);
+            float dmin = half_at(bj + 2);
+            d[j] = half_at(bj);
             _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
                 uint8_t sc, m;
                 scale_min_k4(k, bj + 4, &sc, &m);
@@ -212,7 +215,7 @@ static inline __attribute__((always_inline)) void rows8_q6_k(const uint8_t *b, s
             _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
                 const uint8_t *bj = b + j * rb, *ql = bj + 64 * half, *qh = bj + 128 + 32 * half;
                 _mm_prefetch((const char *)bj + 630 + 64 * half, _MM_HINT_T0);
-                d[j] = half_to_float(bj + 208);
+                d[j] = half_at(bj + 208);
                 __m512i l0 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)ql));
                 __m512i l1 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(ql + 32)));
                 __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
@@ -273,7 +276,7 @@ static void pack1(const loam_act_block *x, int nb, act_pack1 *out) {
         P->dsum[h] = x[i].d * (float)x[i].isum;
         for (int l = 0; l < 8; l++) {
             P->d[8 * h + l] = x[i].d;
-            P->neg8sum[8 * h + l] = -8 * (x[i].q[4 * l] + x[i].q[4 * l + 1] + x[i].q[4 * l + 2] + x[i].q[4 * l + 3]);
+            P->neg8sum[8 * h + l] = neg8_lane_sum(x[i].q, l);
         }
     }
 }
@@ -282,8 +285,7 @@ static void pack1(const loam_act_block *x, int nb, act_pack1 *out) {
  * that consecutive pairs of blocks are not one chain of dependent FMAs.
  * One weight row at a time: more interleaved rows measured slower. */
 static inline void q4_0_pair(const uint8_t *b, const act_pack1 *P, __m512 *acc) {
-    const __m512i shift = _mm512_set_epi64(4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 0, 0,
-                                           4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 0, 0);
+    const __m512i shift = lane_shifts(0, 4, 0, 4);
     __m512i wv = _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(b + 2))), 0xFF00,
                                              _mm_loadu_si128((const __m128i *)(b + 20)));
     __m512i wz = _mm512_and_si512(_mm512_srlv_epi16(wv, shift), _mm512_set1_epi8(15));
@@ -311,8 +313,7 @@ static float row1_q4_0(const uint8_t *b, const act_pack1 *P, int nb) {
 /* Q4_K weight row times one packed row: each 32-byte chunk of nibbles
  * holds blocks 2p (low nibbles) and 2p + 1 (high), exactly one pair. */
 static float row1_q4_k(const uint8_t *b, const act_pack1 *P, int nsb) {
-    const __m512i shift = _mm512_set_epi64(4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL,
-                                           4 * 0x0001000100010001LL, 0, 0, 0, 0);
+    const __m512i shift = lane_shifts(0, 0, 4, 4);
     const __m512i low = _mm512_set1_epi8(15);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     float mins = 0;
@@ -320,7 +321,7 @@ static float row1_q4_k(const uint8_t *b, const act_pack1 *P, int nsb) {
         _mm_prefetch((const char *)b + 576, _MM_HINT_T0);
         _mm_prefetch((const char *)b + 640, _MM_HINT_T0);
         _mm_prefetch((const char *)b + 704, _MM_HINT_T0);
-        float d = half_to_float(b), dmin = half_to_float(b + 2);
+        float d = half_at(b), dmin = half_at(b + 2);
         _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {
             uint8_t s0, m0, s1, m1;
             scale_min_k4(2 * p, b + 4, &s0, &m0);
@@ -345,11 +346,8 @@ static float row1_q4_k(const uint8_t *b, const act_pack1 *P, int nsb) {
  * scales (dpbusd lanes 0-3 and 4-7). The -32 offset starts the integer
  * accumulator at 4 * (-8 * lane sums). */
 static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
-    const __m512i sh_a = _mm512_set_epi64(2 * 0x0001000100010001LL, 2 * 0x0001000100010001LL, 2 * 0x0001000100010001LL,
-                                          2 * 0x0001000100010001LL, 0, 0, 0, 0);
-    const __m512i sh_b = _mm512_set_epi64(6 * 0x0001000100010001LL, 6 * 0x0001000100010001LL, 6 * 0x0001000100010001LL,
-                                          6 * 0x0001000100010001LL, 4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL,
-                                          4 * 0x0001000100010001LL, 4 * 0x0001000100010001LL);
+    const __m512i sh_a = lane_shifts(0, 0, 2, 2);
+    const __m512i sh_b = lane_shifts(4, 4, 6, 6);
     const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     const __m512i low = _mm512_set1_epi8(15), three = _mm512_set1_epi8(3);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
@@ -358,7 +356,7 @@ static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
         _mm_prefetch((const char *)b + 904, _MM_HINT_T0);
         _mm_prefetch((const char *)b + 968, _MM_HINT_T0);
         _mm_prefetch((const char *)b + 1032, _MM_HINT_T0);
-        __m512 d = _mm512_set1_ps(half_to_float(b + 208));
+        __m512 d = _mm512_set1_ps(half_at(b + 208));
         _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
             __m512i L = _mm512_loadu_si512(b + 64 * h);
             __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h)));
