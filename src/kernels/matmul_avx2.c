@@ -64,14 +64,14 @@ DEFINE_ROW4(f16, load_f16, scalar_f16, 2)
 
 #define DEFINE_TILE(SUFFIX, LOAD, SCALAR)                                                             \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
-        const float *x, int rows, int K, const void *w, int n, int two, float *y, int ldy) {           \
+        const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy) {            \
         __m256 acc[4][2];                                                                            \
         _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();                    \
         size_t w0 = (size_t)n * (size_t)K, w1 = w0 + (size_t)K;                                      \
         int k = 0;                                                                                   \
         for (; k + 8 <= K; k += 8) {                                                                 \
             __m256 a = LOAD(w, w0 + (size_t)k);                                                      \
-            __m256 b = two ? LOAD(w, w1 + (size_t)k) : a;                                            \
+            __m256 b = nw > 1 ? LOAD(w, w1 + (size_t)k) : a;                                         \
             _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++) {                                 \
                 __m256 xv = _mm256_loadu_ps(x + (size_t)r * (size_t)K + k);                          \
                 acc[r][0] = _mm256_fmadd_ps(xv, a, acc[r][0]);                                       \
@@ -83,10 +83,10 @@ DEFINE_ROW4(f16, load_f16, scalar_f16, 2)
             const float *xr = x + (size_t)r * (size_t)K;                                             \
             for (int kk = k; kk < K; kk++) {                                                         \
                 s0 += xr[kk] * SCALAR(w, w0 + (size_t)kk);                                           \
-                if (two) s1 += xr[kk] * SCALAR(w, w1 + (size_t)kk);                                  \
+                if (nw > 1) s1 += xr[kk] * SCALAR(w, w1 + (size_t)kk);                                  \
             }                                                                                        \
             y[(size_t)r * (size_t)ldy + (size_t)n] = s0;                                             \
-            if (two) y[(size_t)r * (size_t)ldy + (size_t)n + 1] = s1;                                \
+            if (nw > 1) y[(size_t)r * (size_t)ldy + (size_t)n + 1] = s1;                                \
         }                                                                                            \
     }                                                                                                \
     static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
@@ -94,12 +94,12 @@ DEFINE_ROW4(f16, load_f16, scalar_f16, 2)
         int t = 0;                                                                                   \
         for (; t + 4 <= T; t += 4)                                                                   \
             for (int n = n0; n < n1; n += 2)                                                         \
-                tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
+                tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n + 1 < n1 ? 2 : 1, y + (size_t)t * ldy, ldy);  \
         for (; t < T; t++) {                                                                         \
             int n = n0;                                                                              \
             for (; n + 4 <= n1; n += 4) row4_##SUFFIX(x + (size_t)t * K, K, w, n, y + (size_t)t * ldy);   \
             for (; n < n1; n += 2)                                                                   \
-                tile_##SUFFIX(x + (size_t)t * K, 1, K, w, n, n + 1 < n1, y + (size_t)t * ldy, ldy);  \
+                tile_##SUFFIX(x + (size_t)t * K, 1, K, w, n, n + 1 < n1 ? 2 : 1, y + (size_t)t * ldy, ldy);  \
         }                                                                                            \
     }
 
@@ -107,7 +107,6 @@ DEFINE_TILE(f32, load_f32, scalar_f32)
 DEFINE_TILE(bf16, load_bf16, scalar_bf16)
 DEFINE_TILE(f16, load_f16, scalar_f16)
 
-#define TILE_WEIGHTS(two) (two) /* tile_f32 takes a flag: a second weight row */
 #include "quant_loop.inc"
 
 static void matmul_avx2(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,

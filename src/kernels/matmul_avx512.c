@@ -120,7 +120,6 @@ DEFINE_TILE(f32, load_f32, load_f32_mask)
 DEFINE_TILE(bf16, load_bf16, load_bf16_mask)
 DEFINE_TILE(f16, load_f16, load_f16_mask)
 
-#define TILE_WEIGHTS(two) ((two) ? 2 : 1) /* tile_f32 takes a count of weight rows */
 #include "quant_loop.inc"
 
 static void matmul_avx512(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
