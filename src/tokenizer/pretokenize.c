@@ -150,6 +150,18 @@ static int is_digit(uint32_t cp) {
     return c == UTF8PROC_CATEGORY_ND || c == UTF8PROC_CATEGORY_NL || c == UTF8PROC_CATEGORY_NO;
 }
 
+/* The list takes the rebuilt text b and the pieces' new spans np (one per
+ * piece), freeing the old ones. 0 when out of memory. */
+static int adopt_rebuilt(piece_list *l, tk_buf *b, span *np) {
+    free(l->text);
+    free(l->pieces);
+    l->text = b->p ? b->p : calloc(1, 1);
+    l->len = b->n;
+    l->pieces = np;
+    l->cap = l->n ? l->n : 1;
+    return l->text != NULL;
+}
+
 /* Replaces text with its byte-level form (each byte -> a code point) and
  * recomputes piece offsets. */
 static int to_bytelevel(piece_list *l) {
@@ -164,13 +176,7 @@ static int to_bytelevel(piece_list *l) {
         }
         np[i] = (span){start, b.n};
     }
-    free(l->text);
-    free(l->pieces);
-    l->text = b.p ? b.p : calloc(1, 1);
-    l->len = b.n;
-    l->pieces = np;
-    l->cap = l->n ? l->n : 1;
-    return l->text != NULL;
+    return adopt_rebuilt(l, &b, np);
 fail:
     tk_buf_free(&b);
     free(np);
@@ -196,13 +202,7 @@ static int metaspace(piece_list *l, const tk_pretokenizer *p, int first) {
             if (!(s[k] == ' ' ? tk_buf_put(&b, p->replacement, rl) : tk_buf_putc(&b, s[k]))) goto fail;
         np[i] = (span){start, b.n};
     }
-    free(l->text);
-    free(l->pieces);
-    l->text = b.p ? b.p : calloc(1, 1);
-    l->len = b.n;
-    l->pieces = np;
-    l->cap = l->n ? l->n : 1;
-    if (!l->text) return 0;
+    if (!adopt_rebuilt(l, &b, np)) return 0;
     if (!p->split) return 1;
     piece_list out = {l->text, l->len, NULL, 0, 0};
     for (int i = 0; i < l->n; i++) {
@@ -237,13 +237,7 @@ static int prefix_spaces(piece_list *l) {
         if (!tk_buf_put(&b, l->text + l->pieces[i].start, l->pieces[i].end - l->pieces[i].start)) goto fail;
         np[i] = (span){start, b.n};
     }
-    free(l->text);
-    free(l->pieces);
-    l->text = b.p ? b.p : calloc(1, 1);
-    l->len = b.n;
-    l->pieces = np;
-    l->cap = l->n ? l->n : 1;
-    return l->text != NULL;
+    return adopt_rebuilt(l, &b, np);
 fail:
     tk_buf_free(&b);
     free(np);
