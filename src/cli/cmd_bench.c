@@ -10,8 +10,9 @@
 static const char bench_usage[] =
     "usage: loam bench MODEL [-p N] [-n N] [-t N[,N...]] [-r N] [--json]\n"
     "       loam bench --tokenizer PATH [--text FILE]   encode speed (MB/s, one thread)\n"
-    "  -p N   prompt tokens for the prefill test (default 512, capped by the context)\n"
-    "  -n N   tokens for the decode test, generated from an empty cache as llama-bench does (default 128)\n"
+    "  -p N   prompt tokens for the prefill test (default 512; 0 skips it)\n"
+    "  -n N   tokens for the decode test, generated from an empty cache as llama-bench does (default 128;\n"
+    "         0 skips it)\n"
     "  -t N   threads, or a list like 1,2 (default: physical cores)\n"
     "  --json rows as a JSON array: test, threads, tps, tps_sd, bw_fraction (decode: share of the\n"
     "         measured memory-bandwidth bound), ttft_ms (prefill)\n"
@@ -27,7 +28,7 @@ static void stats(const double *v, int n, double *mean, double *sd) {
 }
 
 typedef struct {
-    char test[16];
+    char test[24];
     int threads;
     double tps, sd, bw_fraction, ttft_ms;
 } bench_row;
@@ -51,28 +52,33 @@ static int bench_one(const char *path, int threads, long n_prompt, long n_gen, l
         loam_model_free(model);
         return cli_error_status(&err);
     }
-    int32_t *tok = malloc((size_t)n_prompt * sizeof *tok), *pos = malloc((size_t)n_prompt * sizeof *pos);
-    int32_t *seq = calloc((size_t)n_prompt, sizeof *seq);
-    int8_t *want = calloc((size_t)n_prompt, 1);
+    /* token ids for both tests; at least one so a decode-only run has ids */
+    long n_ids = n_prompt > 0 ? n_prompt : 1;
+    int32_t *tok = malloc((size_t)n_ids * sizeof *tok), *pos = malloc((size_t)n_ids * sizeof *pos);
+    int32_t *seq = calloc((size_t)n_ids, sizeof *seq);
+    int8_t *want = calloc((size_t)n_ids, 1);
     double *ppv = calloc((size_t)reps, sizeof *ppv), *tgv = calloc((size_t)reps, sizeof *tgv), ttft = 1e30;
     int rc = 0;
     if (!tok || !pos || !seq || !want || !ppv || !tgv) rc = cli_error("out of memory");
-    for (long i = 0; !rc && i < n_prompt; i++) tok[i] = (int32_t)((i * 7919) % in.n_vocab), pos[i] = (int32_t)i;
-    if (!rc) want[n_prompt - 1] = 1;
+    for (long i = 0; !rc && i < n_ids; i++) tok[i] = (int32_t)((i * 7919) % in.n_vocab), pos[i] = (int32_t)i;
+    if (!rc) want[n_ids - 1] = 1;
     for (long r = 0; !rc && r < reps; r++) {
-        loam_kv_seq_clear(ctx, 0);
-        loam_batch b = {(int)n_prompt, tok, pos, seq, want};
-        double t0 = cli_now();
-        if (loam_decode(ctx, &b, &err) != LOAM_OK) { rc = cli_error_status(&err); break; }
-        double dt = cli_now() - t0;
-        ppv[r] = n_prompt / dt;
-        if (dt < ttft) ttft = dt;
+        if (n_prompt > 0) {
+            loam_kv_seq_clear(ctx, 0);
+            loam_batch b = {(int)n_prompt, tok, pos, seq, want};
+            double t0 = cli_now();
+            if (loam_decode(ctx, &b, &err) != LOAM_OK) { rc = cli_error_status(&err); break; }
+            double dt = cli_now() - t0;
+            ppv[r] = n_prompt / dt;
+            if (dt < ttft) ttft = dt;
+        }
+        if (n_gen == 0) continue;
         /* decode from an empty cache, as llama-bench's tg test does, so the
          * two tools' figures compare */
         loam_kv_seq_clear(ctx, 0);
-        t0 = cli_now();
+        double t0 = cli_now();
         for (long g = 0; g < n_gen; g++) {
-            int32_t t = tok[g % n_prompt], p = (int32_t)g;
+            int32_t t = tok[g % n_ids], p = (int32_t)g;
             loam_batch one = {1, &t, &p, seq, NULL};
             if (loam_decode(ctx, &one, &err) != LOAM_OK) { rc = cli_error_status(&err); break; }
         }
@@ -81,7 +87,8 @@ static int bench_one(const char *path, int threads, long n_prompt, long n_gen, l
     if (!rc) {
         snprintf(pp->test, sizeof pp->test, "pp%ld", n_prompt);
         snprintf(tg->test, sizeof tg->test, "tg%ld", n_gen);
-        pp->threads = tg->threads = threads;
+        pp->threads = n_prompt > 0 ? threads : 0; /* 0: test skipped */
+        tg->threads = n_gen > 0 ? threads : 0;
         stats(ppv, (int)reps, &pp->tps, &pp->sd);
         stats(tgv, (int)reps, &tg->tps, &tg->sd);
         pp->ttft_ms = ttft * 1e3;
@@ -103,8 +110,8 @@ static int bench_model(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return fputs(bench_usage, stdout), 0;
-        if (strcmp(a, "-p") == 0) { if (!cli_int(a, v, 1, 1 << 20, &n_prompt)) return 1; i++; }
-        else if (strcmp(a, "-n") == 0) { if (!cli_int(a, v, 1, 1 << 20, &n_gen)) return 1; i++; }
+        if (strcmp(a, "-p") == 0) { if (!cli_int(a, v, 0, 1 << 20, &n_prompt)) return 1; i++; }
+        else if (strcmp(a, "-n") == 0) { if (!cli_int(a, v, 0, 1 << 20, &n_gen)) return 1; i++; }
         else if (strcmp(a, "-r") == 0) { if (!cli_int(a, v, 1, 1000, &reps)) return 1; i++; }
         else if (strcmp(a, "--json") == 0) json = 1;
         else if (strcmp(a, "--kv-type") == 0) {
@@ -126,6 +133,7 @@ static int bench_model(int argc, char **argv) {
         else path = a;
     }
     if (!path) return cli_error("bench: no model given");
+    if (n_prompt == 0 && n_gen == 0) return cli_error("bench: -p 0 and -n 0 leave nothing to measure");
     if (!n_threads) threads[n_threads++] = loam_physical_cores();
     bench_row rows[32];
     int n_rows = 0;
@@ -133,8 +141,10 @@ static int bench_model(int argc, char **argv) {
     for (int k = 0; k < n_threads; k++) {
         double bw = loam_measure_read_bandwidth(threads[k]);
         if (!json) fprintf(stderr, "memory read bandwidth, %d thread%s: %.1f GB/s\n", threads[k], threads[k] > 1 ? "s" : "", bw / 1e9);
-        if (bench_one(path, threads[k], n_prompt, n_gen, reps, kv_type, &rows[n_rows], &rows[n_rows + 1], bw, &in)) return 1;
-        n_rows += 2;
+        bench_row pp, tg;
+        if (bench_one(path, threads[k], n_prompt, n_gen, reps, kv_type, &pp, &tg, bw, &in)) return 1;
+        if (pp.threads) rows[n_rows++] = pp;
+        if (tg.threads) rows[n_rows++] = tg;
     }
     if (json) {
         printf("[");

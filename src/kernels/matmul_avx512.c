@@ -83,26 +83,34 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
     }
 
 /* Decode (one activation row): four weight rows per pass, so four streams
- * are in flight, with software prefetch a few cache lines ahead. */
+ * are in flight, with software prefetch of each row 1 KiB ahead (measured
+ * on F16 1B decode, one prefetch per line: 512 B 15.8 t/s, 1 KiB 16.7, 2 KiB 15.6). */
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 1024
+#endif
 #define DEFINE_ROW4(SUFFIX, LOAD, LOAD_MASK, ESIZE)                                                     \
     static void row4_##SUFFIX(const float *x, int K, const void *w, int n, float *y) {                 \
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                    \
         size_t r0 = (size_t)n * K, r1 = r0 + K, r2 = r1 + K, r3 = r2 + K;                               \
         const char *wb = (const char *)w;                                                              \
         int k = 0;                                                                                     \
-        for (; k + 16 <= K; k += 16) {                                                                 \
-            _mm_prefetch(wb + (r0 + k) * ESIZE + 512, _MM_HINT_T0);                                    \
-            _mm_prefetch(wb + (r1 + k) * ESIZE + 512, _MM_HINT_T0);                                    \
-            _mm_prefetch(wb + (r2 + k) * ESIZE + 512, _MM_HINT_T0);                                    \
-            _mm_prefetch(wb + (r3 + k) * ESIZE + 512, _MM_HINT_T0);                                    \
-            __m512 xv = _mm512_loadu_ps(x + k);                                                        \
-            a0 = _mm512_fmadd_ps(xv, LOAD(w, r0 + k), a0);                                             \
-            a1 = _mm512_fmadd_ps(xv, LOAD(w, r1 + k), a1);                                             \
-            a2 = _mm512_fmadd_ps(xv, LOAD(w, r2 + k), a2);                                             \
-            a3 = _mm512_fmadd_ps(xv, LOAD(w, r3 + k), a3);                                             \
+        /* one 64-byte line of every row per prefetch: 64 / ESIZE elements */                          \
+        enum { LINE = 64 / ESIZE };                                                                    \
+        for (; k + LINE <= K; k += LINE) {                                                             \
+            _mm_prefetch(wb + (r0 + k) * ESIZE + PREFETCH_AHEAD, _MM_HINT_T0);                         \
+            _mm_prefetch(wb + (r1 + k) * ESIZE + PREFETCH_AHEAD, _MM_HINT_T0);                         \
+            _mm_prefetch(wb + (r2 + k) * ESIZE + PREFETCH_AHEAD, _MM_HINT_T0);                         \
+            _mm_prefetch(wb + (r3 + k) * ESIZE + PREFETCH_AHEAD, _MM_HINT_T0);                         \
+            _Pragma("GCC unroll 2") for (int s = 0; s < LINE; s += 16) {                               \
+                __m512 xv = _mm512_loadu_ps(x + k + s);                                                \
+                a0 = _mm512_fmadd_ps(xv, LOAD(w, r0 + k + s), a0);                                     \
+                a1 = _mm512_fmadd_ps(xv, LOAD(w, r1 + k + s), a1);                                     \
+                a2 = _mm512_fmadd_ps(xv, LOAD(w, r2 + k + s), a2);                                     \
+                a3 = _mm512_fmadd_ps(xv, LOAD(w, r3 + k + s), a3);                                     \
+            }                                                                                          \
         }                                                                                              \
-        if (k < K) {                                                                                   \
-            __mmask16 m = (__mmask16)((1u << (K - k)) - 1u);                                           \
+        for (; k < K; k += 16) {                                                                       \
+            __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1u);         \
             __m512 xv = _mm512_maskz_loadu_ps(m, x + k);                                               \
             a0 = _mm512_fmadd_ps(xv, LOAD_MASK(w, r0 + k, m), a0);                                     \
             a1 = _mm512_fmadd_ps(xv, LOAD_MASK(w, r1 + k, m), a1);                                     \

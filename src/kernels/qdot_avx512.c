@@ -264,16 +264,16 @@ typedef struct {
     int8_t q[64];
     int32_t neg8sum[16];
     float d[16];
-    float dsum[2];  /* d * (sum of q) of each block, for Q4_K's mins */
-    float pad[14];  /* keeps every pair 64-byte aligned */
 } act_pack1;
 
-static void pack1(const loam_act_block *x, int nb, act_pack1 *out) {
+/* Packs nb blocks into nb / 2 pairs, and each block's d * (sum of q), for
+ * Q4_K's mins, into dsum[nb] (contiguous, so 8 blocks load as one vector). */
+static void pack1(const loam_act_block *x, int nb, act_pack1 *out, float *dsum) {
     for (int i = 0; i < nb; i++) {
         act_pack1 *P = &out[i / 2];
         int h = i % 2;
         memcpy(&P->q[32 * h], x[i].q, 32);
-        P->dsum[h] = x[i].d * (float)x[i].isum;
+        dsum[i] = x[i].d * (float)x[i].isum;
         for (int l = 0; l < 8; l++) {
             P->d[8 * h + l] = x[i].d;
             P->neg8sum[8 * h + l] = neg8_lane_sum(x[i].q, l);
@@ -284,6 +284,10 @@ static void pack1(const loam_act_block *x, int nb, act_pack1 *out) {
 /* Q4_0 weight row times one packed row (nb even). Two accumulators, so
  * that consecutive pairs of blocks are not one chain of dependent FMAs.
  * One weight row at a time: more interleaved rows measured slower. */
+#ifndef ROW1_AHEAD
+#define ROW1_AHEAD 1024 /* bytes of the weight row prefetched ahead */
+#endif
+
 static inline void q4_0_pair(const uint8_t *b, const act_pack1 *P, __m512 *acc) {
     const __m512i shift = lane_shifts(0, 4, 0, 4);
     __m512i wv = _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(b + 2))), 0xFF00,
@@ -301,8 +305,8 @@ static float row1_q4_0(const uint8_t *b, const act_pack1 *P, int nb) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int k = 0;
     for (; k + 1 < nb / 2; k += 2, b += 72) {
-        _mm_prefetch((const char *)b + 36 * 12, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + 36 * 12 + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + ROW1_AHEAD, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + ROW1_AHEAD + 64, _MM_HINT_T0);
         q4_0_pair(b, &P[k], &acc0);
         q4_0_pair(b + 36, &P[k + 1], &acc1);
     }
@@ -310,33 +314,56 @@ static float row1_q4_0(const uint8_t *b, const act_pack1 *P, int nb) {
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
+/* The 8 six-bit scales and 8 mins of a Q4_K super-block, one per byte,
+ * decoded 4 at a time with 32-bit masks: bytes 0-3 hold scales 0-3 (and the
+ * top bits of scales 4-7), bytes 4-7 mins 0-3 (and the top bits of mins
+ * 4-7), bytes 8-11 the low nibbles of scales / mins 4-7. */
+static inline void q4_k_scales_mins(const uint8_t *s12, uint64_t *scales, uint64_t *mins) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s12, 4), memcpy(&u1, s12 + 4, 4), memcpy(&u2, s12 + 8, 4);
+    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    *scales = (u0 & 0x3f3f3f3fu) | (uint64_t)sc_hi << 32;
+    *mins = (u1 & 0x3f3f3f3fu) | (uint64_t)mn_hi << 32;
+}
+
+static inline __m256 bytes8_to_ps(uint64_t v) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v))); }
+
+/* Lanes 0-7 take element a of a vector, lanes 8-15 element b. */
+static inline __m512i pair_index(int a, int b) { return _mm512_mask_set1_epi32(_mm512_set1_epi32(a), 0xFF00, b); }
+
 /* Q4_K weight row times one packed row: each 32-byte chunk of nibbles
- * holds blocks 2p (low nibbles) and 2p + 1 (high), exactly one pair. */
-static float row1_q4_k(const uint8_t *b, const act_pack1 *P, int nsb) {
+ * holds blocks 2p (low nibbles) and 2p + 1 (high), exactly one pair. The
+ * super-block's scales become one vector of d * scale, spread to the two
+ * halves of each pair by a permute; the mins meet the activation sums in
+ * an 8-lane vector. */
+static float row1_q4_k(const uint8_t *b, const act_pack1 *P, const float *dsum, int nsb) {
     const __m512i shift = lane_shifts(0, 0, 4, 4);
     const __m512i low = _mm512_set1_epi8(15);
+    const __m512i pick[4] = {pair_index(0, 1), pair_index(2, 3), pair_index(4, 5), pair_index(6, 7)};
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    float mins = 0;
+    __m256 mins = _mm256_setzero_ps();
     for (int i = 0; i < nsb; i++, b += 144, P += 4) {
-        _mm_prefetch((const char *)b + 576, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + 640, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + 704, _MM_HINT_T0);
-        float d = half_at(b), dmin = half_at(b + 2);
+        _mm_prefetch((const char *)b + ROW1_AHEAD, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + ROW1_AHEAD + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + ROW1_AHEAD + 128, _MM_HINT_T0);
+        uint64_t sc8, mn8;
+        q4_k_scales_mins(b + 4, &sc8, &mn8);
+        __m512 scales = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_set1_ps(half_at(b)), bytes8_to_ps(sc8)));
+        mins = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(half_at(b + 2)), bytes8_to_ps(mn8)), _mm256_loadu_ps(dsum + 8 * i), mins);
         _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {
-            uint8_t s0, m0, s1, m1;
-            scale_min_k4(2 * p, b + 4, &s0, &m0);
-            scale_min_k4(2 * p + 1, b + 4, &s1, &m1);
-            mins += dmin * (m0 * P[p].dsum[0] + m1 * P[p].dsum[1]);
             __m512i wz = _mm512_and_si512(
                 _mm512_srlv_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16 + 32 * p))), shift), low);
-            __m512 sc = _mm512_mask_broadcastss_ps(_mm512_set1_ps(d * s0), 0xFF00, _mm_set_ss(d * s1));
             __m512i idot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wz, _mm512_load_si512(P[p].q));
-            __m512 term = _mm512_mul_ps(_mm512_cvtepi32_ps(idot), _mm512_mul_ps(sc, _mm512_load_ps(P[p].d)));
-            if (p % 2) acc1 = _mm512_add_ps(acc1, term);
-            else acc0 = _mm512_add_ps(acc0, term);
+            __m512 f = _mm512_mul_ps(_mm512_permutexvar_ps(pick[p], scales), _mm512_load_ps(P[p].d));
+            if (p % 2) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot), f, acc1);
+            else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot), f, acc0);
         }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - mins;
+    __m128 m4 = _mm_add_ps(_mm256_castps256_ps128(mins), _mm256_extractf128_ps(mins, 1));
+    m4 = _mm_add_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_add_ss(m4, _mm_movehdup_ps(m4));
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - _mm_cvtss_f32(m4);
 }
 
 /* Q6_K weight row times one packed row. Per 128 elements, 64 bytes of low
@@ -348,15 +375,22 @@ static float row1_q4_k(const uint8_t *b, const act_pack1 *P, int nsb) {
 static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
     const __m512i sh_a = lane_shifts(0, 0, 2, 2);
     const __m512i sh_b = lane_shifts(4, 4, 6, 6);
-    const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    /* pair j covers scales 4j..4j+3, 4 lanes each */
+    const __m512i pick[4] = {
+        _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+        _mm512_set_epi32(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4),
+        _mm512_set_epi32(11, 11, 11, 11, 10, 10, 10, 10, 9, 9, 9, 9, 8, 8, 8, 8),
+        _mm512_set_epi32(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12)};
     const __m512i low = _mm512_set1_epi8(15), three = _mm512_set1_epi8(3);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (int i = 0; i < nsb; i++, b += 210, P += 4) {
-        _mm_prefetch((const char *)b + 840, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + 904, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + 968, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + 1032, _MM_HINT_T0);
-        __m512 d = _mm512_set1_ps(half_at(b + 208));
+        _mm_prefetch((const char *)b + ROW1_AHEAD, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + ROW1_AHEAD + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + ROW1_AHEAD + 128, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + ROW1_AHEAD + 192, _MM_HINT_T0);
+        /* the 16 signed scales times d, once per super-block */
+        __m512 scales = _mm512_mul_ps(_mm512_set1_ps(half_at(b + 208)),
+                                      _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 192)))));
         _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
             __m512i L = _mm512_loadu_si512(b + 64 * h);
             __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h)));
@@ -366,14 +400,11 @@ static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
                                          _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(H, sh_b), three), 4));
             _Pragma("GCC unroll 2") for (int k = 0; k < 2; k++) {
                 const act_pack1 *A = &P[2 * h + k];
-                int32_t s4;
-                memcpy(&s4, b + 192 + 8 * h + 4 * k, 4);
-                __m512 sc = _mm512_permutexvar_ps(expand, _mm512_castps128_ps512(_mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(s4)))));
                 __m512i start = _mm512_slli_epi32(_mm512_load_si512(A->neg8sum), 2);
                 __m512i idot = _mm512_dpbusd_epi32(start, k ? wb : wa, _mm512_load_si512(A->q));
-                __m512 term = _mm512_mul_ps(_mm512_cvtepi32_ps(idot), _mm512_mul_ps(_mm512_mul_ps(sc, d), _mm512_load_ps(A->d)));
-                if (k) acc1 = _mm512_add_ps(acc1, term);
-                else acc0 = _mm512_add_ps(acc0, term);
+                __m512 f = _mm512_mul_ps(_mm512_permutexvar_ps(pick[2 * h + k], scales), _mm512_load_ps(A->d));
+                if (k) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot), f, acc1);
+                else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot), f, acc0);
             }
         }
     }
@@ -384,15 +415,17 @@ static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
 static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
     int nb = K / 32;
     if (!(wtype == LOAM_T_Q4_0 && nb % 2 == 0) && wtype != LOAM_T_Q4_K && wtype != LOAM_T_Q6_K) return 0;
-    act_pack1 *P = aligned_alloc(64, (size_t)(nb / 2) * sizeof *P);
+    /* the pairs, then each block's d * sum(q) */
+    act_pack1 *P = aligned_alloc(64, (size_t)(nb / 2) * sizeof *P + ((size_t)nb * sizeof(float) + 63) / 64 * 64);
     if (!P) return 0;
+    float *dsum = (float *)(P + nb / 2);
     size_t rb = loam_row_bytes(wtype, K);
     for (int t = 0; t < T; t++) {
-        pack1(x + (size_t)t * nb, nb, P);
+        pack1(x + (size_t)t * nb, nb, P, dsum);
         for (int n = n0; n < n1; n++) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)n * rb;
             y[(size_t)t * ldy + n] = wtype == LOAM_T_Q4_0   ? row1_q4_0(wr, P, nb)
-                                     : wtype == LOAM_T_Q4_K ? row1_q4_k(wr, P, K / 256)
+                                     : wtype == LOAM_T_Q4_K ? row1_q4_k(wr, P, dsum, K / 256)
                                                             : row1_q6_k(wr, P, K / 256);
         }
     }
