@@ -62,6 +62,9 @@ typedef struct loam_model_params {
     loam_simd simd;  /* kernel level; AUTO picks from CPUID */
     int quant_exact; /* quantized weights: dequantize and compute in f32 (slow, exact)
                         instead of int8 activations with integer dot products (default) */
+    int bf16_dot;    /* BF16 weights: round the activations to bf16 and use AVX512-BF16 dot
+                        products (faster prefill, not exact: see the README for its KL). Ignored,
+                        and loam_model_info.bf16_dot stays 0, when the CPU lacks AVX512-BF16 */
 } loam_model_params;
 
 loam_model_params loam_model_default_params(void);
@@ -78,6 +81,7 @@ typedef struct loam_model_info {
     char model_type[32];   /* e.g. "llama" */
     char dtype[16];        /* storage dtype of the weight matrices, e.g. "bf16" */
     char simd[16];         /* kernel level in use */
+    int bf16_dot;          /* the bf16-activation path is on (params.bf16_dot and the CPU has it) */
     int64_t n_params;      /* as transformers' num_parameters(): tied weights once */
     uint64_t weight_bytes; /* bytes of the weights used by the model */
     int n_layers, n_embd, n_heads, n_kv_heads, head_dim, n_ff, n_vocab;

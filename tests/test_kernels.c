@@ -92,6 +92,42 @@ static void test_vec_kernels(void) {
     compare_vec(LOAM_SIMD_AVX512);
 }
 
+/* The opt-in bf16-activation kernel (AVX512-BF16) against its scalar
+ * reference: products of the same bf16 values, f32 sums in another order. */
+static void test_bf16dot_matches_scalar(void) {
+    loam_bf16dot_fn fast = loam_bf16dot_for(LOAM_SIMD_AUTO);
+    CHECK(!loam_bf16dot_for(LOAM_SIMD_AVX2) && !loam_bf16dot_for(LOAM_SIMD_SCALAR), "lower levels must keep the exact path");
+    if (!fast) {
+        CHECK(!loam_cpu_has_avx512bf16(), "the CPU has AVX512-BF16 but no kernel was chosen");
+        printf("    (this CPU has no AVX512-BF16: compared nothing)\n");
+        return;
+    }
+    static const int Ks[] = {1, 2, 15, 31, 32, 33, 63, 64, 65, 100, 257};
+    static const int Ts[] = {1, 2, 3, 4, 6, 7, 9, 13};
+    static const int Ns[] = {1, 3, 4, 5, 9};
+    for (size_t a = 0; a < sizeof Ks / sizeof *Ks; a++)
+        for (size_t b = 0; b < sizeof Ts / sizeof *Ts; b++)
+            for (size_t c = 0; c < sizeof Ns / sizeof *Ns; c++) {
+                int K = Ks[a], T = Ts[b], N = Ns[c], ld = N + 3, n0 = N > 2 ? 1 : 0;
+                uint16_t *x = malloc((size_t)T * K * 2), *w = malloc((size_t)N * K * 2);
+                float *y1 = calloc((size_t)T * ld, sizeof(float)), *y2 = calloc((size_t)T * ld, sizeof(float));
+                for (int i = 0; i < T * K; i++) x[i] = loam_f32_to_bf16(frand());
+                for (int i = 0; i < N * K; i++) w[i] = loam_f32_to_bf16(frand());
+                loam_matmul_bf16dot_scalar(x, T, K, w, n0, N, y1, ld);
+                fast(x, T, K, w, n0, N, y2, ld);
+                double worst = 0;
+                int untouched = 1;
+                for (int t = 0; t < T; t++) {
+                    for (int n = n0; n < N; n++) worst = fmax(worst, fabs(y1[t * ld + n] - y2[t * ld + n]));
+                    for (int n = 0; n < n0; n++) untouched &= y2[t * ld + n] == 0.0f;
+                    for (int n = N; n < ld; n++) untouched &= y2[t * ld + n] == 0.0f;
+                }
+                free(x), free(w), free(y1), free(y2);
+                CHECK(worst <= 1e-5 * K, "bf16dot K=%d T=%d N=%d: differs by %g", K, T, N, worst);
+                CHECK(untouched, "bf16dot wrote outside [n0, n1)");
+            }
+}
+
 static void test_avx2_matches_scalar(void) { compare_level(LOAM_SIMD_AVX2); }
 static void test_avx512_matches_scalar(void) { compare_level(LOAM_SIMD_AVX512); }
 
@@ -206,4 +242,5 @@ void register_kernels_tests(void) {
     test_add("kernels: avx2/avx512 dot, axpy (f32 and f16) equal scalar (lengths 0..70)", test_vec_kernels);
     test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails)", test_avx2_matches_scalar);
     test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails)", test_avx512_matches_scalar);
+    test_add("kernels: avx512-bf16 dot products equal their scalar reference (all tails)", test_bf16dot_matches_scalar);
 }

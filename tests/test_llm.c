@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "test.h"
 
 typedef struct {
@@ -329,7 +330,76 @@ static void test_kv_types(void) {
     printf("    %s\n", report);
 }
 
+static double mean_kl(const float *ref, const float *ours, int T, int V) {
+    double kl = 0;
+    for (int t = 0; t < T; t++) {
+        const float *p = ref + (size_t)t * V, *q = ours + (size_t)t * V;
+        double mp = -INFINITY, mq = -INFINITY, sp = 0, sq = 0;
+        for (int v = 0; v < V; v++) mp = fmax(mp, p[v]), mq = fmax(mq, q[v]);
+        for (int v = 0; v < V; v++) sp += exp(p[v] - mp), sq += exp(q[v] - mq);
+        for (int v = 0; v < V; v++) {
+            double lp = p[v] - mp - log(sp), lq = q[v] - mq - log(sq);
+            kl += exp(lp) * (lp - lq) / T;
+        }
+    }
+    return kl;
+}
+
+/* --bf16-dot (BF16 weights, bf16-rounded activations, AVX512-BF16): the
+ * prefill's mean KL against the HF float32 logits, next to the exact
+ * path's, on BF16 fixtures; the flag is on exactly when the CPU has it. */
+static void test_bf16_dot(void) {
+    const char *cases[] = {"llm/llama31", "llm/llama_q256", "llm/gemma2b"};
+    char report[600] = "";
+    size_t at = 0;
+    for (int k = 0; k < 3; k++) {
+        golden g;
+        CHECK(golden_open(&g, fixture(cases[k])), "cannot open %s", cases[k]);
+        const loam_tensor *ids = golden_tensor(&g, "prompt_ids"), *want = golden_tensor(&g, "logits");
+        int T = (int)ids->shape[0];
+        double kl[2] = {0, 0};
+        int on = 0, V = 0;
+        loam_error err = {0};
+        loam_status st = LOAM_OK;
+        for (int mode = 0; mode < 2 && st == LOAM_OK; mode++) {
+            loam_model_params mp = loam_model_default_params();
+            mp.n_threads = 2, mp.bf16_dot = mode;
+            loam_model *m = NULL;
+            loam_context *c = NULL;
+            loam_context_params cp = loam_context_default_params();
+            st = loam_model_open(fixture(cases[k]), &mp, &m, &err);
+            if (st == LOAM_OK) st = loam_context_open(m, &cp, &c, &err);
+            int32_t pos[256], seq[256] = {0};
+            for (int i = 0; i < T && i < 256; i++) pos[i] = i;
+            loam_batch b = {T, ids->data, pos, seq, NULL};
+            if (st == LOAM_OK && T <= 256) st = loam_decode(c, &b, &err);
+            if (st == LOAM_OK) {
+                loam_model_info in;
+                loam_model_get_info(m, &in);
+                V = in.n_vocab;
+                if (mode) on = in.bf16_dot;
+                float *ours = malloc((size_t)T * V * sizeof(float));
+                for (int t = 0; ours && t < T; t++) memcpy(ours + (size_t)t * V, loam_get_logits(c, t), (size_t)V * sizeof(float));
+                kl[mode] = ours ? mean_kl(want->data, ours, T, V) : INFINITY;
+                free(ours);
+            }
+            loam_context_free(c);
+            loam_model_free(m);
+        }
+        golden_close(&g);
+        CHECK(st == LOAM_OK, "%s: %s", cases[k], err.message);
+        CHECK(on == loam_cpu_has_avx512bf16(), "%s: bf16_dot is %s but the CPU %s AVX512-BF16", cases[k], on ? "on" : "off",
+              loam_cpu_has_avx512bf16() ? "has" : "lacks");
+        at += (size_t)snprintf(report + at, sizeof report - at, "%s%s (T=%d): KL exact %.2g, bf16-dot %.2g", k ? "; " : "", cases[k], T,
+                               kl[0], kl[1]);
+        CHECK(kl[0] < 1e-6, "%s: the exact path's KL %.3g", cases[k], kl[0]);
+        CHECK(kl[1] < 5e-3, "%s: bf16-dot KL %.3g too large", cases[k], kl[1]);
+    }
+    printf("    %s%s\n", report, loam_cpu_has_avx512bf16() ? "" : " (no AVX512-BF16: both exact)");
+}
+
 void register_llama_tests(void) {
+    test_add("decode: --bf16-dot (rounded activations) KL vs the HF float32 logits", test_bf16_dot);
     test_add("decode: f16 and q8_0 KV caches keep the greedy ids (KL reported)", test_kv_types);
     test_add("llm/bloom prefill, hidden, greedy, steps", test_bloom);
     test_add("llm/mpt prefill, hidden, greedy, steps", test_mpt);

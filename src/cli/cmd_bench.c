@@ -17,7 +17,8 @@ static const char bench_usage[] =
     "  --json rows as a JSON array: test, threads, tps, tps_sd, bw_fraction (decode: share of the\n"
     "         measured memory-bandwidth bound), ttft_ms (prefill)\n"
     "  -r N   repetitions (default 3)\n"
-    "  --kv-type f32|f16|q8_0   KV cache storage\n";
+    "  --kv-type f32|f16|q8_0   KV cache storage\n"
+    "  --bf16-dot             BF16 weights: bf16 activations and AVX512-BF16 dot products (not exact)\n";
 
 static void stats(const double *v, int n, double *mean, double *sd) {
     double s = 0, q = 0;
@@ -34,11 +35,12 @@ typedef struct {
 } bench_row;
 
 /* prefill of n_prompt tokens, then n_gen decode steps, `reps` times */
-static int bench_one(const char *path, int threads, long n_prompt, long n_gen, long reps, loam_kv_type kv_type, bench_row *pp,
+static int bench_one(const char *path, int threads, int bf16_dot, long n_prompt, long n_gen, long reps, loam_kv_type kv_type, bench_row *pp,
                      bench_row *tg, double bandwidth, loam_model_info *info_out) {
     loam_error err;
     loam_model_params mp = loam_model_default_params();
     mp.n_threads = threads;
+    mp.bf16_dot = bf16_dot;
     loam_model *model = NULL;
     if (loam_model_open(path, &mp, &model, &err) != LOAM_OK) return cli_error_status(&err);
     loam_model_info in;
@@ -105,7 +107,7 @@ static int bench_one(const char *path, int threads, long n_prompt, long n_gen, l
 static int bench_model(int argc, char **argv) {
     const char *path = NULL;
     long n_prompt = 512, n_gen = 128, reps = 3;
-    int threads[16], n_threads = 0, json = 0;
+    int threads[16], n_threads = 0, json = 0, bf16_dot = 0;
     loam_kv_type kv_type = LOAM_KV_F32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -114,6 +116,7 @@ static int bench_model(int argc, char **argv) {
         else if (strcmp(a, "-n") == 0) { if (!cli_int(a, v, 0, 1 << 20, &n_gen)) return 1; i++; }
         else if (strcmp(a, "-r") == 0) { if (!cli_int(a, v, 1, 1000, &reps)) return 1; i++; }
         else if (strcmp(a, "--json") == 0) json = 1;
+        else if (strcmp(a, "--bf16-dot") == 0) bf16_dot = 1;
         else if (strcmp(a, "--kv-type") == 0) {
             if (!v || !loam_kv_type_parse(v, &kv_type)) return cli_error("--kv-type needs f32, f16 or q8_0");
             i++;
@@ -142,10 +145,12 @@ static int bench_model(int argc, char **argv) {
         double bw = loam_measure_read_bandwidth(threads[k]);
         if (!json) fprintf(stderr, "memory read bandwidth, %d thread%s: %.1f GB/s\n", threads[k], threads[k] > 1 ? "s" : "", bw / 1e9);
         bench_row pp, tg;
-        if (bench_one(path, threads[k], n_prompt, n_gen, reps, kv_type, &pp, &tg, bw, &in)) return 1;
+        if (bench_one(path, threads[k], bf16_dot, n_prompt, n_gen, reps, kv_type, &pp, &tg, bw, &in)) return 1;
         if (pp.threads) rows[n_rows++] = pp;
         if (tg.threads) rows[n_rows++] = tg;
     }
+    char type[40];
+    snprintf(type, sizeof type, "%s%s", in.dtype, in.bf16_dot ? "+bf16-dot" : "");
     if (json) {
         printf("[");
         for (int r = 0; r < n_rows; r++) {
@@ -155,11 +160,12 @@ static int bench_model(int argc, char **argv) {
             else printf("null");
             if (rows[r].ttft_ms >= 0) printf(", \"ttft_ms\": %.1f", rows[r].ttft_ms);
             printf(", \"model\": \"%s\", \"size_bytes\": %llu, \"params\": %lld, \"type\": \"%s\"}", in.architecture,
-                   (unsigned long long)in.weight_bytes, (long long)in.n_params, in.dtype);
+                   (unsigned long long)in.weight_bytes, (long long)in.n_params, type);
         }
         printf("]\n");
         return 0;
     }
+    if (bf16_dot && !in.bf16_dot) fprintf(stderr, "--bf16-dot: this CPU has no AVX512-BF16; the exact path ran\n");
     /* weights are mapped, not copied: peak RSS ~ file + KV cache + scratch */
     fprintf(stderr, "peak resident memory: %.2f GiB (weights %.2f GiB)\n", loam_peak_resident_bytes() / 1073741824.0,
             in.weight_bytes / 1073741824.0);
@@ -170,7 +176,7 @@ static int bench_model(int argc, char **argv) {
         if (rows[r].bw_fraction >= 0) snprintf(bwf, sizeof bwf, "%.0f%%", rows[r].bw_fraction * 100);
         if (rows[r].ttft_ms >= 0) snprintf(tt, sizeof tt, "%.0f ms", rows[r].ttft_ms);
         printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f | %s | %s |\n", in.architecture, in.weight_bytes / 1073741824.0,
-               in.n_params / 1e9, in.dtype, rows[r].threads, rows[r].test, rows[r].tps, rows[r].sd, bwf, tt);
+               in.n_params / 1e9, type, rows[r].threads, rows[r].test, rows[r].tps, rows[r].sd, bwf, tt);
     }
     return 0;
 }

@@ -21,6 +21,7 @@ static const char chat_usage[] =
     "  --temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed   as for loam run\n"
     "  -t N, -c N             threads, context size\n"
     "  --kv-type T            KV cache storage: f32 (default), f16, q8_0\n"
+    "  --bf16-dot             BF16 weights: bf16 activations and AVX512-BF16 dot products (not exact)\n"
     "Type a message and press Enter; /reset forgets the conversation, /exit (or end of input) quits.\n";
 
 /* Set by SIGINT: the only state a signal handler may touch. */
@@ -35,6 +36,7 @@ typedef struct {
     const char *model_dir, *system, *template_path;
     long n_predict, n_threads, n_ctx;
     loam_kv_type kv_type;
+    int bf16_dot;
     loam_sampling_params sp;
     int set_temp, set_top_k, set_top_p, set_min_p, set_rep, set_seed;
 } chat_options;
@@ -52,6 +54,7 @@ static int parse_chat_args(int argc, char **argv, chat_options *o) {
         else if (!strcmp(a, "-n")) { if (!cli_int(a, v, -1, 1 << 30, &o->n_predict)) return 1; i++; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!cli_int(a, v, 1, 1024, &o->n_threads)) return 1; i++; }
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { if (!cli_int(a, v, 16, 1 << 24, &o->n_ctx)) return 1; i++; }
+        else if (!strcmp(a, "--bf16-dot")) o->bf16_dot = 1;
         else if (!strcmp(a, "--kv-type")) { if (!v || !loam_kv_type_parse(v, &o->kv_type)) return cli_error("--kv-type needs f32, f16 or q8_0"); i++; }
         else if (!strcmp(a, "--temp")) { if (!cli_float(a, v, &d)) return 1; o->sp.temperature = (float)d, o->set_temp = 1, i++; }
         else if (!strcmp(a, "--top-k")) { if (!cli_int(a, v, 0, 1 << 30, &n)) return 1; o->sp.top_k = (int)n, o->set_top_k = 1, i++; }
@@ -166,6 +169,7 @@ static int open_chat(chat_state *c, const chat_options *o, loam_error *err) {
     memset(c, 0, sizeof *c);
     loam_model_params mp = loam_model_default_params();
     mp.n_threads = (int)o->n_threads;
+    mp.bf16_dot = o->bf16_dot;
     if (loam_model_open(o->model_dir, &mp, &c->model, err) != LOAM_OK) return cli_error_status(err);
     loam_model_get_info(c->model, &c->info);
     if (loam_tokenizer_open(o->model_dir, &c->tok, err) != LOAM_OK) return cli_error_status(err);

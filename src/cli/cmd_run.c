@@ -33,6 +33,8 @@ static const char run_usage[] =
     "  -t, --threads N         threads (default: physical cores)\n"
     "  -c, --ctx-size N        context positions (default: the model's, at most 4096)\n"
     "  --kv-type T             KV cache storage: f32 (default, exact), f16, q8_0\n"
+    "  --bf16-dot              BF16 weights: bf16-rounded activations and AVX512-BF16 dot products\n"
+    "                          (faster prefill, not exact; ignored where the CPU lacks AVX512-BF16)\n"
     "  --dump FILE             write logits, hidden states, step logits and ids to a .safetensors file\n"
     "  --no-echo               with a text prompt, print only the continuation\n"
     "  --chat                  wrap the text prompt as a user message in the model's chat template\n"
@@ -45,6 +47,7 @@ typedef struct {
     int n_prompt;
     long n_predict, n_threads, n_ctx;
     loam_kv_type kv_type;
+    int bf16_dot;
     int ignore_eos, no_echo;
     loam_sampling_params sampling;
     /* which sampling flags were given (the rest come from the model) */
@@ -111,6 +114,8 @@ static int parse_run_args(int argc, char **argv, run_options *o) {
         } else if (strcmp(a, "--kv-type") == 0) {
             if (!val || !loam_kv_type_parse(val, &o->kv_type)) return cli_error("--kv-type needs f32, f16 or q8_0");
             i++;
+        } else if (strcmp(a, "--bf16-dot") == 0) {
+            o->bf16_dot = 1;
         } else if (strcmp(a, "--dump") == 0) {
             if (!val) return cli_error("--dump needs a file name");
             o->dump_path = val, i++;
@@ -174,6 +179,7 @@ int cmd_run(int argc, char **argv) {
     loam_error err = {0};
     loam_model_params mp = loam_model_default_params();
     mp.n_threads = (int)o.n_threads;
+    mp.bf16_dot = o.bf16_dot;
     loam_model *model = NULL;
     if (loam_model_open(o.model_dir, &mp, &model, &err) != LOAM_OK) {
         free(o.prompt);

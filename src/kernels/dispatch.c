@@ -35,9 +35,22 @@ int loam_cpu_has_vnni(void) {
     if (!cpu_has(LOAM_SIMD_AVX512) || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (c >> 11) & 1;
 }
+
+int loam_cpu_has_avx512bf16(void) {
+    unsigned a, b, c, d;
+    if (!cpu_has(LOAM_SIMD_AVX512) || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 5) & 1; /* CPUID.(7,1):EAX bit 5 */
+}
+
+loam_bf16dot_fn loam_bf16dot_for(loam_simd level) {
+    if ((level == LOAM_SIMD_AUTO || level == LOAM_SIMD_AVX512) && loam_cpu_has_avx512bf16()) return loam_matmul_bf16dot_avx512;
+    return NULL;
+}
 #else
 static int cpu_has(loam_simd level) { return level == LOAM_SIMD_SCALAR; }
 int loam_cpu_has_vnni(void) { return 0; }
+int loam_cpu_has_avx512bf16(void) { return 0; }
+loam_bf16dot_fn loam_bf16dot_for(loam_simd level) { (void)level; return NULL; }
 #endif
 
 loam_simd loam_simd_best(void) {

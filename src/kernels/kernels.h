@@ -51,6 +51,21 @@ void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loa
 /* Whether this CPU has AVX512-VNNI. */
 int loam_cpu_has_vnni(void);
 
+/* The opt-in rounded-activation path for BF16 weights: x is [T, K] already
+ * rounded to bf16 (loam_f32_to_bf16), W is [N, K] bf16; y as in matmul,
+ * products of the bf16 values accumulated in f32. Not exact: it is only
+ * used when asked for (loam_model_params.bf16_dot). */
+typedef void (*loam_bf16dot_fn)(const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1, float *y, int ldy);
+void loam_matmul_bf16dot_scalar(const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1, float *y, int ldy);
+#if defined(__x86_64__)
+void loam_matmul_bf16dot_avx512(const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1, float *y, int ldy);
+#endif
+/* Whether this CPU has AVX512-BF16 (and the AVX-512 level). */
+int loam_cpu_has_avx512bf16(void);
+/* The AVX512-BF16 kernel when this CPU has it and `level` (AUTO or
+ * AVX512) allows it, else NULL: the caller keeps the exact path. */
+loam_bf16dot_fn loam_bf16dot_for(loam_simd level);
+
 /* One row of a weight/embedding matrix converted to f32 (reference code,
  * not hot). */
 void loam_row_to_f32(const void *w, loam_type wtype, int64_t row, int K, float *out);

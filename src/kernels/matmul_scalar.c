@@ -57,6 +57,18 @@ static void matmul_scalar(const float *x, int T, int K, const void *w, loam_type
     }
 }
 
+/* Reference for the bf16-activation path: the products of the bf16 values,
+ * summed in f32 in order. */
+void loam_matmul_bf16dot_scalar(const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1, float *y, int ldy) {
+    for (int t = 0; t < T; t++)
+        for (int n = n0; n < n1; n++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++)
+                acc += loam_bf16_to_f32(x[(size_t)t * (size_t)K + (size_t)k]) * loam_bf16_to_f32(w[(size_t)n * (size_t)K + (size_t)k]);
+            y[(size_t)t * (size_t)ldy + (size_t)n] = acc;
+        }
+}
+
 /* Reference int8 path: one dot product at a time. */
 static void qmatmul_scalar(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
                            int ldy) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/fp16.h"
 #include "../kernels/quants.h"
 #include "model.h"
 
@@ -29,6 +30,8 @@ struct loam_context {
     float *kv_tmp; /* [threads][2 * head_dim]: a Q8_0 cache row dequantized */
     loam_act_block *xq; /* int8 activations for quantized weights */
     size_t xq_cap;
+    uint16_t *xb; /* bf16 activations for the opt-in bf16 dot products */
+    size_t xb_cap;
     float *hidden; /* [n_layers + 1][rows][n_embd] when capture_hidden */
     float *logits; /* [n_logit_rows][n_vocab] */
     int *logit_row; /* batch row -> row of logits, or -1 */
@@ -107,6 +110,7 @@ void loam_context_free(loam_context *c) {
     free(c->scores);
     free(c->kv_tmp);
     free(c->xq);
+    free(c->xb);
     loam_pool_free(c->pool);
     free(c);
 }
@@ -152,6 +156,8 @@ typedef struct {
     const loam_kernels *kernels;
     const float *x;
     const loam_act_block *xq; /* quantized weights: the int8 activations */
+    const uint16_t *xb;       /* BF16 weights with --bf16-dot: the rounded activations */
+    loam_bf16dot_fn bf16dot;
     int T, K, N, chunk;
     const loam_tensor *w;
     float *y;
@@ -162,12 +168,14 @@ static void linear_task(void *arg, int task, int thread) {
     const linear_job *j = arg;
     int n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
     if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
+    else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->N);
     else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
 }
 
 typedef struct {
     const float *x;
-    loam_act_block *xq;
+    loam_act_block *xq; /* to int8 blocks, or */
+    uint16_t *xb;       /* to bf16 */
     int T, K, rows_per_task;
 } quant_job;
 
@@ -175,7 +183,29 @@ static void quantize_task(void *arg, int task, int thread) {
     (void)thread;
     const quant_job *j = arg;
     int t0 = task * j->rows_per_task, t1 = t0 + j->rows_per_task < j->T ? t0 + j->rows_per_task : j->T;
-    for (int t = t0; t < t1; t++) loam_quantize_act_row(j->x + (size_t)t * j->K, j->K, j->xq + (size_t)t * (j->K / 32));
+    for (int t = t0; t < t1; t++) {
+        const float *xt = j->x + (size_t)t * j->K;
+        if (j->xq) {
+            loam_quantize_act_row(xt, j->K, j->xq + (size_t)t * (j->K / 32));
+        } else {
+            uint16_t *bt = j->xb + (size_t)t * j->K;
+            for (int k = 0; k < j->K; k++) bt[k] = loam_f32_to_bf16(xt[k]);
+        }
+    }
+}
+
+/* Activations converted once per product (int8 blocks or bf16), split over
+ * the pool: a serial step here would cap the prefill speed-up of more
+ * threads. */
+static void convert_activations(loam_context *c, quant_job *q) {
+    int threads = loam_pool_size(c->pool);
+    if (q->T >= 2 * threads) {
+        q->rows_per_task = (q->T + threads - 1) / threads;
+        loam_pool_run(c->pool, quantize_task, q, threads);
+    } else {
+        q->rows_per_task = q->T;
+        quantize_task(q, 0, 0);
+    }
 }
 
 /* y[T, N] = x[T, K] W^T (+ bias), split over the pool by output columns. */
@@ -184,7 +214,7 @@ static void linear(loam_context *c, const float *x, int T, const loam_tensor *w,
     int threads = loam_pool_size(c->pool);
     int chunk = (N + threads * 4 - 1) / (threads * 4); /* 4 tasks per thread balance uneven progress */
     chunk = chunk < 16 ? 16 : (chunk + 3) & ~3;
-    linear_job j = {c->m->kernels, x, NULL, T, K, N, chunk, w, y};
+    linear_job j = {c->m->kernels, x, NULL, NULL, c->m->bf16dot, T, K, N, chunk, w, y};
     if (loam_type_is_quantized(w->type) && !c->m->quant_exact && loam_qdot_supports(w->type, K)) {
         /* quantized weights: activations to int8 blocks once, then integer products */
         size_t need = (size_t)T * (size_t)(K / 32);
@@ -193,15 +223,20 @@ static void linear(loam_context *c, const float *x, int T, const loam_tensor *w,
             if (g) c->xq = g, c->xq_cap = need;
         }
         if (need <= c->xq_cap) {
-            /* a serial step here would cap the prefill speed-up of more threads */
-            quant_job q = {x, c->xq, T, K, T};
-            if (T >= 2 * threads) {
-                q.rows_per_task = (T + threads - 1) / threads;
-                loam_pool_run(c->pool, quantize_task, &q, threads);
-            } else {
-                quantize_task(&q, 0, 0);
-            }
+            quant_job q = {x, c->xq, NULL, T, K, T};
+            convert_activations(c, &q);
             j.xq = c->xq;
+        }
+    } else if (w->type == LOAM_T_BF16 && c->m->bf16dot) {
+        size_t need = (size_t)T * (size_t)K;
+        if (need > c->xb_cap) {
+            uint16_t *g = realloc(c->xb, need * sizeof *g);
+            if (g) c->xb = g, c->xb_cap = need;
+        }
+        if (need <= c->xb_cap) {
+            quant_job q = {x, NULL, c->xb, T, K, T};
+            convert_activations(c, &q);
+            j.xb = c->xb;
         }
     }
     if ((int64_t)T * N * K < 65536) { /* waking threads costs more than this */

@@ -404,6 +404,7 @@ kernels:;
     }
     m->n_threads = params->n_threads > 0 ? params->n_threads : loam_physical_cores();
     m->quant_exact = params->quant_exact;
+    m->bf16dot = params->bf16_dot ? loam_bf16dot_for(level) : NULL;
     cJSON_Delete(config);
     free(config_path);
     *out = m;
@@ -436,6 +437,7 @@ void loam_model_get_info(const loam_model *m, loam_model_info *info) {
     snprintf(info->model_type, sizeof info->model_type, "%s", s->model_type);
     snprintf(info->dtype, sizeof info->dtype, "%s", loam_type_short(m->weight_type));
     snprintf(info->simd, sizeof info->simd, "%s", m->kernels->name);
+    info->bf16_dot = m->bf16dot != NULL;
     info->n_params = m->n_params;
     info->weight_bytes = m->weight_bytes;
     info->n_layers = s->n_layers;

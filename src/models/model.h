@@ -21,6 +21,7 @@ struct loam_model {
     const loam_kernels *kernels;
     int n_threads;
     int quant_exact;
+    loam_bf16dot_fn bf16dot; /* BF16 weights with rounded activations (opt-in), or NULL */
     float *rope_inv_freq; /* rope_dim / 2 */
     float *alibi_slopes;  /* n_heads */
     loam_sampling_params sampling;
