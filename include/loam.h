@@ -246,9 +246,27 @@ loam_status loam_quantize(const char *in_path, const char *out_path, const char 
 
 /* Writes a GGUF with random weights and the real shapes of a published
  * model (`like`: e.g. "llama-3.1-8b", "phi-2", "gemma-7b", "falcon-40b",
- * "mpt-7b", "bloom-560m"), with a placeholder vocabulary of its size. */
+ * "mpt-7b", "bloom-560m", "whisper-large-v3", "flux.1-dev"), with a
+ * placeholder vocabulary of its size. */
 loam_status loam_synth(const char *like, const char *type, const char *out_path, loam_progress_fn progress, void *user,
                        loam_error *err);
+/* What that file would hold, without writing it: parameters (every tensor
+ * element, tied weights once) and bytes of tensor data. */
+loam_status loam_synth_estimate(const char *like, const char *type, int64_t *n_params, uint64_t *weight_bytes, loam_error *err);
+
+/* What any GGUF file holds, whether or not loam can run its architecture
+ * (Whisper and FLUX files, say): read from the header only. */
+typedef struct loam_file_summary {
+    char architecture[32]; /* general.architecture */
+    char name[96];         /* general.name, or "" */
+    int64_t n_tensors;
+    int64_t n_params;      /* elements of all tensors */
+    uint64_t data_bytes;   /* bytes of all tensor data */
+    char dtype[16];        /* general.file_type as llama.cpp names it ("q4_k_m"), else the
+                              tensor type holding the most bytes */
+} loam_file_summary;
+
+loam_status loam_file_summarize(const char *path, loam_file_summary *out, loam_error *err);
 
 /* -------------------------------------------------------------- file out */
 

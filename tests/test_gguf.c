@@ -338,7 +338,67 @@ static void test_truncated_gguf_model(void) {
     free(out);
 }
 
+/* loam synth's shapes against the parameter counts of the published
+ * models (transformers' num_parameters(), tied weights once; the FLUX
+ * count is the transformer's). Llama files also hold llama.cpp's
+ * rope_freqs (head_dim / 2 factors), which the estimate counts as well. */
+static void test_synth_shapes(void) {
+    static const struct {
+        const char *like;
+        int64_t published, extra;
+    } cases[] = {
+        {"llama-3.2-1b", 1235814400, 32},     {"llama-3.1-8b", 8030261248, 64}, {"phi-2", 2779683840, 0},
+        {"bloom-560m", 559214592, 0},         {"whisper-large-v3", 1543490560, 0}, {"flux.1-dev", 11901408320, 0},
+        {"flux.1-schnell", 11891178560, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int64_t n = 0;
+        uint64_t bytes = 0;
+        loam_error err;
+        CHECK(loam_synth_estimate(cases[i].like, "f16", &n, &bytes, &err) == LOAM_OK, "%s: %s", cases[i].like, err.message);
+        CHECK(n == cases[i].published + cases[i].extra, "%s: %lld parameters, published %lld", cases[i].like, (long long)n,
+              (long long)cases[i].published);
+    }
+    int64_t n;
+    uint64_t b;
+    loam_error err;
+    CHECK(loam_synth_estimate("llama-9", "f16", &n, &b, &err) == LOAM_E_ARG && strstr(err.message, "llama-3.1-8b"), "unknown names list the known ones");
+    CHECK(loam_synth_estimate("phi-2", "q3_x", &n, &b, &err) == LOAM_E_ARG, "unknown type refused");
+}
+
+/* A synthesized file: its header agrees with the estimate, it loads as a
+ * model of the published size, and the file summary (which `loam info`
+ * shows for architectures loam cannot run) reads the same. */
+static void test_synth_file(void) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/bloom-560m-q4_0.gguf", temp_dir());
+    loam_error err;
+    int64_t n = 0;
+    uint64_t bytes = 0;
+    CHECK(loam_synth_estimate("bloom-560m", "q4_0", &n, &bytes, &err) == LOAM_OK, "%s", err.message);
+    CHECK(loam_synth("bigscience/bloom-560m", "q4_0", path, NULL, NULL, &err) == LOAM_OK, "%s", err.message);
+    loam_file_summary s;
+    CHECK(loam_file_summarize(path, &s, &err) == LOAM_OK, "%s", err.message);
+    CHECK(!strcmp(s.architecture, "bloom") && !strcmp(s.dtype, "q4_0"), "summary says %s / %s", s.architecture, s.dtype);
+    CHECK(s.n_params == n && s.data_bytes == bytes, "file %lld params / %llu bytes, estimate %lld / %llu", (long long)s.n_params,
+          (unsigned long long)s.data_bytes, (long long)n, (unsigned long long)bytes);
+    loam_model_params mp = loam_model_default_params();
+    mp.n_threads = 1;
+    loam_model *m = NULL;
+    CHECK(loam_model_open(path, &mp, &m, &err) == LOAM_OK, "%s", err.message);
+    loam_model_info in;
+    loam_model_get_info(m, &in);
+    loam_model_free(m);
+    remove(path);
+    CHECK(in.n_params == 559214592 && in.n_vocab == 250880 && in.n_layers == 24, "loaded %lld params, vocab %d, %d layers",
+          (long long)in.n_params, in.n_vocab, in.n_layers);
+    CHECK(loam_file_summarize(fixture("gguf/llama_q256/model-Q4_0.gguf"), &s, &err) == LOAM_OK && !strcmp(s.architecture, "llama"),
+          "summary of a llama.cpp file: %s", err.message);
+}
+
 void register_gguf_tests(void) {
+    test_add("synth: shapes give the published parameter counts (Llama, Phi-2, BLOOM, Whisper, FLUX.1)", test_synth_shapes);
+    test_add("synth: a written file loads and agrees with its estimate and summary", test_synth_file);
     test_add("gguf/llama31 matches the HF golden", test_gguf_llama31);
     test_add("gguf/llama32_tied matches the HF golden", test_gguf_llama32_tied);
     test_add("gguf/bloom matches the HF golden", test_gguf_bloom);

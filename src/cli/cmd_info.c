@@ -12,6 +12,28 @@ static void human_bytes(uint64_t b, char *buf, size_t len) {
     snprintf(buf, len, u ? "%.2f %s" : "%.0f %s", v, units[u]);
 }
 
+/* A GGUF of an architecture loam has no model code for (Whisper, FLUX):
+ * what its header says, and the memory its weights take. */
+static int info_summary(const char *path, int json, const loam_error *why) {
+    loam_error err;
+    loam_file_summary s;
+    if (loam_file_summarize(path, &s, &err) != LOAM_OK) return cli_error_status(why);
+    if (json) {
+        printf("{\"architecture\": \"%s\", \"name\": \"%s\", \"n_params\": %lld, \"dtype\": \"%s\", \"n_tensors\": %lld, "
+               "\"weight_bytes\": %llu, \"runnable\": false}\n",
+               s.architecture, s.name, (long long)s.n_params, s.dtype, (long long)s.n_tensors, (unsigned long long)s.data_bytes);
+    } else {
+        char wb[32];
+        human_bytes(s.data_bytes, wb, sizeof wb);
+        printf("architecture:   %s%s%s%s\n", s.architecture, s.name[0] ? " (" : "", s.name, s.name[0] ? ")" : "");
+        printf("parameters:     %lld (%.2f B) in %lld tensors\n", (long long)s.n_params, (double)s.n_params / 1e9, (long long)s.n_tensors);
+        printf("dtype:          %s (most bytes)\n", s.dtype);
+        printf("weights:        %s\n", wb);
+        printf("note:           loam cannot run this architecture yet (%s)\n", why->message);
+    }
+    return 0;
+}
+
 int cmd_info(int argc, char **argv) {
     const char *dir = NULL;
     int json = 0;
@@ -29,7 +51,8 @@ int cmd_info(int argc, char **argv) {
     loam_model *model = NULL;
     loam_model_params mp = loam_model_default_params();
     mp.n_threads = 1;
-    if (loam_model_open(dir, &mp, &model, &err) != LOAM_OK) return cli_error_status(&err);
+    if (loam_model_open(dir, &mp, &model, &err) != LOAM_OK)
+        return err.code == LOAM_E_UNSUPPORTED ? info_summary(dir, json, &err) : cli_error_status(&err);
     loam_model_info in;
     loam_model_get_info(model, &in);
     int ctx = in.n_ctx_train > 0 ? in.n_ctx_train : 4096;

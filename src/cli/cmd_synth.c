@@ -19,7 +19,10 @@ int cmd_synth(int argc, char **argv) {
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             puts("usage: loam synth --like NAME --type f32|f16|bf16|q8_0|q4_0|q6_k|q4_k_m -o OUT.gguf\n"
                  "  NAME: llama-3.2-1b, llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, phi-2, gemma-2b, gemma-7b,\n"
-                 "        falcon-7b, falcon-40b, mpt-7b, bloom-560m, bloom (or the hub name)");
+                 "        falcon-7b, falcon-40b, mpt-7b, bloom-560m, bloom, whisper-large-v3, flux.1-schnell,\n"
+                 "        flux.1-dev (or the hub name). Whisper is written with transformers' tensor names, FLUX.1\n"
+                 "        as its 12B transformer with Black Forest Labs' names; loam cannot run those two yet, but\n"
+                 "        `loam info` reports their size.");
             return 0;
         } else return cli_error("synth: unknown or incomplete option \"%s\"", argv[i]);
     }

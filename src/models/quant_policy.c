@@ -16,6 +16,18 @@ const loam_quant_target *loam_quant_target_find(const char *name, int allow_f32)
     return NULL;
 }
 
+const char *loam_ftype_name(int64_t ftype) {
+    static const struct {
+        int ftype;
+        const char *name;
+    } names[] = {{0, "f32"},     {1, "f16"},     {2, "q4_0"},    {3, "q4_1"},    {7, "q8_0"},    {8, "q5_0"},
+                 {9, "q5_1"},    {10, "q2_k"},   {11, "q3_k_s"}, {12, "q3_k_m"}, {13, "q3_k_l"}, {14, "q4_k_s"},
+                 {15, "q4_k_m"}, {16, "q5_k_s"}, {17, "q5_k_m"}, {18, "q6_k"},   {25, "iq4_nl"}, {32, "bf16"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (names[i].ftype == ftype) return names[i].name;
+    return NULL;
+}
+
 int loam_gguf_layer_of(const char *name) {
     int l = -1;
     return sscanf(name, "blk.%d.", &l) == 1 ? l : -1;

@@ -16,6 +16,9 @@ typedef struct {
 /* The target called `name`; f32 only when allow_f32. NULL if none. */
 const loam_quant_target *loam_quant_target_find(const char *name, int allow_f32);
 
+/* llama.cpp's name for a general.file_type value ("q4_k_m"), or NULL. */
+const char *loam_ftype_name(int64_t ftype);
+
 /* The layer of a GGUF tensor name ("blk.N."), or -1. */
 int loam_gguf_layer_of(const char *name);
 
