@@ -114,6 +114,9 @@ typedef struct loam_context_params {
     int n_seq_max;      /* sequences that can be in the cache at once */
     int capture_hidden; /* keep every layer's hidden states of the last decode (for --dump) */
     loam_kv_type kv_type;
+    int n_ubatch;       /* a longer batch is computed in slices of this many rows, so scratch
+                           memory stays small; 0 = the largest of 64..512 whose scratch is at
+                           most 3% of the weights. Results do not depend on it */
 } loam_context_params;
 
 /* "f32", "f16", "q8_0" -> type; 0 if unknown. */

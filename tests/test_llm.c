@@ -398,7 +398,65 @@ static void test_bf16_dot(void) {
     printf("    %s%s\n", report, loam_cpu_has_avx512bf16() ? "" : " (no AVX512-BF16: both exact)");
 }
 
+/* Prefill logits and hidden states of `ids` (sequence 0, positions 0..)
+ * with a context of the given slice size; returns 0 on failure. */
+static int prefill_with_ubatch(loam_model *m, const int32_t *ids, const int32_t *pos, int T, int n_ubatch, float *logits,
+                               float *hidden, loam_error *err) {
+    loam_context_params cp = loam_context_default_params();
+    cp.capture_hidden = 1, cp.n_ubatch = n_ubatch;
+    loam_context *c = NULL;
+    int32_t seq[256] = {0};
+    loam_batch b = {T, ids, pos, seq, NULL};
+    if (loam_context_open(m, &cp, &c, err) != LOAM_OK || loam_decode(c, &b, err) != LOAM_OK) return loam_context_free(c), 0;
+    loam_model_info in;
+    loam_model_get_info(m, &in);
+    for (int t = 0; t < T; t++) {
+        memcpy(logits + (size_t)t * in.n_vocab, loam_get_logits(c, t), (size_t)in.n_vocab * sizeof(float));
+        for (int l = 0; l <= in.n_layers; l++)
+            memcpy(hidden + ((size_t)l * T + t) * in.n_embd, loam_get_hidden(c, l, t), (size_t)in.n_embd * sizeof(float));
+    }
+    loam_context_free(c);
+    return 1;
+}
+
+/* A batch longer than n_ubatch runs in slices (each reads the cache the
+ * previous one wrote): llama31's 160-token prompt in slices of 7 and 128
+ * gives the golden's logits and hidden states; a batch whose positions go
+ * backwards within a sequence is not sliced (it would lose causality) and
+ * equals the same rows in order. */
+static void test_ubatch_slices(void) {
+    llm_case c;
+    if (!open_case(&c, "llm/llama31", LOAM_SIMD_AUTO, 1)) {
+        close_case(&c);
+        CHECK(0, "cannot open llama31");
+    }
+    const loam_tensor *ids = golden_tensor(&c.g, "prompt_ids"), *want = golden_tensor(&c.g, "logits"), *hid = golden_tensor(&c.g, "hidden_states");
+    int T = (int)ids->shape[0], V = c.info.n_vocab, H = c.info.n_embd, L = c.info.n_layers;
+    double tol = golden_tol(&c.g, "logits"), tol_h = golden_tol(&c.g, "hidden_states");
+    float *logits = malloc((size_t)T * V * sizeof(float)), *hidden = malloc((size_t)(L + 1) * T * H * sizeof(float));
+    int32_t pos[256];
+    for (int i = 0; i < 256; i++) pos[i] = i;
+    int sizes[] = {7, 128}, ok = logits && hidden && T <= 256;
+    for (int k = 0; ok && k < 2; k++) {
+        ok = prefill_with_ubatch(c.model, ids->data, pos, T, sizes[k], logits, hidden, &c.err);
+        CHECK(ok, "n_ubatch %d: %s", sizes[k], c.err.message);
+        double d = max_abs_diff(logits, want->data, (size_t)T * V), dh = max_abs_diff(hidden, hid->data, (size_t)(L + 1) * T * H);
+        CHECK(d <= tol && dh <= tol_h, "n_ubatch %d: logits differ by %.3g (tol %.3g), hidden by %.3g (tol %.3g)", sizes[k], d, tol, dh, tol_h);
+    }
+    /* rows (pos 1, pos 0) of one sequence in slices of one row */
+    int32_t two_ids[2] = {((const int32_t *)ids->data)[1], ((const int32_t *)ids->data)[0]}, back[2] = {1, 0};
+    float *rev_l = malloc(2 * (size_t)V * sizeof(float)), *rev_h = malloc((size_t)(L + 1) * 2 * H * sizeof(float));
+    ok = ok && rev_l && rev_h && prefill_with_ubatch(c.model, two_ids, back, 2, 1, rev_l, rev_h, &c.err) &&
+         prefill_with_ubatch(c.model, ids->data, pos, 2, 2, logits, hidden, &c.err);
+    CHECK(ok, "two-row batches: %s", c.err.message);
+    CHECK(max_abs_diff(rev_l, logits + V, V) <= 1e-5 && max_abs_diff(rev_l + V, logits, V) <= 1e-5,
+          "rows given in reverse order changed the logits");
+    free(rev_l), free(rev_h), free(logits), free(hidden);
+    close_case(&c);
+}
+
 void register_llama_tests(void) {
+    test_add("decode: a batch in slices of n_ubatch rows equals the golden (and keeps causality)", test_ubatch_slices);
     test_add("decode: --bf16-dot (rounded activations) KL vs the HF float32 logits", test_bf16_dot);
     test_add("decode: f16 and q8_0 KV caches keep the greedy ids (KL reported)", test_kv_types);
     test_add("llm/bloom prefill, hidden, greedy, steps", test_bloom);

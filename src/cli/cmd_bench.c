@@ -18,6 +18,8 @@ static const char bench_usage[] =
     "         measured memory-bandwidth bound), ttft_ms (prefill)\n"
     "  -r N   repetitions (default 3)\n"
     "  --kv-type f32|f16|q8_0   KV cache storage\n"
+    "  -ub N  rows computed per slice of the prompt (default: 64..512 rows, as scratch memory\n"
+    "         within 3% of the weights allows)\n"
     "  --bf16-dot             BF16 weights: bf16 activations and AVX512-BF16 dot products (not exact)\n";
 
 static void stats(const double *v, int n, double *mean, double *sd) {
@@ -35,7 +37,7 @@ typedef struct {
 } bench_row;
 
 /* prefill of n_prompt tokens, then n_gen decode steps, `reps` times */
-static int bench_one(const char *path, int threads, int bf16_dot, long n_prompt, long n_gen, long reps, loam_kv_type kv_type, bench_row *pp,
+static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch, long n_prompt, long n_gen, long reps, loam_kv_type kv_type, bench_row *pp,
                      bench_row *tg, double bandwidth, loam_model_info *info_out) {
     loam_error err;
     loam_model_params mp = loam_model_default_params();
@@ -49,6 +51,7 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_prompt,
     loam_context_params cp = loam_context_default_params();
     cp.n_ctx = (int)(n_prompt + n_gen);
     cp.kv_type = kv_type;
+    cp.n_ubatch = (int)n_ubatch;
     loam_context *ctx = NULL;
     if (loam_context_open(model, &cp, &ctx, &err) != LOAM_OK) {
         loam_model_free(model);
@@ -106,7 +109,7 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_prompt,
 
 static int bench_model(int argc, char **argv) {
     const char *path = NULL;
-    long n_prompt = 512, n_gen = 128, reps = 3;
+    long n_prompt = 512, n_gen = 128, reps = 3, n_ubatch = 0;
     int threads[16], n_threads = 0, json = 0, bf16_dot = 0;
     loam_kv_type kv_type = LOAM_KV_F32;
     for (int i = 1; i < argc; i++) {
@@ -114,6 +117,7 @@ static int bench_model(int argc, char **argv) {
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return fputs(bench_usage, stdout), 0;
         if (strcmp(a, "-p") == 0) { if (!cli_int(a, v, 0, 1 << 20, &n_prompt)) return 1; i++; }
         else if (strcmp(a, "-n") == 0) { if (!cli_int(a, v, 0, 1 << 20, &n_gen)) return 1; i++; }
+        else if (strcmp(a, "-ub") == 0) { if (!cli_int(a, v, 1, 1 << 16, &n_ubatch)) return 1; i++; }
         else if (strcmp(a, "-r") == 0) { if (!cli_int(a, v, 1, 1000, &reps)) return 1; i++; }
         else if (strcmp(a, "--json") == 0) json = 1;
         else if (strcmp(a, "--bf16-dot") == 0) bf16_dot = 1;
@@ -145,7 +149,7 @@ static int bench_model(int argc, char **argv) {
         double bw = loam_measure_read_bandwidth(threads[k]);
         if (!json) fprintf(stderr, "memory read bandwidth, %d thread%s: %.1f GB/s\n", threads[k], threads[k] > 1 ? "s" : "", bw / 1e9);
         bench_row pp, tg;
-        if (bench_one(path, threads[k], bf16_dot, n_prompt, n_gen, reps, kv_type, &pp, &tg, bw, &in)) return 1;
+        if (bench_one(path, threads[k], bf16_dot, n_ubatch, n_prompt, n_gen, reps, kv_type, &pp, &tg, bw, &in)) return 1;
         if (pp.threads) rows[n_rows++] = pp;
         if (tg.threads) rows[n_rows++] = tg;
     }

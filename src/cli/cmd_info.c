@@ -27,7 +27,7 @@ static int info_summary(const char *path, int json, const loam_error *why) {
         human_bytes(s.data_bytes, wb, sizeof wb);
         printf("architecture:   %s%s%s%s\n", s.architecture, s.name[0] ? " (" : "", s.name, s.name[0] ? ")" : "");
         printf("parameters:     %lld (%.2f B) in %lld tensors\n", (long long)s.n_params, (double)s.n_params / 1e9, (long long)s.n_tensors);
-        printf("dtype:          %s (most bytes)\n", s.dtype);
+        printf("dtype:          %s\n", s.dtype);
         printf("weights:        %s\n", wb);
         printf("note:           loam cannot run this architecture yet (%s)\n", why->message);
     }
