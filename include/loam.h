@@ -298,6 +298,12 @@ loam_status loam_write_safetensors(const char *path, const loam_named_tensor *te
  * caches (best of a few passes). 0 on failure. */
 double loam_measure_read_bandwidth(int n_threads);
 
+/* Bytes per second of streaming the weights one decode step reads (those
+ * of loam_model_decode_bytes) with n_threads threads, best of two passes:
+ * the memory-bandwidth bound of decode on this machine, for this file, at
+ * this moment (a shared machine's bandwidth moves). 0 on failure. */
+double loam_model_read_bandwidth(const loam_model *model, int n_threads);
+
 /* Bytes of weights one decode step reads (every matrix once, but only one
  * row of the embedding table). */
 uint64_t loam_model_decode_bytes(const loam_model *model);

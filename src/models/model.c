@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/sys.h"
 #include "../formats/json.h"
 
 loam_model_params loam_model_default_params(void) {
@@ -458,6 +459,27 @@ uint64_t loam_model_kv_bytes(const loam_model *m, int n_ctx, int n_seq) {
     const loam_spec *s = &m->spec;
     return 2ull * (uint64_t)s->n_layers * (uint64_t)n_ctx * (uint64_t)n_seq * (uint64_t)s->n_kv_heads *
            (uint64_t)s->head_dim * sizeof(float);
+}
+
+/* Adds t's bytes to the list unless t is absent or already there (tied). */
+static void add_region(loam_read_region *r, int *n, int cap, const loam_tensor *t) {
+    if (!t || !t->n_bytes || *n >= cap) return;
+    for (int i = 0; i < *n; i++)
+        if (r[i].data == t->data) return;
+    r[(*n)++] = (loam_read_region){t->data, t->n_bytes};
+}
+
+double loam_model_read_bandwidth(const loam_model *m, int n_threads) {
+    int cap = LOAM_G_COUNT + m->spec.n_layers * LOAM_L_COUNT, n = 0;
+    loam_read_region *r = malloc((size_t)cap * sizeof *r);
+    if (!r) return 0;
+    for (int g = 0; g < LOAM_G_COUNT; g++)
+        if (g != LOAM_G_TOK_EMB || m->spec.tied_lm_head) add_region(r, &n, cap, m->global[g]);
+    for (int l = 0; l < m->spec.n_layers; l++)
+        for (int k = 0; k < LOAM_L_COUNT; k++) add_region(r, &n, cap, m->layer[l][k]);
+    double bw = loam_measure_read_regions(r, n, n_threads, 2);
+    free(r);
+    return bw;
 }
 
 uint64_t loam_model_decode_bytes(const loam_model *m) {

@@ -1,0 +1,15 @@
+/* Machine facts measured by loam itself (the public ones are in loam.h). */
+#ifndef LOAM_CORE_SYS_H
+#define LOAM_CORE_SYS_H
+#include <stdint.h>
+
+typedef struct {
+    const void *data;
+    uint64_t bytes;
+} loam_read_region;
+
+/* Bytes per second of streaming reads over the regions (taken as one
+ * sequence, split evenly over n_threads threads), best of `passes`. */
+double loam_measure_read_regions(const loam_read_region *regions, int n_regions, int n_threads, int passes);
+
+#endif
