@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/mapfile.h"
+#include "formats/gguf_write.h"
 #include "kernels/kernels.h"
 #include "test.h"
 
@@ -181,7 +182,65 @@ static void test_sampling_defaults_and_seed(void) {
     free(a), free(b);
 }
 
+/* bench --json: one row per test with the keys scripts read; the decode
+ * row's share of the bandwidth bound is a plausible number; -p 0 skips
+ * the prefill row. */
+static void test_bench_json(void) {
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s bench %s -p 16 -n 8 -t 1 -r 2 --json 2>/dev/null", LOAM_BIN, fixture("llm/stories260k"));
+    int rc = run_capture(cmd, &out);
+    cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+    int ok = cJSON_IsArray(j) && cJSON_GetArraySize(j) == 2;
+    for (int i = 0; ok && i < 2; i++) {
+        const cJSON *row = cJSON_GetArrayItem(j, i), *test = cJSON_GetObjectItem(row, "test"), *bw = cJSON_GetObjectItem(row, "bw_fraction");
+        ok = cJSON_IsString(test) && !strcmp(test->valuestring, i ? "tg8" : "pp16") &&
+             cJSON_GetObjectItem(row, "threads")->valuedouble == 1 && cJSON_GetObjectItem(row, "tps")->valuedouble > 0 &&
+             cJSON_IsNumber(cJSON_GetObjectItem(row, "tps_sd")) &&
+             (i ? cJSON_IsNumber(bw) && bw->valuedouble > 0 && bw->valuedouble < 20 : cJSON_IsNull(bw) && cJSON_IsNumber(cJSON_GetObjectItem(row, "ttft_ms")));
+    }
+    cJSON_Delete(j);
+    CHECK(ok, "bench --json (exit %d): %s", rc, out ? out : "");
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s bench %s -p 0 -n 4 -t 1 -r 1 --json 2>/dev/null", LOAM_BIN, fixture("llm/stories260k"));
+    rc = run_capture(cmd, &out);
+    j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+    ok = cJSON_IsArray(j) && cJSON_GetArraySize(j) == 1 && !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "test")->valuestring, "tg4");
+    cJSON_Delete(j);
+    CHECK(ok, "bench -p 0 --json (exit %d): %s", rc, out ? out : "");
+    free(out);
+}
+
+/* info on a GGUF of an architecture loam cannot run: a summary, not an error. */
+static void test_info_unrunnable_gguf(void) {
+    char path[1024], cmd[2048], *out = NULL;
+    snprintf(path, sizeof path, "%s/tiny-whisper.gguf", temp_dir());
+    gguf_writer *w = gguf_writer_new();
+    uint64_t ne_a[1] = {4}, ne_b[2] = {8, 2};
+    float a[4] = {1, 2, 3, 4};
+    uint16_t b[16] = {0};
+    loam_error err;
+    gguf_w_str(w, "general.architecture", "whisper");
+    gguf_w_u32(w, "general.file_type", 1);
+    gguf_w_tensor(w, "model.encoder.layer_norm.weight", 1, ne_a, GGML_F32);
+    gguf_w_tensor(w, "model.encoder.conv1.weight", 2, ne_b, GGML_F16);
+    int ok = gguf_w_begin(w, path, &err) == LOAM_OK && gguf_w_data(w, 0, a, sizeof a, &err) == LOAM_OK &&
+             gguf_w_data(w, 1, b, sizeof b, &err) == LOAM_OK && gguf_w_end(w, &err) == LOAM_OK;
+    gguf_writer_free(w);
+    CHECK(ok, "writing the test file: %s", err.message);
+    snprintf(cmd, sizeof cmd, "%s info %s --json 2>&1", LOAM_BIN, path);
+    int rc = run_capture(cmd, &out);
+    cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+    ok = j && !strcmp(cJSON_GetObjectItem(j, "architecture")->valuestring, "whisper") &&
+         cJSON_GetObjectItem(j, "n_params")->valuedouble == 20 && cJSON_IsFalse(cJSON_GetObjectItem(j, "runnable")) &&
+         !strcmp(cJSON_GetObjectItem(j, "dtype")->valuestring, "f16") && cJSON_GetObjectItem(j, "weight_bytes")->valuedouble == 48;
+    cJSON_Delete(j);
+    CHECK(ok, "info on a whisper GGUF (exit %d): %s", rc, out ? out : "");
+    free(out);
+}
+
 void register_cli_tests(void) {
+    test_add("cli: bench --json rows and keys (pp, tg with its bandwidth share; -p 0)", test_bench_json);
+    test_add("cli: info summarizes a GGUF of an architecture loam cannot run", test_info_unrunnable_gguf);
     test_add("cli: run --prompt-ids prints the 200 golden ids of stories260k", test_run_prints_golden_ids);
     test_add("cli: LOAM_SIMD=scalar|avx2|avx512 all give the golden ids", test_simd_env);
     test_add("cli: run --dump writes logits, hidden states, step logits, ids", test_dump_matches_golden);
