@@ -69,75 +69,29 @@ typedef struct {
     uint64_t sum;
 } bw_slice;
 
-/* A read position in the concatenated regions with `left` bytes to go. */
-typedef struct {
-    const loam_read_region *regions;
-    int n_regions, i;
-    uint64_t off, left;
-} read_cursor;
-
-static read_cursor cursor_at(const loam_read_region *regions, int n_regions, uint64_t at, uint64_t len) {
-    read_cursor c = {regions, n_regions, 0, at, len};
-    while (c.i < n_regions && c.off >= regions[c.i].bytes) c.off -= regions[c.i].bytes, c.i++;
-    return c;
-}
-
-/* Adds the next 64 bytes (or what is left of the current region) to *sum. */
-static void cursor_step(read_cursor *c, uint64_t *sum) {
-    if (c->i >= c->n_regions) {
-        c->left = 0;
-        return;
-    }
-    const uint8_t *p = (const uint8_t *)c->regions[c->i].data + c->off;
-    uint64_t avail = c->regions[c->i].bytes - c->off;
-    if (avail > c->left) avail = c->left;
-    if (avail >= 64) {
-        uint64_t w[8];
-        memcpy(w, p, 64);
-        *sum += (w[0] ^ w[1]) + (w[2] ^ w[3]) + (w[4] ^ w[5]) + (w[6] ^ w[7]);
-        c->off += 64, c->left -= 64;
-    } else {
-        for (uint64_t k = 0; k < avail; k++) *sum += p[k];
-        c->off += avail, c->left -= avail;
-    }
-    if (c->off >= c->regions[c->i].bytes) c->off = 0, c->i++;
-}
-
-/* Reads [from, to) of the concatenated regions as four interleaved streams
- * with prefetch, the pattern of the decode kernels (one stream per thread
- * measured ~10% below what the memory gives). */
+/* Reads [from, to) of the concatenated regions as one stream with software
+ * prefetch 8 KiB ahead, the pattern of the decode kernels. Measured here
+ * (1 thread, 1 GiB): 1 KiB ahead 28 GB/s, 4 KiB 34, 8 KiB 37; four
+ * interleaved streams read no faster, and slower on 4 KiB-page mappings. */
 static void *read_slice(void *arg) {
     bw_slice *s = arg;
-    uint64_t len = s->to - s->from, q = len / 4 / 64 * 64, sums[4] = {0, 0, 0, 0};
-    read_cursor c[4];
-    for (int k = 0; k < 4; k++) c[k] = cursor_at(s->regions, s->n_regions, s->from + (uint64_t)k * q, k < 3 ? q : len - 3 * q);
-    for (int busy = 1; busy;) {
-        /* while all four streams are inside a region: a tight loop */
-        uint64_t n = UINT64_MAX;
-        const uint8_t *p[4];
-        for (int k = 0; k < 4; k++) {
-            uint64_t avail = c[k].i < c[k].n_regions ? c[k].regions[c[k].i].bytes - c[k].off : 0;
-            if (avail > c[k].left) avail = c[k].left;
-            if (avail / 64 < n) n = avail / 64;
-            p[k] = c[k].i < c[k].n_regions ? (const uint8_t *)c[k].regions[c[k].i].data + c[k].off : NULL;
+    uint64_t a = 0, b = 0, base = 0;
+    for (int r = 0; r < s->n_regions && base < s->to; base += s->regions[r].bytes, r++) {
+        uint64_t size = s->regions[r].bytes;
+        if (base + size <= s->from) continue;
+        uint64_t lo = s->from > base ? s->from - base : 0, hi = s->to - base < size ? s->to - base : size;
+        const uint8_t *p = (const uint8_t *)s->regions[r].data;
+        uint64_t i = lo;
+        for (; i + 64 <= hi; i += 64) {
+            __builtin_prefetch(p + i + 8192); /* a hint: harmless past the end */
+            uint64_t w[8];
+            memcpy(w, p + i, 64);
+            a += (w[0] ^ w[1]) + (w[2] ^ w[3]);
+            b += (w[4] ^ w[5]) + (w[6] ^ w[7]);
         }
-        for (uint64_t i = 0; i < n; i++)
-            for (int k = 0; k < 4; k++) {
-                __builtin_prefetch(p[k] + 64 * i + 1024); /* a hint: harmless past the end */
-                uint64_t w[8];
-                memcpy(w, p[k] + 64 * i, 64);
-                sums[k] += (w[0] ^ w[1]) + (w[2] ^ w[3]) + (w[4] ^ w[5]) + (w[6] ^ w[7]);
-            }
-        for (int k = 0; k < 4; k++) {
-            c[k].off += 64 * n, c[k].left -= 64 * n;
-            if (c[k].i < c[k].n_regions && c[k].off >= c[k].regions[c[k].i].bytes) c[k].off = 0, c[k].i++;
-        }
-        /* then one step of each stream across its boundary */
-        busy = 0;
-        for (int k = 0; k < 4; k++)
-            if (c[k].left) cursor_step(&c[k], &sums[k]), busy = 1;
+        for (; i < hi; i++) a += p[i];
     }
-    s->sum = sums[0] + sums[1] + sums[2] + sums[3];
+    s->sum = a + b;
     return NULL;
 }
 
