@@ -1,5 +1,5 @@
 /* AVX2 + FMA + F16C matmul: 8 lanes, 4 activation rows x 2 weight rows per
- * inner step in prefill, 4 weight rows per step in decode, K tails in
+ * inner step in prefill, one deeply prefetched row at a time in decode, K tails in
  * scalar code. Compiled with -mavx2 -mfma -mf16c;
  * only called when CPUID says so. */
 #if defined(__x86_64__)
@@ -30,37 +30,29 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* Decode (one activation row): four weight rows per pass, so four streams
- * are in flight, with software prefetch a few cache lines ahead. */
-#define DEFINE_ROW4(SUFFIX, LOAD, SCALAR, ESIZE)                                                        \
-    static void row4_##SUFFIX(const float *x, int K, const void *w, int n, float *y) {                 \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                    \
-        size_t r0 = (size_t)n * K, r1 = r0 + K, r2 = r1 + K, r3 = r2 + K;                               \
+/* Decode (one activation row): one weight row at a time, four accumulators,
+ * each 64-byte line prefetched 6 KiB ahead (deep prefetch is what this
+ * machine's memory wants; see matmul_avx512.c). */
+#define DEFINE_ROW1(SUFFIX, LOAD, SCALAR, ESIZE)                                                        \
+    static float row1_##SUFFIX(const float *x, int K, const void *w, int n) {                          \
+        __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
+        size_t r0 = (size_t)n * K;                                                                     \
         const char *wb = (const char *)w;                                                              \
         int k = 0;                                                                                     \
-        for (; k + 8 <= K; k += 8) {                                                                   \
-            if (k % (64 / (ESIZE)) == 0) {                                                             \
-                _mm_prefetch(wb + (r0 + k) * ESIZE + 512, _MM_HINT_T0);                                \
-                _mm_prefetch(wb + (r1 + k) * ESIZE + 512, _MM_HINT_T0);                                \
-                _mm_prefetch(wb + (r2 + k) * ESIZE + 512, _MM_HINT_T0);                                \
-                _mm_prefetch(wb + (r3 + k) * ESIZE + 512, _MM_HINT_T0);                                \
-            }                                                                                          \
-            __m256 xv = _mm256_loadu_ps(x + k);                                                        \
-            a0 = _mm256_fmadd_ps(xv, LOAD(w, r0 + k), a0);                                             \
-            a1 = _mm256_fmadd_ps(xv, LOAD(w, r1 + k), a1);                                             \
-            a2 = _mm256_fmadd_ps(xv, LOAD(w, r2 + k), a2);                                             \
-            a3 = _mm256_fmadd_ps(xv, LOAD(w, r3 + k), a3);                                             \
+        for (; k + 32 <= K; k += 32) {                                                                 \
+            _Pragma("GCC unroll 2") for (int l = 0; l < 32 * ESIZE; l += 64)                          \
+                _mm_prefetch(wb + (r0 + k) * ESIZE + 6144 + l, _MM_HINT_T0);                           \
+            _Pragma("GCC unroll 4") for (int s = 0; s < 4; s++)                                        \
+                a[s] = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 8 * s), LOAD(w, r0 + k + 8 * s), a[s]);  \
         }                                                                                              \
-        float s0 = hsum256(a0), s1 = hsum256(a1), s2 = hsum256(a2), s3 = hsum256(a3);                  \
-        for (; k < K; k++) {                                                                           \
-            s0 += x[k] * SCALAR(w, r0 + k), s1 += x[k] * SCALAR(w, r1 + k);                            \
-            s2 += x[k] * SCALAR(w, r2 + k), s3 += x[k] * SCALAR(w, r3 + k);                            \
-        }                                                                                              \
-        y[n] = s0, y[n + 1] = s1, y[n + 2] = s2, y[n + 3] = s3;                                        \
+        for (; k + 8 <= K; k += 8) a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), LOAD(w, r0 + k), a[0]); \
+        float sum = hsum256(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])));      \
+        for (; k < K; k++) sum += x[k] * SCALAR(w, r0 + k);                                            \
+        return sum;                                                                                    \
     }
-DEFINE_ROW4(f32, load_f32, scalar_f32, 4)
-DEFINE_ROW4(bf16, load_bf16, scalar_bf16, 2)
-DEFINE_ROW4(f16, load_f16, scalar_f16, 2)
+DEFINE_ROW1(f32, load_f32, scalar_f32, 4)
+DEFINE_ROW1(bf16, load_bf16, scalar_bf16, 2)
+DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
 
 #define DEFINE_TILE(SUFFIX, LOAD, SCALAR)                                                             \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
@@ -95,12 +87,8 @@ DEFINE_ROW4(f16, load_f16, scalar_f16, 2)
         for (; t + 4 <= T; t += 4)                                                                   \
             for (int n = n0; n < n1; n += 2)                                                         \
                 tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n + 1 < n1 ? 2 : 1, y + (size_t)t * ldy, ldy);  \
-        for (; t < T; t++) {                                                                         \
-            int n = n0;                                                                              \
-            for (; n + 4 <= n1; n += 4) row4_##SUFFIX(x + (size_t)t * K, K, w, n, y + (size_t)t * ldy);   \
-            for (; n < n1; n += 2)                                                                   \
-                tile_##SUFFIX(x + (size_t)t * K, 1, K, w, n, n + 1 < n1 ? 2 : 1, y + (size_t)t * ldy, ldy);  \
-        }                                                                                            \
+        for (; t < T; t++)                                                                           \
+            for (int n = n0; n < n1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(x + (size_t)t * K, K, w, n); \
     }
 
 DEFINE_TILE(f32, load_f32, scalar_f32)
