@@ -13,6 +13,7 @@ static const char usage[] =
     "  run MODEL_DIR [PROMPT] [options]  generate from a prompt (see loam run --help)\n"
     "  chat MODEL_DIR [options]  interactive chat with the model's template (see loam chat --help)\n"
     "  info MODEL_DIR [--json]   architecture, parameters, dtype, context, memory needed\n"
+    "                            (of any GGUF, e.g. Whisper or FLUX ones loam cannot run yet: what it holds)\n"
     "  bench MODEL_DIR [options] prefill and decode speed (see loam bench --help)\n"
     "  tokenize PATH [--no-special] [--json] TEXT   text (or - for stdin) to ids\n"
     "  detokenize PATH [--skip-special] ID...      ids to text, exactly\n"
