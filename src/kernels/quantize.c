@@ -61,6 +61,27 @@ static void q5_0(const float *x, uint8_t *b) {
     memcpy(b + 2, &qh, 4);
 }
 
+/* ggml's Q5_1: min and (max - min) / 31 per block, values rounded by
+ * adding 0.5 and truncating, as ggml does. */
+static void q5_1(const float *x, uint8_t *b) {
+    float min = x[0], max = x[0];
+    for (int j = 1; j < 32; j++) {
+        if (x[j] < min) min = x[j];
+        if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / 31, id = d ? 1.0f / d : 0.0f;
+    put_half(b, d);
+    put_half(b + 2, min);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; j++) {
+        uint8_t x0 = (uint8_t)((x[j] - min) * id + 0.5f), x1 = (uint8_t)((x[16 + j] - min) * id + 0.5f);
+        b[8 + j] = (uint8_t)((x0 & 0x0f) | ((x1 & 0x0f) << 4));
+        qh |= ((x0 & 0x10u) >> 4) << j;
+        qh |= ((x1 & 0x10u) >> 4) << (j + 16);
+    }
+    memcpy(b + 4, &qh, 4);
+}
+
 /* ggml's make_qx_quants: a symmetric scale searched around nmax/max that
  * minimises the (x^2-weighted) error; L gets values + nmax. */
 static float make_qx_quants(int n, int nmax, const float *x, int8_t *L) {
@@ -217,20 +238,25 @@ static void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
     }
 }
 
-static void q4_k(const float *x, uint8_t *b) {
+/* ggml's Q4_K and Q5_K (five): per 32 elements an asymmetric scale and min
+ * searched by make_qkx2_quants, both quantized to 6 bits against the
+ * super-block's f16 d and dmin, then the values requantized with them. */
+static void q45_k(const float *x, uint8_t *b, int five) {
     uint8_t L[256], Laux[32];
     float weights[32], mins[8], scales[8], max_scale = 0, max_min = 0;
+    int nmax = five ? 31 : 15;
     for (int j = 0; j < 8; j++) {
         float sum_x2 = 0;
         for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
         float av_x = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
-        scales[j] = make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.f, 0.1f, 20);
+        scales[j] = five ? make_qkx2_quants(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.5f, 0.1f, 15)
+                         : make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.f, 0.1f, 20);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
     float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f, inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-    uint8_t *sc = b + 4, *q = b + 16;
+    uint8_t *sc = b + 4;
     memset(sc, 0, 12);
     for (int j = 0; j < 8; j++) {
         int ls = nearest_int(inv_scale * scales[j]), lm = nearest_int(inv_min * mins[j]);
@@ -258,14 +284,26 @@ static void q4_k(const float *x, uint8_t *b) {
         const float dm = loam_f16_to_f32(mh) * m;
         for (int ii = 0; ii < 32; ii++) {
             int l = nearest_int((x[32 * j + ii] + dm) / d);
-            L[32 * j + ii] = (uint8_t)(l < 0 ? 0 : l > 15 ? 15 : l);
+            L[32 * j + ii] = (uint8_t)(l < 0 ? 0 : l > nmax ? nmax : l);
         }
     }
+    uint8_t *q = b + (five ? 48 : 16), *qh = b + 16;
+    if (five) memset(qh, 0, 32);
+    uint8_t m1 = 1, m2 = 2;
     for (int j = 0; j < 256; j += 64) {
-        for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+        for (int l = 0; l < 32; l++) {
+            int l1 = L[j + l], l2 = L[j + l + 32];
+            if (l1 > 15) l1 -= 16, qh[l] |= m1;
+            if (l2 > 15) l2 -= 16, qh[l] |= m2;
+            q[l] = (uint8_t)(l1 | (l2 << 4));
+        }
+        m1 = (uint8_t)(m1 << 2), m2 = (uint8_t)(m2 << 2);
         q += 32;
     }
 }
+
+static void q4_k(const float *x, uint8_t *b) { q45_k(x, b, 0); }
+static void q5_k(const float *x, uint8_t *b) { q45_k(x, b, 1); }
 
 int loam_quantize_row(loam_type t, const float *x, int64_t k, void *out) {
     uint8_t *o = out;
@@ -290,7 +328,9 @@ int loam_quantize_row(loam_type t, const float *x, int64_t k, void *out) {
     case LOAM_T_Q8_0: block = q8_0; break;
     case LOAM_T_Q4_0: block = q4_0; break;
     case LOAM_T_Q5_0: block = q5_0; break;
+    case LOAM_T_Q5_1: block = q5_1; break;
     case LOAM_T_Q4_K: block = q4_k; break;
+    case LOAM_T_Q5_K: block = q5_k; break;
     case LOAM_T_Q6_K: block = q6_k; break;
     default: return 0;
     }
