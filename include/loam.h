@@ -242,7 +242,7 @@ typedef void (*loam_progress_fn)(void *user, int done, int total, const char *it
 /* Writes a GGUF that llama.cpp can load, from a GGUF file (any family: its
  * metadata is kept) or a Hugging Face folder (the Llama family), with the
  * tensor types llama-quantize chooses for `type`: "f16", "bf16", "q8_0",
- * "q4_0", "q5_0", "q5_1", "q6_k", "q4_k_m" or "q5_k_m". Rows that do not fit
+ * "q4_0", "q4_1", "q5_0", "q5_1", "q6_k", "q4_k_m", "q5_k_s" or "q5_k_m". Rows that do not fit
  * a block fall back as llama-quantize does. */
 loam_status loam_quantize(const char *in_path, const char *out_path, const char *type, loam_progress_fn progress,
                           void *user, loam_error *err);

@@ -433,7 +433,8 @@ static int files_equal(const char *a, const char *b) {
  * names, types, order and data). */
 static void test_quantize_identical(void) {
     const char *types[][2] = {{"f16", "f16"},   {"q8_0", "Q8_0"},     {"q4_0", "Q4_0"},     {"q5_0", "Q5_0"},
-                              {"q5_1", "Q5_1"}, {"q6_k", "Q6_K"},     {"q4_k_m", "Q4_K_M"}, {"q5_k_m", "Q5_K_M"}};
+                              {"q5_1", "Q5_1"}, {"q6_k", "Q6_K"},     {"q4_k_m", "Q4_K_M"}, {"q5_k_m", "Q5_K_M"},
+                              {"q4_1", "Q4_1"}, {"q5_k_s", "Q5_K_S"}};
     const char *dir = temp_dir();
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         char out[700], want[1200], from_gguf[700];
@@ -517,7 +518,7 @@ static void test_quantize_fallbacks(void) {
 }
 
 void register_quantize_tests(void) {
-    test_add("quantize: f16/q8_0/q4_0/q5_0/q5_1/q6_k/q4_k_m/q5_k_m byte-identical to llama.cpp's files (HF and GGUF input)", test_quantize_identical);
+    test_add("quantize: f16/q8_0/q4_0/q4_1/q5_0/q5_1/q6_k/q4_k_m/q5_k_s/q5_k_m byte-identical to llama.cpp's files (HF and GGUF input)", test_quantize_identical);
     test_add("quantize: llama_q256 q8_0 keeps the HF greedy ids, KL <= 1e-3", test_quantize_q8_0_quality);
     test_add("quantize: rows that do not fit a block fall back like llama-quantize", test_quantize_fallbacks);
 }

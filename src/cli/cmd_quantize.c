@@ -15,7 +15,7 @@ int cmd_quantize(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--type") && i + 1 < argc) type = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            puts("usage: loam quantize IN OUT --type f16|bf16|q8_0|q4_0|q5_0|q5_1|q6_k|q4_k_m|q5_k_m\n"
+            puts("usage: loam quantize IN OUT --type f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q6_k|q4_k_m|q5_k_s|q5_k_m\n"
                  "  IN: a GGUF file, or a Hugging Face Llama folder; OUT: the GGUF to write");
             return 0;
         } else if (argv[i][0] == '-') return cli_error("quantize: unknown option \"%s\"", argv[i]);

@@ -17,7 +17,7 @@ int cmd_synth(int argc, char **argv) {
         else if (!strcmp(argv[i], "--type") && i + 1 < argc) type = argv[++i];
         else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            puts("usage: loam synth --like NAME --type f32|f16|bf16|q8_0|q4_0|q5_0|q5_1|q6_k|q4_k_m|q5_k_m -o OUT.gguf\n"
+            puts("usage: loam synth --like NAME --type f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q6_k|q4_k_m|q5_k_s|q5_k_m -o OUT.gguf\n"
                  "  NAME: llama-3.2-1b, llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, phi-2, gemma-2b, gemma-7b,\n"
                  "        falcon-7b, falcon-40b, mpt-7b, bloom-560m, bloom, whisper-large-v3, flux.1-schnell,\n"
                  "        flux.1-dev (or the hub name). Whisper is written with transformers' tensor names, FLUX.1\n"

@@ -19,7 +19,7 @@ static const char usage[] =
     "  detokenize PATH [--skip-special] ID...      ids to text, exactly\n"
     "  template PATH --messages FILE.json [--tools FILE.json] [--var KEY=JSON ...]\n"
     "                [--add-generation-prompt]      render the chat template, exactly\n"
-    "  quantize IN OUT --type T  GGUF (f16 bf16 q8_0 q4_0 q5_0 q5_1 q6_k q4_k_m q5_k_m) from a GGUF or an HF Llama folder\n"
+    "  quantize IN OUT --type T  GGUF (f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q6_k q4_k_m q5_k_s q5_k_m) from a GGUF or an HF Llama folder\n"
     "  synth --like NAME --type T -o OUT.gguf   random weights, real shapes of a published model\n"
     "  help                      this text\n"
     "  version                   the version\n"

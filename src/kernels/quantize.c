@@ -61,6 +61,25 @@ static void q5_0(const float *x, uint8_t *b) {
     memcpy(b + 2, &qh, 4);
 }
 
+/* ggml's Q4_1: min and (max - min) / 15 per block, values rounded by adding
+ * 0.5 and truncating. */
+static void q4_1(const float *x, uint8_t *b) {
+    float min = x[0], max = x[0];
+    for (int j = 1; j < 32; j++) {
+        if (x[j] < min) min = x[j];
+        if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / 15, id = d ? 1.0f / d : 0.0f;
+    put_half(b, d);
+    put_half(b + 2, min);
+    for (int j = 0; j < 16; j++) {
+        uint8_t x0 = (uint8_t)(int8_t)((x[j] - min) * id + 0.5f), x1 = (uint8_t)(int8_t)((x[16 + j] - min) * id + 0.5f);
+        x0 = x0 < 15 ? x0 : 15;
+        x1 = x1 < 15 ? x1 : 15;
+        b[4 + j] = (uint8_t)(x0 | (x1 << 4));
+    }
+}
+
 /* ggml's Q5_1: min and (max - min) / 31 per block, values rounded by
  * adding 0.5 and truncating, as ggml does. */
 static void q5_1(const float *x, uint8_t *b) {
@@ -328,6 +347,7 @@ int loam_quantize_row(loam_type t, const float *x, int64_t k, void *out) {
     case LOAM_T_Q8_0: block = q8_0; break;
     case LOAM_T_Q4_0: block = q4_0; break;
     case LOAM_T_Q5_0: block = q5_0; break;
+    case LOAM_T_Q4_1: block = q4_1; break;
     case LOAM_T_Q5_1: block = q5_1; break;
     case LOAM_T_Q4_K: block = q4_k; break;
     case LOAM_T_Q5_K: block = q5_k; break;

@@ -8,7 +8,7 @@
 static const loam_quant_target targets[] = {
     {"f32", 0, LOAM_T_F32, 0},   {"f16", 1, LOAM_T_F16, 0},   {"bf16", 32, LOAM_T_BF16, 0},  {"q8_0", 7, LOAM_T_Q8_0, 0},
     {"q4_0", 2, LOAM_T_Q4_0, 0}, {"q5_0", 8, LOAM_T_Q5_0, 0}, {"q5_1", 9, LOAM_T_Q5_1, 0},     {"q6_k", 18, LOAM_T_Q6_K, 0},
-    {"q4_k_m", 15, LOAM_T_Q4_K, 1}, {"q5_k_m", 17, LOAM_T_Q5_K, 1},
+    {"q4_1", 3, LOAM_T_Q4_1, 0},    {"q4_k_m", 15, LOAM_T_Q4_K, 1}, {"q5_k_s", 16, LOAM_T_Q5_K, 0}, {"q5_k_m", 17, LOAM_T_Q5_K, 1},
 };
 
 const loam_quant_target *loam_quant_target_find(const char *name, int allow_f32) {

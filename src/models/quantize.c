@@ -318,7 +318,7 @@ static loam_status gguf_sources(const gguf_file *g, gguf_writer *w, const loam_q
 loam_status loam_quantize(const char *in_path, const char *out_path, const char *type, loam_progress_fn progress, void *user,
                           loam_error *err) {
     const loam_quant_target *tt = loam_quant_target_find(type, 0);
-    if (!tt) return loam_fail(err, LOAM_E_ARG, "quantize: unknown type \"%s\" (f16, bf16, q8_0, q4_0, q5_0, q5_1, q6_k, q4_k_m, q5_k_m)", type);
+    if (!tt) return loam_fail(err, LOAM_E_ARG, "quantize: unknown type \"%s\" (f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q6_k, q4_k_m, q5_k_s, q5_k_m)", type);
     size_t plen = strlen(in_path);
     int from_gguf = plen > 5 && !strcmp(in_path + plen - 5, ".gguf");
     gguf_writer *w = gguf_writer_new();

@@ -292,7 +292,7 @@ static loam_status find_preset(const char *like, const char *type, const loam_pr
         return loam_fail(err, LOAM_E_ARG, "synth: no model \"%s\" (known: %s)", like, names);
     }
     if (!(*st = loam_quant_target_find(type, 1)))
-        return loam_fail(err, LOAM_E_ARG, "synth: unknown type \"%s\" (f32, f16, bf16, q8_0, q4_0, q5_0, q5_1, q6_k, q4_k_m, q5_k_m)", type);
+        return loam_fail(err, LOAM_E_ARG, "synth: unknown type \"%s\" (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q6_k, q4_k_m, q5_k_s, q5_k_m)", type);
     return LOAM_OK;
 }
 
