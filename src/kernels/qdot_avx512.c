@@ -349,23 +349,30 @@ static inline __m512i pair_index(int a, int b) { return _mm512_mask_set1_epi32(_
  * super-block's scales become one vector of d * scale, spread to the two
  * halves of each pair by a permute; the mins meet the activation sums in
  * an 8-lane vector. */
-static float row1_q4_k(const uint8_t *b, const act_pack1 *P, const float *dsum, int nsb) {
+/* Q5_K (five): the same with a fifth bit per element, bit 2p (lanes 0-7)
+ * or 2p + 1 (lanes 8-15) of the 32 qh bytes. */
+static inline __attribute__((always_inline)) float row1_q45_k(const uint8_t *b, const act_pack1 *P, const float *dsum, int nsb,
+                                                               int five) {
     const __m512i shift = lane_shifts(0, 0, 4, 4);
-    const __m512i low = _mm512_set1_epi8(15);
+    const __m512i low = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
     const __m512i pick[4] = {pair_index(0, 1), pair_index(2, 3), pair_index(4, 5), pair_index(6, 7)};
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     __m256 mins = _mm256_setzero_ps();
-    for (int i = 0; i < nsb; i++, b += 144, P += 4) {
+    const int bytes = five ? 176 : 144, qs = five ? 48 : 16;
+    for (int i = 0; i < nsb; i++, b += bytes, P += 4) {
         _mm_prefetch((const char *)b + ROW1_AHEAD, _MM_HINT_T0);
         _mm_prefetch((const char *)b + ROW1_AHEAD + 64, _MM_HINT_T0);
         _mm_prefetch((const char *)b + ROW1_AHEAD + 128, _MM_HINT_T0);
+        __m512i qh = five ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16))) : _mm512_setzero_si512();
         uint64_t sc8, mn8;
         q4_k_scales_mins(b + 4, &sc8, &mn8);
         __m512 scales = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_set1_ps(half_at(b)), bytes8_to_ps(sc8)));
         mins = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(half_at(b + 2)), bytes8_to_ps(mn8)), _mm256_loadu_ps(dsum + 8 * i), mins);
         _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {
             __m512i wz = _mm512_and_si512(
-                _mm512_srlv_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16 + 32 * p))), shift), low);
+                _mm512_srlv_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + qs + 32 * p))), shift), low);
+            if (five)
+                wz = _mm512_or_si512(wz, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, lane_shifts(2 * p, 2 * p, 2 * p + 1, 2 * p + 1)), one), 4));
             __m512i idot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wz, _mm512_load_si512(P[p].q));
             __m512 f = _mm512_mul_ps(_mm512_permutexvar_ps(pick[p], scales), _mm512_load_ps(P[p].d));
             if (p % 2) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot), f, acc1);
@@ -377,6 +384,9 @@ static float row1_q4_k(const uint8_t *b, const act_pack1 *P, const float *dsum, 
     m4 = _mm_add_ss(m4, _mm_movehdup_ps(m4));
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - _mm_cvtss_f32(m4);
 }
+
+static float row1_q4_k(const uint8_t *b, const act_pack1 *P, const float *dsum, int nsb) { return row1_q45_k(b, P, dsum, nsb, 0); }
+static float row1_q5_k(const uint8_t *b, const act_pack1 *P, const float *dsum, int nsb) { return row1_q45_k(b, P, dsum, nsb, 1); }
 
 /* Q6_K weight row times one packed row. Per 128 elements, 64 bytes of low
  * bits (ql) and 32 of high bits (qh) give blocks 4h..4h+3: ql's low
@@ -426,7 +436,7 @@ static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
 /* fewer than 8 rows of Q4_0, Q4_K or Q6_K; 0 when this path does not apply */
 static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
     int nb = K / 32;
-    if (!(wtype == LOAM_T_Q4_0 && nb % 2 == 0) && wtype != LOAM_T_Q4_K && wtype != LOAM_T_Q6_K) return 0;
+    if (!(wtype == LOAM_T_Q4_0 && nb % 2 == 0) && wtype != LOAM_T_Q4_K && wtype != LOAM_T_Q5_K && wtype != LOAM_T_Q6_K) return 0;
     /* the pairs, then each block's d * sum(q) */
     act_pack1 *P = aligned_alloc(64, (size_t)(nb / 2) * sizeof *P + ((size_t)nb * sizeof(float) + 63) / 64 * 64);
     if (!P) return 0;
@@ -438,6 +448,7 @@ static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loa
             const uint8_t *wr = (const uint8_t *)w + (size_t)n * rb;
             y[(size_t)t * ldy + n] = wtype == LOAM_T_Q4_0   ? row1_q4_0(wr, P, nb)
                                      : wtype == LOAM_T_Q4_K ? row1_q4_k(wr, P, dsum, K / 256)
+                                     : wtype == LOAM_T_Q5_K ? row1_q5_k(wr, P, dsum, K / 256)
                                                             : row1_q6_k(wr, P, K / 256);
         }
     }
