@@ -151,13 +151,15 @@ static inline __attribute__((always_inline)) void rows8_q8_0(const uint8_t *b, s
 
 /* Q4_K: 8 blocks of 32 per 256-element super-block, each with a 6-bit
  * scale and min; w = d * scale * nibble - dmin * min. At most 2 weight
- * rows at a time: each needs two unpacked vectors and two scales. */
-static inline __attribute__((always_inline)) void rows8_q4_k(const uint8_t *b, size_t rb, int nr, const act_pack8 *P, int nsb,
-                                                              float *out) {
+ * rows at a time: each needs two unpacked vectors and two scales. Q5_K
+ * (five) adds a fifth bit per element: bit 2p / 2p + 1 of the 32 qh bytes
+ * for the low / high nibbles of chunk p. */
+static inline __attribute__((always_inline)) void rows8_q45_k(const uint8_t *b, size_t rb, int nr, const act_pack8 *P, int nsb,
+                                                               int five, float *out) {
     __m512 acc[4][4] = {ZERO4, ZERO4, ZERO4, ZERO4};
     __m256 mins[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    const __m512i low = _mm512_set1_epi8(15);
-    for (int i = 0; i < nsb; i++, b += 144, P += 8) {
+    const __m512i low = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
+    for (int i = 0; i < nsb; i++, b += five ? 176 : 144, P += 8) {
         float d[2], s[2][8];
         _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
             const uint8_t *bj = b + j * rb;
@@ -173,10 +175,15 @@ static inline __attribute__((always_inline)) void rows8_q4_k(const uint8_t *b, s
         _Pragma("GCC unroll 8") for (int p = 0; p < 4; p++) {
             __m512i w0[2], w1[2];
             _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
-                const uint8_t *q = b + j * rb + 16 + 32 * p;
+                const uint8_t *q = b + j * rb + (five ? 48 : 16) + 32 * p;
                 _mm_prefetch((const char *)q + 576, _MM_HINT_T0);
                 __m512i bytes = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)q));
                 w0[j] = _mm512_and_si512(bytes, low), w1[j] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
+                if (five) {
+                    __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + j * rb + 16)));
+                    w0[j] = _mm512_or_si512(w0[j], _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(qh, _mm_cvtsi32_si128(2 * p)), one), 4));
+                    w1[j] = _mm512_or_si512(w1[j], _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(qh, _mm_cvtsi32_si128(2 * p + 1)), one), 4));
+                }
             }
             const act_pack8 *A0 = &P[2 * p], *A1 = &P[2 * p + 1];
             _Pragma("GCC unroll 8") for (int r = 0; r < 4; r++) {
@@ -254,7 +261,8 @@ static inline __attribute__((always_inline)) void rows8(loam_type t, const uint8
                                                          int K, float *out) {
     if (t == LOAM_T_Q4_0) rows8_q4_0(w, rb, nr, P, K / 32, out);
     else if (t == LOAM_T_Q8_0) rows8_q8_0(w, rb, nr, P, K / 32, out);
-    else if (t == LOAM_T_Q4_K) rows8_q4_k(w, rb, nr, P, K / 256, out);
+    else if (t == LOAM_T_Q4_K) rows8_q45_k(w, rb, nr, P, K / 256, 0, out);
+    else if (t == LOAM_T_Q5_K) rows8_q45_k(w, rb, nr, P, K / 256, 1, out);
     else rows8_q6_k(w, rb, nr, P, K / 256, out);
 }
 
@@ -458,7 +466,7 @@ static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loa
 
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
     if (T < 8 && decode_rows(x, T, K, w, wtype, n0, n1, y, ldy)) return;
-    int packed = (wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q6_K) && T >= 8;
+    int packed = (wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K) && T >= 8;
     int nb = K / 32;
     act_pack8 *P = packed ? aligned_alloc(64, (size_t)nb * sizeof *P) : NULL;
     if (!P) { /* no 512-bit kernel, or no memory for the packed rows: the 256-bit path needs none */
@@ -469,7 +477,7 @@ void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loa
     int t = 0;
     for (; t + 8 <= T; t += 8) {
         pack8(x + (size_t)t * nb, nb, P);
-        int step = wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q6_K ? 2 : 4, n = n0;
+        int step = wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K ? 2 : 4, n = n0;
         float out[32];
         for (; n + step <= n1; n += step) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)n * row_bytes;
