@@ -1,4 +1,4 @@
-/* AVX2 + FMA + F16C matmul: 8 lanes, 4 activation rows x 2 weight rows per
+/* AVX2 + FMA + F16C matmul: 8 lanes, 4 activation rows x 3 weight rows per
  * inner step in prefill, one deeply prefetched row at a time in decode, K tails in
  * scalar code. Compiled with -mavx2 -mfma -mf16c;
  * only called when CPUID says so. */
@@ -54,39 +54,42 @@ DEFINE_ROW1(f32, load_f32, scalar_f32, 4)
 DEFINE_ROW1(bf16, load_bf16, scalar_bf16, 2)
 DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
 
+/* rows (<= 4) activation rows x 3 weight rows: 12 accumulators, 3 weight
+ * vectors and one activation vector fill the 16 registers; weight rows
+ * past nw repeat row 0 and are not stored. */
 #define DEFINE_TILE(SUFFIX, LOAD, SCALAR)                                                             \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
         const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy) {            \
-        __m256 acc[4][2];                                                                            \
-        _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();                    \
-        size_t w0 = (size_t)n * (size_t)K, w1 = w0 + (size_t)K;                                      \
+        __m256 acc[4][3];                                                                            \
+        _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++)                                        \
+            acc[r][0] = acc[r][1] = acc[r][2] = _mm256_setzero_ps();                                  \
+        size_t wr[3];                                                                                \
+        for (int j = 0; j < 3; j++) wr[j] = (size_t)(n + (j < nw ? j : 0)) * (size_t)K;             \
         int k = 0;                                                                                   \
         for (; k + 8 <= K; k += 8) {                                                                 \
-            __m256 a = LOAD(w, w0 + (size_t)k);                                                      \
-            __m256 b = nw > 1 ? LOAD(w, w1 + (size_t)k) : a;                                         \
+            __m256 wv[3];                                                                            \
+            _Pragma("GCC unroll 3") for (int j = 0; j < 3; j++) wv[j] = LOAD(w, wr[j] + (size_t)k);  \
             _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++) {                                 \
                 __m256 xv = _mm256_loadu_ps(x + (size_t)r * (size_t)K + k);                          \
-                acc[r][0] = _mm256_fmadd_ps(xv, a, acc[r][0]);                                       \
-                acc[r][1] = _mm256_fmadd_ps(xv, b, acc[r][1]);                                       \
+                _Pragma("GCC unroll 3") for (int j = 0; j < 3; j++) acc[r][j] = _mm256_fmadd_ps(xv, wv[j], acc[r][j]); \
             }                                                                                        \
         }                                                                                            \
-        for (int r = 0; r < rows; r++) {                                                             \
-            float s0 = hsum256(acc[r][0]), s1 = hsum256(acc[r][1]);                                  \
+        _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++) {                                     \
             const float *xr = x + (size_t)r * (size_t)K;                                             \
-            for (int kk = k; kk < K; kk++) {                                                         \
-                s0 += xr[kk] * SCALAR(w, w0 + (size_t)kk);                                           \
-                if (nw > 1) s1 += xr[kk] * SCALAR(w, w1 + (size_t)kk);                                  \
+            _Pragma("GCC unroll 3") for (int j = 0; j < 3; j++) {                                    \
+                if (j >= nw) continue;                                                               \
+                float s = hsum256(acc[r][j]);                                                        \
+                for (int kk = k; kk < K; kk++) s += xr[kk] * SCALAR(w, wr[j] + (size_t)kk);          \
+                y[(size_t)r * (size_t)ldy + (size_t)n + j] = s;                                      \
             }                                                                                        \
-            y[(size_t)r * (size_t)ldy + (size_t)n] = s0;                                             \
-            if (nw > 1) y[(size_t)r * (size_t)ldy + (size_t)n + 1] = s1;                                \
         }                                                                                            \
     }                                                                                                \
     static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
                                 int ldy) {                                                           \
         int t = 0;                                                                                   \
         for (; t + 4 <= T; t += 4)                                                                   \
-            for (int n = n0; n < n1; n += 2)                                                         \
-                tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n + 1 < n1 ? 2 : 1, y + (size_t)t * ldy, ldy);  \
+            for (int n = n0; n < n1; n += 3)                                                         \
+                tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n1 - n < 3 ? n1 - n : 3, y + (size_t)t * ldy, ldy); \
         for (; t < T; t++)                                                                           \
             for (int n = n0; n < n1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(x + (size_t)t * K, K, w, n); \
     }
