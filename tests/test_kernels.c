@@ -85,6 +85,19 @@ static void compare_vec(loam_simd level) {
         k->axpy_f16(y2, -0.5f, h, n);
         CHECK(max_abs_diff(y1, y2, 80) <= 1e-6, "%s axpy_f16 n=%d differs (or wrote past n)", loam_simd_name(level), n);
     }
+    /* Q8_0 rows (a q8_0 KV cache): n a multiple of 32 */
+    for (int n = 32; n <= 128; n += 32) {
+        float a[128], y1[136], y2[136], v[128];
+        uint8_t blocks[4 * 34];
+        for (int i = 0; i < 128; i++) a[i] = frand(), v[i] = frand();
+        for (int i = 0; i < 136; i++) y1[i] = y2[i] = frand();
+        loam_quantize_row(LOAM_T_Q8_0, v, n, blocks);
+        float d1 = ref->dot_q8(a, blocks, n), d2 = k->dot_q8(a, blocks, n);
+        CHECK(fabsf(d1 - d2) <= 1e-5f * (n + 1), "%s dot_q8 n=%d: %g vs %g", loam_simd_name(level), n, d2, d1);
+        ref->axpy_q8(y1, 0.37f, blocks, n);
+        k->axpy_q8(y2, 0.37f, blocks, n);
+        CHECK(max_abs_diff(y1, y2, 136) <= 1e-6, "%s axpy_q8 n=%d differs (or wrote past n)", loam_simd_name(level), n);
+    }
 }
 
 static void test_vec_kernels(void) {

@@ -18,6 +18,7 @@ static const char bench_usage[] =
     "         measured memory-bandwidth bound), ttft_ms (prefill)\n"
     "  -r N   repetitions (default 3)\n"
     "  --kv-type f32|f16|q8_0   KV cache storage\n"
+    "  -d N   decode after N prompt tokens already in the cache (llama-bench's depth; default 0)\n"
     "  -ub N  rows computed per slice of the prompt (default: 64..512 rows, as scratch memory\n"
     "         within 3% of the weights allows)\n"
     "  --bf16-dot             BF16 weights: bf16 activations and AVX512-BF16 dot products (not exact)\n";
@@ -31,13 +32,14 @@ static void stats(const double *v, int n, double *mean, double *sd) {
 }
 
 typedef struct {
-    char test[24];
+    char test[48];
     int threads;
     double tps, sd, bw_fraction, ttft_ms;
 } bench_row;
 
-/* prefill of n_prompt tokens, then n_gen decode steps, `reps` times */
-static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch, long n_prompt, long n_gen, long reps, loam_kv_type kv_type, bench_row *pp,
+/* prefill of n_prompt tokens, then n_gen decode steps after `depth` cached
+ * positions, `reps` times */
+static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch, long n_prompt, long n_gen, long depth, long reps, loam_kv_type kv_type, bench_row *pp,
                      bench_row *tg, double *bandwidth, loam_model_info *info_out) {
     loam_error err;
     loam_model_params mp = loam_model_default_params();
@@ -49,7 +51,7 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch,
     loam_model_get_info(model, &in);
     *info_out = in;
     loam_context_params cp = loam_context_default_params();
-    cp.n_ctx = (int)(n_prompt + n_gen);
+    cp.n_ctx = (int)(n_prompt > depth + n_gen ? n_prompt : depth + n_gen);
     cp.kv_type = kv_type;
     cp.n_ubatch = (int)n_ubatch;
     loam_context *ctx = NULL;
@@ -58,7 +60,7 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch,
         return cli_error_status(&err);
     }
     /* token ids for both tests; at least one so a decode-only run has ids */
-    long n_ids = n_prompt > 0 ? n_prompt : 1;
+    long n_ids = n_prompt > depth ? n_prompt : depth > 0 ? depth : 1;
     int32_t *tok = malloc((size_t)n_ids * sizeof *tok), *pos = malloc((size_t)n_ids * sizeof *pos);
     int32_t *seq = calloc((size_t)n_ids, sizeof *seq);
     int8_t *want = calloc((size_t)n_ids, 1);
@@ -86,18 +88,24 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch,
         /* decode from an empty cache, as llama-bench's tg test does, so the
          * two tools' figures compare */
         loam_kv_seq_clear(ctx, 0);
+        if (depth > 0) { /* the cached context, not timed */
+            loam_batch b = {(int)depth, tok, pos, seq, NULL};
+            if (loam_decode(ctx, &b, &err) != LOAM_OK) { rc = cli_error_status(&err); break; }
+        }
         double t0 = cli_now();
         for (long g = 0; g < n_gen; g++) {
-            int32_t t = tok[g % n_ids], p = (int32_t)g;
+            int32_t t = tok[g % n_ids], p = (int32_t)(depth + g);
             loam_batch one = {1, &t, &p, seq, NULL};
             if (loam_decode(ctx, &one, &err) != LOAM_OK) { rc = cli_error_status(&err); break; }
         }
         tgv[r] = n_gen / (cli_now() - t0);
-        fracv[r] = bw > 0 ? (double)loam_model_decode_bytes(model) * tgv[r] / bw : -1;
+        /* weights only: at a depth the KV cache reads add to them */
+        fracv[r] = bw > 0 && depth == 0 ? (double)loam_model_decode_bytes(model) * tgv[r] / bw : -1;
     }
     if (!rc) {
         snprintf(pp->test, sizeof pp->test, "pp%ld", n_prompt);
-        snprintf(tg->test, sizeof tg->test, "tg%ld", n_gen);
+        if (depth > 0) snprintf(tg->test, sizeof tg->test, "tg%ld @ d%ld", n_gen, depth);
+        else snprintf(tg->test, sizeof tg->test, "tg%ld", n_gen);
         pp->threads = n_prompt > 0 ? threads : 0; /* 0: test skipped */
         tg->threads = n_gen > 0 ? threads : 0;
         stats(ppv, (int)reps, &pp->tps, &pp->sd);
@@ -118,7 +126,7 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch,
 
 static int bench_model(int argc, char **argv) {
     const char *path = NULL;
-    long n_prompt = 512, n_gen = 128, reps = 3, n_ubatch = 0;
+    long n_prompt = 512, n_gen = 128, reps = 3, n_ubatch = 0, depth = 0;
     int threads[16], n_threads = 0, json = 0, bf16_dot = 0;
     loam_kv_type kv_type = LOAM_KV_F32;
     for (int i = 1; i < argc; i++) {
@@ -126,6 +134,7 @@ static int bench_model(int argc, char **argv) {
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return fputs(bench_usage, stdout), 0;
         if (strcmp(a, "-p") == 0) { if (!cli_int(a, v, 0, 1 << 20, &n_prompt)) return 1; i++; }
         else if (strcmp(a, "-n") == 0) { if (!cli_int(a, v, 0, 1 << 20, &n_gen)) return 1; i++; }
+        else if (strcmp(a, "-d") == 0) { if (!cli_int(a, v, 0, 1 << 20, &depth)) return 1; i++; }
         else if (strcmp(a, "-ub") == 0) { if (!cli_int(a, v, 1, 1 << 16, &n_ubatch)) return 1; i++; }
         else if (strcmp(a, "-r") == 0) { if (!cli_int(a, v, 1, 1000, &reps)) return 1; i++; }
         else if (strcmp(a, "--json") == 0) json = 1;
@@ -157,7 +166,7 @@ static int bench_model(int argc, char **argv) {
     for (int k = 0; k < n_threads; k++) {
         bench_row pp, tg;
         double bw = 0;
-        if (bench_one(path, threads[k], bf16_dot, n_ubatch, n_prompt, n_gen, reps, kv_type, &pp, &tg, &bw, &in)) return 1;
+        if (bench_one(path, threads[k], bf16_dot, n_ubatch, n_prompt, n_gen, depth, reps, kv_type, &pp, &tg, &bw, &in)) return 1;
         if (!json && bw > 0)
             fprintf(stderr, "reading the weights, %d thread%s: %.1f GB/s (mean of the measures before each decode run)\n", threads[k],
                     threads[k] > 1 ? "s" : "", bw / 1e9);

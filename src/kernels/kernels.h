@@ -28,6 +28,10 @@ typedef struct loam_kernels {
     /* The same with an f16 second operand (an f16 KV cache). */
     float (*dot_f16)(const float *a, const uint16_t *b, int n);
     void (*axpy_f16)(float *y, float a, const uint16_t *x, int n);
+    /* And with Q8_0 blocks (a q8_0 KV cache): n a multiple of 32, each value
+     * d * q exactly as dequantization gives it. */
+    float (*dot_q8)(const float *a, const uint8_t *blocks, int n);
+    void (*axpy_q8)(float *y, float a, const uint8_t *blocks, int n);
 } loam_kernels;
 
 /* The table for a level, or NULL when this CPU (or build) cannot run it. */

@@ -148,6 +148,26 @@ static void axpy_f16_avx2(float *y, float a, const uint16_t *x, int n) {
     for (; i < n; i++) y[i] += a * loam_f16_to_f32(x[i]);
 }
 
+/* 8 values of a Q8_0 block as f32: d * q, exact */
+static inline __m256 q8_8(const uint8_t *b, int j) {
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)b)),
+                         _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + j)))));
+}
+
+static float dot_q8_avx2(const float *a, const uint8_t *blocks, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 32, blocks += 34)
+        _Pragma("GCC unroll 4") for (int j = 0; j < 32; j += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + j), q8_8(blocks, j), acc);
+    return hsum256(acc);
+}
+
+static void axpy_q8_avx2(float *y, float a, const uint8_t *blocks, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    for (int i = 0; i < n; i += 32, blocks += 34)
+        _Pragma("GCC unroll 4") for (int j = 0; j < 32; j += 8)
+            _mm256_storeu_ps(y + i + j, _mm256_fmadd_ps(va, q8_8(blocks, j), _mm256_loadu_ps(y + i + j)));
+}
+
 const loam_kernels loam_kernels_avx2 = {
     .name = "avx2",
     .level = LOAM_SIMD_AVX2,
@@ -157,5 +177,7 @@ const loam_kernels loam_kernels_avx2 = {
     .axpy = axpy_avx2,
     .dot_f16 = dot_f16_avx2,
     .axpy_f16 = axpy_f16_avx2,
+    .dot_q8 = dot_q8_avx2,
+    .axpy_q8 = axpy_q8_avx2,
 };
 #endif

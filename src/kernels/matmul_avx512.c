@@ -164,6 +164,29 @@ static void axpy_f16_avx512(float *y, float a, const uint16_t *x, int n) {
     }
 }
 
+/* 16 values of a Q8_0 block as f32: d * q, exact */
+static inline __m512 q8_16(const uint8_t *b, int j) {
+    return _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)b)),
+                         _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2 + j)))));
+}
+
+static float dot_q8_avx512(const float *a, const uint8_t *blocks, int n) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 32, blocks += 34) {
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), q8_16(blocks, 0), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), q8_16(blocks, 16), acc1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+static void axpy_q8_avx512(float *y, float a, const uint8_t *blocks, int n) {
+    __m512 va = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 32, blocks += 34) {
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, q8_16(blocks, 0), _mm512_loadu_ps(y + i)));
+        _mm512_storeu_ps(y + i + 16, _mm512_fmadd_ps(va, q8_16(blocks, 16), _mm512_loadu_ps(y + i + 16)));
+    }
+}
+
 const loam_kernels loam_kernels_avx512 = {
     .name = "avx512",
     .level = LOAM_SIMD_AVX512,
@@ -173,6 +196,8 @@ const loam_kernels loam_kernels_avx512 = {
     .axpy = axpy_avx512,
     .dot_f16 = dot_f16_avx512,
     .axpy_f16 = axpy_f16_avx512,
+    .dot_q8 = dot_q8_avx512,
+    .axpy_q8 = axpy_q8_avx512,
 };
 
 /* The same with VNNI's dpbusd for the int8 products. */
@@ -185,5 +210,7 @@ const loam_kernels loam_kernels_avx512_vnni = {
     .axpy = axpy_avx512,
     .dot_f16 = dot_f16_avx512,
     .axpy_f16 = axpy_f16_avx512,
+    .dot_q8 = dot_q8_avx512,
+    .axpy_q8 = axpy_q8_avx512,
 };
 #endif

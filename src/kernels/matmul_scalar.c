@@ -98,6 +98,23 @@ static void axpy_f16_scalar(float *y, float a, const uint16_t *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * loam_f16_to_f32(x[i]);
 }
 
+static float q8_value(const uint8_t *blocks, int i) {
+    const uint8_t *b = blocks + (size_t)(i / 32) * 34;
+    uint16_t h;
+    memcpy(&h, b, 2);
+    return loam_f16_to_f32(h) * (float)(int8_t)b[2 + i % 32];
+}
+
+static float dot_q8_scalar(const float *a, const uint8_t *blocks, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += a[i] * q8_value(blocks, i);
+    return s;
+}
+
+static void axpy_q8_scalar(float *y, float a, const uint8_t *blocks, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * q8_value(blocks, i);
+}
+
 const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
@@ -107,4 +124,6 @@ const loam_kernels loam_kernels_scalar = {
     .axpy = axpy_scalar,
     .dot_f16 = dot_f16_scalar,
     .axpy_f16 = axpy_f16_scalar,
+    .dot_q8 = dot_q8_scalar,
+    .axpy_q8 = axpy_q8_scalar,
 };

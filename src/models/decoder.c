@@ -30,7 +30,6 @@ struct loam_context {
     int cap_out; /* rows of logits / logit_row / hidden (the whole batch) */
     float *x, *h, *qkv, *q, *k, *v, *att, *o, *ff_a, *ff_b, *rope_cos, *rope_sin;
     float *scores; /* [threads][n_ctx] */
-    float *kv_tmp; /* [threads][2 * head_dim]: a Q8_0 cache row dequantized */
     loam_act_block *xq; /* int8 activations for quantized weights */
     size_t xq_cap;
     uint16_t *xb; /* bf16 activations for the opt-in bf16 dot products */
@@ -98,12 +97,11 @@ loam_status loam_context_open(loam_model *m, const loam_context_params *params, 
     /* calloc: pages are only made resident as positions are written */
     c->k_cache = calloc(cache, 1);
     c->v_cache = calloc(cache, 1);
-    c->kv_tmp = malloc((size_t)m->n_threads * 2 * (size_t)s->head_dim * sizeof(float));
     c->seq_len = calloc((size_t)c->n_seq, sizeof *c->seq_len);
     c->seq_tmp = calloc((size_t)c->n_seq, sizeof *c->seq_tmp);
     c->pool = loam_pool_new(m->n_threads);
     c->scores = malloc((size_t)m->n_threads * (size_t)n_ctx * sizeof(float));
-    if (!c->k_cache || !c->v_cache || !c->seq_len || !c->seq_tmp || !c->pool || !c->scores || !c->kv_tmp) {
+    if (!c->k_cache || !c->v_cache || !c->seq_len || !c->seq_tmp || !c->pool || !c->scores) {
         loam_context_free(c);
         return loam_fail(err, LOAM_E_NOMEM, "out of memory for a KV cache of %d positions x %d sequences", n_ctx,
                          c->n_seq);
@@ -137,7 +135,6 @@ void loam_context_free(loam_context *c) {
     free(c->seq_len);
     free(c->seq_tmp);
     free(c->scores);
-    free(c->kv_tmp);
     free(c->xq);
     free(c->xb);
     loam_pool_free(c->pool);
@@ -373,12 +370,6 @@ typedef struct {
 /* One (row, head): softmax(q K^T * scale + bias) V over the row's sequence
  * up to its position. Scores live in a per-thread buffer of n_ctx floats,
  * never a T x T matrix. */
-/* One cached row's head slice as f32 (only Q8_0 needs the copy). */
-static const float *cached_head_q8(const uint8_t *row, int kv_head, int hd, float *tmp) {
-    loam_dequantize_row(LOAM_T_Q8_0, row + (size_t)kv_head * (hd / 32) * 34, hd, tmp);
-    return tmp;
-}
-
 static void attention_task(void *arg, int task, int thread) {
     const attention_job *j = arg;
     loam_context *c = j->c;
@@ -388,7 +379,7 @@ static void attention_task(void *arg, int task, int thread) {
     int seq = j->batch->seq_id[row], pos = j->batch->pos[row];
     size_t layer_base = ((size_t)seq * s->n_layers + j->layer) * (size_t)c->n_ctx * c->kv_row_bytes;
     const float *q = c->q + ((size_t)row * nq + head) * hd;
-    float *scores = c->scores + (size_t)thread * c->n_ctx, *tmp = c->kv_tmp + (size_t)thread * 2 * hd;
+    float *scores = c->scores + (size_t)thread * c->n_ctx;
     float scale = s->attn_scale > 0 ? (float)s->attn_scale : 1.0f / sqrtf((float)hd);
     float slope = s->pos == LOAM_POS_ALIBI ? c->m->alibi_slopes[head] : 0.0f;
     const loam_kernels *kern = c->m->kernels;
@@ -398,7 +389,7 @@ static void attention_task(void *arg, int task, int thread) {
         float d;
         if (c->kv_type == LOAM_KV_F32) d = kern->dot(q, (const float *)kr + (size_t)kv_head * hd, hd);
         else if (c->kv_type == LOAM_KV_F16) d = kern->dot_f16(q, (const uint16_t *)kr + (size_t)kv_head * hd, hd);
-        else d = kern->dot(q, cached_head_q8(kr, kv_head, hd, tmp), hd);
+        else d = kern->dot_q8(q, kr + (size_t)kv_head * (hd / 32) * 34, hd);
         scores[p] = d * scale + slope * (float)(p - pos);
         if (scores[p] > max) max = scores[p];
     }
@@ -414,7 +405,7 @@ static void attention_task(void *arg, int task, int thread) {
         const uint8_t *vr = c->v_cache + layer_base + (size_t)p * c->kv_row_bytes;
         if (c->kv_type == LOAM_KV_F32) kern->axpy(out, scores[p] * inv, (const float *)vr + (size_t)kv_head * hd, hd);
         else if (c->kv_type == LOAM_KV_F16) kern->axpy_f16(out, scores[p] * inv, (const uint16_t *)vr + (size_t)kv_head * hd, hd);
-        else kern->axpy(out, scores[p] * inv, cached_head_q8(vr, kv_head, hd, tmp + hd), hd);
+        else kern->axpy_q8(out, scores[p] * inv, vr + (size_t)kv_head * (hd / 32) * 34, hd);
     }
 }
 
