@@ -85,6 +85,28 @@ static void compare_vec(loam_simd level) {
         k->axpy_f16(y2, -0.5f, h, n);
         CHECK(max_abs_diff(y1, y2, 80) <= 1e-6, "%s axpy_f16 n=%d differs (or wrote past n)", loam_simd_name(level), n);
     }
+    /* attention over an f32 cache: head lengths around the vector and
+     * chunk sizes, rows further apart than a head */
+    static const int hds[] = {1, 7, 8, 16, 17, 64, 80, 128, 129, 200, 256, 300};
+    for (size_t h = 0; h < sizeof hds / sizeof *hds; h++)
+        for (int n = 1; n <= 33; n += 16) {
+            int hd = hds[h];
+            size_t stride = (size_t)hd + 3;
+            float *q = malloc((size_t)hd * sizeof(float)), *kv = malloc((size_t)n * stride * sizeof(float));
+            float *s1 = malloc((size_t)n * sizeof(float)), *s2 = malloc((size_t)n * sizeof(float));
+            float *o1 = malloc(((size_t)hd + 1) * sizeof(float)), *o2 = malloc(((size_t)hd + 1) * sizeof(float));
+            for (int i = 0; i < hd; i++) q[i] = frand();
+            for (size_t i = 0; i < (size_t)n * stride; i++) kv[i] = frand();
+            o1[hd] = o2[hd] = 42.0f;
+            ref->attn_scores_f32(q, kv, stride, n, hd, s1);
+            k->attn_scores_f32(q, kv, stride, n, hd, s2);
+            CHECK(max_abs_diff(s1, s2, n) <= 1e-5 * (hd + 1), "%s attn_scores hd=%d n=%d differ", loam_simd_name(level), hd, n);
+            ref->attn_mix_f32(s1, kv, stride, n, hd, o1);
+            k->attn_mix_f32(s1, kv, stride, n, hd, o2);
+            CHECK(max_abs_diff(o1, o2, hd) <= 1e-4 * (n + 1) && o2[hd] == 42.0f, "%s attn_mix hd=%d n=%d differs (or wrote past hd)",
+                  loam_simd_name(level), hd, n);
+            free(q), free(kv), free(s1), free(s2), free(o1), free(o2);
+        }
     /* Q8_0 rows (a q8_0 KV cache): n a multiple of 32 */
     for (int n = 32; n <= 128; n += 32) {
         float a[128], y1[136], y2[136], v[128];
@@ -252,7 +274,7 @@ void register_kernels_tests(void) {
     test_add("kernels: avx2 int8 matmul equals scalar (all block types, tails)", test_qmatmul_avx2);
     test_add("kernels: avx512-vnni int8 matmul equals scalar (all block types, tails)", test_qmatmul_vnni);
     test_add("kernels: dispatch picks a level the CPU has", test_dispatch);
-    test_add("kernels: avx2/avx512 dot, axpy (f32 and f16) equal scalar (lengths 0..70)", test_vec_kernels);
+    test_add("kernels: avx2/avx512 dot, axpy (f32, f16, q8_0) and attention kernels equal scalar", test_vec_kernels);
     test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails)", test_avx2_matches_scalar);
     test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails)", test_avx512_matches_scalar);
     test_add("kernels: avx512-bf16 dot products equal their scalar reference (all tails)", test_bf16dot_matches_scalar);

@@ -32,6 +32,11 @@ typedef struct loam_kernels {
      * d * q exactly as dequantization gives it. */
     float (*dot_q8)(const float *a, const uint8_t *blocks, int n);
     void (*axpy_q8)(float *y, float a, const uint8_t *blocks, int n);
+    /* Attention over an f32 KV cache, rows `stride` floats apart:
+     * scores[p] = sum_i q[i] k[p stride + i] and out[i] = sum_p w[p] v[p stride + i]
+     * for p < n (out overwritten). q and out stay in registers across rows. */
+    void (*attn_scores_f32)(const float *q, const float *k, size_t stride, int n, int hd, float *scores);
+    void (*attn_mix_f32)(const float *w, const float *v, size_t stride, int n, int hd, float *out);
 } loam_kernels;
 
 /* The table for a level, or NULL when this CPU (or build) cannot run it. */

@@ -168,6 +168,77 @@ static void axpy_q8_avx2(float *y, float a, const uint8_t *blocks, int n) {
             _mm256_storeu_ps(y + i + j, _mm256_fmadd_ps(va, q8_8(blocks, j), _mm256_loadu_ps(y + i + j)));
 }
 
+/* Attention over an f32 cache: chunks of up to 8 vectors (64 floats) of the
+ * head kept in registers while the rows stream past; a head length that is
+ * not a multiple of 8 ends in scalar code. */
+static inline __attribute__((always_inline)) void scores_chunk8(const float *q, const float *k, size_t stride, int n, int nv, int first,
+                                                                 float *scores) {
+    __m256 qv[8];
+    _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) qv[v] = _mm256_loadu_ps(q + 8 * v);
+    for (int p = 0; p < n; p++) {
+        const float *kp = k + (size_t)p * stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) {
+            if (v % 2) a1 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(kp + 8 * v), a1);
+            else a0 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(kp + 8 * v), a0);
+        }
+        float d = hsum256(_mm256_add_ps(a0, a1));
+        scores[p] = first ? d : scores[p] + d;
+    }
+}
+
+static inline __attribute__((always_inline)) void mix_chunk8(const float *w, const float *v, size_t stride, int n, int nv, float *out) {
+    __m256 acc[8];
+    _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) acc[u] = _mm256_setzero_ps();
+    for (int p = 0; p < n; p++) {
+        const float *vp = v + (size_t)p * stride;
+        __m256 wp = _mm256_set1_ps(w[p]);
+        _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) acc[u] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vp + 8 * u), acc[u]);
+    }
+    _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) _mm256_storeu_ps(out + 8 * u, acc[u]);
+}
+
+#define CHUNK8_SWITCH(NV, CALL)                                                                                         \
+    switch (NV) {                                                                                                       \
+    case 1: CALL(1); break;                                                                                             \
+    case 2: CALL(2); break;                                                                                             \
+    case 3: CALL(3); break;                                                                                             \
+    case 4: CALL(4); break;                                                                                             \
+    case 5: CALL(5); break;                                                                                             \
+    case 6: CALL(6); break;                                                                                             \
+    case 7: CALL(7); break;                                                                                             \
+    default: CALL(8); break;                                                                                            \
+    }
+
+static void attn_scores_f32_avx2(const float *q, const float *k, size_t stride, int n, int hd, float *scores) {
+    int full = hd / 8 * 8;
+    for (int c0 = 0; c0 < full; c0 += 64) {
+        int nv = (full - c0 < 64 ? full - c0 : 64) / 8;
+#define SCORES(NV) scores_chunk8(q + c0, k + c0, stride, n, NV, c0 == 0, scores)
+        CHUNK8_SWITCH(nv, SCORES)
+#undef SCORES
+    }
+    if (full == 0)
+        for (int p = 0; p < n; p++) scores[p] = 0.0f;
+    for (int p = 0; full < hd && p < n; p++)
+        for (int i = full; i < hd; i++) scores[p] += q[i] * k[(size_t)p * stride + i];
+}
+
+static void attn_mix_f32_avx2(const float *w, const float *v, size_t stride, int n, int hd, float *out) {
+    int full = hd / 8 * 8;
+    for (int c0 = 0; c0 < full; c0 += 64) {
+        int nv = (full - c0 < 64 ? full - c0 : 64) / 8;
+#define MIX(NV) mix_chunk8(w, v + c0, stride, n, NV, out + c0)
+        CHUNK8_SWITCH(nv, MIX)
+#undef MIX
+    }
+    for (int i = full; i < hd; i++) {
+        float s = 0.0f;
+        for (int p = 0; p < n; p++) s += w[p] * v[(size_t)p * stride + i];
+        out[i] = s;
+    }
+}
+
 const loam_kernels loam_kernels_avx2 = {
     .name = "avx2",
     .level = LOAM_SIMD_AVX2,
@@ -179,5 +250,7 @@ const loam_kernels loam_kernels_avx2 = {
     .axpy_f16 = axpy_f16_avx2,
     .dot_q8 = dot_q8_avx2,
     .axpy_q8 = axpy_q8_avx2,
+    .attn_scores_f32 = attn_scores_f32_avx2,
+    .attn_mix_f32 = attn_mix_f32_avx2,
 };
 #endif

@@ -187,6 +187,74 @@ static void axpy_q8_avx512(float *y, float a, const uint8_t *blocks, int n) {
     }
 }
 
+/* Attention over an f32 cache in chunks of up to 8 vectors (128 floats) of
+ * the head: the chunk of q (or of out) stays in registers while the rows
+ * stream past. nv is a constant at every call (see the switches). */
+static inline __mmask16 head_mask(int len, int v) {
+    int left = len - 16 * v;
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+}
+
+static inline __attribute__((always_inline)) void scores_chunk(const float *q, const float *k, size_t stride, int n, int len, int nv,
+                                                                int first, float *scores) {
+    __m512 qv[8];
+    _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) qv[v] = _mm512_maskz_loadu_ps(head_mask(len, v), q + 16 * v);
+    for (int p = 0; p < n; p++) {
+        const float *kp = k + (size_t)p * stride;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) {
+            __m512 kv = _mm512_maskz_loadu_ps(head_mask(len, v), kp + 16 * v);
+            if (v % 2) a1 = _mm512_fmadd_ps(qv[v], kv, a1);
+            else a0 = _mm512_fmadd_ps(qv[v], kv, a0);
+        }
+        float d = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        scores[p] = first ? d : scores[p] + d;
+    }
+}
+
+static inline __attribute__((always_inline)) void mix_chunk(const float *w, const float *v, size_t stride, int n, int len, int nv,
+                                                             float *out) {
+    __m512 acc[8];
+    _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) acc[u] = _mm512_setzero_ps();
+    for (int p = 0; p < n; p++) {
+        const float *vp = v + (size_t)p * stride;
+        __m512 wp = _mm512_set1_ps(w[p]);
+        _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++)
+            acc[u] = _mm512_fmadd_ps(wp, _mm512_maskz_loadu_ps(head_mask(len, u), vp + 16 * u), acc[u]);
+    }
+    _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) _mm512_mask_storeu_ps(out + 16 * u, head_mask(len, u), acc[u]);
+}
+
+#define CHUNK_SWITCH(NV, CALL)                                                                                          \
+    switch (NV) {                                                                                                       \
+    case 1: CALL(1); break;                                                                                             \
+    case 2: CALL(2); break;                                                                                             \
+    case 3: CALL(3); break;                                                                                             \
+    case 4: CALL(4); break;                                                                                             \
+    case 5: CALL(5); break;                                                                                             \
+    case 6: CALL(6); break;                                                                                             \
+    case 7: CALL(7); break;                                                                                             \
+    default: CALL(8); break;                                                                                            \
+    }
+
+static void attn_scores_f32_avx512(const float *q, const float *k, size_t stride, int n, int hd, float *scores) {
+    for (int c0 = 0; c0 < hd; c0 += 128) {
+        int len = hd - c0 < 128 ? hd - c0 : 128;
+#define SCORES(NV) scores_chunk(q + c0, k + c0, stride, n, len, NV, c0 == 0, scores)
+        CHUNK_SWITCH((len + 15) / 16, SCORES)
+#undef SCORES
+    }
+}
+
+static void attn_mix_f32_avx512(const float *w, const float *v, size_t stride, int n, int hd, float *out) {
+    for (int c0 = 0; c0 < hd; c0 += 128) {
+        int len = hd - c0 < 128 ? hd - c0 : 128;
+#define MIX(NV) mix_chunk(w, v + c0, stride, n, len, NV, out + c0)
+        CHUNK_SWITCH((len + 15) / 16, MIX)
+#undef MIX
+    }
+}
+
 const loam_kernels loam_kernels_avx512 = {
     .name = "avx512",
     .level = LOAM_SIMD_AVX512,
@@ -198,6 +266,8 @@ const loam_kernels loam_kernels_avx512 = {
     .axpy_f16 = axpy_f16_avx512,
     .dot_q8 = dot_q8_avx512,
     .axpy_q8 = axpy_q8_avx512,
+    .attn_scores_f32 = attn_scores_f32_avx512,
+    .attn_mix_f32 = attn_mix_f32_avx512,
 };
 
 /* The same with VNNI's dpbusd for the int8 products. */
@@ -212,5 +282,7 @@ const loam_kernels loam_kernels_avx512_vnni = {
     .axpy_f16 = axpy_f16_avx512,
     .dot_q8 = dot_q8_avx512,
     .axpy_q8 = axpy_q8_avx512,
+    .attn_scores_f32 = attn_scores_f32_avx512,
+    .attn_mix_f32 = attn_mix_f32_avx512,
 };
 #endif

@@ -115,6 +115,15 @@ static void axpy_q8_scalar(float *y, float a, const uint8_t *blocks, int n) {
     for (int i = 0; i < n; i++) y[i] += a * q8_value(blocks, i);
 }
 
+static void attn_scores_f32_scalar(const float *q, const float *k, size_t stride, int n, int hd, float *scores) {
+    for (int p = 0; p < n; p++) scores[p] = dot_scalar(q, k + (size_t)p * stride, hd);
+}
+
+static void attn_mix_f32_scalar(const float *w, const float *v, size_t stride, int n, int hd, float *out) {
+    for (int i = 0; i < hd; i++) out[i] = 0.0f;
+    for (int p = 0; p < n; p++) axpy_scalar(out, w[p], v + (size_t)p * stride, hd);
+}
+
 const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
@@ -126,4 +135,6 @@ const loam_kernels loam_kernels_scalar = {
     .axpy_f16 = axpy_f16_scalar,
     .dot_q8 = dot_q8_scalar,
     .axpy_q8 = axpy_q8_scalar,
+    .attn_scores_f32 = attn_scores_f32_scalar,
+    .attn_mix_f32 = attn_mix_f32_scalar,
 };

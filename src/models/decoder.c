@@ -383,11 +383,14 @@ static void attention_task(void *arg, int task, int thread) {
     float scale = s->attn_scale > 0 ? (float)s->attn_scale : 1.0f / sqrtf((float)hd);
     float slope = s->pos == LOAM_POS_ALIBI ? c->m->alibi_slopes[head] : 0.0f;
     const loam_kernels *kern = c->m->kernels;
+    size_t stride = c->kv_row_bytes / sizeof(float); /* f32 cache: floats from one position to the next */
+    if (c->kv_type == LOAM_KV_F32)
+        kern->attn_scores_f32(q, (const float *)(c->k_cache + layer_base) + (size_t)kv_head * hd, stride, pos + 1, hd, scores);
     float max = -INFINITY;
     for (int p = 0; p <= pos; p++) {
         const uint8_t *kr = c->k_cache + layer_base + (size_t)p * c->kv_row_bytes;
         float d;
-        if (c->kv_type == LOAM_KV_F32) d = kern->dot(q, (const float *)kr + (size_t)kv_head * hd, hd);
+        if (c->kv_type == LOAM_KV_F32) d = scores[p];
         else if (c->kv_type == LOAM_KV_F16) d = kern->dot_f16(q, (const uint16_t *)kr + (size_t)kv_head * hd, hd);
         else d = kern->dot_q8(q, kr + (size_t)kv_head * (hd / 32) * 34, hd);
         scores[p] = d * scale + slope * (float)(p - pos);
@@ -400,6 +403,11 @@ static void attention_task(void *arg, int task, int thread) {
     }
     float inv = (float)(1.0 / sum);
     float *out = c->att + ((size_t)row * nq + head) * hd;
+    if (c->kv_type == LOAM_KV_F32) {
+        for (int p = 0; p <= pos; p++) scores[p] *= inv;
+        kern->attn_mix_f32(scores, (const float *)(c->v_cache + layer_base) + (size_t)kv_head * hd, stride, pos + 1, hd, out);
+        return;
+    }
     for (int i = 0; i < hd; i++) out[i] = 0.0f;
     for (int p = 0; p <= pos; p++) {
         const uint8_t *vr = c->v_cache + layer_base + (size_t)p * c->kv_row_bytes;
