@@ -22,21 +22,14 @@ typedef struct loam_kernels {
      * products on the packed weights. */
     void (*matmul_q8)(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
                       int ldy);
-    /* Attention's inner loops: sum a[i] b[i], and y[i] += a x[i]. */
-    float (*dot)(const float *a, const float *b, int n);
-    void (*axpy)(float *y, float a, const float *x, int n);
-    /* The same with an f16 second operand (an f16 KV cache). */
-    float (*dot_f16)(const float *a, const uint16_t *b, int n);
-    void (*axpy_f16)(float *y, float a, const uint16_t *x, int n);
-    /* And with Q8_0 blocks (a q8_0 KV cache): n a multiple of 32, each value
-     * d * q exactly as dequantization gives it. */
-    float (*dot_q8)(const float *a, const uint8_t *blocks, int n);
-    void (*axpy_q8)(float *y, float a, const uint8_t *blocks, int n);
-    /* Attention over an f32 KV cache, rows `stride` floats apart:
-     * scores[p] = sum_i q[i] k[p stride + i] and out[i] = sum_p w[p] v[p stride + i]
-     * for p < n (out overwritten). q and out stay in registers across rows. */
-    void (*attn_scores_f32)(const float *q, const float *k, size_t stride, int n, int hd, float *scores);
-    void (*attn_mix_f32)(const float *w, const float *v, size_t stride, int n, int hd, float *out);
+    /* Attention over the KV cache in its storage type (indexed by
+     * loam_kv_type: f32, f16, q8_0), rows `stride` bytes apart, each row
+     * pointer at the head's first value:
+     *   scores[p] = sum_i q[i] K_p[i]   and   out[i] = sum_p w[p] V_p[i]   (p < n)
+     * out is overwritten. The chunk of q, or of out, stays in registers
+     * while the rows stream past. Q8_0 needs hd a multiple of 32. */
+    void (*attn_scores[3])(const float *q, const uint8_t *k, size_t stride, int n, int hd, float *scores);
+    void (*attn_mix[3])(const float *w, const uint8_t *v, size_t stride, int n, int hd, float *out);
 } loam_kernels;
 
 /* The table for a level, or NULL when this CPU (or build) cannot run it. */

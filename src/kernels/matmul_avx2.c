@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "../core/fp16.h"
 #include "kernels.h"
@@ -110,93 +111,33 @@ static void matmul_avx2(const float *x, int T, int K, const void *w, loam_type w
     }
 }
 
-static float dot_avx2(const float *a, const float *b, int n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-    }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    float s = hsum256(_mm256_add_ps(acc0, acc1));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-static void axpy_avx2(float *y, float a, const float *x, int n) {
-    __m256 va = _mm256_set1_ps(a);
-    int i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
-static float dot_f16_avx2(const float *a, const uint16_t *b, int n) {
-    __m256 acc = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i))), acc);
-    float s = hsum256(acc);
-    for (; i < n; i++) s += a[i] * loam_f16_to_f32(b[i]);
-    return s;
-}
-
-static void axpy_f16_avx2(float *y, float a, const uint16_t *x, int n) {
-    __m256 va = _mm256_set1_ps(a);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * loam_f16_to_f32(x[i]);
-}
-
-/* 8 values of a Q8_0 block as f32: d * q, exact */
-static inline __m256 q8_8(const uint8_t *b, int j) {
-    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)b)),
-                         _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + j)))));
-}
-
-static float dot_q8_avx2(const float *a, const uint8_t *blocks, int n) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n; i += 32, blocks += 34)
-        _Pragma("GCC unroll 4") for (int j = 0; j < 32; j += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + j), q8_8(blocks, j), acc);
-    return hsum256(acc);
-}
-
-static void axpy_q8_avx2(float *y, float a, const uint8_t *blocks, int n) {
-    __m256 va = _mm256_set1_ps(a);
-    for (int i = 0; i < n; i += 32, blocks += 34)
-        _Pragma("GCC unroll 4") for (int j = 0; j < 32; j += 8)
-            _mm256_storeu_ps(y + i + j, _mm256_fmadd_ps(va, q8_8(blocks, j), _mm256_loadu_ps(y + i + j)));
-}
-
-/* Attention over an f32 cache: chunks of up to 8 vectors (64 floats) of the
+/* Attention over the cache: chunks of up to 8 vectors (64 values) of the
  * head kept in registers while the rows stream past; a head length that is
- * not a multiple of 8 ends in scalar code. */
-static inline __attribute__((always_inline)) void scores_chunk8(const float *q, const float *k, size_t stride, int n, int nv, int first,
-                                                                 float *scores) {
-    __m256 qv[8];
-    _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) qv[v] = _mm256_loadu_ps(q + 8 * v);
-    for (int p = 0; p < n; p++) {
-        const float *kp = k + (size_t)p * stride;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) {
-            if (v % 2) a1 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(kp + 8 * v), a1);
-            else a0 = _mm256_fmadd_ps(qv[v], _mm256_loadu_ps(kp + 8 * v), a0);
-        }
-        float d = hsum256(_mm256_add_ps(a0, a1));
-        scores[p] = first ? d : scores[p] + d;
-    }
+ * not a multiple of 8 ends in scalar code. kv8_<type> gives values 8v.. of
+ * a chunk as f32, kv1_<type> one value; AT_<type> is a chunk's byte offset. */
+static inline __m256 kv8_f32(const uint8_t *row, int v) { return _mm256_loadu_ps((const float *)row + 8 * v); }
+static inline __m256 kv8_f16(const uint8_t *row, int v) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + 8 * v)));
 }
-
-static inline __attribute__((always_inline)) void mix_chunk8(const float *w, const float *v, size_t stride, int n, int nv, float *out) {
-    __m256 acc[8];
-    _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) acc[u] = _mm256_setzero_ps();
-    for (int p = 0; p < n; p++) {
-        const float *vp = v + (size_t)p * stride;
-        __m256 wp = _mm256_set1_ps(w[p]);
-        _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) acc[u] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vp + 8 * u), acc[u]);
-    }
-    _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) _mm256_storeu_ps(out + 8 * u, acc[u]);
+static inline float half_of(const uint8_t *b) { /* a block's f16 scale, read without aliasing */
+    uint16_t h;
+    memcpy(&h, b, 2);
+    return _cvtsh_ss(h);
 }
+static inline __m256 kv8_q8(const uint8_t *row, int v) {
+    const uint8_t *b = row + (size_t)(v / 4) * 34;
+    return _mm256_mul_ps(_mm256_set1_ps(half_of(b)),
+                         _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + 8 * (v % 4))))));
+}
+static inline float kv1_f32(const uint8_t *row, int i) { return ((const float *)row)[i]; }
+static inline float kv1_f16(const uint8_t *row, int i) { return loam_f16_to_f32(((const uint16_t *)row)[i]); }
+static inline float kv1_q8(const uint8_t *row, int i) {
+    const uint8_t *b = row + (size_t)(i / 32) * 34;
+    return half_of(b) * (float)(int8_t)b[2 + i % 32];
+}
+#define AT_f32(C0) ((size_t)(C0) * 4)
+#define AT_f16(C0) ((size_t)(C0) * 2)
+#define AT_q8(C0) ((size_t)(C0) / 32 * 34)
 
 #define CHUNK8_SWITCH(NV, CALL)                                                                                         \
     switch (NV) {                                                                                                       \
@@ -210,47 +151,73 @@ static inline __attribute__((always_inline)) void mix_chunk8(const float *w, con
     default: CALL(8); break;                                                                                            \
     }
 
-static void attn_scores_f32_avx2(const float *q, const float *k, size_t stride, int n, int hd, float *scores) {
-    int full = hd / 8 * 8;
-    for (int c0 = 0; c0 < full; c0 += 64) {
-        int nv = (full - c0 < 64 ? full - c0 : 64) / 8;
-#define SCORES(NV) scores_chunk8(q + c0, k + c0, stride, n, NV, c0 == 0, scores)
-        CHUNK8_SWITCH(nv, SCORES)
-#undef SCORES
+#define DEFINE_ATTN(T)                                                                                                   \
+    static inline __attribute__((always_inline)) void scores_chunk_##T(const float *q, const uint8_t *k, size_t stride, int n, \
+                                                                       int nv, int first, float *scores) {               \
+        __m256 qv[8];                                                                                                    \
+        _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) qv[v] = _mm256_loadu_ps(q + 8 * v);                          \
+        for (int p = 0; p < n; p++) {                                                                                    \
+            const uint8_t *kp = k + (size_t)p * stride;                                                                  \
+            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                                   \
+            _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) {                                                       \
+                if (v % 2) a1 = _mm256_fmadd_ps(qv[v], kv8_##T(kp, v), a1);                                              \
+                else a0 = _mm256_fmadd_ps(qv[v], kv8_##T(kp, v), a0);                                                    \
+            }                                                                                                            \
+            float d = hsum256(_mm256_add_ps(a0, a1));                                                                    \
+            scores[p] = first ? d : scores[p] + d;                                                                       \
+        }                                                                                                                \
+    }                                                                                                                    \
+    static inline __attribute__((always_inline)) void mix_chunk_##T(const float *w, const uint8_t *v, size_t stride, int n,    \
+                                                                    int nv, float *out) {                                \
+        __m256 acc[8];                                                                                                   \
+        _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) acc[u] = _mm256_setzero_ps();                               \
+        for (int p = 0; p < n; p++) {                                                                                    \
+            const uint8_t *vp = v + (size_t)p * stride;                                                                  \
+            __m256 wp = _mm256_set1_ps(w[p]);                                                                            \
+            _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) acc[u] = _mm256_fmadd_ps(wp, kv8_##T(vp, u), acc[u]);  \
+        }                                                                                                                \
+        _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) _mm256_storeu_ps(out + 8 * u, acc[u]);                      \
+    }                                                                                                                    \
+    static void attn_scores_##T(const float *q, const uint8_t *k, size_t stride, int n, int hd, float *scores) {         \
+        int full = hd / 8 * 8;                                                                                           \
+        for (int c0 = 0; c0 < full; c0 += 64) {                                                                          \
+            int nv = (full - c0 < 64 ? full - c0 : 64) / 8;                                                              \
+            CHUNK8_SWITCH(nv, SCORES_##T)                                                                                \
+        }                                                                                                                \
+        for (int p = 0; full < hd && p < n; p++) {                                                                       \
+            float s = full ? scores[p] : 0.0f;                                                                           \
+            for (int i = full; i < hd; i++) s += q[i] * kv1_##T(k + (size_t)p * stride, i);                              \
+            scores[p] = s;                                                                                               \
+        }                                                                                                                \
+    }                                                                                                                    \
+    static void attn_mix_##T(const float *w, const uint8_t *v, size_t stride, int n, int hd, float *out) {               \
+        int full = hd / 8 * 8;                                                                                           \
+        for (int c0 = 0; c0 < full; c0 += 64) {                                                                          \
+            int nv = (full - c0 < 64 ? full - c0 : 64) / 8;                                                              \
+            CHUNK8_SWITCH(nv, MIX_##T)                                                                                   \
+        }                                                                                                                \
+        for (int i = full; i < hd; i++) {                                                                                \
+            float s = 0.0f;                                                                                              \
+            for (int p = 0; p < n; p++) s += w[p] * kv1_##T(v + (size_t)p * stride, i);                                  \
+            out[i] = s;                                                                                                  \
+        }                                                                                                                \
     }
-    if (full == 0)
-        for (int p = 0; p < n; p++) scores[p] = 0.0f;
-    for (int p = 0; full < hd && p < n; p++)
-        for (int i = full; i < hd; i++) scores[p] += q[i] * k[(size_t)p * stride + i];
-}
-
-static void attn_mix_f32_avx2(const float *w, const float *v, size_t stride, int n, int hd, float *out) {
-    int full = hd / 8 * 8;
-    for (int c0 = 0; c0 < full; c0 += 64) {
-        int nv = (full - c0 < 64 ? full - c0 : 64) / 8;
-#define MIX(NV) mix_chunk8(w, v + c0, stride, n, NV, out + c0)
-        CHUNK8_SWITCH(nv, MIX)
-#undef MIX
-    }
-    for (int i = full; i < hd; i++) {
-        float s = 0.0f;
-        for (int p = 0; p < n; p++) s += w[p] * v[(size_t)p * stride + i];
-        out[i] = s;
-    }
-}
+#define SCORES_f32(NV) scores_chunk_f32(q + c0, k + AT_f32(c0), stride, n, NV, c0 == 0, scores)
+#define SCORES_f16(NV) scores_chunk_f16(q + c0, k + AT_f16(c0), stride, n, NV, c0 == 0, scores)
+#define SCORES_q8(NV) scores_chunk_q8(q + c0, k + AT_q8(c0), stride, n, NV, c0 == 0, scores)
+#define MIX_f32(NV) mix_chunk_f32(w, v + AT_f32(c0), stride, n, NV, out + c0)
+#define MIX_f16(NV) mix_chunk_f16(w, v + AT_f16(c0), stride, n, NV, out + c0)
+#define MIX_q8(NV) mix_chunk_q8(w, v + AT_q8(c0), stride, n, NV, out + c0)
+DEFINE_ATTN(f32)
+DEFINE_ATTN(f16)
+DEFINE_ATTN(q8)
 
 const loam_kernels loam_kernels_avx2 = {
     .name = "avx2",
     .level = LOAM_SIMD_AVX2,
     .matmul = matmul_avx2,
     .matmul_q8 = loam_qmatmul_avx2,
-    .dot = dot_avx2,
-    .axpy = axpy_avx2,
-    .dot_f16 = dot_f16_avx2,
-    .axpy_f16 = axpy_f16_avx2,
-    .dot_q8 = dot_q8_avx2,
-    .axpy_q8 = axpy_q8_avx2,
-    .attn_scores_f32 = attn_scores_f32_avx2,
-    .attn_mix_f32 = attn_mix_f32_avx2,
+    .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
+    .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
 };
 #endif

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "../core/fp16.h"
 #include "kernels.h"
@@ -125,105 +126,33 @@ static void matmul_avx512(const float *x, int T, int K, const void *w, loam_type
     }
 }
 
-static float dot_avx512(const float *a, const float *b, int n) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
-    }
-    for (; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
-        acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-static void axpy_avx512(float *y, float a, const float *x, int n) {
-    __m512 va = _mm512_set1_ps(a);
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
-    }
-}
-
-static float dot_f16_avx512(const float *a, const uint16_t *b, int n) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
-        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, b + i)), acc);
-    }
-    return _mm512_reduce_add_ps(acc);
-}
-
-static void axpy_f16_avx512(float *y, float a, const uint16_t *x, int n) {
-    __m512 va = _mm512_set1_ps(a);
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)), _mm512_maskz_loadu_ps(m, y + i)));
-    }
-}
-
-/* 16 values of a Q8_0 block as f32: d * q, exact */
-static inline __m512 q8_16(const uint8_t *b, int j) {
-    return _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)b)),
-                         _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2 + j)))));
-}
-
-static float dot_q8_avx512(const float *a, const uint8_t *blocks, int n) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 32, blocks += 34) {
-        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), q8_16(blocks, 0), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), q8_16(blocks, 16), acc1);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-static void axpy_q8_avx512(float *y, float a, const uint8_t *blocks, int n) {
-    __m512 va = _mm512_set1_ps(a);
-    for (int i = 0; i < n; i += 32, blocks += 34) {
-        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, q8_16(blocks, 0), _mm512_loadu_ps(y + i)));
-        _mm512_storeu_ps(y + i + 16, _mm512_fmadd_ps(va, q8_16(blocks, 16), _mm512_loadu_ps(y + i + 16)));
-    }
-}
-
-/* Attention over an f32 cache in chunks of up to 8 vectors (128 floats) of
- * the head: the chunk of q (or of out) stays in registers while the rows
- * stream past. nv is a constant at every call (see the switches). */
+/* Attention over the cache in chunks of up to 8 vectors (128 values) of the
+ * head: the chunk of q (or of out) stays in registers while the rows
+ * stream past; nv is a constant at every call (see CHUNK_SWITCH).
+ * kv16_<type> gives values 16v.. of a chunk as f32; AT_<type> is the byte
+ * offset of the chunk starting at value C0. */
 static inline __mmask16 head_mask(int len, int v) {
     int left = len - 16 * v;
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
 }
-
-static inline __attribute__((always_inline)) void scores_chunk(const float *q, const float *k, size_t stride, int n, int len, int nv,
-                                                                int first, float *scores) {
-    __m512 qv[8];
-    _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) qv[v] = _mm512_maskz_loadu_ps(head_mask(len, v), q + 16 * v);
-    for (int p = 0; p < n; p++) {
-        const float *kp = k + (size_t)p * stride;
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-        _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) {
-            __m512 kv = _mm512_maskz_loadu_ps(head_mask(len, v), kp + 16 * v);
-            if (v % 2) a1 = _mm512_fmadd_ps(qv[v], kv, a1);
-            else a0 = _mm512_fmadd_ps(qv[v], kv, a0);
-        }
-        float d = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-        scores[p] = first ? d : scores[p] + d;
-    }
+static inline __m512 kv16_f32(const uint8_t *row, int v, __mmask16 m) { return _mm512_maskz_loadu_ps(m, (const float *)row + 16 * v); }
+static inline __m512 kv16_f16(const uint8_t *row, int v, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + 16 * v));
 }
-
-static inline __attribute__((always_inline)) void mix_chunk(const float *w, const float *v, size_t stride, int n, int len, int nv,
-                                                             float *out) {
-    __m512 acc[8];
-    _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) acc[u] = _mm512_setzero_ps();
-    for (int p = 0; p < n; p++) {
-        const float *vp = v + (size_t)p * stride;
-        __m512 wp = _mm512_set1_ps(w[p]);
-        _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++)
-            acc[u] = _mm512_fmadd_ps(wp, _mm512_maskz_loadu_ps(head_mask(len, u), vp + 16 * u), acc[u]);
-    }
-    _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) _mm512_mask_storeu_ps(out + 16 * u, head_mask(len, u), acc[u]);
+static inline float half_of(const uint8_t *b) { /* a block's f16 scale, read without aliasing */
+    uint16_t h;
+    memcpy(&h, b, 2);
+    return _cvtsh_ss(h);
 }
+static inline __m512 kv16_q8(const uint8_t *row, int v, __mmask16 m) { /* hd is a multiple of 32: whole vectors */
+    (void)m;
+    const uint8_t *b = row + (size_t)(v / 2) * 34;
+    return _mm512_mul_ps(_mm512_set1_ps(half_of(b)),
+                         _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2 + 16 * (v % 2))))));
+}
+#define AT_f32(C0) ((size_t)(C0) * 4)
+#define AT_f16(C0) ((size_t)(C0) * 2)
+#define AT_q8(C0) ((size_t)(C0) / 32 * 34)
 
 #define CHUNK_SWITCH(NV, CALL)                                                                                          \
     switch (NV) {                                                                                                       \
@@ -237,37 +166,64 @@ static inline __attribute__((always_inline)) void mix_chunk(const float *w, cons
     default: CALL(8); break;                                                                                            \
     }
 
-static void attn_scores_f32_avx512(const float *q, const float *k, size_t stride, int n, int hd, float *scores) {
-    for (int c0 = 0; c0 < hd; c0 += 128) {
-        int len = hd - c0 < 128 ? hd - c0 : 128;
-#define SCORES(NV) scores_chunk(q + c0, k + c0, stride, n, len, NV, c0 == 0, scores)
-        CHUNK_SWITCH((len + 15) / 16, SCORES)
-#undef SCORES
+#define DEFINE_ATTN(T)                                                                                                   \
+    static inline __attribute__((always_inline)) void scores_chunk_##T(const float *q, const uint8_t *k, size_t stride, int n, \
+                                                                       int len, int nv, int first, float *scores) {      \
+        __m512 qv[8];                                                                                                    \
+        _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) qv[v] = _mm512_maskz_loadu_ps(head_mask(len, v), q + 16 * v); \
+        for (int p = 0; p < n; p++) {                                                                                    \
+            const uint8_t *kp = k + (size_t)p * stride;                                                                  \
+            __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();                                                   \
+            _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) {                                                       \
+                __m512 kv = kv16_##T(kp, v, head_mask(len, v));                                                          \
+                if (v % 2) a1 = _mm512_fmadd_ps(qv[v], kv, a1);                                                          \
+                else a0 = _mm512_fmadd_ps(qv[v], kv, a0);                                                                \
+            }                                                                                                            \
+            float d = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));                                                       \
+            scores[p] = first ? d : scores[p] + d;                                                                       \
+        }                                                                                                                \
+    }                                                                                                                    \
+    static inline __attribute__((always_inline)) void mix_chunk_##T(const float *w, const uint8_t *v, size_t stride, int n,    \
+                                                                    int len, int nv, float *out) {                       \
+        __m512 acc[8];                                                                                                   \
+        _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) acc[u] = _mm512_setzero_ps();                               \
+        for (int p = 0; p < n; p++) {                                                                                    \
+            const uint8_t *vp = v + (size_t)p * stride;                                                                  \
+            __m512 wp = _mm512_set1_ps(w[p]);                                                                            \
+            _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++)                                                         \
+                acc[u] = _mm512_fmadd_ps(wp, kv16_##T(vp, u, head_mask(len, u)), acc[u]);                                \
+        }                                                                                                                \
+        _Pragma("GCC unroll 8") for (int u = 0; u < nv; u++) _mm512_mask_storeu_ps(out + 16 * u, head_mask(len, u), acc[u]); \
+    }                                                                                                                    \
+    static void attn_scores_##T(const float *q, const uint8_t *k, size_t stride, int n, int hd, float *scores) {         \
+        for (int c0 = 0; c0 < hd; c0 += 128) {                                                                           \
+            int len = hd - c0 < 128 ? hd - c0 : 128;                                                                     \
+            CHUNK_SWITCH((len + 15) / 16, SCORES_##T)                                                                    \
+        }                                                                                                                \
+    }                                                                                                                    \
+    static void attn_mix_##T(const float *w, const uint8_t *v, size_t stride, int n, int hd, float *out) {               \
+        for (int c0 = 0; c0 < hd; c0 += 128) {                                                                           \
+            int len = hd - c0 < 128 ? hd - c0 : 128;                                                                     \
+            CHUNK_SWITCH((len + 15) / 16, MIX_##T)                                                                       \
+        }                                                                                                                \
     }
-}
-
-static void attn_mix_f32_avx512(const float *w, const float *v, size_t stride, int n, int hd, float *out) {
-    for (int c0 = 0; c0 < hd; c0 += 128) {
-        int len = hd - c0 < 128 ? hd - c0 : 128;
-#define MIX(NV) mix_chunk(w, v + c0, stride, n, len, NV, out + c0)
-        CHUNK_SWITCH((len + 15) / 16, MIX)
-#undef MIX
-    }
-}
+#define SCORES_f32(NV) scores_chunk_f32(q + c0, k + AT_f32(c0), stride, n, len, NV, c0 == 0, scores)
+#define SCORES_f16(NV) scores_chunk_f16(q + c0, k + AT_f16(c0), stride, n, len, NV, c0 == 0, scores)
+#define SCORES_q8(NV) scores_chunk_q8(q + c0, k + AT_q8(c0), stride, n, len, NV, c0 == 0, scores)
+#define MIX_f32(NV) mix_chunk_f32(w, v + AT_f32(c0), stride, n, len, NV, out + c0)
+#define MIX_f16(NV) mix_chunk_f16(w, v + AT_f16(c0), stride, n, len, NV, out + c0)
+#define MIX_q8(NV) mix_chunk_q8(w, v + AT_q8(c0), stride, n, len, NV, out + c0)
+DEFINE_ATTN(f32)
+DEFINE_ATTN(f16)
+DEFINE_ATTN(q8)
 
 const loam_kernels loam_kernels_avx512 = {
     .name = "avx512",
     .level = LOAM_SIMD_AVX512,
     .matmul = matmul_avx512,
     .matmul_q8 = loam_qmatmul_avx2,
-    .dot = dot_avx512,
-    .axpy = axpy_avx512,
-    .dot_f16 = dot_f16_avx512,
-    .axpy_f16 = axpy_f16_avx512,
-    .dot_q8 = dot_q8_avx512,
-    .axpy_q8 = axpy_q8_avx512,
-    .attn_scores_f32 = attn_scores_f32_avx512,
-    .attn_mix_f32 = attn_mix_f32_avx512,
+    .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
+    .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
 };
 
 /* The same with VNNI's dpbusd for the int8 products. */
@@ -276,13 +232,7 @@ const loam_kernels loam_kernels_avx512_vnni = {
     .level = LOAM_SIMD_AVX512,
     .matmul = matmul_avx512,
     .matmul_q8 = loam_qmatmul_vnni,
-    .dot = dot_avx512,
-    .axpy = axpy_avx512,
-    .dot_f16 = dot_f16_avx512,
-    .axpy_f16 = axpy_f16_avx512,
-    .dot_q8 = dot_q8_avx512,
-    .axpy_q8 = axpy_q8_avx512,
-    .attn_scores_f32 = attn_scores_f32_avx512,
-    .attn_mix_f32 = attn_mix_f32_avx512,
+    .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
+    .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
 };
 #endif

@@ -1,6 +1,7 @@
 /* Reference kernels: plain C, one multiply-add at a time, in the order a
  * reader expects. Every SIMD kernel is tested against these. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../core/fp16.h"
 #include "kernels.h"
@@ -78,63 +79,54 @@ static void qmatmul_scalar(const loam_act_block *x, int T, int K, const void *w,
             y[(size_t)t * ldy + n] = loam_qdot_ref(wtype, (const uint8_t *)w + (size_t)n * row_bytes, x + (size_t)t * (K / 32), K);
 }
 
-static float dot_scalar(const float *a, const float *b, int n) {
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-static void axpy_scalar(float *y, float a, const float *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-static float dot_f16_scalar(const float *a, const uint16_t *b, int n) {
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * loam_f16_to_f32(b[i]);
-    return s;
-}
-
-static void axpy_f16_scalar(float *y, float a, const uint16_t *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * loam_f16_to_f32(x[i]);
-}
-
-static float q8_value(const uint8_t *blocks, int i) {
-    const uint8_t *b = blocks + (size_t)(i / 32) * 34;
+/* Element i of a cached head row in its storage type (the dequantized value
+ * for Q8_0: d * q, exact in f32). */
+static float kv_value(int type, const uint8_t *row, int i) {
+    if (type == LOAM_KV_F32) {
+        float f;
+        memcpy(&f, row + 4 * (size_t)i, 4);
+        return f;
+    }
     uint16_t h;
+    if (type == LOAM_KV_F16) {
+        memcpy(&h, row + 2 * (size_t)i, 2);
+        return loam_f16_to_f32(h);
+    }
+    const uint8_t *b = row + (size_t)(i / 32) * 34;
     memcpy(&h, b, 2);
     return loam_f16_to_f32(h) * (float)(int8_t)b[2 + i % 32];
 }
 
-static float dot_q8_scalar(const float *a, const uint8_t *blocks, int n) {
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * q8_value(blocks, i);
-    return s;
+static void attn_scores_ref(int type, const float *q, const uint8_t *k, size_t stride, int n, int hd, float *scores) {
+    for (int p = 0; p < n; p++) {
+        float s = 0.0f;
+        for (int i = 0; i < hd; i++) s += q[i] * kv_value(type, k + (size_t)p * stride, i);
+        scores[p] = s;
+    }
 }
 
-static void axpy_q8_scalar(float *y, float a, const uint8_t *blocks, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * q8_value(blocks, i);
-}
-
-static void attn_scores_f32_scalar(const float *q, const float *k, size_t stride, int n, int hd, float *scores) {
-    for (int p = 0; p < n; p++) scores[p] = dot_scalar(q, k + (size_t)p * stride, hd);
-}
-
-static void attn_mix_f32_scalar(const float *w, const float *v, size_t stride, int n, int hd, float *out) {
+static void attn_mix_ref(int type, const float *w, const uint8_t *v, size_t stride, int n, int hd, float *out) {
     for (int i = 0; i < hd; i++) out[i] = 0.0f;
-    for (int p = 0; p < n; p++) axpy_scalar(out, w[p], v + (size_t)p * stride, hd);
+    for (int p = 0; p < n; p++)
+        for (int i = 0; i < hd; i++) out[i] += w[p] * kv_value(type, v + (size_t)p * stride, i);
 }
+
+#define REF_ATTN(T, NAME)                                                                                                        \
+    static void scores_##NAME(const float *q, const uint8_t *k, size_t stride, int n, int hd, float *s) {                         \
+        attn_scores_ref(T, q, k, stride, n, hd, s);                                                                              \
+    }                                                                                                                            \
+    static void mix_##NAME(const float *w, const uint8_t *v, size_t stride, int n, int hd, float *out) {                          \
+        attn_mix_ref(T, w, v, stride, n, hd, out);                                                                               \
+    }
+REF_ATTN(LOAM_KV_F32, f32)
+REF_ATTN(LOAM_KV_F16, f16)
+REF_ATTN(LOAM_KV_Q8_0, q8)
 
 const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
     .matmul = matmul_scalar,
     .matmul_q8 = qmatmul_scalar,
-    .dot = dot_scalar,
-    .axpy = axpy_scalar,
-    .dot_f16 = dot_f16_scalar,
-    .axpy_f16 = axpy_f16_scalar,
-    .dot_q8 = dot_q8_scalar,
-    .axpy_q8 = axpy_q8_scalar,
-    .attn_scores_f32 = attn_scores_f32_scalar,
-    .attn_mix_f32 = attn_mix_f32_scalar,
+    .attn_scores = {scores_f32, scores_f16, scores_q8},
+    .attn_mix = {mix_f32, mix_f16, mix_q8},
 };

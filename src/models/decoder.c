@@ -383,17 +383,13 @@ static void attention_task(void *arg, int task, int thread) {
     float scale = s->attn_scale > 0 ? (float)s->attn_scale : 1.0f / sqrtf((float)hd);
     float slope = s->pos == LOAM_POS_ALIBI ? c->m->alibi_slopes[head] : 0.0f;
     const loam_kernels *kern = c->m->kernels;
-    size_t stride = c->kv_row_bytes / sizeof(float); /* f32 cache: floats from one position to the next */
-    if (c->kv_type == LOAM_KV_F32)
-        kern->attn_scores_f32(q, (const float *)(c->k_cache + layer_base) + (size_t)kv_head * hd, stride, pos + 1, hd, scores);
+    /* the head's values within a cached row, in the cache's storage type */
+    size_t head_at = c->kv_type == LOAM_KV_Q8_0 ? (size_t)kv_head * (hd / 32) * 34
+                                                : (size_t)kv_head * hd * (c->kv_type == LOAM_KV_F16 ? 2 : 4);
+    kern->attn_scores[c->kv_type](q, c->k_cache + layer_base + head_at, c->kv_row_bytes, pos + 1, hd, scores);
     float max = -INFINITY;
     for (int p = 0; p <= pos; p++) {
-        const uint8_t *kr = c->k_cache + layer_base + (size_t)p * c->kv_row_bytes;
-        float d;
-        if (c->kv_type == LOAM_KV_F32) d = scores[p];
-        else if (c->kv_type == LOAM_KV_F16) d = kern->dot_f16(q, (const uint16_t *)kr + (size_t)kv_head * hd, hd);
-        else d = kern->dot_q8(q, kr + (size_t)kv_head * (hd / 32) * 34, hd);
-        scores[p] = d * scale + slope * (float)(p - pos);
+        scores[p] = scores[p] * scale + slope * (float)(p - pos);
         if (scores[p] > max) max = scores[p];
     }
     double sum = 0.0;
@@ -402,19 +398,9 @@ static void attention_task(void *arg, int task, int thread) {
         sum += scores[p];
     }
     float inv = (float)(1.0 / sum);
+    for (int p = 0; p <= pos; p++) scores[p] *= inv;
     float *out = c->att + ((size_t)row * nq + head) * hd;
-    if (c->kv_type == LOAM_KV_F32) {
-        for (int p = 0; p <= pos; p++) scores[p] *= inv;
-        kern->attn_mix_f32(scores, (const float *)(c->v_cache + layer_base) + (size_t)kv_head * hd, stride, pos + 1, hd, out);
-        return;
-    }
-    for (int i = 0; i < hd; i++) out[i] = 0.0f;
-    for (int p = 0; p <= pos; p++) {
-        const uint8_t *vr = c->v_cache + layer_base + (size_t)p * c->kv_row_bytes;
-        if (c->kv_type == LOAM_KV_F32) kern->axpy(out, scores[p] * inv, (const float *)vr + (size_t)kv_head * hd, hd);
-        else if (c->kv_type == LOAM_KV_F16) kern->axpy_f16(out, scores[p] * inv, (const uint16_t *)vr + (size_t)kv_head * hd, hd);
-        else kern->axpy_q8(out, scores[p] * inv, vr + (size_t)kv_head * (hd / 32) * 34, hd);
-    }
+    kern->attn_mix[c->kv_type](scores, c->v_cache + layer_base + head_at, c->kv_row_bytes, pos + 1, hd, out);
 }
 
 /* Writes one position's K or V row into the cache in its storage type. */
