@@ -103,7 +103,29 @@ static void compare_vec(loam_simd level) {
             }
 }
 
+/* softmax's exp: within a few ulp of expf for every element (including
+ * ones far below the max, which underflow to 0), and the same sum. */
+static void compare_softmax(loam_simd level) {
+    const loam_kernels *k = loam_kernels_for(level), *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
+    if (!k) return;
+    for (int n = 1; n <= 70; n += 3) {
+        float a[70], b[70], max = -INFINITY;
+        for (int i = 0; i < n; i++) {
+            a[i] = i % 11 == 5 ? -200.0f + frand() : 30.0f * frand();
+            max = fmaxf(max, a[i]);
+        }
+        memcpy(b, a, sizeof a);
+        double s1 = ref->softmax_exp(a, n, max), s2 = k->softmax_exp(b, n, max);
+        double worst = 0;
+        for (int i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]) / fmax(fabs((double)a[i]), 1e-30));
+        CHECK(worst <= 4e-7 && fabs(s1 - s2) <= 1e-6 * s1, "%s softmax_exp n=%d: relative error %.3g, sums %.9g vs %.9g",
+              loam_simd_name(level), n, worst, s2, s1);
+    }
+}
+
 static void test_vec_kernels(void) {
+    compare_softmax(LOAM_SIMD_AVX2);
+    compare_softmax(LOAM_SIMD_AVX512);
     compare_vec(LOAM_SIMD_AVX2);
     compare_vec(LOAM_SIMD_AVX512);
 }
@@ -255,7 +277,7 @@ void register_kernels_tests(void) {
     test_add("kernels: avx2 int8 matmul equals scalar (all block types, tails)", test_qmatmul_avx2);
     test_add("kernels: avx512-vnni int8 matmul equals scalar (all block types, tails)", test_qmatmul_vnni);
     test_add("kernels: dispatch picks a level the CPU has", test_dispatch);
-    test_add("kernels: avx2/avx512 attention kernels (f32, f16, q8_0 caches) equal scalar", test_vec_kernels);
+    test_add("kernels: avx2/avx512 attention kernels (f32, f16, q8_0 caches) and softmax exp equal scalar", test_vec_kernels);
     test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails)", test_avx2_matches_scalar);
     test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails)", test_avx512_matches_scalar);
     test_add("kernels: avx512-bf16 dot products equal their scalar reference (all tails)", test_bf16dot_matches_scalar);

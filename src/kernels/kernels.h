@@ -30,6 +30,9 @@ typedef struct loam_kernels {
      * while the rows stream past. Q8_0 needs hd a multiple of 32. */
     void (*attn_scores[3])(const float *q, const uint8_t *k, size_t stride, int n, int hd, float *scores);
     void (*attn_mix[3])(const float *w, const uint8_t *v, size_t stride, int n, int hd, float *out);
+    /* s[p] = exp(s[p] - max) for p < n; returns the sum. The SIMD versions use
+     * a polynomial exp within 2 ulp of expf. */
+    double (*softmax_exp)(float *s, int n, float max);
 } loam_kernels;
 
 /* The table for a level, or NULL when this CPU (or build) cannot run it. */

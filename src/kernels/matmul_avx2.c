@@ -4,6 +4,7 @@
  * only called when CPUID says so. */
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,40 @@ DEFINE_ATTN(f32)
 DEFINE_ATTN(f16)
 DEFINE_ATTN(q8)
 
+/* exp(x) for x <= 0, as exp_le0_512 in matmul_avx512.c; 2^n built in the
+ * exponent bits (x is clamped at -87, so n >= -126 stays a normal). */
+static inline __m256 exp_le0_256(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187045e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static double softmax_exp_avx2(float *s, int n, float max) {
+    __m256 vmax = _mm256_set1_ps(max), sum = _mm256_setzero_ps();
+    int p = 0;
+    for (; p + 8 <= n; p += 8) {
+        __m256 e = exp_le0_256(_mm256_sub_ps(_mm256_loadu_ps(s + p), vmax));
+        _mm256_storeu_ps(s + p, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    double total = hsum256(sum);
+    for (; p < n; p++) {
+        s[p] = expf(s[p] - max);
+        total += s[p];
+    }
+    return total;
+}
+
 const loam_kernels loam_kernels_avx2 = {
     .name = "avx2",
     .level = LOAM_SIMD_AVX2,
@@ -219,5 +254,6 @@ const loam_kernels loam_kernels_avx2 = {
     .matmul_q8 = loam_qmatmul_avx2,
     .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
     .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
+    .softmax_exp = softmax_exp_avx2,
 };
 #endif

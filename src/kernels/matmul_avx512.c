@@ -217,6 +217,35 @@ DEFINE_ATTN(f32)
 DEFINE_ATTN(f16)
 DEFINE_ATTN(q8)
 
+/* exp(x) for x <= 0: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two
+ * for an exact product), a degree-6 polynomial for exp(r), times 2^n by
+ * scalef (which also takes care of underflow to 0). */
+static inline __m512 exp_le0_512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+static double softmax_exp_avx512(float *s, int n, float max) {
+    __m512 vmax = _mm512_set1_ps(max), sum = _mm512_setzero_ps();
+    for (int p = 0; p < n; p += 16) {
+        __mmask16 m = n - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - p)) - 1u);
+        __m512 e = exp_le0_512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + p), vmax));
+        _mm512_mask_storeu_ps(s + p, m, e);
+        sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+
 const loam_kernels loam_kernels_avx512 = {
     .name = "avx512",
     .level = LOAM_SIMD_AVX512,
@@ -224,6 +253,7 @@ const loam_kernels loam_kernels_avx512 = {
     .matmul_q8 = loam_qmatmul_avx2,
     .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
     .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
+    .softmax_exp = softmax_exp_avx512,
 };
 
 /* The same with VNNI's dpbusd for the int8 products. */
@@ -234,5 +264,6 @@ const loam_kernels loam_kernels_avx512_vnni = {
     .matmul_q8 = loam_qmatmul_vnni,
     .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
     .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
+    .softmax_exp = softmax_exp_avx512,
 };
 #endif

@@ -1,5 +1,6 @@
 /* Reference kernels: plain C, one multiply-add at a time, in the order a
  * reader expects. Every SIMD kernel is tested against these. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,15 @@ REF_ATTN(LOAM_KV_F32, f32)
 REF_ATTN(LOAM_KV_F16, f16)
 REF_ATTN(LOAM_KV_Q8_0, q8)
 
+static double softmax_exp_scalar(float *s, int n, float max) {
+    double sum = 0.0;
+    for (int p = 0; p < n; p++) {
+        s[p] = expf(s[p] - max);
+        sum += s[p];
+    }
+    return sum;
+}
+
 const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
@@ -129,4 +139,5 @@ const loam_kernels loam_kernels_scalar = {
     .matmul_q8 = qmatmul_scalar,
     .attn_scores = {scores_f32, scores_f16, scores_q8},
     .attn_mix = {mix_f32, mix_f16, mix_q8},
+    .softmax_exp = softmax_exp_scalar,
 };

@@ -392,12 +392,7 @@ static void attention_task(void *arg, int task, int thread) {
         scores[p] = scores[p] * scale + slope * (float)(p - pos);
         if (scores[p] > max) max = scores[p];
     }
-    double sum = 0.0;
-    for (int p = 0; p <= pos; p++) {
-        scores[p] = expf(scores[p] - max);
-        sum += scores[p];
-    }
-    float inv = (float)(1.0 / sum);
+    float inv = (float)(1.0 / kern->softmax_exp(scores, pos + 1, max));
     for (int p = 0; p <= pos; p++) scores[p] *= inv;
     float *out = c->att + ((size_t)row * nq + head) * hd;
     kern->attn_mix[c->kv_type](scores, c->v_cache + layer_base + head_at, c->kv_row_bytes, pos + 1, hd, out);
