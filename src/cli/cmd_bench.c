@@ -8,14 +8,15 @@
 #include "cli.h"
 
 static const char bench_usage[] =
-    "usage: loam bench MODEL [-p N] [-n N] [-t N[,N...]] [-r N] [--json]\n"
+    "usage: loam bench MODEL [-p N] [-n N] [-d N] [-t N[,N...]] [-r N] [-ub N] [--kv-type T] [--bf16-dot] [--json]\n"
     "       loam bench --tokenizer PATH [--text FILE]   encode speed (MB/s, one thread)\n"
     "  -p N   prompt tokens for the prefill test (default 512; 0 skips it)\n"
     "  -n N   tokens for the decode test, generated from an empty cache as llama-bench does (default 128;\n"
     "         0 skips it)\n"
     "  -t N   threads, or a list like 1,2 (default: physical cores)\n"
-    "  --json rows as a JSON array: test, threads, tps, tps_sd, bw_fraction (decode: share of the\n"
-    "         measured memory-bandwidth bound), ttft_ms (prefill)\n"
+    "  --json rows as a JSON array: test, threads, tps, tps_sd, bw_fraction (decode at depth 0: share of\n"
+    "         the bound, the read speed of the model's weights measured before each repetition),\n"
+    "         ttft_ms (prefill)\n"
     "  -r N   repetitions (default 3)\n"
     "  --kv-type f32|f16|q8_0   KV cache storage\n"
     "  -d N   decode after N prompt tokens already in the cache (llama-bench's depth; default 0)\n"
