@@ -12,6 +12,7 @@
 #include "../core/fp16.h"
 #include "kernels.h"
 #include "quants.h"
+#include "simd_attn.h"
 
 static inline __m256 load_f32(const void *w, size_t i) { return _mm256_loadu_ps((const float *)w + i); }
 static inline __m256 load_bf16(const void *w, size_t i) {
@@ -120,11 +121,6 @@ static inline __m256 kv8_f32(const uint8_t *row, int v) { return _mm256_loadu_ps
 static inline __m256 kv8_f16(const uint8_t *row, int v) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + 8 * v)));
 }
-static inline float half_of(const uint8_t *b) { /* a block's f16 scale, read without aliasing */
-    uint16_t h;
-    memcpy(&h, b, 2);
-    return _cvtsh_ss(h);
-}
 static inline __m256 kv8_q8(const uint8_t *row, int v) {
     const uint8_t *b = row + (size_t)(v / 4) * 34;
     return _mm256_mul_ps(_mm256_set1_ps(half_of(b)),
@@ -136,21 +132,7 @@ static inline float kv1_q8(const uint8_t *row, int i) {
     const uint8_t *b = row + (size_t)(i / 32) * 34;
     return half_of(b) * (float)(int8_t)b[2 + i % 32];
 }
-#define AT_f32(C0) ((size_t)(C0) * 4)
-#define AT_f16(C0) ((size_t)(C0) * 2)
-#define AT_q8(C0) ((size_t)(C0) / 32 * 34)
 
-#define CHUNK8_SWITCH(NV, CALL)                                                                                         \
-    switch (NV) {                                                                                                       \
-    case 1: CALL(1); break;                                                                                             \
-    case 2: CALL(2); break;                                                                                             \
-    case 3: CALL(3); break;                                                                                             \
-    case 4: CALL(4); break;                                                                                             \
-    case 5: CALL(5); break;                                                                                             \
-    case 6: CALL(6); break;                                                                                             \
-    case 7: CALL(7); break;                                                                                             \
-    default: CALL(8); break;                                                                                            \
-    }
 
 #define DEFINE_ATTN(T)                                                                                                   \
     static inline __attribute__((always_inline)) void scores_chunk_##T(const float *q, const uint8_t *k, size_t stride, int n, \
@@ -183,7 +165,7 @@ static inline float kv1_q8(const uint8_t *row, int i) {
         int full = hd / 8 * 8;                                                                                           \
         for (int c0 = 0; c0 < full; c0 += 64) {                                                                          \
             int nv = (full - c0 < 64 ? full - c0 : 64) / 8;                                                              \
-            CHUNK8_SWITCH(nv, SCORES_##T)                                                                                \
+            CHUNK_SWITCH(nv, SCORES_##T)                                                                                \
         }                                                                                                                \
         for (int p = 0; full < hd && p < n; p++) {                                                                       \
             float s = full ? scores[p] : 0.0f;                                                                           \
@@ -195,7 +177,7 @@ static inline float kv1_q8(const uint8_t *row, int i) {
         int full = hd / 8 * 8;                                                                                           \
         for (int c0 = 0; c0 < full; c0 += 64) {                                                                          \
             int nv = (full - c0 < 64 ? full - c0 : 64) / 8;                                                              \
-            CHUNK8_SWITCH(nv, MIX_##T)                                                                                   \
+            CHUNK_SWITCH(nv, MIX_##T)                                                                                   \
         }                                                                                                                \
         for (int i = full; i < hd; i++) {                                                                                \
             float s = 0.0f;                                                                                              \
@@ -213,20 +195,14 @@ DEFINE_ATTN(f32)
 DEFINE_ATTN(f16)
 DEFINE_ATTN(q8)
 
-/* exp(x) for x <= 0, as exp_le0_512 in matmul_avx512.c; 2^n built in the
- * exponent bits (x is clamped at -87, so n >= -126 stays a normal). */
+/* exp(x) for x <= 0 (simd_attn.h); 2^n built in the exponent bits (x is
+ * clamped at -87, so n >= -126 stays a normal). */
 static inline __m256 exp_le0_256(__m256 x) {
     x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187045e-06f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), x));
+    __m256 p = _mm256_set1_ps(EXP_POLY[0]);
+    _Pragma("GCC unroll 6") for (int i = 1; i < 7; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_POLY[i]));
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }

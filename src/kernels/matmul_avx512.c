@@ -11,6 +11,7 @@
 #include "../core/fp16.h"
 #include "kernels.h"
 #include "quants.h"
+#include "simd_attn.h"
 
 static inline __m512 load_f32(const void *w, size_t i) { return _mm512_loadu_ps((const float *)w + i); }
 static inline __m512 load_f32_mask(const void *w, size_t i, __mmask16 m) {
@@ -139,32 +140,13 @@ static inline __m512 kv16_f32(const uint8_t *row, int v, __mmask16 m) { return _
 static inline __m512 kv16_f16(const uint8_t *row, int v, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + 16 * v));
 }
-static inline float half_of(const uint8_t *b) { /* a block's f16 scale, read without aliasing */
-    uint16_t h;
-    memcpy(&h, b, 2);
-    return _cvtsh_ss(h);
-}
 static inline __m512 kv16_q8(const uint8_t *row, int v, __mmask16 m) { /* hd is a multiple of 32: whole vectors */
     (void)m;
     const uint8_t *b = row + (size_t)(v / 2) * 34;
     return _mm512_mul_ps(_mm512_set1_ps(half_of(b)),
                          _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2 + 16 * (v % 2))))));
 }
-#define AT_f32(C0) ((size_t)(C0) * 4)
-#define AT_f16(C0) ((size_t)(C0) * 2)
-#define AT_q8(C0) ((size_t)(C0) / 32 * 34)
 
-#define CHUNK_SWITCH(NV, CALL)                                                                                          \
-    switch (NV) {                                                                                                       \
-    case 1: CALL(1); break;                                                                                             \
-    case 2: CALL(2); break;                                                                                             \
-    case 3: CALL(3); break;                                                                                             \
-    case 4: CALL(4); break;                                                                                             \
-    case 5: CALL(5); break;                                                                                             \
-    case 6: CALL(6); break;                                                                                             \
-    case 7: CALL(7); break;                                                                                             \
-    default: CALL(8); break;                                                                                            \
-    }
 
 #define DEFINE_ATTN(T)                                                                                                   \
     static inline __attribute__((always_inline)) void scores_chunk_##T(const float *q, const uint8_t *k, size_t stride, int n, \
@@ -217,21 +199,14 @@ DEFINE_ATTN(f32)
 DEFINE_ATTN(f16)
 DEFINE_ATTN(q8)
 
-/* exp(x) for x <= 0: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two
- * for an exact product), a degree-6 polynomial for exp(r), times 2^n by
- * scalef (which also takes care of underflow to 0). */
+/* exp(x) for x <= 0 (simd_attn.h), times 2^n by scalef (which also takes
+ * care of underflow to 0). */
 static inline __m512 exp_le0_512(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), x));
+    __m512 p = _mm512_set1_ps(EXP_POLY[0]);
+    _Pragma("GCC unroll 6") for (int i = 1; i < 7; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_POLY[i]));
     return _mm512_scalef_ps(p, n);
 }
 

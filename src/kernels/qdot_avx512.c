@@ -95,54 +95,33 @@ static inline __attribute__((always_inline)) void store_rows(__m512 acc[][4], in
         _Pragma("GCC unroll 8") for (int p = 0; p < 4; p++) hsum_pair(acc[j][p], &out[j * 8 + 2 * p], &out[j * 8 + 2 * p + 1]);
 }
 
-/* Q4_0: w = nibble - 8; dpbusd(nibble, x) starting at -8 * lane sums. */
-static inline __attribute__((always_inline)) void rows8_q4_0(const uint8_t *b, size_t rb, int nr, const act_pack8 *P, int nb,
-                                                              float *out) {
+/* Q4_0 and Q8_0 (q8): one f16 scale per 32-element block, fed to dpbusd
+ * as unsigned bytes with the offset removed in the integer accumulator.
+ * Q4_0: w = nibble - 8, start at -8 * lane sums; 128-bit lanes 0 and 2 keep
+ * the low nibbles (elements 0-15), 1 and 3 the high ones (16-31).
+ * Q8_0: w = (w + 128) - 128 with the sign bit flipped, start at -128 *
+ * lane sums (= 16 * the -8 sums). */
+static inline __attribute__((always_inline)) void rows8_q4_0_q8_0(const uint8_t *b, size_t rb, int nr, const act_pack8 *P, int nb,
+                                                                   int q8, float *out) {
     __m512 acc[4][4] = {ZERO4, ZERO4, ZERO4, ZERO4};
-    /* 128-bit lanes 0 and 2 keep the low nibbles (elements 0-15), 1 and 3 the high ones (16-31) */
-    const __m512i shift = lane_shifts(0, 4, 0, 4);
-    const __m512i low = _mm512_set1_epi8(15);
-    for (int i = 0; i < nb; i++, b += 18) {
+    const __m512i shift = lane_shifts(0, 4, 0, 4), low = _mm512_set1_epi8(15), flip = _mm512_set1_epi8((char)0x80);
+    const int bytes = q8 ? 34 : 18;
+    for (int i = 0; i < nb; i++, b += bytes) {
         __m512i wz[4];
         __m512 dw[4];
         _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
             const uint8_t *bj = b + j * rb;
-            _mm_prefetch((const char *)bj + 18 * 16, _MM_HINT_T0);
-            wz[j] = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bj + 2))), shift), low);
+            _mm_prefetch((const char *)bj + 288, _MM_HINT_T0);
+            if (q8) wz[j] = _mm512_xor_si512(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(bj + 2))), flip);
+            else wz[j] = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(bj + 2))), shift), low);
             dw[j] = _mm512_set1_ps(half_at(bj));
         }
         _Pragma("GCC unroll 8") for (int p = 0; p < 4; p++) {
-            __m512i q = _mm512_load_si512(P[i].q[p]), start = _mm512_load_si512(P[i].neg8sum[p]);
+            __m512i q = _mm512_load_si512(P[i].q[p]), start = _mm512_slli_epi32(_mm512_load_si512(P[i].neg8sum[p]), q8 ? 4 : 0);
             __m512 xd = _mm512_load_ps(P[i].d[p]);
             _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
-                __m512i s = _mm512_dpbusd_epi32(start, wz[j], q);
-                acc[j][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[j], xd), acc[j][p]);
-            }
-        }
-    }
-    store_rows(acc, nr, out);
-}
-
-/* Q8_0: dpbusd(w + 128, x) starting at -128 * lane sums (= 16 * -8 sums). */
-static inline __attribute__((always_inline)) void rows8_q8_0(const uint8_t *b, size_t rb, int nr, const act_pack8 *P, int nb,
-                                                              float *out) {
-    __m512 acc[4][4] = {ZERO4, ZERO4, ZERO4, ZERO4};
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
-    for (int i = 0; i < nb; i++, b += 34) {
-        __m512i wz[4];
-        __m512 dw[4];
-        _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
-            const uint8_t *bj = b + j * rb;
-            _mm_prefetch((const char *)bj + 34 * 8, _MM_HINT_T0);
-            wz[j] = _mm512_xor_si512(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(bj + 2))), flip);
-            dw[j] = _mm512_set1_ps(half_at(bj));
-        }
-        _Pragma("GCC unroll 8") for (int p = 0; p < 4; p++) {
-            __m512i q = _mm512_load_si512(P[i].q[p]), start = _mm512_slli_epi32(_mm512_load_si512(P[i].neg8sum[p]), 4);
-            __m512 xd = _mm512_load_ps(P[i].d[p]);
-            _Pragma("GCC unroll 8") for (int j = 0; j < nr; j++) {
-                __m512i s = _mm512_dpbusd_epi32(start, wz[j], q);
-                acc[j][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[j], xd), acc[j][p]);
+                __m512i sdot = _mm512_dpbusd_epi32(start, wz[j], q);
+                acc[j][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sdot), _mm512_mul_ps(dw[j], xd), acc[j][p]);
             }
         }
     }
@@ -167,7 +146,7 @@ static inline __attribute__((always_inline)) void rows8_q45_k(const uint8_t *b, 
             d[j] = half_at(bj);
             _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
                 uint8_t sc, m;
-                scale_min_k4(k, bj + 4, &sc, &m);
+                k_scale_min(k, bj + 4, &sc, &m);
                 s[j][k] = d[j] * sc;
                 mins[j] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * m), _mm256_load_ps(P[k].dsum), mins[j]);
             }
@@ -259,8 +238,8 @@ static inline __attribute__((always_inline)) void rows8_q6_k(const uint8_t *b, s
 /* weight rows [n, n + nr) times the 8 packed rows; nr is a literal at each call */
 static inline __attribute__((always_inline)) void rows8(loam_type t, const uint8_t *w, size_t rb, int nr, const act_pack8 *P,
                                                          int K, float *out) {
-    if (t == LOAM_T_Q4_0) rows8_q4_0(w, rb, nr, P, K / 32, out);
-    else if (t == LOAM_T_Q8_0) rows8_q8_0(w, rb, nr, P, K / 32, out);
+    if (t == LOAM_T_Q4_0) rows8_q4_0_q8_0(w, rb, nr, P, K / 32, 0, out);
+    else if (t == LOAM_T_Q8_0) rows8_q4_0_q8_0(w, rb, nr, P, K / 32, 1, out);
     else if (t == LOAM_T_Q4_K) rows8_q45_k(w, rb, nr, P, K / 256, 0, out);
     else if (t == LOAM_T_Q5_K) rows8_q45_k(w, rb, nr, P, K / 256, 1, out);
     else rows8_q6_k(w, rb, nr, P, K / 256, out);

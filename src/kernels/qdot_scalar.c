@@ -6,6 +6,7 @@
 
 #include "../core/fp16.h"
 #include "qdot.h"
+#include "kscales.h"
 
 static float half(const uint8_t *p) {
     uint16_t h;
@@ -57,15 +58,6 @@ static int32_t idot16(const int8_t *w, const int8_t *x, int32_t *xsum) {
 
 static const int8_t iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-static void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
 
 float loam_qdot_ref(loam_type t, const void *w_row, const loam_act_block *x, int k) {
     const uint8_t *b = w_row;
@@ -126,7 +118,7 @@ float loam_qdot_ref(loam_type t, const void *w_row, const loam_act_block *x, int
             }
             for (int s = 0; s < 8; s++, x++) {
                 uint8_t scale, min;
-                scale_min_k4(s, sc, &scale, &min);
+                k_scale_min(s, sc, &scale, &min);
                 sum += d * scale * x->d * (float)idot32(w + 32 * s, x->q) - dmin * min * x->d * (float)x->isum;
             }
             b += five ? 176 : 144;
@@ -165,15 +157,7 @@ float loam_qdot_ref(loam_type t, const void *w_row, const loam_act_block *x, int
             if (two) {
                 for (int s = 0; s < 16; s++) scales[s] = (int8_t)(b[s] & 15);
             } else {
-                uint32_t aux[4];
-                memcpy(aux, b + 96, 12);
-                uint32_t tmp = aux[2];
-                aux[2] = ((aux[0] >> 4) & 0x0f0f0f0f) | (((tmp >> 4) & 0x03030303) << 4);
-                aux[3] = ((aux[1] >> 4) & 0x0f0f0f0f) | (((tmp >> 6) & 0x03030303) << 4);
-                aux[0] = (aux[0] & 0x0f0f0f0f) | (((tmp >> 0) & 0x03030303) << 4);
-                aux[1] = (aux[1] & 0x0f0f0f0f) | (((tmp >> 2) & 0x03030303) << 4);
-                memcpy(scales, aux, 16);
-                for (int s = 0; s < 16; s++) scales[s] = (int8_t)(scales[s] - 32);
+                q3_k_scales(b + 96, scales);
             }
             int o = 0;
             uint8_t m = 1;

@@ -7,6 +7,7 @@
 
 #include "../core/fp16.h"
 #include "quants.h"
+#include "kscales.h"
 
 #define GROUP_MAX_EPS 1e-15f
 
@@ -61,14 +62,19 @@ static void q5_0(const float *x, uint8_t *b) {
     memcpy(b + 2, &qh, 4);
 }
 
+static void block_min_max(const float *x, float *min, float *max) {
+    *min = *max = x[0];
+    for (int j = 1; j < 32; j++) {
+        if (x[j] < *min) *min = x[j];
+        if (x[j] > *max) *max = x[j];
+    }
+}
+
 /* ggml's Q4_1: min and (max - min) / 15 per block, values rounded by adding
  * 0.5 and truncating. */
 static void q4_1(const float *x, uint8_t *b) {
-    float min = x[0], max = x[0];
-    for (int j = 1; j < 32; j++) {
-        if (x[j] < min) min = x[j];
-        if (x[j] > max) max = x[j];
-    }
+    float min, max;
+    block_min_max(x, &min, &max);
     const float d = (max - min) / 15, id = d ? 1.0f / d : 0.0f;
     put_half(b, d);
     put_half(b + 2, min);
@@ -83,11 +89,8 @@ static void q4_1(const float *x, uint8_t *b) {
 /* ggml's Q5_1: min and (max - min) / 31 per block, values rounded by
  * adding 0.5 and truncating, as ggml does. */
 static void q5_1(const float *x, uint8_t *b) {
-    float min = x[0], max = x[0];
-    for (int j = 1; j < 32; j++) {
-        if (x[j] < min) min = x[j];
-        if (x[j] > max) max = x[j];
-    }
+    float min, max;
+    block_min_max(x, &min, &max);
     const float d = (max - min) / 31, id = d ? 1.0f / d : 0.0f;
     put_half(b, d);
     put_half(b + 2, min);
@@ -247,15 +250,6 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
     return scale;
 }
 
-static void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
 
 /* ggml's Q4_K and Q5_K (five): per 32 elements an asymmetric scale and min
  * searched by make_qkx2_quants, both quantized to 6 bits against the
@@ -297,7 +291,7 @@ static void q45_k(const float *x, uint8_t *b, int five) {
     memcpy(&mh, b + 2, 2);
     for (int j = 0; j < 8; j++) {
         uint8_t s, m;
-        scale_min_k4(j, sc, &s, &m);
+        k_scale_min(j, sc, &s, &m);
         const float d = loam_f16_to_f32(dh) * s;
         if (!d) continue;
         const float dm = loam_f16_to_f32(mh) * m;

@@ -6,6 +6,7 @@
 
 #include "../core/fp16.h"
 #include "quants.h"
+#include "kscales.h"
 
 static float half(const uint8_t *p) {
     uint16_t h;
@@ -83,24 +84,16 @@ static void q2_k(const uint8_t *b, float *y) { /* scales[16], qs[64], d, dmin */
 static void q3_k(const uint8_t *b, float *y) { /* hmask[32], qs[64], scales[12], d */
     const uint8_t *hm = b, *q = b + 32;
     float d_all = half(b + 108);
-    uint32_t aux[4];
-    memcpy(aux, b + 96, 12);
-    const uint32_t kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
-    uint32_t tmp = aux[2];
-    aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
-    aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
-    aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
-    aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
     int8_t scales[16];
-    memcpy(scales, aux, 16);
+    q3_k_scales(b + 96, scales);
     int is = 0;
     uint8_t m = 1;
     for (int n = 0; n < 256; n += 128) {
         int shift = 0;
         for (int j = 0; j < 4; j++) {
-            float dl = d_all * (float)(scales[is++] - 32);
+            float dl = d_all * (float)scales[is++];
             for (int l = 0; l < 16; l++) *y++ = dl * (float)((int8_t)((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4));
-            dl = d_all * (float)(scales[is++] - 32);
+            dl = d_all * (float)scales[is++];
             for (int l = 0; l < 16; l++) *y++ = dl * (float)((int8_t)((q[l + 16] >> shift) & 3) - ((hm[l + 16] & m) ? 0 : 4));
             shift += 2;
             m = (uint8_t)(m << 1);
@@ -109,53 +102,31 @@ static void q3_k(const uint8_t *b, float *y) { /* hmask[32], qs[64], scales[12],
     }
 }
 
-/* the 6-bit scale and min of sub-block j in Q4_K / Q5_K */
-static void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
 
-static void q4_k(const uint8_t *b, float *y) { /* d, dmin, scales[12], qs[128] */
+/* Q4_K: d, dmin, scales[12], qs[128]; Q5_K (five) has qh[32] before qs,
+ * whose bits 2k / 2k + 1 add 16 to the low / high nibbles of chunk k. */
+static void q45_k(const uint8_t *b, float *y, int five) {
     float d = half(b), min = half(b + 2);
-    const uint8_t *scales = b + 4, *q = b + 16;
-    int is = 0;
-    for (int j = 0; j < 256; j += 64) {
-        uint8_t sc, m;
-        scale_min_k4(is, scales, &sc, &m);
-        float d1 = d * (float)sc, m1 = min * (float)m;
-        scale_min_k4(is + 1, scales, &sc, &m);
-        float d2 = d * (float)sc, m2 = min * (float)m;
-        for (int l = 0; l < 32; l++) *y++ = d1 * (float)(q[l] & 0xf) - m1;
-        for (int l = 0; l < 32; l++) *y++ = d2 * (float)(q[l] >> 4) - m2;
-        q += 32;
-        is += 2;
-    }
-}
-
-static void q5_k(const uint8_t *b, float *y) { /* d, dmin, scales[12], qh[32], qs[128] */
-    float d = half(b), min = half(b + 2);
-    const uint8_t *scales = b + 4, *qh = b + 16, *ql = b + 48;
+    const uint8_t *scales = b + 4, *qh = b + 16, *ql = b + (five ? 48 : 16);
     int is = 0;
     uint8_t u1 = 1, u2 = 2;
     for (int j = 0; j < 256; j += 64) {
         uint8_t sc, m;
-        scale_min_k4(is, scales, &sc, &m);
+        k_scale_min(is, scales, &sc, &m);
         float d1 = d * (float)sc, m1 = min * (float)m;
-        scale_min_k4(is + 1, scales, &sc, &m);
+        k_scale_min(is + 1, scales, &sc, &m);
         float d2 = d * (float)sc, m2 = min * (float)m;
-        for (int l = 0; l < 32; l++) *y++ = d1 * (float)((ql[l] & 0xf) + (qh[l] & u1 ? 16 : 0)) - m1;
-        for (int l = 0; l < 32; l++) *y++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+        for (int l = 0; l < 32; l++) *y++ = d1 * (float)((ql[l] & 0xf) + (five && (qh[l] & u1) ? 16 : 0)) - m1;
+        for (int l = 0; l < 32; l++) *y++ = d2 * (float)((ql[l] >> 4) + (five && (qh[l] & u2) ? 16 : 0)) - m2;
         ql += 32;
         is += 2;
         u1 = (uint8_t)(u1 << 2);
         u2 = (uint8_t)(u2 << 2);
     }
 }
+
+static void q4_k(const uint8_t *b, float *y) { q45_k(b, y, 0); }
+static void q5_k(const uint8_t *b, float *y) { q45_k(b, y, 1); }
 
 static void q6_k(const uint8_t *b, float *y) { /* ql[128], qh[64], scales[16], d */
     float d = half(b + 208);
