@@ -13,6 +13,19 @@ typedef void (*test_fn)(void);
 void test_add(const char *name, test_fn fn);
 void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int test_failed(void);
+/* Marks the current test as not run on this CPU (a SIMD level it lacks):
+ * reported and counted apart, never as a pass or a failure. */
+void test_not_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Returns from the test, marked not run, when this CPU cannot run `level`. */
+#define REQUIRE_SIMD(level)                                                                  \
+    do {                                                                                     \
+        if (!loam_test_cpu_has(level)) {                                                     \
+            test_not_run("no %s", loam_test_simd_name(level));                               \
+            return;                                                                          \
+        }                                                                                    \
+    } while (0)
+int loam_test_cpu_has(loam_simd level);
+const char *loam_test_simd_name(loam_simd level);
 
 #define CHECK(cond, ...)                                                   \
     do {                                                                   \

@@ -117,7 +117,10 @@ void check_llm_case(const char *name, const char *model, loam_simd simd) {
     CHECK(worst_s <= tol_s, "%s: step logits differ by %.3g (tolerance %.3g)", name, worst_s, tol_s);
 }
 
-static void check_case(const char *name, loam_simd simd) { check_llm_case(name, NULL, simd); }
+static void check_case(const char *name, loam_simd simd) {
+    if (simd != LOAM_SIMD_AUTO) REQUIRE_SIMD(simd);
+    check_llm_case(name, NULL, simd);
+}
 
 static void test_llama31(void) { check_case("llm/llama31", LOAM_SIMD_AUTO); }
 static void test_llama32_tied(void) { check_case("llm/llama32_tied", LOAM_SIMD_AUTO); }

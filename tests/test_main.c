@@ -6,18 +6,35 @@
 #include <unistd.h>
 
 #include "core/mapfile.h"
+#include "kernels/kernels.h"
 #include "test.h"
 
-#define MAX_TESTS 512
+#define MAX_TESTS 1024
 static struct {
     const char *name;
     test_fn fn;
 } tests[MAX_TESTS];
-static int n_tests, current_failed;
+static int n_tests, n_refused, current_failed, current_not_run;
 static char temp_root[256];
+static char not_run_reason[256];
 
+/* A test past the registry's capacity is refused loudly and counted as a
+ * failure: a suite must never silently test less. */
 void test_add(const char *name, test_fn fn) {
-    if (n_tests < MAX_TESTS) tests[n_tests].name = name, tests[n_tests].fn = fn, n_tests++;
+    if (n_tests == MAX_TESTS) {
+        printf("FAIL test registry full (%d): \"%s\" refused; raise MAX_TESTS\n", MAX_TESTS, name);
+        n_refused++;
+        return;
+    }
+    tests[n_tests].name = name, tests[n_tests].fn = fn, n_tests++;
+}
+
+void test_not_run(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(not_run_reason, sizeof not_run_reason, fmt, ap);
+    va_end(ap);
+    current_not_run = 1;
 }
 
 void test_fail(const char *file, int line, const char *fmt, ...) {
@@ -31,6 +48,9 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
 }
 
 int test_failed(void) { return current_failed; }
+
+int loam_test_cpu_has(loam_simd level) { return loam_kernels_for(level) != NULL; }
+const char *loam_test_simd_name(loam_simd level) { return loam_simd_name(level); }
 
 const char *fixtures_dir(void) {
     static char path[1024];
@@ -158,14 +178,19 @@ int main(int argc, char **argv) {
     mkdir(temp_root, 0700);
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *filter = argc > 1 ? argv[1] : NULL;
-    int passed = 0, failed = 0;
+    int passed = 0, failed = n_refused, not_run = 0;
     struct stat st;
     if (stat(fixtures_dir(), &st) != 0)
         printf("FIXTURES MISSING: %s (set LOAM_FIXTURES); every fixture test will fail\n", fixtures_dir());
     for (int i = 0; i < n_tests; i++) {
         if (filter && !strstr(tests[i].name, filter)) continue;
-        current_failed = 0;
+        current_failed = current_not_run = 0;
         tests[i].fn();
+        if (current_not_run && !current_failed) {
+            printf("n/a  %s (not run on this CPU: %s)\n", tests[i].name, not_run_reason);
+            not_run++;
+            continue;
+        }
         printf("%s %s\n", current_failed ? "FAIL" : "ok  ", tests[i].name);
         if (current_failed) failed++;
         else passed++;
@@ -173,6 +198,7 @@ int main(int argc, char **argv) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", temp_root);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", temp_root);
+    if (not_run) printf("%d not run on this CPU (its SIMD level is missing; counted apart)\n", not_run);
     printf("%d passed, %d failed\n", passed, failed);
     return failed || passed == 0 ? 1 : 0;
 }

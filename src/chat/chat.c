@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../tokenizer/tokenizer.h"
-#include "jinja.h"
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
+#include "chat/jinja.h"
 
 const char *loam_tokenizer_chat_template(const loam_tokenizer *tok) { return tok ? tok->chat_template : NULL; }
 

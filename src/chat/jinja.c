@@ -6,7 +6,7 @@
  * Jinja2's precedence builds a tree, and the tree is evaluated with
  * Python-like values. Everything lives in one arena freed after the render;
  * errors unwind with longjmp to the entry point. */
-#include "jinja.h"
+#include "chat/jinja.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../core/error.h"
+#include "core/error.h"
 
 /* ------------------------------------------------------------------ arena */
 

@@ -1,4 +1,4 @@
-#include "mapfile.h"
+#include "core/mapfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error.h"
+#include "core/error.h"
 
 loam_status loam_mapfile_open(loam_mapfile *m, const char *path, loam_error *err) {
     memset(m, 0, sizeof *m);

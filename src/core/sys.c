@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "loam.h"
-#include "sys.h"
+#include "core/sys.h"
 
 int loam_physical_cores(void) {
     /* Count distinct (package, core) pairs: hyper-threads share a core and

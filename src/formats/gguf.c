@@ -1,9 +1,9 @@
-#include "gguf.h"
+#include "formats/gguf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
+#include "core/error.h"
 
 #define MAX_KV (1ll << 20)
 #define MAX_TENSORS (1ll << 20)

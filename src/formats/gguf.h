@@ -4,8 +4,8 @@
  * anything is used: the file is untrusted input. */
 #ifndef LOAM_FORMATS_GGUF_H
 #define LOAM_FORMATS_GGUF_H
-#include "../core/mapfile.h"
-#include "../core/tensor.h"
+#include "core/mapfile.h"
+#include "core/tensor.h"
 
 typedef enum {
     GGUF_U8 = 0, GGUF_I8 = 1, GGUF_U16 = 2, GGUF_I16 = 3, GGUF_U32 = 4, GGUF_I32 = 5, GGUF_F32 = 6,

@@ -1,10 +1,10 @@
-#include "gguf_write.h"
+#include "formats/gguf_write.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
+#include "core/error.h"
 
 #define ALIGNMENT 32
 

@@ -5,7 +5,7 @@
 #define LOAM_FORMATS_GGUF_WRITE_H
 #include <stdio.h>
 
-#include "gguf.h"
+#include "formats/gguf.h"
 
 typedef struct gguf_writer gguf_writer;
 

@@ -1,10 +1,10 @@
-#include "json.h"
+#include "formats/json.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-#include "../core/error.h"
-#include "../core/mapfile.h"
+#include "core/error.h"
+#include "core/mapfile.h"
 
 #define MAX_JSON_FILE (64u << 20)
 

@@ -1,11 +1,11 @@
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "json.h"
+#include "core/error.h"
+#include "formats/json.h"
 
 /* The reference implementation refuses headers above 100 MB. */
 #define MAX_HEADER_BYTES (100ull << 20)

@@ -4,8 +4,8 @@
  * the header is checked: the file is untrusted input. */
 #ifndef LOAM_FORMATS_SAFETENSORS_H
 #define LOAM_FORMATS_SAFETENSORS_H
-#include "../core/mapfile.h"
-#include "../core/tensor.h"
+#include "core/mapfile.h"
+#include "core/tensor.h"
 
 typedef struct loam_st_file {
     loam_mapfile map;

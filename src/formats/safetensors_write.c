@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../core/tensor.h"
+#include "core/error.h"
+#include "core/tensor.h"
 
 loam_status loam_write_safetensors(const char *path, const loam_named_tensor *tensors, int n_tensors,
                                    loam_error *err) {

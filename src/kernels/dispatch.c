@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>

@@ -6,8 +6,8 @@
 #define LOAM_KERNELS_H
 #include <stddef.h>
 
-#include "../core/tensor.h"
-#include "qdot.h"
+#include "core/tensor.h"
+#include "kernels/qdot.h"
 
 typedef struct loam_kernels {
     const char *name;

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/fp16.h"
-#include "kernels.h"
-#include "quants.h"
-#include "simd_attn.h"
+#include "core/fp16.h"
+#include "kernels/kernels.h"
+#include "kernels/quants.h"
+#include "kernels/simd_attn.h"
 
 static inline __m256 load_f32(const void *w, size_t i) { return _mm256_loadu_ps((const float *)w + i); }
 static inline __m256 load_bf16(const void *w, size_t i) {
@@ -101,7 +101,7 @@ DEFINE_TILE(f32, load_f32, scalar_f32)
 DEFINE_TILE(bf16, load_bf16, scalar_bf16)
 DEFINE_TILE(f16, load_f16, scalar_f16)
 
-#include "quant_loop.inc"
+#include "kernels/quant_loop.inc"
 
 static void matmul_avx2(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
                         float *y, int ldy) {

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/fp16.h"
-#include "kernels.h"
-#include "quants.h"
-#include "simd_attn.h"
+#include "core/fp16.h"
+#include "kernels/kernels.h"
+#include "kernels/quants.h"
+#include "kernels/simd_attn.h"
 
 static inline __m512 load_f32(const void *w, size_t i) { return _mm512_loadu_ps((const float *)w + i); }
 static inline __m512 load_f32_mask(const void *w, size_t i, __mmask16 m) {
@@ -115,7 +115,7 @@ DEFINE_TILE(f32, load_f32, load_f32_mask)
 DEFINE_TILE(bf16, load_bf16, load_bf16_mask)
 DEFINE_TILE(f16, load_f16, load_f16_mask)
 
-#include "quant_loop.inc"
+#include "kernels/quant_loop.inc"
 
 static void matmul_avx512(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
                           float *y, int ldy) {

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/fp16.h"
-#include "kernels.h"
-#include "quants.h"
+#include "core/fp16.h"
+#include "kernels/kernels.h"
+#include "kernels/quants.h"
 
 static float weight_at(const void *w, loam_type wtype, size_t i) {
     switch (wtype) {

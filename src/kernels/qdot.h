@@ -7,7 +7,7 @@
 #define LOAM_KERNELS_QDOT_H
 #include <stdint.h>
 
-#include "../core/tensor.h"
+#include "core/tensor.h"
 
 typedef struct {
     int8_t q[32];

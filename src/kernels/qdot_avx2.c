@@ -11,5 +11,5 @@ static inline __m256i dot32_avx2(__m256i w, __m256i x) {
 #define MAXR 8 /* activation rows per weight block: 1B pp512 Q4_0 80 -> 86, Q4_K_M 59 -> 66, Q8_0 85 -> 93 t/s against 4 */
 
 
-#include "qdot_simd.inc"
+#include "kernels/qdot_simd.inc"
 #endif

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
-#include "qdot.h"
+#include "kernels/kernels.h"
+#include "kernels/qdot.h"
 
 static inline __m256i dot32_vnni(__m256i w, __m256i x) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
@@ -36,7 +36,7 @@ static inline __m256i dot32u_vnni(__m256i w_unsigned, __m256i x) {
 #define QMATMUL loam_qmatmul_vnni256
 #define MAXR 8 /* 32 vector registers: 8 activation rows per unpacked weight block */
 void loam_qmatmul_vnni256(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
-#include "qdot_simd.inc"
+#include "kernels/qdot_simd.inc"
 
 /* One 32-element block of 8 activation rows, rows paired per zmm:
  * pair p holds rows 2p (bytes/lanes 0-31 / 0-7) and 2p+1 (32-63 / 8-15). */

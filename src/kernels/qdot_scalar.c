@@ -4,9 +4,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../core/fp16.h"
-#include "qdot.h"
-#include "kscales.h"
+#include "core/fp16.h"
+#include "kernels/qdot.h"
+#include "kernels/kscales.h"
 
 static float half(const uint8_t *p) {
     uint16_t h;

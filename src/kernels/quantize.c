@@ -5,9 +5,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../core/fp16.h"
-#include "quants.h"
-#include "kscales.h"
+#include "core/fp16.h"
+#include "kernels/quants.h"
+#include "kernels/kscales.h"
 
 #define GROUP_MAX_EPS 1e-15f
 

@@ -4,9 +4,9 @@
  * no multiply and add get fused. */
 #include <string.h>
 
-#include "../core/fp16.h"
-#include "quants.h"
-#include "kscales.h"
+#include "core/fp16.h"
+#include "kernels/quants.h"
+#include "kernels/kscales.h"
 
 static float half(const uint8_t *p) {
     uint16_t h;

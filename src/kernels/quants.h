@@ -3,7 +3,7 @@
 #define LOAM_KERNELS_QUANTS_H
 #include <stdint.h>
 
-#include "../core/tensor.h"
+#include "core/tensor.h"
 
 /* k elements (a multiple of the block) of a quantized row into f32,
  * bit-identical to ggml's dequantization. */

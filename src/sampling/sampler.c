@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
+#include "core/error.h"
 #include "loam.h"
 
 /* Sorted as (value, index) pairs: qsort takes no context argument. */

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../core/mapfile.h"
-#include "../formats/json.h"
-#include "tokenizer.h"
+#include "core/error.h"
+#include "core/mapfile.h"
+#include "formats/json.h"
+#include "tokenizer/tokenizer.h"
 
 /* "bos_token": "<s>" or {"content": "<s>", ...} */
 static char *token_name(const cJSON *v) {

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "tokenizer.h"
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
 
 typedef struct {
     char **s;

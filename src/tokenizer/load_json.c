@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/json.h"
-#include "tokenizer.h"
+#include "core/error.h"
+#include "formats/json.h"
+#include "tokenizer/tokenizer.h"
 
 #define MAX_VOCAB (1 << 22)
 

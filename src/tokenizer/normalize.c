@@ -6,8 +6,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "../core/error.h"
-#include "tokenizer.h"
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
 
 /* ---- precompiled charsmap */
 

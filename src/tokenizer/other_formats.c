@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../core/mapfile.h"
-#include "tokenizer.h"
+#include "core/error.h"
+#include "core/mapfile.h"
+#include "tokenizer/tokenizer.h"
 
 void tk_find_tiktoken(const char *dir, char **path) {
     *path = NULL;

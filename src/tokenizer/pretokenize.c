@@ -5,8 +5,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "../core/error.h"
-#include "tokenizer.h"
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
 
 typedef struct {
     size_t start, end;

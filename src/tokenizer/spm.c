@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../core/mapfile.h"
-#include "tokenizer.h"
+#include "core/error.h"
+#include "core/mapfile.h"
+#include "tokenizer/tokenizer.h"
 
 #define SPACE_MARK "\xe2\x96\x81"
 

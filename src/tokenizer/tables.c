@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 int tk_buf_put(tk_buf *b, const char *s, size_t n) {
     if (b->n + n + 1 > b->cap) {

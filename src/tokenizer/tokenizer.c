@@ -5,9 +5,9 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "../core/error.h"
-#include "../core/mapfile.h"
-#include "tokenizer.h"
+#include "core/error.h"
+#include "core/mapfile.h"
+#include "tokenizer/tokenizer.h"
 
 /* ------------------------------------------------------------ lifetime */
 

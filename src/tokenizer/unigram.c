@@ -5,7 +5,7 @@
 #include <float.h>
 #include <stdlib.h>
 
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 typedef struct {
     double score;

@@ -1,10 +1,10 @@
-#include "weights.h"
+#include "formats/weights.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/json.h"
+#include "core/error.h"
+#include "formats/json.h"
 
 /* A shard name from the index must be a plain file name in the folder. */
 static int safe_file_name(const char *name) {

@@ -1,4 +1,4 @@
-#include "presets.h"
+#include "tools/presets.h"
 
 #include <string.h>
 #include <strings.h>

@@ -6,7 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "loam.h"
-#include "spec.h"
+#include "text/spec.h"
 
 /* Tensors used once per model. */
 typedef enum {

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/gguf_write.h"
-#include "../kernels/quants.h"
-#include "presets.h"
-#include "quant_policy.h"
+#include "core/error.h"
+#include "formats/gguf_write.h"
+#include "kernels/quants.h"
+#include "tools/presets.h"
+#include "tools/quant_policy.h"
 
 #define POOL_ROWS 32
 

@@ -2,8 +2,8 @@
  * up by name. Shards are found through model.safetensors.index.json. */
 #ifndef LOAM_MODELS_WEIGHTS_H
 #define LOAM_MODELS_WEIGHTS_H
-#include "../formats/gguf.h"
-#include "../formats/safetensors.h"
+#include "formats/gguf.h"
+#include "formats/safetensors.h"
 
 typedef struct loam_weight_store {
     int n_files;

@@ -1,11 +1,11 @@
 /* The internal shape of a loaded model and a context. */
 #ifndef LOAM_MODELS_MODEL_H
 #define LOAM_MODELS_MODEL_H
-#include "../core/threadpool.h"
-#include "../kernels/kernels.h"
-#include "family.h"
-#include "spec.h"
-#include "weights.h"
+#include "core/threadpool.h"
+#include "kernels/kernels.h"
+#include "text/family.h"
+#include "text/spec.h"
+#include "formats/weights.h"
 
 struct loam_model {
     char *path;

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "family.h"
-#include "model.h"
+#include "core/error.h"
+#include "text/family.h"
+#include "text/model.h"
 
 static int has(const loam_weight_store *ws, const char *name) { return loam_weights_find(ws, name) != NULL; }
 

@@ -3,9 +3,9 @@
  * including lm_head, untied. Defaults of transformers' PhiConfig. */
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/json.h"
-#include "family.h"
+#include "core/error.h"
+#include "formats/json.h"
+#include "text/family.h"
 
 static loam_status read_phi_config(const cJSON *c, const char *path, loam_spec *s, loam_error *err) {
     int64_t vocab, hidden, ff, layers, heads, kv, max_pos;

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/json.h"
-#include "family.h"
+#include "core/error.h"
+#include "formats/json.h"
+#include "text/family.h"
 
 loam_status loam_read_common_config(const cJSON *c, const char *path, loam_spec *s, loam_error *err) {
     int64_t bos;

@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/gguf.h"
+#include "core/error.h"
+#include "formats/gguf.h"
 #include "loam.h"
-#include "quant_policy.h"
+#include "tools/quant_policy.h"
 
 static void copy_str(const gguf_file *g, const char *key, char *out, size_t cap) {
     const char *s;

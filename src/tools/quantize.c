@@ -10,16 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../core/fp16.h"
-#include "../core/mapfile.h"
-#include "../formats/gguf_write.h"
-#include "../formats/json.h"
-#include "../kernels/kernels.h"
-#include "../kernels/quants.h"
-#include "../tokenizer/tokenizer.h"
-#include "model.h"
-#include "quant_policy.h"
+#include "core/error.h"
+#include "core/fp16.h"
+#include "core/mapfile.h"
+#include "formats/gguf_write.h"
+#include "formats/json.h"
+#include "kernels/kernels.h"
+#include "kernels/quants.h"
+#include "tokenizer/tokenizer.h"
+#include "text/model.h"
+#include "tools/quant_policy.h"
 
 /* ---- sources: a tensor as f32 rows, whatever it is stored as */
 

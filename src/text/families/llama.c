@@ -3,9 +3,9 @@
  * transformers' LlamaConfig. */
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/json.h"
-#include "family.h"
+#include "core/error.h"
+#include "formats/json.h"
+#include "text/family.h"
 
 static loam_status read_llama_config(const cJSON *c, const char *path, loam_spec *s, loam_error *err) {
     int64_t vocab, hidden, ff, layers, heads, kv_heads, head_dim, max_pos;

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/json.h"
-#include "family.h"
+#include "core/error.h"
+#include "formats/json.h"
+#include "text/family.h"
 
 static loam_status read_mpt_config(const cJSON *c, const char *path, loam_spec *s, loam_error *err) {
     int64_t d_model, heads, layers, ratio, vocab, max_seq;

@@ -6,9 +6,9 @@
  * FalconDecoderLayer. */
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/json.h"
-#include "family.h"
+#include "core/error.h"
+#include "formats/json.h"
+#include "text/family.h"
 
 static loam_status read_falcon_config(const cJSON *c, const char *path, loam_spec *s, loam_error *err) {
     int64_t vocab, hidden, layers, heads, kv, ffn, max_pos, n_ln;

@@ -4,7 +4,7 @@
 #define LOAM_MODELS_QUANT_POLICY_H
 #include <stdint.h>
 
-#include "../core/tensor.h"
+#include "core/tensor.h"
 
 typedef struct {
     const char *name; /* as given on the command line */

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../core/fp16.h"
-#include "../kernels/quants.h"
-#include "model.h"
+#include "core/error.h"
+#include "core/fp16.h"
+#include "kernels/quants.h"
+#include "text/model.h"
 
 struct loam_context {
     loam_model *m;

@@ -5,9 +5,9 @@
  * bigscience configs use some of them). */
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/json.h"
-#include "family.h"
+#include "core/error.h"
+#include "formats/json.h"
+#include "text/family.h"
 
 /* First present key of two spellings. */
 static loam_status int_alias(const cJSON *c, const char *a, const char *b, int64_t dflt, int64_t *out,

@@ -4,9 +4,9 @@
  * Tensor names are Llama's. */
 #include <string.h>
 
-#include "../core/error.h"
-#include "../formats/json.h"
-#include "family.h"
+#include "core/error.h"
+#include "formats/json.h"
+#include "text/family.h"
 
 static loam_status read_gemma_config(const cJSON *c, const char *path, loam_spec *s, loam_error *err) {
     int64_t vocab, hidden, ff, layers, heads, kv, head_dim, max_pos;

@@ -1,5 +1,5 @@
 /* llama-quantize's per-tensor type rules (see quant_policy.h). */
-#include "quant_policy.h"
+#include "tools/quant_policy.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,16 +1,16 @@
 /* Opening a model folder: config.json -> spec (through the family),
  * safetensors -> tensors bound to roles with their shapes checked against
  * the spec, generation_config.json -> sampling defaults. */
-#include "model.h"
+#include "text/model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../core/sys.h"
-#include "../formats/json.h"
+#include "core/error.h"
+#include "core/sys.h"
+#include "formats/json.h"
 
 loam_model_params loam_model_default_params(void) {
     loam_model_params p = {.n_threads = 0, .simd = LOAM_SIMD_AUTO, .quant_exact = 0};
