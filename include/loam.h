@@ -97,6 +97,10 @@ void loam_model_get_info(const loam_model *model, loam_model_info *info);
 /* Bytes of f32 KV cache needed for n_ctx positions in each of n_seq sequences. */
 uint64_t loam_model_kv_bytes(const loam_model *model, int n_ctx, int n_seq);
 
+/* The context a loam_context gets when its params say n_ctx = 0: the
+ * model's training context, at most 4096 positions. */
+int loam_model_default_n_ctx(const loam_model *model);
+
 /* --------------------------------------------------------------- contexts */
 
 /* A context holds the KV cache of up to n_seq_max sequences and the scratch
@@ -147,8 +151,26 @@ const float *loam_get_logits(const loam_context *ctx, int i);
 /* Hidden state `layer` (0 = embeddings, n_layers = after the final norm) of
  * row i of the last batch; needs capture_hidden. */
 const float *loam_get_hidden(const loam_context *ctx, int layer, int i);
+/* The KV cache. Each sequence caches positions 0 .. len-1. A batch row at
+ * position p of a sequence is accepted when p <= len (p < len overwrites
+ * from p: afterwards the sequence ends at the batch's last position); a
+ * position past len would leave a gap and is refused with LOAM_E_RANGE. */
+
 /* Forget everything cached for a sequence. */
 void loam_kv_seq_clear(loam_context *ctx, int seq_id);
+/* Positions cached for a sequence (-1 for a sequence outside the context). */
+int loam_kv_seq_len(const loam_context *ctx, int seq_id);
+/* Positions per sequence, and sequences, of the context. */
+int loam_context_n_ctx(const loam_context *ctx);
+int loam_context_n_seq_max(const loam_context *ctx);
+/* Drops positions p0 .. p1-1 of a sequence (p1 < 0: to the end). Later
+ * positions move down by p1 - p0; for RoPE models their keys are rotated
+ * back (as llama.cpp's context shift: close to, not bit-identical with,
+ * recomputing them). */
+loam_status loam_kv_seq_remove(loam_context *ctx, int seq_id, int p0, int p1, loam_error *err);
+/* Sequence dst's cache becomes the first n positions of src's (n < 0: all
+ * of it): a shared prompt prefix computed once. */
+loam_status loam_kv_seq_copy(loam_context *ctx, int src_seq, int dst_seq, int n, loam_error *err);
 
 /* --------------------------------------------------------------- sampling */
 

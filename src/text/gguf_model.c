@@ -75,12 +75,12 @@ loam_status loam_gguf_spec(const loam_weight_store *ws, const char *path, loam_s
     if (llama || gemma) {
         s->norm = LOAM_NORM_RMS;
         s->norm_eps = (float)get_float(g, arch, "attention.layer_norm_rms_epsilon", 1e-5);
-        s->act = llama ? LOAM_ACT_SILU : LOAM_ACT_GELU_TANH;
+        s->act = llama ? NN_ACT_SILU : NN_ACT_GELU_TANH;
         s->emb_scale = gemma; /* Gemma's norms are stored as 1 + w already */
     } else {
         s->norm = LOAM_NORM_LAYER;
         s->norm_eps = (float)get_float(g, arch, "attention.layer_norm_epsilon", 1e-5);
-        s->act = bloom || phi2 ? LOAM_ACT_GELU_TANH : LOAM_ACT_GELU;
+        s->act = bloom || phi2 ? NN_ACT_GELU_TANH : NN_ACT_GELU;
     }
     if (bloom || mpt) {
         s->pos = LOAM_POS_ALIBI;

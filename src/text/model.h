@@ -7,6 +7,10 @@
 #include "text/spec.h"
 #include "formats/weights.h"
 
+/* The default context: the model's training context, capped here so a
+ * 128k-context model does not reserve a 128k KV cache unasked. */
+#define LOAM_DEFAULT_CTX_CAP 4096
+
 struct loam_model {
     char *path;
     loam_spec spec;

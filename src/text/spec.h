@@ -5,10 +5,11 @@
 #define LOAM_MODELS_SPEC_H
 #include <stdint.h>
 
+#include "nn/nn.h"
+
 typedef enum { LOAM_NORM_RMS, LOAM_NORM_LAYER } loam_norm_type;
 typedef enum { LOAM_POS_ROPE, LOAM_POS_ALIBI } loam_pos_type;
 typedef enum { LOAM_ROPE_SCALING_NONE, LOAM_ROPE_SCALING_LLAMA3 } loam_rope_scaling;
-typedef enum { LOAM_ACT_SILU, LOAM_ACT_GELU, LOAM_ACT_GELU_TANH } loam_act_type;
 
 /* How the attention input projections are stored. */
 typedef enum {
@@ -52,7 +53,7 @@ typedef struct loam_spec {
     int parallel_block;     /* attention and MLP read the same residual */
     int parallel_two_norms; /* ... each through its own norm (Falcon-40B) */
     int mlp_gated;          /* act(gate) * up, then down */
-    loam_act_type act;
+    nn_act act;
     int mlp_bias;
 
     /* head */

@@ -49,7 +49,7 @@ static loam_status read_bloom_config(const cJSON *c, const char *path, loam_spec
     s->alibi_bias_max = 8.0;
     s->qkv = LOAM_QKV_FUSED_GROUPED; /* n_kv_heads = n_heads: groups of [q, k, v] */
     s->qkv_bias = s->out_bias = 1;
-    s->act = LOAM_ACT_GELU_TANH;
+    s->act = NN_ACT_GELU_TANH;
     s->mlp_bias = 1;
     s->tied_lm_head = 1;
     return loam_read_common_config(c, path, s, err);

@@ -66,7 +66,7 @@ static loam_status read_falcon_config(const cJSON *c, const char *path, loam_spe
     s->qkv_bias = s->out_bias = s->mlp_bias = bias;
     s->parallel_block = parallel;
     s->parallel_two_norms = new_arch && n_ln == 2;
-    s->act = LOAM_ACT_GELU;
+    s->act = NN_ACT_GELU;
     s->tied_lm_head = tied;
     if ((st = loam_read_rope_scaling(c, path, s, err))) return st;
     return loam_read_common_config(c, path, s, err);

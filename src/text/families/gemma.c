@@ -35,9 +35,9 @@ static loam_status read_gemma_config(const cJSON *c, const char *path, loam_spec
     (void)hidden_act;
     if (!hidden_activation || strcmp(hidden_activation, "gelu_pytorch_tanh") == 0 ||
         strcmp(hidden_activation, "gelu_new") == 0 || strcmp(hidden_activation, "gelu_fast") == 0)
-        s->act = LOAM_ACT_GELU_TANH;
+        s->act = NN_ACT_GELU_TANH;
     else if (strcmp(hidden_activation, "gelu") == 0)
-        s->act = LOAM_ACT_GELU;
+        s->act = NN_ACT_GELU;
     else
         return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: hidden_activation \"%s\" is not supported for Gemma", path,
                          hidden_activation);

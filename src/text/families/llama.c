@@ -48,7 +48,7 @@ static loam_status read_llama_config(const cJSON *c, const char *path, loam_spec
     s->qkv = LOAM_QKV_SEPARATE;
     s->qkv_bias = s->out_bias = attn_bias;
     s->mlp_gated = 1;
-    s->act = LOAM_ACT_SILU;
+    s->act = NN_ACT_SILU;
     s->mlp_bias = mlp_bias;
     s->tied_lm_head = tied;
     if ((st = loam_read_rope_scaling(c, path, s, err))) return st;

@@ -56,7 +56,7 @@ static loam_status read_mpt_config(const cJSON *c, const char *path, loam_spec *
     s->qkv = LOAM_QKV_FUSED_CONCAT;
     s->clip_qkv = clip;
     s->attn_scale = scale;
-    s->act = LOAM_ACT_GELU;
+    s->act = NN_ACT_GELU;
     s->tied_lm_head = 1;
     return loam_read_common_config(c, path, s, err);
 }

@@ -35,9 +35,9 @@ static loam_status read_phi_config(const cJSON *c, const char *path, loam_spec *
     if (!(partial > 0 && partial <= 1))
         return loam_fail(err, LOAM_E_FORMAT, "%s: partial_rotary_factor must be in (0, 1]", path);
     if (strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0 || strcmp(act, "gelu_fast") == 0)
-        s->act = LOAM_ACT_GELU_TANH;
+        s->act = NN_ACT_GELU_TANH;
     else if (strcmp(act, "gelu") == 0)
-        s->act = LOAM_ACT_GELU;
+        s->act = NN_ACT_GELU;
     else
         return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: hidden_act \"%s\" is not supported for Phi", path, act);
     s->n_vocab = (int)vocab;

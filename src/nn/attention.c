@@ -1,0 +1,111 @@
+/* Attention, one (row, head) per task: the scores of the row's visible keys
+ * in a per-thread buffer, softmax, then the weighted sum of the values —
+ * never a T × S matrix. The score and mix kernels keep the query (or the
+ * output) in registers while the key/value rows stream past. */
+#include <math.h>
+
+#include "nn/nn_internal.h"
+
+typedef struct {
+    const loam_kernels *kern;
+    const nn_heads *h;
+    const float *q;
+    float *out;
+    float *scores;   /* [threads][scores_len] */
+    int scores_len;
+    /* keys and values: a cache (rows of the storage type), or f32 arrays */
+    const loam_kv_cache *kv;
+    int layer;
+    const int32_t *pos, *seq;
+    const float *k, *v;
+    int T, S, causal;
+} attn_job;
+
+/* softmax(scores[0..n) · scale + slope (p − last)) in place. */
+static void softmax_scores(const loam_kernels *kern, float *scores, int n, float scale, float slope) {
+    float max = -INFINITY;
+    for (int p = 0; p < n; p++) {
+        scores[p] = scores[p] * scale + slope * (float)(p - (n - 1));
+        if (scores[p] > max) max = scores[p];
+    }
+    float inv = (float)(1.0 / kern->softmax_exp(scores, n, max));
+    for (int p = 0; p < n; p++) scores[p] *= inv;
+}
+
+static float head_scale(const nn_heads *h) { return h->scale > 0 ? h->scale : 1.0f / sqrtf((float)h->head_dim); }
+
+static void cached_task(void *arg, int task, int thread) {
+    const attn_job *j = arg;
+    const nn_heads *h = j->h;
+    const loam_kv_cache *kv = j->kv;
+    int hd = h->head_dim, nq = h->n_heads, group = nq / h->n_kv_heads;
+    int row = task / nq, head = task % nq, kv_head = head / group;
+    int seq = j->seq[row], n = j->pos[row] + 1;
+    /* the head's values within a cached row, in the cache's storage type */
+    size_t head_at = kv->type == LOAM_KV_Q8_0 ? (size_t)kv_head * (hd / 32) * 34
+                                              : (size_t)kv_head * hd * (kv->type == LOAM_KV_F16 ? 2 : 4);
+    const float *q = j->q + ((size_t)row * nq + head) * hd;
+    float *scores = j->scores + (size_t)thread * j->scores_len;
+    j->kern->attn_scores[kv->type](q, loam_kv_k_row(kv, seq, j->layer, 0) + head_at, kv->row_bytes, n, hd, scores);
+    softmax_scores(j->kern, scores, n, head_scale(h), h->alibi_slopes ? h->alibi_slopes[head] : 0.0f);
+    float *out = j->out + ((size_t)row * nq + head) * hd;
+    j->kern->attn_mix[kv->type](scores, loam_kv_v_row(kv, seq, j->layer, 0) + head_at, kv->row_bytes, n, hd, out);
+}
+
+static void dense_task(void *arg, int task, int thread) {
+    const attn_job *j = arg;
+    const nn_heads *h = j->h;
+    int hd = h->head_dim, nq = h->n_heads, group = nq / h->n_kv_heads;
+    int row = task / nq, head = task % nq, kv_head = head / group;
+    int n = j->causal ? row + 1 + (j->S - j->T) : j->S;
+    size_t stride = (size_t)h->n_kv_heads * hd * sizeof(float);
+    const float *q = j->q + ((size_t)row * nq + head) * hd;
+    float *scores = j->scores + (size_t)thread * j->scores_len;
+    if (n <= 0) { /* a row that sees no key (causal with S < T) */
+        float *out = j->out + ((size_t)row * nq + head) * hd;
+        for (int i = 0; i < hd; i++) out[i] = 0.0f;
+        return;
+    }
+    j->kern->attn_scores[LOAM_KV_F32](q, (const uint8_t *)(j->k + (size_t)kv_head * hd), stride, n, hd, scores);
+    /* ALiBi's bias is relative to the row's own key position */
+    softmax_scores(j->kern, scores, n, head_scale(h), h->alibi_slopes && j->causal ? h->alibi_slopes[head] : 0.0f);
+    float *out = j->out + ((size_t)row * nq + head) * hd;
+    j->kern->attn_mix[LOAM_KV_F32](scores, (const uint8_t *)(j->v + (size_t)kv_head * hd), stride, n, hd, out);
+}
+
+/* Per-thread score rows of `len` floats. */
+static int reserve_scores(loam_nn *nn, int len) {
+    void *buf = nn->scores;
+    int ok = nn_reserve(nn, &buf, &nn->scores_cap, (size_t)nn_threads(nn) * (size_t)len, sizeof(float), "attention scores");
+    nn->scores = buf;
+    return ok;
+}
+
+void nn_attention_cached(loam_nn *nn, const loam_kv_cache *kv, int layer, const float *q, int T, const int32_t *pos,
+                         const int32_t *seq, const nn_heads *h, float *out) {
+    if (nn->status || !reserve_scores(nn, kv->n_ctx)) return;
+    attn_job j = {nn->kernels, h, q, out, nn->scores, kv->n_ctx, kv, layer, pos, seq, NULL, NULL, T, 0, 1};
+    loam_pool_run(nn->pool, cached_task, &j, T * h->n_heads);
+}
+
+static void dense(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
+                  int causal, float *out) {
+    if (nn->status || T <= 0 || S <= 0 || !reserve_scores(nn, S)) return;
+    attn_job j = {nn->kernels, h, q, out, nn->scores, S, NULL, 0, NULL, NULL, k, v, T, S, causal};
+    loam_pool_run(nn->pool, dense_task, &j, T * h->n_heads);
+}
+
+void nn_attention_full(loam_nn *nn, const float *q, const float *k, const float *v, int T, const nn_heads *h,
+                       float *out) {
+    dense(nn, q, T, k, v, T, h, 0, out);
+}
+
+void nn_attention_cross(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
+                        float *out) {
+    dense(nn, q, T, k, v, S, h, 0, out);
+}
+
+void nn_attention_masked(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
+                         float *out) {
+    dense(nn, q, T, k, v, S, h, 1, out);
+}

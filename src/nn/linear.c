@@ -1,0 +1,129 @@
+/* Products with a weight matrix: linear layers and convolutions. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fp16.h"
+#include "kernels/quants.h"
+#include "nn/nn_internal.h"
+
+typedef struct {
+    const loam_kernels *kernels;
+    const float *x;
+    const loam_act_block *xq; /* quantized weights: the int8 activations */
+    const uint16_t *xb;       /* BF16 weights with bf16 dot products: the rounded activations */
+    loam_bf16dot_fn bf16dot;
+    int T, K, N, chunk;
+    const loam_tensor *w;
+    float *y;
+} linear_job;
+
+static void linear_task(void *arg, int task, int thread) {
+    (void)thread;
+    const linear_job *j = arg;
+    int n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
+    if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
+    else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->N);
+    else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
+}
+
+typedef struct {
+    const float *x;
+    loam_act_block *xq; /* to int8 blocks, or */
+    uint16_t *xb;       /* to bf16 */
+    int T, K, rows_per_task;
+} convert_job;
+
+static void convert_task(void *arg, int task, int thread) {
+    (void)thread;
+    const convert_job *j = arg;
+    int t0 = task * j->rows_per_task, t1 = t0 + j->rows_per_task < j->T ? t0 + j->rows_per_task : j->T;
+    for (int t = t0; t < t1; t++) {
+        const float *xt = j->x + (size_t)t * j->K;
+        if (j->xq) {
+            loam_quantize_act_row(xt, j->K, j->xq + (size_t)t * (j->K / 32));
+        } else {
+            uint16_t *bt = j->xb + (size_t)t * j->K;
+            for (int k = 0; k < j->K; k++) bt[k] = loam_f32_to_bf16(xt[k]);
+        }
+    }
+}
+
+/* Activations converted once per product (int8 blocks or bf16), split over
+ * the pool: a serial step here would cap the prefill speed-up of more
+ * threads. */
+static void convert_activations(loam_nn *nn, convert_job *q) {
+    int threads = loam_pool_size(nn->pool);
+    if (q->T >= 2 * threads) {
+        q->rows_per_task = (q->T + threads - 1) / threads;
+        loam_pool_run(nn->pool, convert_task, q, threads);
+    } else {
+        q->rows_per_task = q->T;
+        convert_task(q, 0, 0);
+    }
+}
+
+void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y) {
+    if (nn->status) return;
+    int N = (int)w->shape[0], K = (int)w->shape[1];
+    int threads = loam_pool_size(nn->pool);
+    int chunk = (N + threads * 4 - 1) / (threads * 4); /* 4 tasks per thread balance uneven progress */
+    chunk = chunk < 16 ? 16 : (chunk + 3) & ~3;
+    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, T, K, N, chunk, w, y};
+    if (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K)) {
+        /* quantized weights: activations to int8 blocks once, then integer products */
+        void *buf = nn->xq;
+        int ok = nn_reserve(nn, &buf, &nn->xq_cap, (size_t)T * (size_t)(K / 32), sizeof *nn->xq, "int8 activations");
+        nn->xq = buf;
+        if (!ok) return;
+        convert_job q = {x, nn->xq, NULL, T, K, T};
+        convert_activations(nn, &q);
+        j.xq = nn->xq;
+    } else if (w->type == LOAM_T_BF16 && nn->bf16dot) {
+        void *buf = nn->xb;
+        int ok = nn_reserve(nn, &buf, &nn->xb_cap, (size_t)T * (size_t)K, sizeof *nn->xb, "bf16 activations");
+        nn->xb = buf;
+        if (!ok) return;
+        convert_job q = {x, NULL, nn->xb, T, K, T};
+        convert_activations(nn, &q);
+        j.xb = nn->xb;
+    }
+    if ((int64_t)T * N * K < 65536) { /* waking threads costs more than this */
+        j.chunk = N;
+        linear_task(&j, 0, 0);
+    } else {
+        loam_pool_run(nn->pool, linear_task, &j, (N + chunk - 1) / chunk);
+    }
+    if (b)
+        for (int t = 0; t < T; t++)
+            for (int n = 0; n < N; n++) y[(size_t)t * N + n] += b[n];
+}
+
+int nn_conv1d_out_len(int T_in, int k, int stride, int pad) {
+    if (T_in <= 0 || k <= 0 || stride <= 0 || pad < 0 || T_in + 2 * pad < k) return 0;
+    return (T_in + 2 * pad - k) / stride + 1;
+}
+
+void nn_conv1d(loam_nn *nn, const float *x, int T_in, int C_in, const loam_tensor *w, const float *b, int stride,
+               int pad, float *y) {
+    if (nn->status) return;
+    int k = (int)w->shape[2], T_out = nn_conv1d_out_len(T_in, k, stride, pad);
+    size_t width = (size_t)C_in * (size_t)k; /* one output row's window, in W's [C_in][k] order */
+    void *buf = nn->cols;
+    int ok = nn_reserve(nn, &buf, &nn->cols_cap, (size_t)T_out * width, sizeof(float), "conv1d columns");
+    nn->cols = buf;
+    if (!ok || T_out == 0) return;
+    for (int t = 0; t < T_out; t++) {
+        float *col = nn->cols + (size_t)t * width;
+        for (int c = 0; c < C_in; c++)
+            for (int j = 0; j < k; j++) {
+                int src = t * stride + j - pad;
+                col[(size_t)c * k + j] = src >= 0 && src < T_in ? x[(size_t)src * C_in + c] : 0.0f;
+            }
+    }
+    /* W [C_out, C_in, k] is the matrix [C_out, C_in × k] */
+    loam_tensor w2 = *w;
+    w2.n_dims = 2;
+    w2.shape[1] = (int64_t)width;
+    w2.shape[2] = 0;
+    nn_linear(nn, nn->cols, T_out, &w2, b, y);
+}

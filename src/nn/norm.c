@@ -1,0 +1,51 @@
+/* Normalisations. Statistics are summed in double: the goldens are matched
+ * this way, and a row of 8192 floats summed in float loses digits. */
+#include <math.h>
+
+#include "nn/nn.h"
+
+void nn_rms_norm(const float *x, float *y, int T, int C, const float *w, float eps, int plus_one) {
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * C;
+        float *yt = y + (size_t)t * C;
+        double ss = 0;
+        for (int i = 0; i < C; i++) ss += (double)xt[i] * xt[i];
+        float r = (float)(1.0 / sqrt(ss / C + eps));
+        for (int i = 0; i < C; i++) yt[i] = xt[i] * r * (plus_one ? 1.0f + w[i] : w[i]);
+    }
+}
+
+void nn_layer_norm(const float *x, float *y, int T, int C, const float *w, const float *b, float eps) {
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * C;
+        float *yt = y + (size_t)t * C;
+        double mean = 0, var = 0;
+        for (int i = 0; i < C; i++) mean += xt[i];
+        mean /= C;
+        for (int i = 0; i < C; i++) var += (xt[i] - mean) * (xt[i] - mean);
+        float r = (float)(1.0 / sqrt(var / C + eps));
+        for (int i = 0; i < C; i++) yt[i] = (float)(xt[i] - mean) * r * w[i] + (b ? b[i] : 0.0f);
+    }
+}
+
+void nn_group_norm(const float *x, float *y, int T, int C, int G, const float *w, const float *b, float eps) {
+    int per = C / G;
+    for (int g = 0; g < G; g++) {
+        int c0 = g * per;
+        double mean = 0, var = 0, n = (double)T * per;
+        for (int t = 0; t < T; t++)
+            for (int c = c0; c < c0 + per; c++) mean += x[(size_t)t * C + c];
+        mean /= n;
+        for (int t = 0; t < T; t++)
+            for (int c = c0; c < c0 + per; c++) {
+                double d = x[(size_t)t * C + c] - mean;
+                var += d * d;
+            }
+        float r = (float)(1.0 / sqrt(var / n + eps));
+        for (int t = 0; t < T; t++)
+            for (int c = c0; c < c0 + per; c++) {
+                float v = (float)(x[(size_t)t * C + c] - mean) * r;
+                y[(size_t)t * C + c] = v * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+            }
+    }
+}
