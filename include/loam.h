@@ -256,6 +256,13 @@ loam_status loam_chat_apply_template(const loam_tokenizer *tok, const char *temp
                                      const char *extra_vars_json, int add_generation_prompt, char **out,
                                      loam_error *err);
 
+/* The tokens that end generation: the model's EOS ids (generation_config
+ * or GGUF metadata; the tokenizer's eos_token where the model names none);
+ * with for_chat also the end-of-turn specials the vocabulary has
+ * (<|eot_id|>, <end_of_turn>, <|im_end|>, ...). model or tok may be NULL. Returns how many were written
+ * (at most cap). */
+int loam_stop_tokens(const loam_model *model, const loam_tokenizer *tok, int for_chat, int32_t *ids, int cap);
+
 /* ------------------------------------------------------------ quantization */
 
 /* Progress of a long operation: `done` of `total` steps, the current item. */

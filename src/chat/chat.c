@@ -57,3 +57,30 @@ loam_status loam_chat_apply_template(const loam_tokenizer *tok, const char *temp
     cJSON_Delete(vars);
     return st;
 }
+
+/* Special tokens chat models end a turn with, where the generation config
+ * may not list them (older exports, GGUFs): Llama 3, Gemma, ChatML, Phi-3. */
+static const char *const turn_ends[] = {"<|eot_id|>", "<|eom_id|>", "<end_of_turn>", "<|im_end|>", "<|end|>"};
+
+static int add_unique(int32_t *ids, int n, int cap, int32_t id) {
+    if (id < 0 || n >= cap) return n;
+    for (int i = 0; i < n; i++)
+        if (ids[i] == id) return n;
+    ids[n] = id;
+    return n + 1;
+}
+
+int loam_stop_tokens(const loam_model *model, const loam_tokenizer *tok, int for_chat, int32_t *ids, int cap) {
+    int n = 0;
+    if (model) {
+        loam_model_info info;
+        loam_model_get_info(model, &info);
+        for (int i = 0; i < info.n_eos; i++) n = add_unique(ids, n, cap, info.eos_ids[i]);
+    }
+    /* transformers stops on the generation config's ids; the tokenizer's
+     * eos_token stands in only where the model names none */
+    if (n == 0 && tok && tok->eos_token) n = add_unique(ids, n, cap, loam_token_id(tok, tok->eos_token));
+    for (size_t i = 0; for_chat && tok && i < sizeof turn_ends / sizeof *turn_ends; i++)
+        n = add_unique(ids, n, cap, loam_token_id(tok, turn_ends[i]));
+    return n;
+}

@@ -27,5 +27,46 @@ int cli_float(const char *opt, const char *value, double *out);
 /* Comma-separated integers ("1,2,3"); returns the count or -1. */
 int cli_int_list(const char *text, int32_t **out);
 double cli_now(void);
+/* An unsigned 64-bit integer option (digits only: "1.5", "-1" are refused). */
+int cli_u64(const char *opt, const char *value, uint64_t *out);
+
+/* ------------------------------------------------ shared generation flags */
+
+/* Which sampling flags were given (the rest come from the model). */
+enum {
+    CLI_SET_TEMP = 1 << 0,
+    CLI_SET_TOP_K = 1 << 1,
+    CLI_SET_TOP_P = 1 << 2,
+    CLI_SET_MIN_P = 1 << 3,
+    CLI_SET_REP = 1 << 4,
+    CLI_SET_PRES = 1 << 5,
+    CLI_SET_FREQ = 1 << 6,
+    CLI_SET_SEED = 1 << 7,
+};
+
+/* The model, context and sampling flags of run, chat and serve. */
+typedef struct cli_gen_flags {
+    long n_predict; /* -1: until EOS or the context is full */
+    long n_threads, n_ctx;
+    loam_kv_type kv_type;
+    int bf16_dot, ignore_eos;
+    loam_sampling_params sampling;
+    unsigned set; /* CLI_SET_* */
+} cli_gen_flags;
+
+extern const char cli_gen_flags_help[];
+void cli_gen_flags_init(cli_gen_flags *f);
+/* If argv[*i] is a shared flag, takes it (and its value, advancing *i) and
+ * returns 1; 0 if it is not one; -1 after printing why its value is bad. */
+int cli_gen_flag(int argc, char **argv, int *i, cli_gen_flags *f);
+loam_model_params cli_model_params(const cli_gen_flags *f);
+loam_context_params cli_context_params(const cli_gen_flags *f);
+/* The model's generation defaults, overridden flag by flag; the seed from
+ * the clock unless given. */
+loam_sampling_params cli_sampling(const cli_gen_flags *f, const loam_model *model);
+
+/* What a command's argument parser returns: go on, stop with success
+ * (--help was printed), or stop with an error (already printed). */
+enum { CLI_PARSE_OK = 0, CLI_PARSE_ERROR = 1, CLI_PARSE_HELP = 2 };
 
 #endif

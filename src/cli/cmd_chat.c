@@ -7,21 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
 
-static const char chat_usage[] =
+static const char chat_usage_head[] =
     "usage: loam chat MODEL_DIR [options]\n"
-    "  --system TEXT          a system message first\n"
-    "  --chat-template FILE   use this Jinja template instead of the model's\n"
-    "  -n N                   at most N tokens per reply (default: until EOS)\n"
-    "  --temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed   as for loam run\n"
-    "  -t N, -c N             threads, context size\n"
-    "  --kv-type T            KV cache storage: f32 (default), f16, q8_0\n"
-    "  --bf16-dot             BF16 weights: bf16 activations and AVX512-BF16 dot products (not exact)\n"
+    "  --system TEXT           a system message first\n"
+    "  --chat-template FILE    use this Jinja template instead of the model's\n";
+static const char chat_usage_tail[] =
     "Type a message and press Enter; /reset forgets the conversation, /exit (or end of input) quits.\n";
 
 /* Set by SIGINT: the only state a signal handler may touch. */
@@ -34,40 +29,31 @@ static void on_sigint(int sig) {
 
 typedef struct {
     const char *model_dir, *system, *template_path;
-    long n_predict, n_threads, n_ctx;
-    loam_kv_type kv_type;
-    int bf16_dot;
-    loam_sampling_params sp;
-    int set_temp, set_top_k, set_top_p, set_min_p, set_rep, set_seed;
+    cli_gen_flags gen;
 } chat_options;
 
 static int parse_chat_args(int argc, char **argv, chat_options *o) {
     memset(o, 0, sizeof *o);
-    o->n_predict = -1;
+    cli_gen_flags_init(&o->gen);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double d;
-        long n;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return fputs(chat_usage, stdout), -1;
+        int shared = cli_gen_flag(argc, argv, &i, &o->gen);
+        if (shared < 0) return CLI_PARSE_ERROR;
+        if (shared) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(chat_usage_head, stdout);
+            fputs(cli_gen_flags_help, stdout);
+            fputs(chat_usage_tail, stdout);
+            return CLI_PARSE_HELP;
+        }
         if (!strcmp(a, "--system") && v) o->system = v, i++;
         else if (!strcmp(a, "--chat-template") && v) o->template_path = v, i++;
-        else if (!strcmp(a, "-n")) { if (!cli_int(a, v, -1, 1 << 30, &o->n_predict)) return 1; i++; }
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!cli_int(a, v, 1, 1024, &o->n_threads)) return 1; i++; }
-        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { if (!cli_int(a, v, 16, 1 << 24, &o->n_ctx)) return 1; i++; }
-        else if (!strcmp(a, "--bf16-dot")) o->bf16_dot = 1;
-        else if (!strcmp(a, "--kv-type")) { if (!v || !loam_kv_type_parse(v, &o->kv_type)) return cli_error("--kv-type needs f32, f16 or q8_0"); i++; }
-        else if (!strcmp(a, "--temp")) { if (!cli_float(a, v, &d)) return 1; o->sp.temperature = (float)d, o->set_temp = 1, i++; }
-        else if (!strcmp(a, "--top-k")) { if (!cli_int(a, v, 0, 1 << 30, &n)) return 1; o->sp.top_k = (int)n, o->set_top_k = 1, i++; }
-        else if (!strcmp(a, "--top-p")) { if (!cli_float(a, v, &d)) return 1; o->sp.top_p = (float)d, o->set_top_p = 1, i++; }
-        else if (!strcmp(a, "--min-p")) { if (!cli_float(a, v, &d)) return 1; o->sp.min_p = (float)d, o->set_min_p = 1, i++; }
-        else if (!strcmp(a, "--repeat-penalty")) { if (!cli_float(a, v, &d)) return 1; o->sp.repetition_penalty = (float)d, o->set_rep = 1, i++; }
-        else if (!strcmp(a, "--seed")) { if (!cli_float(a, v, &d)) return 1; o->sp.seed = (uint64_t)d, o->set_seed = 1, i++; }
         else if (a[0] == '-') return cli_error("chat: unknown or incomplete option \"%s\"", a);
         else if (!o->model_dir) o->model_dir = a;
         else return cli_error("chat: unexpected argument \"%s\"", a);
     }
     if (!o->model_dir) return cli_error("chat: no model folder given");
-    return 0;
+    return CLI_PARSE_OK;
 }
 
 typedef struct {
@@ -80,13 +66,14 @@ typedef struct {
     int n_ctx;
     int32_t *cached; /* ids whose K/V are in the cache, positions 0.. */
     int n_cached;
-    int32_t eos[16];
-    int n_eos;
+    int32_t stop[16];
+    int n_stop;
+    int ignore_eos;
 } chat_state;
 
 static int is_stop(const chat_state *c, int32_t tok) {
-    for (int i = 0; i < c->n_eos; i++)
-        if (c->eos[i] == tok) return 1;
+    for (int i = 0; !c->ignore_eos && i < c->n_stop; i++)
+        if (c->stop[i] == tok) return 1;
     return 0;
 }
 
@@ -134,6 +121,12 @@ static char *reply(chat_state *c, const int32_t *ids, int n, long n_predict, loa
     for (int i = 0; i < n; i++) loam_sampler_accept(s, ids[i], 1);
     size_t cap = 256, len = 0;
     char *text = malloc(cap);
+    if (!text) {
+        loam_detok_stream_free(stream);
+        loam_sampler_free(s);
+        cli_error("out of memory");
+        return NULL;
+    }
     text[0] = 0;
     const float *logits = loam_get_logits(c->ctx, n - 1 - keep);
     interrupted = 0;
@@ -146,7 +139,15 @@ static char *reply(chat_state *c, const int32_t *ids, int n, long n_predict, loa
         if (loam_detok_stream_push(stream, t, &piece, &pl, err) != LOAM_OK) break;
         fwrite(piece, 1, pl, stdout);
         fflush(stdout);
-        while (len + pl + 1 > cap) cap *= 2, text = realloc(text, cap);
+        if (len + pl + 1 > cap) {
+            while (len + pl + 1 > cap) cap *= 2;
+            char *grown_text = realloc(text, cap);
+            if (!grown_text) {
+                cli_error("out of memory");
+                break;
+            }
+            text = grown_text;
+        }
         memcpy(text + len, piece, pl);
         len += pl;
         text[len] = 0;
@@ -167,9 +168,7 @@ static char *reply(chat_state *c, const int32_t *ids, int n, long n_predict, loa
 
 static int open_chat(chat_state *c, const chat_options *o, loam_error *err) {
     memset(c, 0, sizeof *c);
-    loam_model_params mp = loam_model_default_params();
-    mp.n_threads = (int)o->n_threads;
-    mp.bf16_dot = o->bf16_dot;
+    loam_model_params mp = cli_model_params(&o->gen);
     if (loam_model_open(o->model_dir, &mp, &c->model, err) != LOAM_OK) return cli_error_status(err);
     loam_model_get_info(c->model, &c->info);
     if (loam_tokenizer_open(o->model_dir, &c->tok, err) != LOAM_OK) return cli_error_status(err);
@@ -177,25 +176,13 @@ static int open_chat(chat_state *c, const chat_options *o, loam_error *err) {
         return cli_error("chat: cannot read %s", o->template_path);
     if (!c->template_text && !loam_tokenizer_chat_template(c->tok))
         return cli_error("chat: %s has no chat template; give one with --chat-template FILE", o->model_dir);
-    loam_context_params cp = loam_context_default_params();
-    cp.n_ctx = (int)o->n_ctx;
-    cp.kv_type = o->kv_type;
+    loam_context_params cp = cli_context_params(&o->gen);
     if (loam_context_open(c->model, &cp, &c->ctx, err) != LOAM_OK) return cli_error_status(err);
-    c->n_ctx = cp.n_ctx > 0 ? cp.n_ctx : (c->info.n_ctx_train > 0 && c->info.n_ctx_train < 4096 ? c->info.n_ctx_train : 4096);
-    c->sp = loam_model_sampling_params(c->model);
-    if (o->set_temp) c->sp.temperature = o->sp.temperature;
-    if (o->set_top_k) c->sp.top_k = o->sp.top_k;
-    if (o->set_top_p) c->sp.top_p = o->sp.top_p;
-    if (o->set_min_p) c->sp.min_p = o->sp.min_p;
-    if (o->set_rep) c->sp.repetition_penalty = o->sp.repetition_penalty;
-    c->sp.seed = o->set_seed ? o->sp.seed : (uint64_t)time(NULL);
-    for (int i = 0; i < c->info.n_eos && c->n_eos < 16; i++) c->eos[c->n_eos++] = c->info.eos_ids[i];
-    /* chat models end a turn with their own token (e.g. <|eot_id|>) */
-    const char *turn_ends[] = {"<|eot_id|>", "<end_of_turn>", "<|im_end|>", "<|end|>", "</s>"};
-    for (size_t i = 0; i < sizeof turn_ends / sizeof *turn_ends && c->n_eos < 16; i++) {
-        int32_t id = loam_token_id(c->tok, turn_ends[i]);
-        if (id >= 0) c->eos[c->n_eos++] = id;
-    }
+    c->n_ctx = loam_context_n_ctx(c->ctx);
+    c->sp = cli_sampling(&o->gen, c->model);
+    /* EOS and the model's end-of-turn token (e.g. <|eot_id|>) */
+    c->n_stop = loam_stop_tokens(c->model, c->tok, 1, c->stop, 16);
+    c->ignore_eos = o->gen.ignore_eos;
     return 0;
 }
 
@@ -217,7 +204,7 @@ static void add_message(cJSON *history, const char *role, const char *content) {
 int cmd_chat(int argc, char **argv) {
     chat_options o;
     int parsed = parse_chat_args(argc, argv, &o);
-    if (parsed) return parsed < 0 ? 0 : 1;
+    if (parsed) return parsed == CLI_PARSE_HELP ? 0 : 1;
     chat_state c;
     loam_error err = {0};
     if (open_chat(&c, &o, &err)) {
@@ -259,7 +246,7 @@ int cmd_chat(int argc, char **argv) {
             free(messages), free(prompt), free(ids);
             break;
         }
-        char *answer = n > 0 ? reply(&c, ids, n, o.n_predict, &err) : NULL;
+        char *answer = n > 0 ? reply(&c, ids, n, o.gen.n_predict, &err) : NULL;
         free(messages), free(prompt), free(ids);
         if (!answer) {
             /* a failed turn is dropped from the history */

@@ -40,7 +40,9 @@ int cmd_info(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = 1;
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            puts("usage: loam info MODEL_DIR [--json]");
+            puts("usage: loam info MODEL [--json]\n"
+                 "  architecture, parameters, dtype, context, and the memory needed at the context loam run\n"
+                 "  uses by default (and at the training context); MODEL is a folder or a .gguf file");
             return 0;
         } else if (argv[i][0] == '-') return cli_error("info: unknown option \"%s\"", argv[i]);
         else if (!dir) dir = argv[i];
@@ -55,29 +57,35 @@ int cmd_info(int argc, char **argv) {
         return err.code == LOAM_E_UNSUPPORTED ? info_summary(dir, json, &err) : cli_error_status(&err);
     loam_model_info in;
     loam_model_get_info(model, &in);
-    int ctx = in.n_ctx_train > 0 ? in.n_ctx_train : 4096;
-    uint64_t kv = loam_model_kv_bytes(model, ctx, 1);
-    uint64_t total = in.weight_bytes + kv;
+    /* the memory at the context `loam run` uses by default, and beside it
+     * at the training context */
+    int ctx = loam_model_default_n_ctx(model), train = in.n_ctx_train > 0 ? in.n_ctx_train : ctx;
+    uint64_t kv = loam_model_kv_bytes(model, ctx, 1), kv_train = loam_model_kv_bytes(model, train, 1);
+    uint64_t total = in.weight_bytes + kv, total_train = in.weight_bytes + kv_train;
     if (json) {
         printf("{\"architecture\": \"%s\", \"model_type\": \"%s\", \"n_params\": %lld, \"dtype\": \"%s\", "
-               "\"context_length\": %d, \"n_layers\": %d, \"hidden_size\": %d, \"n_heads\": %d, \"n_kv_heads\": %d, "
-               "\"head_dim\": %d, \"ffn_size\": %d, \"vocab_size\": %d, \"weight_bytes\": %llu, "
-               "\"kv_cache_bytes\": %llu, \"memory_bytes\": %llu}\n",
-               in.architecture, in.model_type, (long long)in.n_params, in.dtype, in.n_ctx_train, in.n_layers,
+               "\"context_length\": %d, \"default_context\": %d, \"n_layers\": %d, \"hidden_size\": %d, \"n_heads\": %d, "
+               "\"n_kv_heads\": %d, \"head_dim\": %d, \"ffn_size\": %d, \"vocab_size\": %d, \"weight_bytes\": %llu, "
+               "\"kv_cache_bytes\": %llu, \"memory_bytes\": %llu, \"kv_cache_bytes_train\": %llu, \"memory_bytes_train\": %llu}\n",
+               in.architecture, in.model_type, (long long)in.n_params, in.dtype, in.n_ctx_train, ctx, in.n_layers,
                in.n_embd, in.n_heads, in.n_kv_heads, in.head_dim, in.n_ff, in.n_vocab,
-               (unsigned long long)in.weight_bytes, (unsigned long long)kv, (unsigned long long)total);
+               (unsigned long long)in.weight_bytes, (unsigned long long)kv, (unsigned long long)total,
+               (unsigned long long)kv_train, (unsigned long long)total_train);
     } else {
-        char wb[32], kb[32], tb[32];
+        char wb[32], kb[32], tb[32], kbt[32], tbt[32];
         human_bytes(in.weight_bytes, wb, sizeof wb);
         human_bytes(kv, kb, sizeof kb);
         human_bytes(total, tb, sizeof tb);
+        human_bytes(kv_train, kbt, sizeof kbt);
+        human_bytes(total_train, tbt, sizeof tbt);
         printf("architecture:   %s (%s)\n", in.architecture, in.model_type);
         printf("parameters:     %lld (%.2f B)\n", (long long)in.n_params, (double)in.n_params / 1e9);
         printf("dtype:          %s\n", in.dtype);
-        printf("context length: %d\n", in.n_ctx_train);
+        printf("context length: %d (loam run's default: %d)\n", in.n_ctx_train, ctx);
         printf("layers:         %d, hidden %d, heads %d (kv %d, head_dim %d), ffn %d, vocab %d\n", in.n_layers,
                in.n_embd, in.n_heads, in.n_kv_heads, in.head_dim, in.n_ff, in.n_vocab);
         printf("memory needed:  %s = weights %s (mapped) + f32 KV cache %s for %d positions\n", tb, wb, kb, ctx);
+        if (train != ctx) printf("                %s at the full %d positions (KV cache %s)\n", tbt, train, kbt);
     }
     loam_model_free(model);
     return 0;

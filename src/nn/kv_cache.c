@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/kernels.h"
 #include "kernels/quants.h"
 
 size_t loam_kv_row_bytes(loam_kv_type type, size_t dim) {
@@ -70,8 +71,8 @@ void loam_kv_store(const loam_kv_cache *c, int seq, int layer, int pos, const fl
 }
 
 void loam_kv_load(const loam_kv_cache *c, const uint8_t *row, float *out) {
-    if (c->type == LOAM_KV_F32) memcpy(out, row, c->dim * sizeof(float));
-    else loam_dequantize_row(c->type == LOAM_KV_F16 ? LOAM_T_F16 : LOAM_T_Q8_0, row, (int64_t)c->dim, out);
+    loam_type t = c->type == LOAM_KV_F32 ? LOAM_T_F32 : c->type == LOAM_KV_F16 ? LOAM_T_F16 : LOAM_T_Q8_0;
+    loam_row_to_f32(row, t, 0, (int)c->dim, out);
 }
 
 /* ------------------------------------------------------------ batches */
