@@ -4,6 +4,7 @@
 set -euo pipefail
 PACKAGES=(
   gcc make cmake              # the build
+  pkg-config                  # loam.pc: the installed-library test builds examples/ through it
   clang libclang-rt-14-dev    # AddressSanitizer/UBSan test build and libFuzzer targets
   libcjson-dev                # JSON: config.json, safetensors headers, index files
   libpcre2-dev                # Unicode regexes of the tokenizers' pre-tokenizers

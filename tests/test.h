@@ -8,6 +8,7 @@
 #include "cjson/cJSON.h"
 #include "formats/safetensors.h"
 #include "loam.h"
+#include "loam_tools.h"
 
 typedef void (*test_fn)(void);
 void test_add(const char *name, test_fn fn);

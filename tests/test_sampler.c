@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sampling/sampler.h"
 #include "test.h"
 
 #define V 10

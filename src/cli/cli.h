@@ -1,10 +1,11 @@
 /* The loam command-line program: one file per subcommand, this header for
- * what they share. Uses only the public loam.h. */
+ * what they share. Uses only the public headers, loam.h and loam_tools.h. */
 #ifndef LOAM_CLI_H
 #define LOAM_CLI_H
 #include <stdint.h>
 
 #include "loam.h"
+#include "loam_tools.h"
 
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);

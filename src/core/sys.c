@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loam_tools.h"
 #include "loam.h"
 #include "core/sys.h"
 

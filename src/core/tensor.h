@@ -8,13 +8,14 @@
 
 #include "loam.h"
 
-/* Every dtype a model file may hold. The first five equal loam_dtype. */
+/* Every dtype a model file may hold. The first five equal loam_tools.h's
+ * loam_dtype (checked where that header is used). */
 typedef enum loam_type {
-    LOAM_T_F32 = LOAM_DTYPE_F32,
-    LOAM_T_F16 = LOAM_DTYPE_F16,
-    LOAM_T_BF16 = LOAM_DTYPE_BF16,
-    LOAM_T_I32 = LOAM_DTYPE_I32,
-    LOAM_T_I64 = LOAM_DTYPE_I64,
+    LOAM_T_F32 = 0,
+    LOAM_T_F16 = 1,
+    LOAM_T_BF16 = 2,
+    LOAM_T_I32 = 3,
+    LOAM_T_I64 = 4,
     LOAM_T_F64,
     LOAM_T_I16,
     LOAM_T_I8,

@@ -7,6 +7,11 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "loam_tools.h"
+
+_Static_assert(LOAM_T_F32 == (int)LOAM_DTYPE_F32 && LOAM_T_F16 == (int)LOAM_DTYPE_F16 && LOAM_T_BF16 == (int)LOAM_DTYPE_BF16 &&
+                   LOAM_T_I32 == (int)LOAM_DTYPE_I32 && LOAM_T_I64 == (int)LOAM_DTYPE_I64,
+               "loam_dtype and loam_type agree on the first five");
 
 loam_status loam_write_safetensors(const char *path, const loam_named_tensor *tensors, int n_tensors,
                                    loam_error *err) {

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "loam.h"
+#include "sampling/sampler.h"
 
 /* Sorted as (value, index) pairs: qsort takes no context argument. */
 typedef struct {

@@ -1,6 +1,7 @@
 /* Opening a model folder: config.json -> spec (through the family),
  * safetensors -> tensors bound to roles with their shapes checked against
  * the spec, generation_config.json -> sampling defaults. */
+#include "loam_tools.h"
 #include "text/model.h"
 
 #include <math.h>

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loam_tools.h"
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/mapfile.h"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "loam_tools.h"
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "loam.h"

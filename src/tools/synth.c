@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loam_tools.h"
 #include "core/error.h"
 #include "formats/gguf_write.h"
 #include "kernels/quants.h"
