@@ -167,7 +167,7 @@ int copy_dir(const char *from, const char *to) {
     return ok;
 }
 
-#define SUITES(X) X(core) X(nn) X(kv) X(safetensors) X(kernels) X(sampler) X(llama) X(cli) X(memory) X(tokenizer) X(chat) X(tokenizer_more) X(gguf_vocab) X(gguf) X(quantize) X(install)
+#define SUITES(X) X(arch) X(core) X(nn) X(kv) X(safetensors) X(kernels) X(sampler) X(llama) X(cli) X(memory) X(tokenizer) X(chat) X(tokenizer_more) X(gguf_vocab) X(gguf) X(quantize) X(install)
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)
 
