@@ -61,12 +61,25 @@ const loam_tensor *golden_tensor(const golden *g, const char *name);
 double golden_tol(const golden *g, const char *name);
 
 double max_abs_diff(const float *a, const float *b, size_t n);
+/* KL(softmax(p) || softmax(q)) of two logit rows, in double. */
+double kl_divergence(const float *p_logits, const float *q_logits, int n);
 /* Runs fixtures/llm/<name>'s golden (prefill, hidden, greedy, steps) on a
  * model path (NULL: the case folder). */
 void check_llm_case(const char *name, const char *model, loam_simd simd);
 /* Runs a shell command, returns its exit status; its stdout into *out
  * (malloc; add 2>&1 to the command for stderr too). */
 int run_capture(const char *cmd, char **out);
+/* A one-sequence batch's positions 0..n-1 and sequence ids 0, sized by what
+ * the fixture holds (never a fixed array): malloc'ed, NULL members on
+ * failure; test_rows_free. */
+typedef struct {
+    int32_t *pos, *seq;
+} test_rows;
+test_rows test_rows_new(int n);
+void test_rows_free(test_rows *r);
+
+/* Writes text to a file; 0 on failure. */
+int write_text(const char *path, const char *text);
 /* Copies a file / a whole folder. */
 int copy_file(const char *from, const char *to);
 int copy_dir(const char *from, const char *to);

@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,17 @@ double golden_tol(const golden *g, const char *name) {
     return cJSON_IsNumber(v) ? v->valuedouble : -1.0;
 }
 
+double kl_divergence(const float *p_logits, const float *q_logits, int n) {
+    double mp = -INFINITY, mq = -INFINITY, sp = 0, sq = 0, kl = 0;
+    for (int i = 0; i < n; i++) mp = fmax(mp, p_logits[i]), mq = fmax(mq, q_logits[i]);
+    for (int i = 0; i < n; i++) sp += exp(p_logits[i] - mp), sq += exp(q_logits[i] - mq);
+    for (int i = 0; i < n; i++) {
+        double lp = p_logits[i] - mp - log(sp), lq = q_logits[i] - mq - log(sq);
+        kl += exp(lp) * (lp - lq);
+    }
+    return kl;
+}
+
 double max_abs_diff(const float *a, const float *b, size_t n) {
     double m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -136,6 +148,25 @@ int run_capture(const char *cmd, char **out) {
     if (out) *out = buf;
     else free(buf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+test_rows test_rows_new(int n) {
+    test_rows r = {malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t)), calloc((size_t)(n > 0 ? n : 1), sizeof(int32_t))};
+    if (!r.pos || !r.seq) test_rows_free(&r);
+    for (int i = 0; r.pos && i < n; i++) r.pos[i] = i;
+    return r;
+}
+
+void test_rows_free(test_rows *r) {
+    free(r->pos), free(r->seq);
+    r->pos = r->seq = NULL;
+}
+
+int write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return 0;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok;
 }
 
 int copy_file(const char *from, const char *to) {
@@ -167,7 +198,10 @@ int copy_dir(const char *from, const char *to) {
     return ok;
 }
 
-#define SUITES(X) X(arch) X(core) X(nn) X(kv) X(safetensors) X(kernels) X(sampler) X(llama) X(cli) X(memory) X(tokenizer) X(chat) X(tokenizer_more) X(gguf_vocab) X(gguf) X(quantize) X(install)
+#define SUITES(X)                                                                                   \
+    X(arch) X(core) X(kernels) X(nn) X(safetensors) X(gguf) X(tokenizer_cases) X(tokenizer_robust) X(gguf_vocab)     \
+    X(sampler) X(chat) X(model_folder) X(text_families) X(gguf_model) X(kv) X(memory) X(quantize) X(cli) X(cli_text) \
+    X(install)
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)
 

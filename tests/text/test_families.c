@@ -141,28 +141,38 @@ static void test_llama31_batch(void) {
     const loam_tensor *want_steps = golden_tensor(&c.g, "batch_logits_step");
     int R = (int)in->shape[0], W = (int)in->shape[1], V = c.info.n_vocab, S = (int)want_ids->shape[1];
     const int32_t *ids = in->data, *m = mask->data;
-    int32_t tok[256], pos[256], seq[256], src[256], len[8] = {0};
+    int32_t *tok = malloc((size_t)R * W * sizeof *tok), *pos = malloc((size_t)R * W * sizeof *pos);
+    int32_t *seq = malloc((size_t)R * W * sizeof *seq), *src = malloc((size_t)R * W * sizeof *src), *len = calloc((size_t)R, sizeof *len);
+    int32_t *last = malloc((size_t)R * sizeof *last), *cur = malloc((size_t)R * sizeof *cur);
+    int32_t *stok = malloc((size_t)R * sizeof *stok), *spos = malloc((size_t)R * sizeof *spos), *sseq = malloc((size_t)R * sizeof *sseq);
+    if (!tok || !pos || !seq || !src || !len || !last || !cur || !stok || !spos || !sseq) {
+        free(tok), free(pos), free(seq), free(src), free(len), free(last), free(cur), free(stok), free(spos), free(sseq);
+        close_case(&c);
+        CHECK(0, "out of memory");
+    }
     int n = 0;
-    for (int r = 0; r < R; r++)
+    loam_context_free(c.ctx); /* a sequence per row of the golden batch */
+    c.ctx = NULL;
+    loam_context_params cp = loam_context_default_params();
+    cp.n_seq_max = R;
+    loam_status open_st = loam_context_open(c.model, &cp, &c.ctx, &c.err);
+    for (int r = 0; r < R && !open_st; r++)
         for (int i = 0; i < W; i++)
             if (m[r * W + i]) tok[n] = ids[r * W + i], pos[n] = len[r]++, seq[n] = r, src[n] = r * W + i, n++;
     loam_batch b = {n, tok, pos, seq, NULL};
-    loam_status st = loam_decode(c.ctx, &b, &c.err);
+    loam_status st = open_st ? open_st : loam_decode(c.ctx, &b, &c.err);
     double worst = 0, worst_s = 0;
     int ids_ok = 1;
     if (st == LOAM_OK) {
-        int last[8];
         for (int i = 0; i < n; i++) {
             double d = max_abs_diff(loam_get_logits(c.ctx, i), (const float *)want_logits->data + (size_t)src[i] * V, V);
             if (d > worst) worst = d;
             last[seq[i]] = i;
         }
-        int32_t cur[8];
         for (int r = 0; r < R; r++) cur[r] = argmax(loam_get_logits(c.ctx, last[r]), V);
         float *row_logits = malloc((size_t)R * V * sizeof(float));
         for (int r = 0; r < R; r++) memcpy(row_logits + (size_t)r * V, loam_get_logits(c.ctx, last[r]), V * sizeof(float));
         for (int k = 0; k < S && st == LOAM_OK; k++) {
-            int32_t stok[8], spos[8], sseq[8];
             for (int r = 0; r < R; r++) {
                 double d = max_abs_diff(row_logits + (size_t)r * V, (const float *)want_steps->data + ((size_t)r * S + k) * V, V);
                 if (d > worst_s) worst_s = d;
@@ -178,6 +188,7 @@ static void test_llama31_batch(void) {
         free(row_logits);
     }
     double tol = golden_tol(&c.g, "batch_logits"), tol_s = golden_tol(&c.g, "batch_logits_step");
+    free(tok), free(pos), free(seq), free(src), free(len), free(last), free(cur), free(stok), free(spos), free(sseq);
     close_case(&c);
     CHECK(st == LOAM_OK, "batch decode failed: %s", c.err.message);
     CHECK(worst <= tol, "batch logits differ by %.3g (tolerance %.3g)", worst, tol);
@@ -196,8 +207,13 @@ static void test_stories260k(void) {
     const loam_tensor *prompt = golden_tensor(&c.g, "prompt_ids"), *greedy = golden_tensor(&c.g, "greedy_ids");
     const loam_tensor *seq_ids = golden_tensor(&c.g, "seq_ids"), *seq_logits = golden_tensor(&c.g, "seq_logits");
     int V = c.info.n_vocab, T = (int)prompt->shape[0], N = (int)greedy->shape[0];
-    int32_t pos[512], seq[512] = {0};
-    for (int i = 0; i < 512; i++) pos[i] = i;
+    int S = (int)seq_ids->shape[0];
+    test_rows rows = test_rows_new(T + N > S ? T + N : S);
+    int32_t *pos = rows.pos, *seq = rows.seq;
+    if (!pos) {
+        close_case(&c);
+        CHECK(0, "out of memory");
+    }
     loam_batch b = {T, prompt->data, pos, seq, NULL};
     loam_status st = loam_decode(c.ctx, &b, &c.err);
     int first_bad = -1;
@@ -210,7 +226,6 @@ static void test_stories260k(void) {
     }
     /* teacher-forced: the whole sequence in one prefill */
     double worst = 0;
-    int S = (int)seq_ids->shape[0];
     loam_kv_seq_clear(c.ctx, 0);
     loam_batch all = {S, seq_ids->data, pos, seq, NULL};
     if (st == LOAM_OK) st = loam_decode(c.ctx, &all, &c.err);
@@ -219,6 +234,7 @@ static void test_stories260k(void) {
         if (d > worst) worst = d;
     }
     double tol = golden_tol(&c.g, "seq_logits");
+    test_rows_free(&rows);
     close_case(&c);
     CHECK(st == LOAM_OK, "decode failed: %s", c.err.message);
     CHECK(first_bad < 0, "greedy ids differ from step %d", first_bad);
@@ -303,28 +319,23 @@ static void test_kv_types(void) {
         loam_status st = loam_context_open(c.model, &cp, &c.ctx, &c.err);
         const loam_tensor *ids = golden_tensor(&c.g, "prompt_ids"), *greedy = golden_tensor(&c.g, "greedy_ids"), *steps = golden_tensor(&c.g, "logits_step");
         int T = (int)ids->shape[0], V = c.info.n_vocab, N = (int)greedy->shape[0];
-        int32_t pos[200], seq[200] = {0};
-        for (int i = 0; i < 200; i++) pos[i] = i;
+        test_rows rows = test_rows_new(T);
+        int32_t *pos = rows.pos, *seq = rows.seq;
+        if (st == LOAM_OK && !pos) st = LOAM_E_NOMEM;
         loam_batch b = {T, ids->data, pos, seq, NULL};
         if (st == LOAM_OK) st = loam_decode(c.ctx, &b, &c.err);
         const float *cur = st == LOAM_OK ? loam_get_logits(c.ctx, T - 1) : NULL;
         int same = st == LOAM_OK;
         double kl = 0;
         for (int s = 0; same && s < N; s++) {
-            const float *ref = (const float *)steps->data + (size_t)s * V;
-            double mp = -INFINITY, mq = -INFINITY, sp = 0, sq = 0;
-            for (int v = 0; v < V; v++) mp = fmax(mp, ref[v]), mq = fmax(mq, cur[v]);
-            for (int v = 0; v < V; v++) sp += exp(ref[v] - mp), sq += exp(cur[v] - mq);
-            for (int v = 0; v < V; v++) {
-                double lp = ref[v] - mp - log(sp), lq = cur[v] - mq - log(sq);
-                kl += exp(lp) * (lp - lq) / N;
-            }
+            kl += kl_divergence((const float *)steps->data + (size_t)s * V, cur, V) / N;
             same = argmax(cur, V) == ((const int32_t *)greedy->data)[s];
             int32_t tok = ((const int32_t *)greedy->data)[s], p = T + s;
             loam_batch one = {1, &tok, &p, seq, NULL};
             if (s + 1 < N) same = same && loam_decode(c.ctx, &one, &c.err) == LOAM_OK, cur = loam_get_logits(c.ctx, 0);
         }
         at += (size_t)snprintf(report + at, sizeof report - at, "%s%s KV (%s): KL vs f32 golden %.2g", k ? ", " : "", names[k], cases[k], kl);
+        test_rows_free(&rows);
         close_case(&c);
         CHECK(st == LOAM_OK, "%s KV: %s", names[k], c.err.message);
         CHECK(same, "%s KV cache changed the greedy ids", names[k]);
@@ -335,16 +346,7 @@ static void test_kv_types(void) {
 
 static double mean_kl(const float *ref, const float *ours, int T, int V) {
     double kl = 0;
-    for (int t = 0; t < T; t++) {
-        const float *p = ref + (size_t)t * V, *q = ours + (size_t)t * V;
-        double mp = -INFINITY, mq = -INFINITY, sp = 0, sq = 0;
-        for (int v = 0; v < V; v++) mp = fmax(mp, p[v]), mq = fmax(mq, q[v]);
-        for (int v = 0; v < V; v++) sp += exp(p[v] - mp), sq += exp(q[v] - mq);
-        for (int v = 0; v < V; v++) {
-            double lp = p[v] - mp - log(sp), lq = q[v] - mq - log(sq);
-            kl += exp(lp) * (lp - lq) / T;
-        }
-    }
+    for (int t = 0; t < T; t++) kl += kl_divergence(ref + (size_t)t * V, ours + (size_t)t * V, V) / T;
     return kl;
 }
 
@@ -372,10 +374,10 @@ static void test_bf16_dot(void) {
             loam_context_params cp = loam_context_default_params();
             st = loam_model_open(fixture(cases[k]), &mp, &m, &err);
             if (st == LOAM_OK) st = loam_context_open(m, &cp, &c, &err);
-            int32_t pos[256], seq[256] = {0};
-            for (int i = 0; i < T && i < 256; i++) pos[i] = i;
-            loam_batch b = {T, ids->data, pos, seq, NULL};
-            if (st == LOAM_OK && T <= 256) st = loam_decode(c, &b, &err);
+            test_rows rows = test_rows_new(T);
+            if (st == LOAM_OK && !rows.pos) st = LOAM_E_NOMEM;
+            loam_batch b = {T, ids->data, rows.pos, rows.seq, NULL};
+            if (st == LOAM_OK) st = loam_decode(c, &b, &err);
             if (st == LOAM_OK) {
                 loam_model_info in;
                 loam_model_get_info(m, &in);
@@ -386,6 +388,7 @@ static void test_bf16_dot(void) {
                 kl[mode] = ours ? mean_kl(want->data, ours, T, V) : INFINITY;
                 free(ours);
             }
+            test_rows_free(&rows);
             loam_context_free(c);
             loam_model_free(m);
         }
@@ -408,9 +411,11 @@ static int prefill_with_ubatch(loam_model *m, const int32_t *ids, const int32_t 
     loam_context_params cp = loam_context_default_params();
     cp.capture_hidden = 1, cp.n_ubatch = n_ubatch;
     loam_context *c = NULL;
-    int32_t seq[256] = {0};
-    loam_batch b = {T, ids, pos, seq, NULL};
-    if (loam_context_open(m, &cp, &c, err) != LOAM_OK || loam_decode(c, &b, err) != LOAM_OK) return loam_context_free(c), 0;
+    test_rows rows = test_rows_new(T);
+    loam_batch b = {T, ids, pos, rows.seq, NULL};
+    int ok = rows.seq && loam_context_open(m, &cp, &c, err) == LOAM_OK && loam_decode(c, &b, err) == LOAM_OK;
+    test_rows_free(&rows);
+    if (!ok) return loam_context_free(c), 0;
     loam_model_info in;
     loam_model_get_info(m, &in);
     for (int t = 0; t < T; t++) {
@@ -437,9 +442,9 @@ static void test_ubatch_slices(void) {
     int T = (int)ids->shape[0], V = c.info.n_vocab, H = c.info.n_embd, L = c.info.n_layers;
     double tol = golden_tol(&c.g, "logits"), tol_h = golden_tol(&c.g, "hidden_states");
     float *logits = malloc((size_t)T * V * sizeof(float)), *hidden = malloc((size_t)(L + 1) * T * H * sizeof(float));
-    int32_t pos[256];
-    for (int i = 0; i < 256; i++) pos[i] = i;
-    int sizes[] = {7, 128}, ok = logits && hidden && T <= 256;
+    test_rows rows = test_rows_new(T);
+    const int32_t *pos = rows.pos;
+    int sizes[] = {7, 128}, ok = logits && hidden && pos;
     for (int k = 0; ok && k < 2; k++) {
         ok = prefill_with_ubatch(c.model, ids->data, pos, T, sizes[k], logits, hidden, &c.err);
         CHECK(ok, "n_ubatch %d: %s", sizes[k], c.err.message);
@@ -455,10 +460,11 @@ static void test_ubatch_slices(void) {
     CHECK(max_abs_diff(rev_l, logits + V, V) <= 1e-5 && max_abs_diff(rev_l + V, logits, V) <= 1e-5,
           "rows given in reverse order changed the logits");
     free(rev_l), free(rev_h), free(logits), free(hidden);
+    test_rows_free(&rows);
     close_case(&c);
 }
 
-void register_llama_tests(void) {
+void register_text_families_tests(void) {
     test_add("decode: a batch in slices of n_ubatch rows equals the golden (and keeps causality)", test_ubatch_slices);
     test_add("decode: --bf16-dot (rounded activations) KL vs the HF float32 logits", test_bf16_dot);
     test_add("decode: f16 and q8_0 KV caches keep the greedy ids (KL reported)", test_kv_types);
