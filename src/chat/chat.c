@@ -15,6 +15,7 @@ static loam_status parse_json_arg(const char *text, const char *what, int want_a
     if (!text) return LOAM_OK;
     *out = cJSON_Parse(text);
     if (!*out) return loam_fail(err, LOAM_E_ARG, "%s is not valid JSON", what);
+    loam_json_mark_floats(*out, text); /* 3.0 stays a float, as Python's json reads it */
     if (want_array ? !cJSON_IsArray(*out) : !cJSON_IsObject(*out)) {
         cJSON_Delete(*out);
         *out = NULL;

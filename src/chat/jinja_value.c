@@ -108,12 +108,49 @@ void jj_dict_set(render *r, dict *d, const char *k, size_t kn, value v) {
     d->v[d->n++] = v;
 }
 
+/* The number tokens of a JSON text in order, outside strings: *is_float
+ * for each; returns the position after the token, or NULL at the end. */
+static const char *next_number(const char *p, int *is_float) {
+    for (; *p; p++) {
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1]) p++;
+            if (!*p) return NULL;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            *is_float = 0;
+            for (; *p && strchr("0123456789+-.eE", *p); p++) *is_float |= *p == '.' || *p == 'e' || *p == 'E';
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void mark_floats(cJSON *j, const char **p) {
+    for (; j; j = j->next) {
+        if (cJSON_IsNumber(j)) {
+            int is_float = 0;
+            if (*p && (*p = next_number(*p, &is_float)) && is_float) j->type |= LOAM_JSON_FLOAT;
+        }
+        if (j->child) mark_floats(j->child, p);
+    }
+}
+
+void loam_json_mark_floats(cJSON *root, const char *text) {
+    const char *p = text;
+    if (root && cJSON_IsNumber(root)) { /* a bare number */
+        int is_float = 0;
+        if (next_number(p, &is_float) && is_float) root->type |= LOAM_JSON_FLOAT;
+        return;
+    }
+    if (root) mark_floats(root->child, &p);
+}
+
 value jj_from_json(render *r, const cJSON *j) {
     if (!j || cJSON_IsNull(j)) return v_none();
     if (cJSON_IsBool(j)) return v_bool(cJSON_IsTrue(j));
     if (cJSON_IsNumber(j)) {
         double d = j->valuedouble;
-        if (d == floor(d) && fabs(d) < 9.2e18) return v_int((int64_t)d);
+        if (!(j->type & LOAM_JSON_FLOAT) && d == floor(d) && fabs(d) < 9.2e18) return v_int((int64_t)d);
         return v_float(d);
     }
     if (cJSON_IsString(j)) return v_strn(j->valuestring, strlen(j->valuestring));
@@ -151,20 +188,46 @@ const char *jj_type_name(value v) {
 }
 
 /* Python's repr of a float: the shortest digits that read back the same. */
+/* Python's repr of a float: the shortest digits that read back the same,
+ * in fixed notation for decimal exponents -4 .. 15, else as d.ddde+XX. */
 static void float_repr(double f, char *buf, size_t len) {
-    if (isnan(f)) {
-        snprintf(buf, len, "nan");
+    if (isnan(f) || isinf(f)) {
+        snprintf(buf, len, isnan(f) ? "nan" : f < 0 ? "-inf" : "inf");
         return;
     }
-    if (isinf(f)) {
-        snprintf(buf, len, f < 0 ? "-inf" : "inf");
-        return;
-    }
+    char e[40];
     for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, f);
-        if (strtod(buf, NULL) == f) break;
+        snprintf(e, sizeof e, "%.*e", prec - 1, f);
+        if (strtod(e, NULL) == f) break;
     }
-    if (!strpbrk(buf, ".en")) strncat(buf, ".0", len - strlen(buf) - 1);
+    /* e is [-]d[.ddd]e[+-]XX: split it into sign, digits, exponent */
+    const char *p = e;
+    int neg = *p == '-';
+    if (neg) p++;
+    char digits[24];
+    int nd = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.') digits[nd++] = *p;
+    digits[nd] = 0;
+    int exp10 = atoi(p + 1);
+    size_t at = 0;
+    if (neg) buf[at++] = '-';
+    if (exp10 >= -4 && exp10 < 16) {
+        if (exp10 < 0) {
+            at += (size_t)snprintf(buf + at, len - at, "0.");
+            for (int i = 0; i < -exp10 - 1 && at + 1 < len; i++) buf[at++] = '0';
+            at += (size_t)snprintf(buf + at, len - at, "%s", digits);
+        } else {
+            for (int i = 0; i <= exp10 && at + 1 < len; i++) buf[at++] = i < nd ? digits[i] : '0';
+            buf[at++] = '.';
+            if (nd > exp10 + 1) at += (size_t)snprintf(buf + at, len - at, "%s", digits + exp10 + 1);
+            else buf[at++] = '0';
+        }
+        buf[at] = 0;
+    } else {
+        snprintf(buf + at, len - at, "%c%s%s%se%c%02d", digits[0], nd > 1 ? "." : "", nd > 1 ? digits + 1 : "", "",
+                 exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+    }
 }
 
 

@@ -1,9 +1,13 @@
-/* The packed sub-block scales of ggml's K-quants, unpacked once for every
- * user (dequantization, quantization, the int8 kernels). */
+/* What ggml's block formats share between dequantization, quantization and
+ * the int8 kernels, defined once: the packed sub-block scales of the
+ * K-quants, and IQ4_NL's table. */
 #ifndef LOAM_KERNELS_KSCALES_H
 #define LOAM_KERNELS_KSCALES_H
 #include <stdint.h>
 #include <string.h>
+
+/* IQ4_NL: each 4-bit index selects one of these 16 signed values. */
+static const int8_t loam_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 /* The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K
  * super-block, from its 12 packed bytes. */

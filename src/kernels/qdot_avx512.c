@@ -4,7 +4,8 @@
  * 256-bit kernels of qdot_simd.inc, where vpdpbusd multiplies |w|
  * (unsigned) by sign(x, w) and accumulates four products per lane.
  *
- * Prefill of Q4_0, Q8_0, Q4_K and Q6_K weights uses full 512-bit vectors: the
+ * Prefill of Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights (decode of Q4_0, Q4_K,
+ * Q5_K and Q6_K) uses full 512-bit vectors: the
  * activations of 8 token rows are first packed so that one zmm holds the
  * same block of two rows, and each unpacked weight block (copied into both
  * halves of a zmm) is multiplied with 4 such row pairs. Weights are fed to
@@ -420,7 +421,7 @@ static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-/* fewer than 8 rows of Q4_0, Q4_K or Q6_K; 0 when this path does not apply */
+/* fewer than 8 rows of Q4_0, Q4_K, Q5_K or Q6_K; 0 when this path does not apply */
 static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
     int nb = K / 32;
     if (!(wtype == LOAM_T_Q4_0 && nb % 2 == 0) && wtype != LOAM_T_Q4_K && wtype != LOAM_T_Q5_K && wtype != LOAM_T_Q6_K) return 0;

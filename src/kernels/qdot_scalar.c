@@ -56,7 +56,6 @@ static int32_t idot16(const int8_t *w, const int8_t *x, int32_t *xsum) {
     return s;
 }
 
-static const int8_t iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 
 float loam_qdot_ref(loam_type t, const void *w_row, const loam_act_block *x, int k) {
@@ -96,7 +95,7 @@ float loam_qdot_ref(loam_type t, const void *w_row, const loam_act_block *x, int
                 b += 34;
                 break;
             default: /* IQ4_NL */
-                for (int j = 0; j < 16; j++) w[j] = iq4nl_values[b[2 + j] & 15], w[j + 16] = iq4nl_values[b[2 + j] >> 4];
+                for (int j = 0; j < 16; j++) w[j] = loam_iq4nl_values[b[2 + j] & 15], w[j + 16] = loam_iq4nl_values[b[2 + j] >> 4];
                 b += 18;
             }
             sum += d * x->d * (float)idot32(w, x->q) + m * x->d * (float)x->isum;

@@ -151,14 +151,13 @@ static void q6_k(const uint8_t *b, float *y) { /* ql[128], qh[64], scales[16], d
     }
 }
 
-static const int8_t iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 static void iq4_nl(const uint8_t *b, float *y) { /* d, qs[16] */
     float d = half(b);
     const uint8_t *qs = b + 2;
     for (int j = 0; j < 16; j++) {
-        y[j] = d * (float)iq4nl_values[qs[j] & 0xf];
-        y[j + 16] = d * (float)iq4nl_values[qs[j] >> 4];
+        y[j] = d * (float)loam_iq4nl_values[qs[j] & 0xf];
+        y[j + 16] = d * (float)loam_iq4nl_values[qs[j] >> 4];
     }
 }
 

@@ -342,6 +342,17 @@ loam_status loam_detok_stream_push(loam_detok_stream *s, int32_t id, const char 
 
 /* ------------------------------------------------------------ opening */
 
+static int has_suffix(const char *s, size_t len, const char *suffix) {
+    size_t n = strlen(suffix);
+    return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+/* The file's own name (after the last '/') is exactly `name`. */
+static int base_name_is(const char *path, const char *name) {
+    const char *slash = strrchr(path, '/');
+    return strcmp(slash ? slash + 1 : path, name) == 0;
+}
+
 static int dir_has(const char *dir, const char *name, char **path) {
     *path = loam_path_join(dir, name);
     if (*path && loam_file_exists(*path)) return 1;
@@ -373,15 +384,15 @@ loam_status loam_tokenizer_open(const char *path, loam_tokenizer **out, loam_err
     }
     t->source = strdup(file);
     plen = strlen(file);
-    if (plen >= 5 && strcmp(file + plen - 5, ".json") == 0 && strstr(file, "vocab.json") == file + plen - 10)
+    if (base_name_is(file, "vocab.json"))
         st = tk_load_vocab_merges(t, dir, err);
-    else if (plen >= 5 && strcmp(file + plen - 5, ".json") == 0)
+    else if (has_suffix(file, plen, ".json"))
         st = tk_load_json(t, file, err);
-    else if (plen >= 6 && strcmp(file + plen - 6, ".model") == 0)
+    else if (has_suffix(file, plen, ".model"))
         st = tk_is_tiktoken(file) ? tk_load_tiktoken(t, file, err) : tk_load_spm(t, file, err);
-    else if (plen >= 9 && strcmp(file + plen - 9, ".tiktoken") == 0)
+    else if (has_suffix(file, plen, ".tiktoken"))
         st = tk_load_tiktoken(t, file, err);
-    else if (plen >= 5 && strcmp(file + plen - 5, ".gguf") == 0)
+    else if (has_suffix(file, plen, ".gguf"))
         st = tk_load_gguf(t, file, err);
     else
         st = loam_fail(err, LOAM_E_UNSUPPORTED, "%s: not a tokenizer file loam knows", file);

@@ -129,8 +129,32 @@ static void test_jinja_features(void) {
     }
 }
 
+/* Numbers keep Python's types and spelling: json.loads reads 3.0 and 1e2 as
+ * floats, and tojson / printing give Python's repr (the expected strings
+ * are what Python 3 prints for these values). */
+static void test_float_numbers(void) {
+    const char *msgs = "[{\"role\": \"user\", \"content\": \"hi\", \"n\": 3.0, \"k\": 3, \"e\": 1e2, "
+                       "\"l\": [1.50, -2, 0.0, -0.0, 1e16, 1e-5, 0.0001, 123456789012345680.0, 2.5e-7, 1e22, 100.25, \"1.0\"]}]";
+    static const char *cases[][2] = {
+        {"{{ messages[0].n }} {{ messages[0].k }} {{ messages[0].e }}", "3.0 3 100.0"},
+        {"{{ messages[0].l | tojson }}",
+         "[1.5, -2, 0.0, -0.0, 1e+16, 1e-05, 0.0001, 1.2345678901234568e+17, 2.5e-07, 1e+22, 100.25, \"1.0\"]"},
+        {"{{ messages[0].n + 1 }} {{ messages[0].k + 1 }} {{ messages[0].k / 2 }}", "4.0 4 1.5"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *out = NULL;
+        loam_error err = {0};
+        loam_status st = loam_chat_apply_template(NULL, cases[i][0], msgs, NULL, NULL, 0, &out, &err);
+        int ok = st == LOAM_OK && strcmp(out, cases[i][1]) == 0;
+        char got[400];
+        snprintf(got, sizeof got, "%.380s", st ? err.message : out);
+        free(out);
+        CHECK(ok, "template %zu: got \"%s\", want \"%s\"", i, got, cases[i][1]);
+    }
+}
 
 void register_chat_tests(void) {
+    test_add("chat: JSON floats stay floats and print as Python prints them (3.0, 1e+16)", test_float_numbers);
     test_add("chat: llama31 template (system, tools, date_string) renders and tokenizes as the reference", test_chat_llama31);
     test_add("chat: gemma template (role checks, raise_exception)", test_chat_gemma);
     test_add("chat: unsupported or broken templates give clear errors", test_bad_templates);

@@ -128,6 +128,33 @@ static void test_bad_tokenizer_files(void) {
     CHECK(open_fails(path, "not valid UTF-8", msg, sizeof msg), "invalid UTF-8 added token: %s", msg);
 }
 
+/* A file is read by its name: only a file called exactly vocab.json is the
+ * vocab + merges pair (myvocab.json is a tokenizer.json); names shorter than
+ * the suffixes are safe. */
+static void test_file_names(void) {
+    const char *dir = temp_dir();
+    char path[700];
+    const char *names[] = {"myvocab.json", "a.json", "x.json"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        CHECK(copy_file(fixture("tokenizers/llama31/tokenizer.json"), path), "copy");
+        loam_tokenizer *tok = NULL;
+        loam_error err;
+        loam_status st = loam_tokenizer_open(path, &tok, &err);
+        int n = st == LOAM_OK ? loam_tokenizer_n_vocab(tok) : 0;
+        loam_tokenizer_free(tok);
+        CHECK(st == LOAM_OK && n > 1000, "%s (a tokenizer.json) did not load as one: %s", names[i], st ? err.message : "");
+    }
+    char cwd[4096];
+    CHECK(getcwd(cwd, sizeof cwd) && chdir(dir) == 0, "chdir");
+    loam_tokenizer *tok = NULL;
+    loam_error err;
+    loam_status st = loam_tokenizer_open("a.json", &tok, &err); /* a bare name, shorter than "vocab.json" */
+    loam_tokenizer_free(tok);
+    CHECK(chdir(cwd) == 0, "chdir back");
+    CHECK(st == LOAM_OK, "a.json: %s", err.message);
+}
+
 /* Invalid UTF-8 is refused with the byte offset (the reference takes only
  * valid Unicode strings); out-of-range ids are refused when decoding. */
 static void test_bad_text_and_ids(void) {
@@ -155,4 +182,5 @@ void register_tokenizer_robust_tests(void) {
     test_add("tokenizer: streaming decode never splits a character", test_stream_decode);
     test_add("tokenizer: malformed tokenizer.json files give clear errors", test_bad_tokenizer_files);
     test_add("tokenizer: invalid UTF-8 and unknown ids refused", test_bad_text_and_ids);
+    test_add("tokenizer: files are told apart by their whole name (myvocab.json, short names)", test_file_names);
 }
