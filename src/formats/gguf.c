@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 #define MAX_KV (1ll << 20)
 #define MAX_TENSORS (1ll << 20)
@@ -20,6 +21,10 @@ static const struct {
     [GGML_Q6_K] = {"Q6_K", 256, 210},  [GGML_Q8_K] = {"Q8_K", 256, 292}, [GGML_IQ4_NL] = {"IQ4_NL", 32, 18}, [GGML_I8] = {"I8", 1, 1},
     [GGML_I16] = {"I16", 1, 2},        [GGML_I32] = {"I32", 1, 4},       [GGML_I64] = {"I64", 1, 8},
     [GGML_F64] = {"F64", 1, 8},        [GGML_BF16] = {"BF16", 1, 2},
+    /* types loam reads past (their sizes, so such files are summarized) but does not compute with */
+    [16] = {"IQ2_XXS", 256, 66}, [17] = {"IQ2_XS", 256, 74}, [18] = {"IQ3_XXS", 256, 98}, [19] = {"IQ1_S", 256, 50},
+    [21] = {"IQ3_S", 256, 110},  [22] = {"IQ2_S", 256, 82},  [23] = {"IQ4_XS", 256, 136}, [29] = {"IQ1_M", 256, 56},
+    [34] = {"TQ1_0", 256, 54},   [35] = {"TQ2_0", 256, 66},  [39] = {"MXFP4", 32, 17},
 };
 
 int ggml_type_block(ggml_type t, uint64_t *be, uint64_t *bb) {
@@ -31,6 +36,21 @@ int ggml_type_block(ggml_type t, uint64_t *be, uint64_t *bb) {
 
 const char *ggml_type_name(ggml_type t) {
     return (unsigned)t < GGML_TYPE_LIMIT && ggml_types[t].name ? ggml_types[t].name : "?";
+}
+
+
+const char *ggml_type_label(uint32_t t) {
+    static const char *const labels[] = {
+#define L(n, name) name " (ggml type " #n ")"
+        L(0, "F32"), L(1, "F16"), L(2, "Q4_0"), L(3, "Q4_1"), L(4, "Q4_2"), L(5, "Q4_3"), L(6, "Q5_0"), L(7, "Q5_1"),
+        L(8, "Q8_0"), L(9, "Q8_1"), L(10, "Q2_K"), L(11, "Q3_K"), L(12, "Q4_K"), L(13, "Q5_K"), L(14, "Q6_K"),
+        L(15, "Q8_K"), L(16, "IQ2_XXS"), L(17, "IQ2_XS"), L(18, "IQ3_XXS"), L(19, "IQ1_S"), L(20, "IQ4_NL"),
+        L(21, "IQ3_S"), L(22, "IQ2_S"), L(23, "IQ4_XS"), L(24, "I8"), L(25, "I16"), L(26, "I32"), L(27, "I64"),
+        L(28, "F64"), L(29, "IQ1_M"), L(30, "BF16"), L(31, "Q4_0_4_4"), L(32, "Q4_0_4_8"), L(33, "Q4_0_8_8"),
+        L(34, "TQ1_0"), L(35, "TQ2_0"), L(36, "IQ4_NL_4_4"), L(37, "IQ4_NL_4_8"), L(38, "IQ4_NL_8_8"), L(39, "MXFP4"),
+#undef L
+    };
+    return t < sizeof labels / sizeof *labels ? labels[t] : "an unknown ggml type";
 }
 
 static const uint64_t scalar_size[GGUF_TYPE_COUNT] = {
@@ -96,166 +116,6 @@ static int skip_value(cursor *c, gguf_type t, const char *key) {
     return 1;
 }
 
-static loam_status fail_free(gguf_file *g, loam_status st) {
-    free(g->kv);
-    free(g->tensors);
-    free(g->strings);
-    g->kv = NULL, g->tensors = NULL, g->strings = NULL;
-    return st;
-}
-
-loam_status gguf_parse(gguf_file *g, const uint8_t *data, uint64_t size, const char *path, loam_error *err) {
-    g->kv = NULL, g->tensors = NULL, g->strings = NULL;
-    cursor c = {data, data + size, data, path, err};
-    if (size < 4 || memcmp(data, "GGUF", 4) != 0) return loam_fail(err, LOAM_E_FORMAT, "%s: not a GGUF file (no GGUF magic)", path);
-    c.p += 4;
-    if (!read_u32(&c, &g->version, "version")) return err->code;
-    if (g->version != 2 && g->version != 3)
-        return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: GGUF version %u (supported: 2, 3)", path, g->version);
-    uint64_t nt, nkv;
-    if (!read_u64(&c, &nt, "tensor count") || !read_u64(&c, &nkv, "metadata count")) return err->code;
-    if (nt > MAX_TENSORS || nkv > MAX_KV)
-        return loam_fail(err, LOAM_E_FORMAT, "%s: implausible counts (%llu tensors, %llu metadata keys)", path,
-                         (unsigned long long)nt, (unsigned long long)nkv);
-    /* every key and tensor takes at least 8 bytes: a cheap sanity bound */
-    if ((nt + nkv) * 8 > size) return loam_fail(err, LOAM_E_FORMAT, "%s: counts exceed the file size (truncated?)", path);
-    g->n_kv = (int64_t)nkv, g->n_tensors = (int64_t)nt;
-    g->kv = calloc(nkv ? nkv : 1, sizeof *g->kv);
-    g->tensors = calloc(nt ? nt : 1, sizeof *g->tensors);
-    /* keys and names are copied NUL-terminated into one block */
-    g->strings = malloc(size + 1);
-    if (!g->kv || !g->tensors || !g->strings) return fail_free(g, loam_fail(err, LOAM_E_NOMEM, "%s: out of memory", path));
-    char *str_at = g->strings;
-    g->alignment = 32;
-    for (uint64_t i = 0; i < nkv; i++) {
-        gguf_kv *kv = &g->kv[i];
-        const char *k;
-        uint64_t kl;
-        uint32_t t;
-        if (!read_str(&c, &k, &kl, "metadata key") || !read_u32(&c, &t, "metadata type")) return fail_free(g, err->code);
-        memcpy(str_at, k, kl);
-        str_at[kl] = 0;
-        kv->key = str_at;
-        str_at += kl + 1;
-        kv->type = (gguf_type)t;
-        kv->value = c.p;
-        if (t == GGUF_ARRAY) {
-            uint32_t et;
-            if (!read_u32(&c, &et, kv->key) || !read_u64(&c, &kv->count, kv->key)) return fail_free(g, err->code);
-            kv->elem_type = (gguf_type)et;
-            kv->value = c.p;
-            if (et == GGUF_ARRAY)
-                return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" is an array of arrays", path, kv->key));
-            if (et == GGUF_STRING) {
-                if (kv->count > (uint64_t)(c.end - c.p) / 8)
-                    return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" claims %llu strings, more than the file holds",
-                                                  path, kv->key, (unsigned long long)kv->count));
-                for (uint64_t e = 0; e < kv->count; e++)
-                    if (!skip_value(&c, GGUF_STRING, kv->key)) return fail_free(g, err->code);
-            } else {
-                if ((unsigned)et >= GGUF_TYPE_COUNT || !scalar_size[et])
-                    return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" has unknown element type %u", path, kv->key, et));
-                uint64_t bytes;
-                if (__builtin_mul_overflow(kv->count, scalar_size[et], &bytes) || !need(&c, bytes, kv->key))
-                    return fail_free(g, err && err->code ? err->code
-                                                         : loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" array too large", path, kv->key));
-                c.p += bytes;
-            }
-        } else if (!skip_value(&c, kv->type, kv->key)) {
-            return fail_free(g, err->code);
-        }
-        if (strcmp(kv->key, "general.alignment") == 0) {
-            int64_t a;
-            if (!gguf_get_int(g, "general.alignment", &a) || a <= 0 || a > (1 << 20) || (a & (a - 1)))
-                return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: general.alignment must be a power of two", path));
-            g->alignment = (uint64_t)a;
-        }
-    }
-    for (uint64_t i = 0; i < nt; i++) {
-        gguf_tensor *t = &g->tensors[i];
-        const char *name;
-        uint64_t nl;
-        uint32_t nd, type;
-        if (!read_str(&c, &name, &nl, "tensor name") || !read_u32(&c, &nd, "tensor dims")) return fail_free(g, err->code);
-        memcpy(str_at, name, nl);
-        str_at[nl] = 0;
-        t->name = str_at;
-        str_at += nl + 1;
-        if (nd == 0 || nd > 4)
-            return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" has %u dimensions (1..4)", path, t->name, nd));
-        t->n_dims = (int)nd;
-        uint64_t n_elems = 1;
-        for (uint32_t d = 0; d < nd; d++) {
-            if (!read_u64(&c, &t->ne[d], t->name)) return fail_free(g, err->code);
-            if (t->ne[d] > (1ull << 40) || __builtin_mul_overflow(n_elems, t->ne[d], &n_elems))
-                return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" is implausibly large", path, t->name));
-        }
-        for (uint32_t d = nd; d < 4; d++) t->ne[d] = 1;
-        if (!read_u32(&c, &type, t->name) || !read_u64(&c, &t->offset, t->name)) return fail_free(g, err->code);
-        t->type = (ggml_type)type;
-        uint64_t be, bb;
-        if (!ggml_type_block(t->type, &be, &bb))
-            return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" has unknown type %u", path, t->name, type));
-        if (t->ne[0] % be)
-            return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\": row of %llu is not a multiple of the %s block (%llu)",
-                                          path, t->name, (unsigned long long)t->ne[0], ggml_type_name(t->type), (unsigned long long)be));
-        if (__builtin_mul_overflow(n_elems / be, bb, &t->n_bytes))
-            return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" is implausibly large", path, t->name));
-        if (t->offset % g->alignment)
-            return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" offset %llu is not aligned to %llu", path, t->name,
-                                          (unsigned long long)t->offset, (unsigned long long)g->alignment));
-    }
-    /* data starts at the next alignment boundary */
-    uint64_t header = (uint64_t)(c.p - data);
-    uint64_t data_start = (header + g->alignment - 1) / g->alignment * g->alignment;
-    if (nt > 0 && data_start > size) return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: no room for tensor data (truncated?)", path));
-    uint64_t data_size = data_start <= size ? size - data_start : 0;
-    for (uint64_t i = 0; i < nt; i++) {
-        gguf_tensor *t = &g->tensors[i];
-        if (t->offset > data_size || t->n_bytes > data_size - t->offset)
-            return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" (%llu bytes at %llu) runs past the end of the file (truncated?)",
-                                          path, t->name, (unsigned long long)t->n_bytes, (unsigned long long)t->offset));
-        t->data = data + data_start + t->offset;
-        for (uint64_t k = 0; k < i; k++) {
-            if (strcmp(g->tensors[k].name, t->name) == 0)
-                return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" appears twice", path, t->name));
-            const gguf_tensor *o = &g->tensors[k];
-            if (t->n_bytes && o->n_bytes && t->offset < o->offset + o->n_bytes && o->offset < t->offset + t->n_bytes)
-                return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: tensors \"%s\" and \"%s\" overlap", path, o->name, t->name));
-        }
-    }
-    return LOAM_OK;
-}
-
-loam_status gguf_open(gguf_file *g, const char *path, loam_error *err) {
-    memset(g, 0, sizeof *g);
-    loam_status st = loam_mapfile_open(&g->map, path, err);
-    if (st) return st;
-    st = gguf_parse(g, g->map.data, g->map.size, g->map.path, err);
-    if (st) loam_mapfile_close(&g->map);
-    return st;
-}
-
-void gguf_close(gguf_file *g) {
-    free(g->kv);
-    free(g->tensors);
-    free(g->strings);
-    loam_mapfile_close(&g->map);
-    memset(g, 0, sizeof *g);
-}
-
-const gguf_kv *gguf_find(const gguf_file *g, const char *key) {
-    for (int64_t i = 0; i < g->n_kv; i++)
-        if (strcmp(g->kv[i].key, key) == 0) return &g->kv[i];
-    return NULL;
-}
-
-const gguf_tensor *gguf_find_tensor(const gguf_file *g, const char *name) {
-    for (int64_t i = 0; i < g->n_tensors; i++)
-        if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
-    return NULL;
-}
-
 static int num_at(gguf_type t, const uint8_t *p, double *d, int64_t *i, int *is_int) {
     *is_int = 1;
     switch (t) {
@@ -275,6 +135,273 @@ static int num_at(gguf_type t, const uint8_t *p, double *d, int64_t *i, int *is_
     *d = (double)*i;
     return 1;
 }
+
+static loam_status fail_free(gguf_file *g, loam_status st) {
+    free(g->kv), free(g->tensors), free(g->strings), free(g->kv_sorted), free(g->tensor_sorted);
+    g->kv = NULL, g->tensors = NULL, g->strings = NULL, g->kv_sorted = g->tensor_sorted = NULL;
+    return st;
+}
+
+/* Keys and tensor names are copied NUL-terminated into one growing block;
+ * entries hold offsets until the end of the parse, when the block stops
+ * moving. Its size is bounded by the header's, not the file's. */
+typedef struct {
+    char *p;
+    size_t n, cap;
+} str_block;
+
+static int copy_str(str_block *b, const char *s, uint64_t n, size_t *at) {
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *g = realloc(b->p, cap);
+        if (!g) return 0;
+        b->p = g, b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->p[b->n + n] = 0;
+    *at = b->n;
+    b->n += n + 1;
+    return 1;
+}
+
+/* One metadata entry: key, type, value (skipped after its bounds are
+ * checked). gguf.md: keys are non-empty UTF-8. */
+static loam_status parse_kv(cursor *c, gguf_kv *kv, str_block *strs, size_t *key_at, const char *path, loam_error *err) {
+    const char *k;
+    uint64_t kl;
+    uint32_t t;
+    if (!read_str(c, &k, &kl, "metadata key") || !read_u32(c, &t, "metadata type")) return err->code;
+    if (kl == 0) return loam_fail(err, LOAM_E_FORMAT, "%s: a metadata key at byte %llu is empty", path, (unsigned long long)(c->p - c->start - 4 - 8));
+    if (!loam_utf8_valid(k, kl) || memchr(k, 0, kl))
+        return loam_fail(err, LOAM_E_FORMAT, "%s: the metadata key at byte %llu is not valid UTF-8 text", path,
+                         (unsigned long long)(c->p - c->start - 4 - kl));
+    if (!copy_str(strs, k, kl, key_at)) return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory", path);
+    const char *key = strs->p + *key_at;
+    kv->type = (gguf_type)t;
+    kv->value = c->p;
+    if (t != GGUF_ARRAY) return skip_value(c, kv->type, key) ? LOAM_OK : err->code;
+    uint32_t et;
+    if (!read_u32(c, &et, key) || !read_u64(c, &kv->count, key)) return err->code;
+    kv->elem_type = (gguf_type)et;
+    kv->value = c->p;
+    if (et == GGUF_ARRAY) return loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" is an array of arrays", path, key);
+    if (et == GGUF_STRING) {
+        if (kv->count > (uint64_t)(c->end - c->p) / 8)
+            return loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" claims %llu strings, more than the file holds", path, key,
+                             (unsigned long long)kv->count);
+        for (uint64_t e = 0; e < kv->count; e++)
+            if (!skip_value(c, GGUF_STRING, key)) return err->code;
+        return LOAM_OK;
+    }
+    if ((unsigned)et >= GGUF_TYPE_COUNT || !scalar_size[et])
+        return loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" has unknown element type %u", path, key, et);
+    uint64_t bytes;
+    if (__builtin_mul_overflow(kv->count, scalar_size[et], &bytes))
+        return loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" claims %llu elements, more than the file holds", path, key,
+                         (unsigned long long)kv->count);
+    if (!need(c, bytes, key)) return err->code;
+    c->p += bytes;
+    return LOAM_OK;
+}
+
+/* One tensor description: name, dims, type, offset. */
+static loam_status parse_tensor(cursor *c, const gguf_file *g, gguf_tensor *t, str_block *strs, size_t *name_at,
+                                const char *path, loam_error *err) {
+    const char *name;
+    uint64_t nl;
+    uint32_t nd, type;
+    if (!read_str(c, &name, &nl, "tensor name") || !read_u32(c, &nd, "tensor dims")) return err->code;
+    if (nl == 0 || memchr(name, 0, nl) || !loam_utf8_valid(name, nl))
+        return loam_fail(err, LOAM_E_FORMAT, "%s: a tensor name at byte %llu is empty or not valid UTF-8 text", path,
+                         (unsigned long long)(c->p - c->start - 4 - nl));
+    if (!copy_str(strs, name, nl, name_at)) return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory", path);
+    const char *tn = strs->p + *name_at;
+    if (nd == 0 || nd > 4) return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" has %u dimensions (1..4)", path, tn, nd);
+    t->n_dims = (int)nd;
+    /* the element count, and the product of the non-zero dimensions: a
+     * zero must not hide dimensions whose product overflows */
+    uint64_t n_elems = 1, nonzero = 1;
+    for (uint32_t d = 0; d < nd; d++) {
+        if (!read_u64(c, &t->ne[d], tn)) return err->code;
+        if (t->ne[d] && __builtin_mul_overflow(nonzero, t->ne[d], &nonzero))
+            return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\": the product of its dimensions overflows", path, tn);
+        n_elems *= t->ne[d];
+    }
+    if (nonzero > (uint64_t)INT64_MAX)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\": the product of its dimensions overflows", path, tn);
+    for (uint32_t d = nd; d < 4; d++) t->ne[d] = 1;
+    if (!read_u32(c, &type, tn) || !read_u64(c, &t->offset, tn)) return err->code;
+    t->type = (ggml_type)type;
+    uint64_t be, bb;
+    if (!ggml_type_block(t->type, &be, &bb))
+        return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" has %s, not a type of ggml's", path, tn, ggml_type_label(type));
+    if (t->ne[0] % be)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\": row of %llu is not a multiple of the %s block (%llu)", path, tn,
+                         (unsigned long long)t->ne[0], ggml_type_name(t->type), (unsigned long long)be);
+    if (__builtin_mul_overflow(n_elems / be, bb, &t->n_bytes))
+        return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" is implausibly large", path, tn);
+    if (t->offset % g->alignment)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" offset %llu is not aligned to %llu", path, tn,
+                         (unsigned long long)t->offset, (unsigned long long)g->alignment);
+    return LOAM_OK;
+}
+
+static int cmp_kv(const void *a, const void *b, void *file) {
+    const gguf_file *g = file;
+    return strcmp(g->kv[*(const int64_t *)a].key, g->kv[*(const int64_t *)b].key);
+}
+
+static int cmp_tensor_name(const void *a, const void *b, void *file) {
+    const gguf_file *g = file;
+    return strcmp(g->tensors[*(const int64_t *)a].name, g->tensors[*(const int64_t *)b].name);
+}
+
+static int cmp_tensor_offset(const void *a, const void *b, void *file) {
+    const gguf_file *g = file;
+    uint64_t x = g->tensors[*(const int64_t *)a].offset, y = g->tensors[*(const int64_t *)b].offset;
+    return (x > y) - (x < y);
+}
+
+/* Sorted indexes (lookups in O(log n)), and in O(n log n): no key or
+ * tensor name twice (gguf.md), no two tensors' bytes overlapping. */
+static loam_status index_entries(gguf_file *g, const char *path, loam_error *err) {
+    int64_t nkv = g->n_kv, nt = g->n_tensors;
+    g->kv_sorted = malloc((size_t)(nkv ? nkv : 1) * sizeof *g->kv_sorted);
+    g->tensor_sorted = malloc((size_t)(nt ? nt : 1) * sizeof *g->tensor_sorted);
+    int64_t *by_offset = malloc((size_t)(nt ? nt : 1) * sizeof *by_offset);
+    if (!g->kv_sorted || !g->tensor_sorted || !by_offset) {
+        free(by_offset);
+        return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory", path);
+    }
+    for (int64_t i = 0; i < nkv; i++) g->kv_sorted[i] = i;
+    for (int64_t i = 0; i < nt; i++) g->tensor_sorted[i] = by_offset[i] = i;
+    qsort_r(g->kv_sorted, (size_t)nkv, sizeof *g->kv_sorted, cmp_kv, g);
+    qsort_r(g->tensor_sorted, (size_t)nt, sizeof *g->tensor_sorted, cmp_tensor_name, g);
+    qsort_r(by_offset, (size_t)nt, sizeof *by_offset, cmp_tensor_offset, g);
+    loam_status st = LOAM_OK;
+    for (int64_t i = 1; i < nkv && !st; i++)
+        if (!strcmp(g->kv[g->kv_sorted[i]].key, g->kv[g->kv_sorted[i - 1]].key))
+            st = loam_fail(err, LOAM_E_FORMAT, "%s: metadata key \"%s\" appears twice", path, g->kv[g->kv_sorted[i]].key);
+    for (int64_t i = 1; i < nt && !st; i++)
+        if (!strcmp(g->tensors[g->tensor_sorted[i]].name, g->tensors[g->tensor_sorted[i - 1]].name))
+            st = loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" appears twice", path, g->tensors[g->tensor_sorted[i]].name);
+    /* by start offset: each tensor must begin after the furthest end so far */
+    const gguf_tensor *furthest = NULL;
+    for (int64_t i = 0; i < nt && !st; i++) {
+        const gguf_tensor *t = &g->tensors[by_offset[i]];
+        if (!t->n_bytes) continue;
+        if (furthest && t->offset < furthest->offset + furthest->n_bytes)
+            st = loam_fail(err, LOAM_E_FORMAT, "%s: tensors \"%s\" and \"%s\" overlap", path, furthest->name, t->name);
+        if (!furthest || t->offset + t->n_bytes > furthest->offset + furthest->n_bytes) furthest = t;
+    }
+    free(by_offset);
+    return st;
+}
+
+loam_status gguf_parse(gguf_file *g, const uint8_t *data, uint64_t size, const char *path, loam_error *err) {
+    g->kv = NULL, g->tensors = NULL, g->strings = NULL, g->kv_sorted = g->tensor_sorted = NULL;
+    g->n_kv = g->n_tensors = 0;
+    /* an empty file maps to no memory at all: nothing may point into it */
+    if (!data || size == 0) return loam_fail(err, LOAM_E_FORMAT, "%s: the file is empty (not a GGUF file)", path);
+    if (size < 4 || memcmp(data, "GGUF", 4) != 0) return loam_fail(err, LOAM_E_FORMAT, "%s: not a GGUF file (no GGUF magic)", path);
+    cursor c = {data + 4, data + size, data, path, err};
+    if (!read_u32(&c, &g->version, "version")) return err->code;
+    if (g->version != 2 && g->version != 3)
+        return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: GGUF version %u (supported: 2, 3)", path, g->version);
+    uint64_t nt, nkv;
+    if (!read_u64(&c, &nt, "tensor count") || !read_u64(&c, &nkv, "metadata count")) return err->code;
+    if (nt > MAX_TENSORS || nkv > MAX_KV)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: implausible counts (%llu tensors, %llu metadata keys; at most %lld each)", path,
+                         (unsigned long long)nt, (unsigned long long)nkv, (long long)MAX_TENSORS);
+    /* every key and tensor takes at least 8 bytes: a cheap sanity bound */
+    if ((nt + nkv) * 8 > size) return loam_fail(err, LOAM_E_FORMAT, "%s: counts exceed the file size (truncated?)", path);
+    g->kv = calloc(nkv ? nkv : 1, sizeof *g->kv);
+    g->tensors = calloc(nt ? nt : 1, sizeof *g->tensors);
+    size_t *key_at = malloc((nkv + nt + 1) * sizeof *key_at); /* offsets into strs until it stops moving */
+    str_block strs = {0};
+    loam_status st = g->kv && g->tensors && key_at ? LOAM_OK : loam_fail(err, LOAM_E_NOMEM, "%s: out of memory", path);
+    g->alignment = 32;
+    for (uint64_t i = 0; i < nkv && !st; i++) {
+        st = parse_kv(&c, &g->kv[i], &strs, &key_at[i], path, err);
+        if (!st && strcmp(strs.p + key_at[i], "general.alignment") == 0) {
+            g->kv[i].key = strs.p + key_at[i];
+            g->n_kv = (int64_t)i + 1;
+            int64_t a;
+            const gguf_kv *kv = &g->kv[i];
+            int is_int;
+            double d;
+            if (kv->type == GGUF_ARRAY || kv->type == GGUF_STRING || !num_at(kv->type, kv->value, &d, &a, &is_int) || !is_int ||
+                a <= 0 || a > (1 << 20) || (a & (a - 1)))
+                st = loam_fail(err, LOAM_E_FORMAT, "%s: general.alignment must be a power of two up to 2^20", path);
+            else g->alignment = (uint64_t)a;
+        }
+    }
+    for (uint64_t i = 0; i < nt && !st; i++) st = parse_tensor(&c, g, &g->tensors[i], &strs, &key_at[nkv + i], path, err);
+    if (!st) { /* the block no longer moves: offsets become pointers */
+        g->strings = strs.p, strs.p = NULL;
+        for (uint64_t i = 0; i < nkv; i++) g->kv[i].key = g->strings + key_at[i];
+        for (uint64_t i = 0; i < nt; i++) g->tensors[i].name = g->strings + key_at[nkv + i];
+        g->n_kv = (int64_t)nkv, g->n_tensors = (int64_t)nt;
+    }
+    free(strs.p);
+    free(key_at);
+    if (st) return fail_free(g, st);
+    /* data starts at the next alignment boundary */
+    uint64_t header = (uint64_t)(c.p - data);
+    uint64_t data_start = (header + g->alignment - 1) / g->alignment * g->alignment;
+    if (nt > 0 && data_start > size) return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: no room for tensor data (truncated?)", path));
+    uint64_t data_size = data_start <= size ? size - data_start : 0;
+    for (uint64_t i = 0; i < nt; i++) {
+        gguf_tensor *t = &g->tensors[i];
+        if (t->offset > data_size || t->n_bytes > data_size - t->offset)
+            return fail_free(g, loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" (%llu bytes at %llu) runs past the end of the file (truncated?)",
+                                          path, t->name, (unsigned long long)t->n_bytes, (unsigned long long)t->offset));
+        t->data = data + data_start + t->offset;
+    }
+    if ((st = index_entries(g, path, err))) return fail_free(g, st);
+    return LOAM_OK;
+}
+
+loam_status gguf_open(gguf_file *g, const char *path, loam_error *err) {
+    memset(g, 0, sizeof *g);
+    loam_status st = loam_mapfile_open(&g->map, path, err);
+    if (st) return st;
+    st = gguf_parse(g, g->map.data, g->map.size, g->map.path, err);
+    if (st) loam_mapfile_close(&g->map);
+    return st;
+}
+
+void gguf_close(gguf_file *g) {
+    fail_free(g, LOAM_OK);
+    loam_mapfile_close(&g->map);
+    memset(g, 0, sizeof *g);
+}
+
+const gguf_kv *gguf_find(const gguf_file *g, const char *key) {
+    int64_t lo = 0, hi = g->n_kv;
+    while (g->kv_sorted && lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(g->kv[g->kv_sorted[mid]].key, key);
+        if (c == 0) return &g->kv[g->kv_sorted[mid]];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+const gguf_tensor *gguf_find_tensor(const gguf_file *g, const char *name) {
+    int64_t lo = 0, hi = g->n_tensors;
+    while (g->tensor_sorted && lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(g->tensors[g->tensor_sorted[mid]].name, name);
+        if (c == 0) return &g->tensors[g->tensor_sorted[mid]];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
 
 int gguf_get_int(const gguf_file *g, const char *key, int64_t *out) {
     const gguf_kv *kv = gguf_find(g, key);

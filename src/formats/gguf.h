@@ -51,6 +51,7 @@ typedef struct {
     gguf_kv *kv;
     gguf_tensor *tensors;
     char *strings; /* storage for keys and names */
+    int64_t *kv_sorted, *tensor_sorted; /* indexes by key / name, for lookups in O(log n) */
 } gguf_file;
 
 loam_status gguf_open(gguf_file *g, const char *path, loam_error *err);
@@ -77,5 +78,7 @@ int gguf_array_strs(const gguf_kv *kv, const char **strs, uint64_t *lens);
  * 0 for an unknown type. */
 int ggml_type_block(ggml_type t, uint64_t *block_elems, uint64_t *block_bytes);
 const char *ggml_type_name(ggml_type t);
+/* "IQ2_XXS (ggml type 16)", for messages: a static string per type. */
+const char *ggml_type_label(uint32_t t);
 
 #endif

@@ -129,6 +129,7 @@ loam_status loam_weights_open_gguf(loam_weight_store *ws, const char *path, loam
         for (int d = 0; d < g->n_dims; d++) t->shape[d] = (int64_t)g->ne[g->n_dims - 1 - d]; /* outermost first */
         /* a type loam does not compute with is only an error if the model uses the tensor */
         t->type = type < 0 ? LOAM_T_COUNT : (loam_type)type;
+        if (type < 0) t->stored_type = ggml_type_label(g->type);
     }
     return LOAM_OK;
 }
@@ -143,6 +144,10 @@ void loam_weights_close(loam_weight_store *ws) {
 }
 
 const loam_tensor *loam_weights_find(const loam_weight_store *ws, const char *name) {
+    if (ws->gguf) { /* the GGUF's name index: O(log n) */
+        const gguf_tensor *g = gguf_find_tensor(ws->gguf, name);
+        return g ? &ws->gguf_tensors[g - ws->gguf->tensors] : NULL;
+    }
     for (int i = 0; i < ws->n_gguf; i++)
         if (strcmp(ws->gguf_tensors[i].name, name) == 0) return &ws->gguf_tensors[i];
     for (int i = 0; i < ws->n_files; i++) {

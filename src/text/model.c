@@ -132,15 +132,16 @@ static loam_status bind_one(loam_model *m, const char *name, int n_dims, const i
     if (!t) return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" is missing", m->path, name);
     if (!loam_kernels_supports(t->type))
         return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tensor \"%s\" has type %s, which loam cannot compute with",
-                         t->file, t->name, loam_type_name(t->type));
+                         t->file, t->name, t->stored_type ? t->stored_type : loam_type_name(t->type));
     int ok = t->n_dims == n_dims;
     for (int d = 0; ok && d < n_dims; d++) ok = t->shape[d] == shape[d];
     if (!ok) {
         char have[96], want[96];
         loam_tensor w = {.n_dims = n_dims};
         for (int d = 0; d < n_dims; d++) w.shape[d] = shape[d];
-        return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" has shape %s but config.json implies %s", t->file,
-                         t->name, loam_shape_str(t, have, sizeof have), loam_shape_str(&w, want, sizeof want));
+        return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" has shape %s but %s implies %s", t->file,
+                         t->name, loam_shape_str(t, have, sizeof have), m->family == &loam_family_gguf ? "its metadata" : "config.json",
+                         loam_shape_str(&w, want, sizeof want));
     }
     *out = t;
     return LOAM_OK;

@@ -29,7 +29,7 @@ static const char *str_or(const cJSON *o, const char *key, const char *dflt) {
 static const char *text_or(const cJSON *o, const char *key, const char *dflt) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsString(v)) return dflt;
-    return tk_valid_utf8(v->valuestring, strlen(v->valuestring)) ? v->valuestring : NULL;
+    return loam_utf8_valid(v->valuestring, strlen(v->valuestring)) ? v->valuestring : NULL;
 }
 
 static int bool_or(const cJSON *o, const char *key, int dflt) {
@@ -516,7 +516,7 @@ static loam_status read_added(loam_tokenizer *t, const cJSON *added, const char 
     cJSON_ArrayForEach(v, added) {
         tk_added *a = &t->added[t->n_added];
         const char *content = cJSON_GetObjectItemCaseSensitive(v, "content")->valuestring;
-        if (!tk_valid_utf8(content, strlen(content)))
+        if (!loam_utf8_valid(content, strlen(content)))
             return loam_fail(err, LOAM_E_FORMAT, "%s: added token %d is not valid UTF-8", path, t->n_added);
         a->id = (int32_t)cJSON_GetObjectItemCaseSensitive(v, "id")->valuedouble;
         a->len = (uint32_t)strlen(content);

@@ -204,7 +204,7 @@ loam_status tk_normalize(const loam_tokenizer *t, const char *s, size_t n, tk_bu
         }
         /* regexes later run without re-checking UTF-8: a normalizer that
          * produced invalid bytes (a broken charsmap) is an error here */
-        if (!tk_valid_utf8(b.p, b.n)) {
+        if (!loam_utf8_valid(b.p, b.n)) {
             tk_buf_free(&a);
             tk_buf_free(&b);
             return loam_fail(err, LOAM_E_FORMAT, "%s: normalizer %d produced invalid UTF-8", t->source ? t->source : "tokenizer", i);

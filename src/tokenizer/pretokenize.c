@@ -246,7 +246,7 @@ fail:
 
 loam_status tk_pretokenize(const loam_tokenizer *t, const char *s, size_t n, int first, tk_word_fn emit, void *ctx,
                            loam_error *err) {
-    if (!tk_valid_utf8(s, n)) /* e.g. an added token that splits a character */
+    if (!loam_utf8_valid(s, n)) /* e.g. an added token that splits a character */
         return loam_fail(err, LOAM_E_FORMAT, "%s: text to pre-tokenize is not valid UTF-8", t->source ? t->source : "tokenizer");
     piece_list l = {0};
     l.text = malloc(n + 1);

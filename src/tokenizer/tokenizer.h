@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/utf8.h"
 #include "loam.h"
 
 /* ---- growable byte string */
@@ -178,7 +179,6 @@ loam_status tk_decode_tokens(const loam_tokenizer *t, const char **toks, const u
 uint32_t tk_byte_to_cp(unsigned char b);
 int tk_cp_to_byte(uint32_t cp);
 int tk_utf8_len(unsigned char c);
-int tk_valid_utf8(const char *s, size_t n);
 size_t tk_utf8_encode(uint32_t cp, char *out);
 /* decodes one code point at s[*i], advancing; U+FFFD on a bad sequence */
 uint32_t tk_utf8_next(const char *s, size_t n, size_t *i);

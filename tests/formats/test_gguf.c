@@ -112,7 +112,8 @@ static void test_gguf_valid_and_malformed(void) {
         uint64_t offset, alignment;
         const char *needle;
     } cases[] = {
-        {77, 1, 0, 32, "unknown type 77"},
+        {77, 1, 0, 32, "an unknown ggml type, not a type of ggml's"},
+        {31, 1, 0, 32, "Q4_0_4_4 (ggml type 31), not a type of ggml's"}, /* removed from ggml */
         {GGML_F32, 1, 4, 32, "not aligned"},
         {GGML_F32, 5, 0, 32, "5 dimensions"},
         {GGML_F32, 1, 0, 24, "power of two"},
