@@ -5,6 +5,7 @@
  * in interleaved rotary order, llama3 scaling as rope_freqs factors,
  * BLOOM's and Falcon's fused qkv as [q | k | v], Gemma's norms as 1 + w. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,18 +15,87 @@
 
 static int has(const loam_weight_store *ws, const char *name) { return loam_weights_find(ws, name) != NULL; }
 
-static int64_t get_int(const gguf_file *g, const char *arch, const char *key, int64_t dflt) {
+/* "<arch>.<key>" metadata, strictly: a value of the wrong type or outside
+ * [lo, hi] is an error naming the key and the value, never a silent
+ * default or a truncation (2^32 + 1 layers must not read as 1). Absent:
+ * *out = dflt, or an error when `required`. */
+typedef struct {
+    const gguf_file *g;
+    const char *arch, *path;
+    loam_error *err;
+} meta;
+
+static loam_status meta_int(const meta *m, const char *key, int required, int64_t dflt, int64_t lo, int64_t hi, int *out) {
     char full[160];
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    int64_t v;
-    return gguf_get_int(g, full, &v) ? v : dflt;
+    snprintf(full, sizeof full, "%s.%s", m->arch, key);
+    const gguf_kv *kv = gguf_find(m->g, full);
+    int64_t v = dflt;
+    if (!kv && required) return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s is missing", m->path, full);
+    if (kv && !gguf_get_int(m->g, full, &v))
+        return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s is not an integer (or does not fit 64 bits)", m->path, full);
+    if (v < lo || v > hi)
+        return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s is %lld; loam reads %lld..%lld", m->path, full, (long long)v, (long long)lo,
+                         (long long)hi);
+    *out = (int)v;
+    return LOAM_OK;
 }
 
-static double get_float(const gguf_file *g, const char *arch, const char *key, double dflt) {
+static loam_status meta_float(const meta *m, const char *key, double dflt, double *out) {
     char full[160];
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    double v;
-    return gguf_get_float(g, full, &v) ? v : dflt;
+    snprintf(full, sizeof full, "%s.%s", m->arch, key);
+    *out = dflt;
+    if (gguf_find(m->g, full) && (!gguf_get_float(m->g, full, out) || !isfinite(*out)))
+        return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s is not a finite number", m->path, full);
+    return LOAM_OK;
+}
+
+/* The sizes every architecture has. */
+static loam_status read_sizes(const meta *m, loam_spec *s) {
+    loam_status st;
+    if ((st = meta_int(m, "embedding_length", 1, 0, 1, INT32_MAX, &s->n_embd)) ||
+        (st = meta_int(m, "block_count", 1, 0, 1, INT32_MAX, &s->n_layers)) ||
+        (st = meta_int(m, "feed_forward_length", 1, 0, 1, INT32_MAX, &s->n_ff)) ||
+        (st = meta_int(m, "attention.head_count", 1, 0, 1, INT32_MAX, &s->n_heads)) ||
+        (st = meta_int(m, "attention.head_count_kv", 0, s->n_heads, 1, INT32_MAX, &s->n_kv_heads)) ||
+        /* llama.cpp refuses a file without it, and so does loam: a guessed
+         * context would be silently wrong */
+        (st = meta_int(m, "context_length", 1, 0, 1, INT32_MAX, &s->n_ctx_train)) ||
+        (st = meta_int(m, "attention.key_length", 0, s->n_embd / s->n_heads, 1, INT32_MAX, &s->head_dim)))
+        return st;
+    return LOAM_OK;
+}
+
+/* The vocabulary: token_embd's rows; a tokenizer or vocab_size that says
+ * otherwise is refused (llama.cpp does too), as are special ids past it. */
+static loam_status read_vocab(const meta *m, const loam_weight_store *ws, loam_spec *s) {
+    const loam_tensor *emb = loam_weights_find(ws, "token_embd.weight");
+    if (!emb || emb->n_dims != 2) return loam_fail(m->err, LOAM_E_FORMAT, "%s: tensor \"token_embd.weight\" is missing", m->path);
+    if (emb->shape[0] < 1 || emb->shape[0] > INT32_MAX)
+        return loam_fail(m->err, LOAM_E_FORMAT, "%s: token_embd.weight has %lld rows", m->path, (long long)emb->shape[0]);
+    s->n_vocab = (int)emb->shape[0];
+    int vocab_size = s->n_vocab;
+    loam_status st = meta_int(m, "vocab_size", 0, s->n_vocab, 1, INT32_MAX, &vocab_size);
+    if (st) return st;
+    if (vocab_size != s->n_vocab)
+        return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s.vocab_size is %d but token_embd.weight has %d rows", m->path, m->arch,
+                         vocab_size, s->n_vocab);
+    const gguf_kv *tokens = gguf_find(m->g, "tokenizer.ggml.tokens");
+    if (tokens && tokens->type == GGUF_ARRAY && tokens->count != (uint64_t)s->n_vocab)
+        return loam_fail(m->err, LOAM_E_FORMAT, "%s: tokenizer.ggml.tokens has %llu tokens but token_embd.weight has %d rows", m->path,
+                         (unsigned long long)tokens->count, s->n_vocab);
+    static const char *const ids[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
+                                      "tokenizer.ggml.padding_token_id"};
+    int64_t v[4] = {-1, -1, -1, -1};
+    for (int i = 0; i < 4; i++) {
+        if (!gguf_find(m->g, ids[i])) continue;
+        if (!gguf_get_int(m->g, ids[i], &v[i])) return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s is not an integer", m->path, ids[i]);
+        if (v[i] < 0 || v[i] >= s->n_vocab)
+            return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s is %lld but the vocabulary has %d tokens", m->path, ids[i], (long long)v[i],
+                             s->n_vocab);
+    }
+    s->bos_id = (int)v[0];
+    if (v[1] >= 0) s->eos_ids[0] = (int32_t)v[1], s->n_eos = 1;
+    return LOAM_OK;
 }
 
 loam_status loam_gguf_spec(const loam_weight_store *ws, const char *path, loam_spec *s, loam_error *err) {
@@ -43,24 +113,11 @@ loam_status loam_gguf_spec(const loam_weight_store *ws, const char *path, loam_s
                          path, arch);
     snprintf(s->model_type, sizeof s->model_type, "%s", arch);
     snprintf(s->architecture, sizeof s->architecture, "gguf:%s", arch);
-    const loam_tensor *emb = loam_weights_find(ws, "token_embd.weight");
-    if (!emb || emb->n_dims != 2) return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"token_embd.weight\" is missing", path);
-    s->n_vocab = (int)emb->shape[0];
-    s->n_embd = (int)get_int(g, arch, "embedding_length", 0);
-    s->n_layers = (int)get_int(g, arch, "block_count", 0);
-    s->n_ff = (int)get_int(g, arch, "feed_forward_length", 0);
-    s->n_heads = (int)get_int(g, arch, "attention.head_count", 0);
-    s->n_kv_heads = (int)get_int(g, arch, "attention.head_count_kv", s->n_heads);
-    s->n_ctx_train = (int)get_int(g, arch, "context_length", 2048);
-    s->head_dim = (int)get_int(g, arch, "attention.key_length", s->n_heads > 0 ? s->n_embd / s->n_heads : 0);
-    if (s->n_embd <= 0 || s->n_layers <= 0 || s->n_heads <= 0)
-        return loam_fail(err, LOAM_E_FORMAT, "%s: %s.embedding_length, block_count and attention.head_count are required", path, arch);
-    int64_t bos = -1, eos = -1;
-    gguf_get_int(g, "tokenizer.ggml.bos_token_id", &bos);
-    gguf_get_int(g, "tokenizer.ggml.eos_token_id", &eos);
-    s->bos_id = (int)bos;
-    if (eos >= 0) s->eos_ids[0] = (int32_t)eos, s->n_eos = 1;
+    meta m = {g, arch, path, err};
+    loam_status st;
+    if ((st = read_vocab(&m, ws, s)) || (st = read_sizes(&m, s))) return st;
 
+    double f;
     /* what the tensors say */
     s->norm_bias = has(ws, "blk.0.attn_norm.bias");
     s->tied_lm_head = !has(ws, "output.weight");
@@ -74,23 +131,27 @@ loam_status loam_gguf_spec(const loam_weight_store *ws, const char *path, loam_s
 
     if (llama || gemma) {
         s->norm = LOAM_NORM_RMS;
-        s->norm_eps = (float)get_float(g, arch, "attention.layer_norm_rms_epsilon", 1e-5);
+        if ((st = meta_float(&m, "attention.layer_norm_rms_epsilon", 1e-5, &f))) return st;
+        s->norm_eps = (float)f;
         s->act = llama ? NN_ACT_SILU : NN_ACT_GELU_TANH;
         s->emb_scale = gemma; /* Gemma's norms are stored as 1 + w already */
     } else {
         s->norm = LOAM_NORM_LAYER;
-        s->norm_eps = (float)get_float(g, arch, "attention.layer_norm_epsilon", 1e-5);
+        if ((st = meta_float(&m, "attention.layer_norm_epsilon", 1e-5, &f))) return st;
+        s->norm_eps = (float)f;
         s->act = bloom || phi2 ? NN_ACT_GELU_TANH : NN_ACT_GELU;
     }
     if (bloom || mpt) {
         s->pos = LOAM_POS_ALIBI;
-        s->alibi_bias_max = get_float(g, arch, "attention.max_alibi_bias", 8.0);
+        if ((st = meta_float(&m, "attention.max_alibi_bias", 8.0, &s->alibi_bias_max)) ||
+            (st = meta_float(&m, "attention.clamp_kqv", 0.0, &s->clip_qkv)))
+            return st;
         s->alibi_mpt_slopes = mpt;
-        s->clip_qkv = get_float(g, arch, "attention.clamp_kqv", 0.0);
     } else {
         s->pos = LOAM_POS_ROPE;
-        s->rope_theta = get_float(g, arch, "rope.freq_base", 10000.0);
-        s->rope_dim = (int)get_int(g, arch, "rope.dimension_count", s->head_dim);
+        if ((st = meta_float(&m, "rope.freq_base", 10000.0, &s->rope_theta)) ||
+            (st = meta_int(&m, "rope.dimension_count", 0, s->head_dim, 1, INT32_MAX, &s->rope_dim)))
+            return st;
         s->rope_interleaved = llama; /* the converter permuted q/k for llama.cpp's rotary order */
         s->rope_freq_tensor = llama && has(ws, "rope_freqs.weight");
         char key[160];
@@ -102,7 +163,6 @@ loam_status loam_gguf_spec(const loam_weight_store *ws, const char *path, loam_s
     }
     s->parallel_block = falcon || phi2;
     s->parallel_two_norms = falcon && has(ws, "blk.0.attn_norm_2.weight");
-    if (!s->n_ff) return loam_fail(err, LOAM_E_FORMAT, "%s: %s.feed_forward_length is required", path, arch);
     return LOAM_OK;
 }
 

@@ -65,14 +65,44 @@ static loam_status gpt2_pretokenizer(loam_tokenizer *t, const char *pre, const c
                      "%s: tokenizer.ggml.pre \"%s\" is not supported (llama-bpe, falcon, gpt-2, mpt, default)", path, pre);
 }
 
-static int64_t int_or(const gguf_file *g, const char *key, int64_t dflt) {
-    int64_t v;
-    return gguf_get_int(g, key, &v) ? v : dflt;
-}
 
 static int bool_or(const gguf_file *g, const char *key, int dflt) {
     int v;
     return gguf_get_bool(g, key, &v) ? v : dflt;
+}
+
+/* A special token id (absent: -1). Present, it must be an integer naming a
+ * token of the vocabulary: an id past it would otherwise be ignored. */
+static loam_status special_id(const gguf_file *g, const char *key, uint64_t n, int64_t *out, const char *path, loam_error *err) {
+    *out = -1;
+    const gguf_kv *kv = gguf_find(g, key);
+    if (!kv) return LOAM_OK;
+    int64_t v;
+    if (!gguf_get_int(g, key, &v)) return loam_fail(err, LOAM_E_FORMAT, "%s: %s is not an integer", path, key);
+    if (v < 0 || (uint64_t)v >= n)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: %s is %lld but the vocabulary has %llu tokens (ids 0..%llu)", path, key,
+                         (long long)v, (unsigned long long)n, (unsigned long long)n - 1);
+    *out = v;
+    return LOAM_OK;
+}
+
+static int integer_type(gguf_type t) { return t <= GGUF_I32 || t == GGUF_U64 || t == GGUF_I64; }
+
+/* tokenizer.ggml.token_type: integers, each one of GGUF's token types. */
+static loam_status read_token_types(const gguf_kv *kv, uint64_t n, int8_t *types, const char *path, loam_error *err) {
+    for (uint64_t i = 0; i < n; i++) types[i] = TYPE_NORMAL;
+    if (!kv) return LOAM_OK;
+    if (kv->type != GGUF_ARRAY || kv->count != n || !integer_type(kv->elem_type))
+        return loam_fail(err, LOAM_E_FORMAT, "%s: tokenizer.ggml.token_type must be an array of %llu integers", path, (unsigned long long)n);
+    for (uint64_t i = 0; i < n; i++) {
+        double v = 0;
+        gguf_array_num(kv, i, &v);
+        if (!(v >= TYPE_NORMAL && v <= TYPE_BYTE))
+            return loam_fail(err, LOAM_E_FORMAT, "%s: tokenizer.ggml.token_type of token %llu is %.17g (the token types are 1..6)", path,
+                             (unsigned long long)i, v);
+        types[i] = (int8_t)v;
+    }
+    return LOAM_OK;
 }
 
 static loam_status load(loam_tokenizer *t, const gguf_file *g, const char *path, loam_error *err) {
@@ -92,9 +122,7 @@ static loam_status load(loam_tokenizer *t, const gguf_file *g, const char *path,
     if (!tokens || tokens->type != GGUF_ARRAY || tokens->elem_type != GGUF_STRING || tokens->count == 0 || tokens->count > (1u << 22))
         return loam_fail(err, LOAM_E_FORMAT, "%s: tokenizer.ggml.tokens must be a non-empty array of strings", path);
     uint64_t n = tokens->count;
-    if (types_kv && (types_kv->type != GGUF_ARRAY || types_kv->count != n))
-        return loam_fail(err, LOAM_E_FORMAT, "%s: tokenizer.ggml.token_type does not match the %llu tokens", path, (unsigned long long)n);
-    if (scores && (scores->type != GGUF_ARRAY || scores->count != n))
+    if (scores && (scores->type != GGUF_ARRAY || scores->count != n || scores->elem_type == GGUF_STRING))
         return loam_fail(err, LOAM_E_FORMAT, "%s: tokenizer.ggml.scores does not match the %llu tokens", path, (unsigned long long)n);
     t->n_vocab = (int32_t)n;
     t->tokens = calloc(n + 1, sizeof *t->tokens);
@@ -105,6 +133,14 @@ static loam_status load(loam_tokenizer *t, const gguf_file *g, const char *path,
     uint64_t *lens = malloc(n * sizeof *lens);
     loam_status st = LOAM_OK;
     if (!t->tokens || !t->token_lens || !t->scores || !types || !strs || !lens) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    if (!st) st = read_token_types(types_kv, n, types, path, err);
+    int64_t bos = -1, eos = -1, unk = -1, pad = -1, sep = -1;
+    if (!st) st = special_id(g, "tokenizer.ggml.bos_token_id", n, &bos, path, err);
+    if (!st) st = special_id(g, "tokenizer.ggml.eos_token_id", n, &eos, path, err);
+    if (!st) st = special_id(g, "tokenizer.ggml.unknown_token_id", n, &unk, path, err);
+    if (!st) st = special_id(g, "tokenizer.ggml.padding_token_id", n, &pad, path, err);
+    if (!st) st = special_id(g, "tokenizer.ggml.seperator_token_id", n, &sep, path, err);
+    (void)pad, (void)sep; /* checked, not used */
     if (!st) gguf_array_strs(tokens, strs, lens);
     for (uint64_t i = 0; !st && i < n; i++) {
         if (!(t->tokens[i] = malloc(lens[i] + 1))) {
@@ -114,18 +150,15 @@ static loam_status load(loam_tokenizer *t, const gguf_file *g, const char *path,
         memcpy(t->tokens[i], strs[i], lens[i]);
         t->tokens[i][lens[i]] = 0;
         t->token_lens[i] = (uint32_t)lens[i];
-        double v = TYPE_NORMAL, sc = 0;
-        if (types_kv) gguf_array_num(types_kv, i, &v);
+        double sc = 0;
         if (scores) gguf_array_num(scores, i, &sc);
-        types[i] = (int8_t)v;
         t->scores[i] = (float)sc;
     }
-    int64_t bos = int_or(g, "tokenizer.ggml.bos_token_id", -1), eos = int_or(g, "tokenizer.ggml.eos_token_id", -1);
     if (!st && spm) {
         int byte_fallback = 0;
         for (uint64_t i = 0; i < n; i++) byte_fallback |= types[i] == TYPE_BYTE;
         tk_spm_options o = {.byte_fallback = byte_fallback, .add_dummy_prefix = bool_or(g, "tokenizer.ggml.add_space_prefix", 1),
-                            .remove_extra_ws = 0, .unk_id = int_or(g, "tokenizer.ggml.unknown_token_id", 0), .bos_id = bos, .eos_id = eos,
+                            .remove_extra_ws = 0, .unk_id = unk >= 0 ? unk : 0, .bos_id = bos, .eos_id = eos,
                             .add_bos = bool_or(g, "tokenizer.ggml.add_bos_token", 1), .add_eos = bool_or(g, "tokenizer.ggml.add_eos_token", 0)};
         st = tk_spm_build(t, types, &o, path, err);
     } else if (!st) {
@@ -165,7 +198,7 @@ static loam_status load(loam_tokenizer *t, const gguf_file *g, const char *path,
         for (uint64_t i = 0; !st && i < n; i++) {
             if (types[i] != TYPE_CONTROL && types[i] != TYPE_USER) continue;
             tk_added *a = &t->added[t->n_added];
-            if (!(a->content = strdup(t->tokens[i]))) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
+            if (!(a->content = tk_memdup(t->tokens[i], t->token_lens[i]))) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
             a->id = (int32_t)i, a->len = t->token_lens[i], a->special = types[i] == TYPE_CONTROL;
             t->n_added++;
         }

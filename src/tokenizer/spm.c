@@ -186,7 +186,7 @@ loam_status tk_spm_build(loam_tokenizer *t, const int8_t *types, const tk_spm_op
         if ((types[i] != PIECE_CONTROL && types[i] != PIECE_UNKNOWN) || !t->tokens[i]) continue;
         tk_added *a = &t->added[t->n_added++];
         a->id = i;
-        a->content = strdup(t->tokens[i]);
+        a->content = tk_memdup(t->tokens[i], t->token_lens[i]);
         a->len = t->token_lens[i];
         a->special = 1;
         if (!a->content) return loam_fail(err, LOAM_E_NOMEM, "out of memory");

@@ -183,3 +183,11 @@ int tk_cp_to_byte(uint32_t cp) {
     if (cp == 256 + 33 + 34) return 0xad;
     return -1;
 }
+
+char *tk_memdup(const char *s, size_t n) {
+    char *p = malloc(n + 1);
+    if (!p) return NULL;
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}

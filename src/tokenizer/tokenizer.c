@@ -56,6 +56,17 @@ void loam_tokenizer_free(loam_tokenizer *t) {
     free(t);
 }
 
+/* first byte ascending, then longer first, then in the file's order */
+static int cmp_added(const void *pa, const void *pb, void *tok) {
+    const loam_tokenizer *t = tok;
+    int ia = *(const int *)pa, ib = *(const int *)pb;
+    const tk_added *a = &t->added[ia], *b = &t->added[ib];
+    unsigned char ca = (unsigned char)a->content[0], cb = (unsigned char)b->content[0];
+    if (ca != cb) return ca < cb ? -1 : 1;
+    if (a->len != b->len) return a->len > b->len ? -1 : 1;
+    return (ia > ib) - (ia < ib);
+}
+
 loam_status tk_finish(loam_tokenizer *t, loam_error *err) {
     /* "<0xXX>" byte pieces (SentencePiece keeps them out of the merge vocab) */
     for (int b = 0; b < 256; b++) t->byte_tokens[b] = -1;
@@ -70,24 +81,24 @@ loam_status tk_finish(loam_tokenizer *t, loam_error *err) {
     t->added_by_id = malloc((size_t)(t->n_vocab ? t->n_vocab : 1) * sizeof *t->added_by_id);
     if (!t->added_by_id) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     for (int32_t i = 0; i < t->n_vocab; i++) t->added_by_id[i] = -1;
-    for (int i = 0; i < t->n_added; i++) t->added_by_id[t->added[i].id] = i;
-    /* added tokens by first byte, longest first, for leftmost-longest matching */
-    t->added_order = malloc((size_t)(t->n_added ? t->n_added : 1) * sizeof *t->added_order);
-    if (!t->added_order) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
-    int at = 0;
-    for (int b = 0; b < 256; b++) {
-        t->added_start[b] = at;
-        int first = at;
-        for (int i = 0; i < t->n_added; i++)
-            if (t->added[i].len && (unsigned char)t->added[i].content[0] == b) t->added_order[at++] = i;
-        for (int i = first + 1; i < at; i++) /* insertion sort by length, descending */
-            for (int k = i; k > first && t->added[t->added_order[k]].len > t->added[t->added_order[k - 1]].len; k--) {
-                int tmp = t->added_order[k];
-                t->added_order[k] = t->added_order[k - 1];
-                t->added_order[k - 1] = tmp;
-            }
+    for (int i = 0; i < t->n_added; i++) {
+        if (t->added[i].id < 0 || t->added[i].id >= t->n_vocab) /* each loader checks; this keeps the table safe */
+            return loam_fail(err, LOAM_E_FORMAT, "%s: added token %d is outside the vocabulary of %d",
+                             t->source ? t->source : "tokenizer", (int)t->added[i].id, (int)t->n_vocab);
+        t->added_by_id[t->added[i].id] = i;
     }
-    t->added_start[256] = at;
+    /* added tokens by first byte, longest first, for leftmost-longest
+     * matching: one sort, O(n log n) (a hostile vocabulary may hold 100k) */
+    t->added_order = malloc((size_t)(t->n_added > 0 ? t->n_added : 1) * sizeof *t->added_order);
+    if (!t->added_order) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    int n_order = 0;
+    for (int i = 0; i < t->n_added; i++)
+        if (t->added[i].len) t->added_order[n_order++] = i;
+    qsort_r(t->added_order, (size_t)n_order, sizeof *t->added_order, cmp_added, t);
+    for (int b = 0, at = 0; b <= 256; b++) {
+        while (at < n_order && (unsigned char)t->added[t->added_order[at]].content[0] < b) at++;
+        t->added_start[b] = at;
+    }
     t->max_piece_len = 0;
     for (int32_t i = 0; i < t->n_vocab; i++)
         if (t->tokens[i] && t->token_lens[i] > t->max_piece_len) t->max_piece_len = t->token_lens[i];

@@ -175,6 +175,10 @@ int tk_score_bpe(const loam_tokenizer *t, const char *s, size_t n, tk_ids *out);
 /* Decoders over a list of token strings into text. */
 loam_status tk_decode_tokens(const loam_tokenizer *t, const char **toks, const uint32_t *lens, int n, tk_buf *out);
 
+/* A NUL-terminated copy of n bytes that may themselves hold NULs (token
+ * texts come from files: never strdup them). NULL when out of memory. */
+char *tk_memdup(const char *s, size_t n);
+
 /* GPT-2's byte <-> unicode map (-1: not a byte-level character). */
 uint32_t tk_byte_to_cp(unsigned char b);
 int tk_cp_to_byte(uint32_t cp);
