@@ -50,6 +50,8 @@ typedef struct loam_file_summary {
     uint64_t data_bytes;   /* bytes of all tensor data */
     char dtype[16];        /* general.file_type as llama.cpp names it ("q4_k_m"), else the
                               tensor type holding the most bytes */
+    int runnable;          /* an architecture loam runs: what loam_model_open says of the
+                              file stands (a summary is no substitute for its errors) */
 } loam_file_summary;
 
 LOAM_API loam_status loam_file_summarize(const char *path, loam_file_summary *out, loam_error *err);

@@ -28,6 +28,11 @@ int cli_float(const char *opt, const char *value, double *out);
 /* Comma-separated integers ("1,2,3"); returns the count or -1. */
 int cli_int_list(const char *text, int32_t **out);
 double cli_now(void);
+/* For a .gguf path: validates the whole file as loam run would (container
+ * and model metadata); prints the error and returns 1 if it is refused, 0
+ * otherwise (also for an architecture loam does not run, whose container
+ * is still checked). 0 for other paths. */
+int cli_check_gguf(const char *path);
 /* An unsigned 64-bit integer option (digits only: "1.5", "-1" are refused). */
 int cli_u64(const char *opt, const char *value, uint64_t *out);
 

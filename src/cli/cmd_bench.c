@@ -217,6 +217,7 @@ static const char sample_text[] =
 static int bench_tokenizer(const char *path, const char *text_path) {
     loam_error err;
     loam_tokenizer *tok = NULL;
+    if (cli_check_gguf(path)) return 1;
     if (loam_tokenizer_open(path, &tok, &err) != LOAM_OK) return cli_error_status(&err);
     size_t len = 0;
     char *text = NULL;

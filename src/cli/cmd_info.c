@@ -17,7 +17,9 @@ static void human_bytes(uint64_t b, char *buf, size_t len) {
 static int info_summary(const char *path, int json, const loam_error *why) {
     loam_error err;
     loam_file_summary s;
-    if (loam_file_summarize(path, &s, &err) != LOAM_OK) return cli_error_status(why);
+    /* a summary only stands in for an architecture loam does not run: for
+     * the others, info refuses what run refuses */
+    if (loam_file_summarize(path, &s, &err) != LOAM_OK || s.runnable) return cli_error_status(why);
     if (json) {
         printf("{\"architecture\": \"%s\", \"name\": \"%s\", \"n_params\": %lld, \"dtype\": \"%s\", \"n_tensors\": %lld, "
                "\"weight_bytes\": %llu, \"runnable\": false}\n",

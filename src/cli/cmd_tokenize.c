@@ -66,6 +66,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     loam_error err;
     loam_tokenizer *tok = NULL;
+    if (cli_check_gguf(path)) return free(owned), 1;
     if (loam_tokenizer_open(path, &tok, &err) != LOAM_OK) {
         free(owned);
         return cli_error_status(&err);
@@ -114,6 +115,7 @@ int cmd_detokenize(int argc, char **argv) {
     if (!path) return free(ids), cli_error("usage: loam detokenize PATH [--skip-special] ID...");
     loam_error err;
     loam_tokenizer *tok = NULL;
+    if (cli_check_gguf(path)) return free(ids), 1;
     if (loam_tokenizer_open(path, &tok, &err) != LOAM_OK) return free(ids), cli_error_status(&err);
     char *text = NULL;
     size_t len = 0;

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -73,4 +74,22 @@ double cli_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int cli_check_gguf(const char *path) {
+    size_t n = strlen(path);
+    if (n < 5 || strcmp(path + n - 5, ".gguf") != 0) return 0;
+    /* a GGUF is checked whole, container and model metadata, whatever the
+     * command needs of it: each command refuses what `loam run` refuses */
+    loam_error err;
+    loam_model_params mp = loam_model_default_params();
+    mp.n_threads = 1;
+    loam_model *m = NULL;
+    loam_status st = loam_model_open(path, &mp, &m, &err);
+    loam_model_free(m);
+    if (st == LOAM_OK) return 0;
+    loam_file_summary s;
+    loam_error ignored;
+    if (st == LOAM_E_UNSUPPORTED && loam_file_summarize(path, &s, &ignored) == LOAM_OK && !s.runnable) return 0;
+    return cli_error_status(&err);
 }

@@ -98,6 +98,15 @@ static loam_status read_vocab(const meta *m, const loam_weight_store *ws, loam_s
     return LOAM_OK;
 }
 
+static const char *const gguf_archs[] = {"llama", "gemma", "bloom", "mpt", "falcon", "phi2"};
+static const char supported_list[] = "llama, gemma, bloom, mpt, falcon, phi2";
+
+int loam_gguf_arch_supported(const char *arch) {
+    for (size_t i = 0; i < sizeof gguf_archs / sizeof *gguf_archs; i++)
+        if (!strcmp(arch, gguf_archs[i])) return 1;
+    return 0;
+}
+
 loam_status loam_gguf_spec(const loam_weight_store *ws, const char *path, loam_spec *s, loam_error *err) {
     const gguf_file *g = ws->gguf;
     const char *a;
@@ -106,11 +115,10 @@ loam_status loam_gguf_spec(const loam_weight_store *ws, const char *path, loam_s
         return loam_fail(err, LOAM_E_FORMAT, "%s: no general.architecture", path);
     char arch[32];
     snprintf(arch, sizeof arch, "%.*s", (int)al, a);
+    if (!loam_gguf_arch_supported(arch))
+        return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: GGUF architecture \"%s\" is not supported (%s)", path, arch, supported_list);
     int llama = !strcmp(arch, "llama"), gemma = !strcmp(arch, "gemma"), bloom = !strcmp(arch, "bloom");
     int mpt = !strcmp(arch, "mpt"), falcon = !strcmp(arch, "falcon"), phi2 = !strcmp(arch, "phi2");
-    if (!llama && !gemma && !bloom && !mpt && !falcon && !phi2)
-        return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: GGUF architecture \"%s\" is not supported (llama, gemma, bloom, mpt, falcon, phi2)",
-                         path, arch);
     snprintf(s->model_type, sizeof s->model_type, "%s", arch);
     snprintf(s->architecture, sizeof s->architecture, "gguf:%s", arch);
     meta m = {g, arch, path, err};

@@ -34,6 +34,9 @@ struct loam_model {
     loam_type weight_type;
 };
 
+/* Whether loam runs GGUF files of this general.architecture. */
+int loam_gguf_arch_supported(const char *arch);
+
 /* The spec of a GGUF model from its metadata and tensors. */
 loam_status loam_gguf_spec(const loam_weight_store *ws, const char *path, loam_spec *s, loam_error *err);
 
