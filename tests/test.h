@@ -78,6 +78,19 @@ typedef struct {
 test_rows test_rows_new(int n);
 void test_rows_free(test_rows *r);
 
+/* A child process run with guards: killed past timeout_s seconds or past
+ * rss_limit_kb of resident memory (0: no limit), its stdout and stderr
+ * kept apart, its time and peak memory measured. */
+typedef struct {
+    int exit_code; /* -1 when it did not exit */
+    int signaled, timed_out, over_memory;
+    double seconds;
+    long max_rss_kb;
+    char *out, *err;
+} guarded_run;
+int run_guarded(char *const argv[], double timeout_s, long rss_limit_kb, guarded_run *r);
+void guarded_free(guarded_run *r);
+
 /* Writes text to a file; 0 on failure. */
 int write_text(const char *path, const char *text);
 /* Copies a file / a whole folder. */

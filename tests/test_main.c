@@ -1,4 +1,12 @@
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -162,6 +170,98 @@ void test_rows_free(test_rows *r) {
     r->pos = r->seq = NULL;
 }
 
+/* Reads what is there from a non-blocking pipe into a growing buffer;
+ * returns 0 at end of file. */
+static int drain(int fd, char **buf, size_t *len, size_t *cap) {
+    char tmp[8192];
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n == 0) return 0;
+        if (n < 0) return errno == EAGAIN || errno == EINTR;
+        if (*len + (size_t)n + 1 > *cap) {
+            while (*len + (size_t)n + 1 > *cap) *cap = *cap ? *cap * 2 : 8192;
+            *buf = realloc(*buf, *cap);
+        }
+        memcpy(*buf + *len, tmp, (size_t)n);
+        *len += (size_t)n;
+        (*buf)[*len] = 0;
+    }
+}
+
+static long rss_kb(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
+    if (f) fclose(f);
+    return kb;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int run_guarded(char *const argv[], double timeout_s, long rss_limit_kb, guarded_run *r) {
+    memset(r, 0, sizeof *r);
+    int out[2], err[2];
+    if (pipe(out) || pipe(err)) return 0;
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid < 0) return 0;
+    if (pid == 0) {
+        dup2(out[1], 1), dup2(err[1], 2);
+        close(out[0]), close(out[1]), close(err[0]), close(err[1]);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) dup2(devnull, 0);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(out[1]), close(err[1]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK), fcntl(err[0], F_SETFL, O_NONBLOCK);
+    size_t olen = 0, ocap = 0, elen = 0, ecap = 0;
+    int open_out = 1, open_err = 1, status = 0, reaped = 0;
+    struct rusage ru;
+    while (!reaped) {
+        struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+        poll(fds, 2, 10);
+        if (open_out) open_out = drain(out[0], &r->out, &olen, &ocap);
+        if (open_err) open_err = drain(err[0], &r->err, &elen, &ecap);
+        pid_t w = wait4(pid, &status, WNOHANG, &ru);
+        if (w == pid) {
+            reaped = 1;
+            break;
+        }
+        long kb = rss_kb(pid);
+        if (kb > r->max_rss_kb) r->max_rss_kb = kb;
+        if (now_s() - t0 > timeout_s) r->timed_out = 1;
+        if (rss_limit_kb > 0 && kb > rss_limit_kb) r->over_memory = 1;
+        if (r->timed_out || r->over_memory) {
+            kill(pid, SIGKILL);
+            wait4(pid, &status, 0, &ru);
+            reaped = 1;
+        }
+    }
+    while (open_out && (open_out = drain(out[0], &r->out, &olen, &ocap))) usleep(1000);
+    while (open_err && (open_err = drain(err[0], &r->err, &elen, &ecap))) usleep(1000);
+    close(out[0]), close(err[0]);
+    r->seconds = now_s() - t0;
+    if (ru.ru_maxrss > r->max_rss_kb) r->max_rss_kb = ru.ru_maxrss;
+    r->signaled = WIFSIGNALED(status);
+    r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (!r->out) r->out = calloc(1, 1);
+    if (!r->err) r->err = calloc(1, 1);
+    return 1;
+}
+
+void guarded_free(guarded_run *r) {
+    free(r->out), free(r->err);
+    r->out = r->err = NULL;
+}
+
 int write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     if (!f) return 0;
@@ -201,7 +301,7 @@ int copy_dir(const char *from, const char *to) {
 #define SUITES(X)                                                                                   \
     X(arch) X(core) X(kernels) X(nn) X(safetensors) X(gguf) X(tokenizer_cases) X(tokenizer_robust) X(gguf_vocab)     \
     X(sampler) X(chat) X(model_folder) X(text_families) X(gguf_model) X(kv) X(memory) X(quantize) X(cli) X(cli_text) \
-    X(install)
+    X(install) X(crafted)
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)
 

@@ -44,8 +44,11 @@ static loam_status meta_float(const meta *m, const char *key, double dflt, doubl
     char full[160];
     snprintf(full, sizeof full, "%s.%s", m->arch, key);
     *out = dflt;
-    if (gguf_find(m->g, full) && (!gguf_get_float(m->g, full, out) || !isfinite(*out)))
-        return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s is not a finite number", m->path, full);
+    const gguf_kv *kv = gguf_find(m->g, full);
+    /* a float key holds a float (as llama.cpp requires): an integer there is
+     * a different value read the wrong way */
+    if (kv && ((kv->type != GGUF_F32 && kv->type != GGUF_F64) || !gguf_get_float(m->g, full, out) || !isfinite(*out)))
+        return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s is not a finite float", m->path, full);
     return LOAM_OK;
 }
 

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/sys.h"
 #include "formats/json.h"
+#include "tokenizer/tokenizer.h"
 
 loam_model_params loam_model_default_params(void) {
     loam_model_params p = {.n_threads = 0, .simd = LOAM_SIMD_AUTO, .quant_exact = 0};
@@ -361,8 +362,11 @@ loam_status loam_model_open(const char *path, const loam_model_params *params, l
     if (plen > 5 && strcmp(path + plen - 5, ".gguf") == 0 && loam_file_exists(path)) {
         /* a GGUF file: spec from its metadata, weights from its tensors */
         m->family = &loam_family_gguf;
+        /* the whole file is checked, its vocabulary too, whether or not this
+         * caller will tokenize: a model is refused for a broken file once */
         if ((st = loam_weights_open_gguf(&m->store, path, err)) || (st = loam_gguf_spec(&m->store, path, &m->spec, err)) ||
-            (st = loam_spec_validate(&m->spec, path, err)) || (st = bind_weights(m, err)))
+            (st = loam_spec_validate(&m->spec, path, err)) || (st = bind_weights(m, err)) ||
+            (st = tk_check_gguf_vocab(m->store.gguf, path, err)))
             goto fail;
         if (m->spec.pos == LOAM_POS_ROPE ? (st = init_rope(m, err)) : (st = init_alibi(m, err))) goto fail;
         m->sampling = loam_sampling_default_params();

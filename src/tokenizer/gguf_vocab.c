@@ -122,8 +122,8 @@ static loam_status load(loam_tokenizer *t, const gguf_file *g, const char *path,
     if (!tokens || tokens->type != GGUF_ARRAY || tokens->elem_type != GGUF_STRING || tokens->count == 0 || tokens->count > (1u << 22))
         return loam_fail(err, LOAM_E_FORMAT, "%s: tokenizer.ggml.tokens must be a non-empty array of strings", path);
     uint64_t n = tokens->count;
-    if (scores && (scores->type != GGUF_ARRAY || scores->count != n || scores->elem_type == GGUF_STRING))
-        return loam_fail(err, LOAM_E_FORMAT, "%s: tokenizer.ggml.scores does not match the %llu tokens", path, (unsigned long long)n);
+    if (scores && (scores->type != GGUF_ARRAY || scores->count != n || (scores->elem_type != GGUF_F32 && scores->elem_type != GGUF_F64)))
+        return loam_fail(err, LOAM_E_FORMAT, "%s: tokenizer.ggml.scores must be an array of %llu floats", path, (unsigned long long)n);
     t->n_vocab = (int32_t)n;
     t->tokens = calloc(n + 1, sizeof *t->tokens);
     t->token_lens = calloc(n + 1, sizeof *t->token_lens);
@@ -235,5 +235,14 @@ loam_status tk_load_gguf(loam_tokenizer *t, const char *path, loam_error *err) {
     if (st) return st;
     st = load(t, &g, path, err);
     gguf_close(&g);
+    return st;
+}
+
+loam_status tk_check_gguf_vocab(const gguf_file *g, const char *path, loam_error *err) {
+    loam_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    loam_status st = load(t, g, path, err);
+    if (!st) st = tk_finish(t, err);
+    loam_tokenizer_free(t);
     return st;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/utf8.h"
+#include "formats/gguf.h"
 #include "loam.h"
 
 /* ---- growable byte string */
@@ -199,6 +200,9 @@ loam_status tk_load_tiktoken(loam_tokenizer *t, const char *path, loam_error *er
 void tk_find_tiktoken(const char *dir, char **path);
 int tk_is_tiktoken(const char *path); /* base64 + rank lines (vs a protobuf) */
 loam_status tk_load_gguf(loam_tokenizer *t, const char *path, loam_error *err);
+/* Builds the vocabulary of an open GGUF and throws it away: a model file is
+ * refused for a broken vocabulary even when its user never tokenizes. */
+loam_status tk_check_gguf_vocab(const gguf_file *g, const char *path, loam_error *err);
 /* tokenizer_config.json next to the tokenizer: chat template, bos/eos */
 loam_status tk_load_config(loam_tokenizer *t, const char *dir, loam_error *err);
 /* SentencePiece's set-up from its pieces (tokens/scores already filled) */
