@@ -28,8 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             gguf_array_num(kv, kv->count - 1, &d);
         }
     }
-    free(g.kv);
-    free(g.tensors);
-    free(g.strings);
+    gguf_release(&g);
     return 0;
 }

@@ -14,9 +14,10 @@ JOBS=$(nproc)
 passed=0
 failed=0
 
-# Adds the "N passed, N failed" of a suite's log to the totals.
+# Adds the "N passed, N failed" of a suite's log to the totals; a suite
+# that exits non-zero after its summary (a leak report at exit) fails too.
 count() {
-  local line
+  local line rc=${3:-0}
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
   if [ -z "$line" ]; then
     failed=$((failed + 1))
@@ -25,12 +26,16 @@ count() {
   fi
   passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
   failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+  if [ "$rc" -ne 0 ] && [ "$(echo "$line" | cut -d' ' -f3)" -eq 0 ]; then
+    failed=$((failed + 1))
+    echo "!! $2 exited with status $rc after reporting no failure (sanitizer report at exit?)"
+  fi
 }
 
 echo "== release build"
 if cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j"$JOBS" >build.log 2>&1; then
   ./build/loam_tests | tee build/tests.log
-  count build/tests.log "release tests"
+  count build/tests.log "release tests" "${PIPESTATUS[0]}"
 else
   cat build.log; failed=$((failed + 1))
 fi
@@ -38,8 +43,8 @@ fi
 echo "== AddressSanitizer + UBSan build"
 if CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DLOAM_SANITIZE=ON -DLOAM_FUZZ=ON >/dev/null &&
    cmake --build build-asan -j"$JOBS" >build-asan.log 2>&1; then
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/loam_tests | tee build-asan/tests.log
-  count build-asan/tests.log "sanitizer tests"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/loam_tests 2>&1 | tee build-asan/tests.log
+  count build-asan/tests.log "sanitizer tests" "${PIPESTATUS[0]}"
 else
   cat build-asan.log; failed=$((failed + 1))
 fi

@@ -372,8 +372,10 @@ loam_status gguf_open(gguf_file *g, const char *path, loam_error *err) {
     return st;
 }
 
+void gguf_release(gguf_file *g) { fail_free(g, LOAM_OK); }
+
 void gguf_close(gguf_file *g) {
-    fail_free(g, LOAM_OK);
+    gguf_release(g);
     loam_mapfile_close(&g->map);
     memset(g, 0, sizeof *g);
 }

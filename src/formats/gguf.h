@@ -57,6 +57,8 @@ typedef struct {
 loam_status gguf_open(gguf_file *g, const char *path, loam_error *err);
 /* Parses an image in memory (the fuzz target's entry); views point into it. */
 loam_status gguf_parse(gguf_file *g, const uint8_t *data, uint64_t size, const char *path, loam_error *err);
+/* Frees what gguf_parse allocated (gguf_close also unmaps the file). */
+void gguf_release(gguf_file *g);
 void gguf_close(gguf_file *g);
 
 const gguf_kv *gguf_find(const gguf_file *g, const char *key);

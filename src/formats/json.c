@@ -1,5 +1,6 @@
 #include "formats/json.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -50,8 +51,10 @@ loam_status loam_json_int(const cJSON *obj, const char *key, int required, int64
         *out = dflt;
         return LOAM_OK;
     }
-    if (!loam_json_is_int_in(item, -9007199254740992.0, 9007199254740992.0))
-        return loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" must be an integer", file, key);
+    /* no config key loam reads needs more than 32 bits; wider values are
+     * refused here, before any narrowing to int */
+    if (!loam_json_is_int_in(item, -2147483648.0, 2147483647.0))
+        return loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" must be an integer that fits 32 bits", file, key);
     *out = (int64_t)item->valuedouble;
     return LOAM_OK;
 }
@@ -66,6 +69,10 @@ loam_status loam_json_float(const cJSON *obj, const char *key, int required, dou
     }
     if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
         return loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" must be a number", file, key);
+    /* values end up in 32-bit floats: one past FLT_MAX would become inf */
+    if (fabs(item->valuedouble) > FLT_MAX)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: key \"%s\" = %g is beyond the range of a 32-bit float", file, key,
+                         item->valuedouble);
     *out = item->valuedouble;
     return LOAM_OK;
 }

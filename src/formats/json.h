@@ -13,7 +13,8 @@ loam_status loam_json_load(const char *path, cJSON **out, loam_error *err);
 
 /* Each getter: absent/null -> *out = default and returns LOAM_OK; wrong
  * type -> LOAM_E_FORMAT naming `file` and `key`. `required` turns absence
- * into an error. */
+ * into an error. Integers must fit 32 bits and floats the range of a
+ * 32-bit float (what loam stores them in). */
 loam_status loam_json_int(const cJSON *obj, const char *key, int required, int64_t dflt,
                           int64_t *out, const char *file, loam_error *err);
 loam_status loam_json_float(const cJSON *obj, const char *key, int required, double dflt,

@@ -10,6 +10,8 @@ loam_status loam_read_common_config(const cJSON *c, const char *path, loam_spec 
     int64_t bos;
     loam_status st = loam_json_int(c, "bos_token_id", 0, -1, &bos, path, err);
     if (st) return st;
+    if (loam_json_get(c, "bos_token_id") && bos < 0) /* -1 is loam's "none", not a value to write */
+        return loam_fail(err, LOAM_E_FORMAT, "%s: bos_token_id %lld is not a token id", path, (long long)bos);
     s->bos_id = (int)bos;
     int n = 0;
     st = loam_json_int_list(c, "eos_token_id", s->eos_ids, 8, &n, path, err);

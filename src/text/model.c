@@ -23,9 +23,20 @@ static const loam_family *find_family(const cJSON *config, const char *path, loa
     const cJSON *archs = loam_json_get(config, "architectures");
     const cJSON *type = loam_json_get(config, "model_type");
     const char *arch = NULL;
-    if (cJSON_IsArray(archs) && cJSON_IsString(cJSON_GetArrayItem(archs, 0)))
-        arch = cJSON_GetArrayItem(archs, 0)->valuestring;
-    const char *model_type = cJSON_IsString(type) ? type->valuestring : NULL;
+    /* null is absence, [] says nothing (model_type decides); any other shape is a broken file */
+    const cJSON *item;
+    int archs_ok = !archs || cJSON_IsArray(archs);
+    cJSON_ArrayForEach(item, archs) archs_ok = archs_ok && cJSON_IsString(item);
+    if (!archs_ok) {
+        loam_fail(err, LOAM_E_FORMAT, "%s: \"architectures\" must be a list of class names", path);
+        return NULL;
+    }
+    if (type && !cJSON_IsString(type)) {
+        loam_fail(err, LOAM_E_FORMAT, "%s: \"model_type\" must be a string", path);
+        return NULL;
+    }
+    if (cJSON_GetArraySize(archs) > 0) arch = cJSON_GetArrayItem(archs, 0)->valuestring;
+    const char *model_type = type ? type->valuestring : NULL;
     for (int i = 0; loam_families[i]; i++) {
         const loam_family *f = loam_families[i];
         for (int a = 0; arch && a < 4 && f->architectures[a]; a++)
@@ -44,6 +55,17 @@ static const loam_family *find_family(const cJSON *config, const char *path, loa
         loam_fail(err, LOAM_E_UNSUPPORTED, "%s: architecture \"%s\" (model_type \"%s\") is not supported; supported: %s",
                   path, arch ? arch : "?", model_type ? model_type : "?", supported);
     return NULL;
+}
+
+/* Special token ids name rows of the vocabulary (bos -1 = none). */
+loam_status loam_spec_check_token_ids(const loam_spec *s, const char *path, loam_error *err) {
+    if (s->bos_id < -1 || s->bos_id >= s->n_vocab)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: bos_token_id %d is outside the vocabulary of %d tokens", path, s->bos_id, s->n_vocab);
+    for (int i = 0; i < s->n_eos; i++)
+        if (s->eos_ids[i] < 0 || s->eos_ids[i] >= s->n_vocab)
+            return loam_fail(err, LOAM_E_FORMAT, "%s: eos_token_id %d is outside the vocabulary of %d tokens", path, s->eos_ids[i],
+                             s->n_vocab);
+    return LOAM_OK;
 }
 
 loam_status loam_spec_validate(const loam_spec *s, const char *path, loam_error *err) {
@@ -69,7 +91,10 @@ loam_status loam_spec_validate(const loam_spec *s, const char *path, loam_error 
         return loam_fail(err, LOAM_E_FORMAT, "%s: softmax scale and clip_qkv must not be negative", path);
     if (!(s->norm_eps >= 0))
         return loam_fail(err, LOAM_E_FORMAT, "%s: the norm epsilon must not be negative", path);
-    return LOAM_OK;
+    if (s->n_ctx_train <= 0)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: the trained context length (max_position_embeddings) must be positive, not %d", path,
+                         s->n_ctx_train);
+    return loam_spec_check_token_ids(s, path, err);
 }
 
 /* ------------------------------------------------------------ binding */
@@ -296,6 +321,19 @@ loam_sampling_params loam_sampling_default_params(void) {
     return p;
 }
 
+/* The ranges transformers' logits processors require, checked whether or
+ * not do_sample uses them: a file that says temperature -1 is broken. */
+static loam_status check_sampling_ranges(double temperature, double top_p, double min_p, double rep, int64_t top_k, const char *path,
+                                         loam_error *err) {
+    const char *bad = temperature < 0                ? "temperature must not be negative"
+                      : top_p < 0 || top_p > 1       ? "top_p must lie in [0, 1]"
+                      : min_p < 0 || min_p > 1       ? "min_p must lie in [0, 1]"
+                      : !(rep > 0)                   ? "repetition_penalty must be positive"
+                      : top_k < 0                    ? "top_k must not be negative"
+                                                     : NULL;
+    return bad ? loam_fail(err, LOAM_E_FORMAT, "%s: %s", path, bad) : LOAM_OK;
+}
+
 /* generation_config.json as transformers' GenerationConfig reads it:
  * do_sample false means greedy whatever else is set; top_k defaults to 50. */
 static loam_status read_generation_config(loam_model *m, loam_error *err) {
@@ -324,6 +362,9 @@ static loam_status read_generation_config(loam_model *m, loam_error *err) {
         !(st = loam_json_float(g, "repetition_penalty", 0, 1.0, &rep, path, err)) &&
         !(st = loam_json_int(g, "top_k", 0, 50, &top_k, path, err)) &&
         !(st = loam_json_int_list(g, "eos_token_id", eos, 8, &n_eos, path, err))) {
+        st = check_sampling_ranges(temperature, top_p, min_p, rep, top_k, path, err);
+    }
+    if (!st) {
         if (do_sample) {
             m->sampling.temperature = (float)temperature;
             m->sampling.top_k = (int)top_k;
@@ -334,6 +375,7 @@ static loam_status read_generation_config(loam_model *m, loam_error *err) {
         if (n_eos > 0) { /* generation_config.json's list wins over config.json's */
             memcpy(m->spec.eos_ids, eos, sizeof eos);
             m->spec.n_eos = n_eos;
+            st = loam_spec_check_token_ids(&m->spec, path, err);
         }
     }
     cJSON_Delete(g);

@@ -43,5 +43,7 @@ loam_status loam_gguf_spec(const loam_weight_store *ws, const char *path, loam_s
 /* Validates a spec filled by a family: sizes positive, heads divide, options
  * compatible. */
 loam_status loam_spec_validate(const loam_spec *s, const char *path, loam_error *err);
+/* bos (or -1) and every eos id inside the vocabulary; `path` names the file that set them. */
+loam_status loam_spec_check_token_ids(const loam_spec *s, const char *path, loam_error *err);
 
 #endif

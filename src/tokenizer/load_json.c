@@ -37,6 +37,72 @@ static int bool_or(const cJSON *o, const char *key, int dflt) {
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
 }
 
+/* ---- field types: a key present with the wrong type is an error, never
+ * a silent default (byte_fallback "yes" must not read as false) */
+
+enum { J_STR = 1, J_BOOL = 2, J_INT = 4, J_NUM = 8, J_NULL = 16, J_ARR = 32, J_OBJ = 64 };
+
+typedef struct {
+    const char *key;
+    int types;
+} jfield;
+
+static int has_type(const cJSON *v, int types) {
+    return ((types & J_STR) && cJSON_IsString(v)) || ((types & J_BOOL) && cJSON_IsBool(v)) ||
+           ((types & J_INT) && loam_json_is_int_in(v, -2147483648.0, 2147483647.0)) || ((types & J_NUM) && cJSON_IsNumber(v)) ||
+           ((types & J_NULL) && cJSON_IsNull(v)) || ((types & J_ARR) && cJSON_IsArray(v)) || ((types & J_OBJ) && cJSON_IsObject(v));
+}
+
+static const char *type_words(int types) {
+    switch (types & ~J_NULL) {
+    case J_STR: return "a string";
+    case J_BOOL: return "true or false";
+    case J_INT: return "an integer";
+    case J_NUM: return "a number";
+    case J_ARR: return "an array";
+    case J_OBJ: return "an object";
+    default: return "an array or an object";
+    }
+}
+
+static loam_status check_fields(const cJSON *o, const char *what, const jfield *f, const char *path, loam_error *err) {
+    if (!cJSON_IsObject(o)) return loam_fail(err, LOAM_E_FORMAT, "%s: %s must be an object", path, what);
+    for (; f->key; f++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, f->key);
+        if (v && !has_type(v, f->types))
+            return loam_fail(err, LOAM_E_FORMAT, "%s: %s's \"%s\" must be %s%s", path, what, f->key, type_words(f->types),
+                             f->types & J_NULL ? " or null" : "");
+    }
+    return LOAM_OK;
+}
+
+/* the fields each kind of stage may have, with their types */
+static const jfield model_fields[] = {{"type", J_STR},      {"vocab", J_OBJ | J_ARR},    {"merges", J_ARR},
+                                      {"byte_fallback", J_BOOL}, {"fuse_unk", J_BOOL},  {"ignore_merges", J_BOOL},
+                                      {"unk_token", J_STR | J_NULL}, {"unk_id", J_INT | J_NULL},
+                                      {"continuing_subword_prefix", J_STR | J_NULL}, {"end_of_word_suffix", J_STR | J_NULL},
+                                      {"dropout", J_NUM | J_NULL}, {NULL, 0}};
+static const jfield added_fields[] = {{"id", J_INT},         {"content", J_STR},      {"special", J_BOOL}, {"lstrip", J_BOOL},
+                                      {"rstrip", J_BOOL},    {"single_word", J_BOOL}, {"normalized", J_BOOL}, {NULL, 0}};
+static const jfield normalizer_fields[] = {{"type", J_STR},          {"normalizers", J_ARR}, {"prepend", J_STR},
+                                           {"pattern", J_OBJ},       {"content", J_STR},     {"left", J_BOOL},
+                                           {"right", J_BOOL},        {"precompiled_charsmap", J_STR | J_NULL},
+                                           {"lowercase", J_BOOL},    {"clean_text", J_BOOL}, {"strip_accents", J_BOOL | J_NULL},
+                                           {NULL, 0}};
+static const jfield pretokenizer_fields[] = {{"type", J_STR},           {"pretokenizers", J_ARR}, {"pattern", J_OBJ},
+                                             {"behavior", J_STR},       {"invert", J_BOOL},       {"add_prefix_space", J_BOOL},
+                                             {"trim_offsets", J_BOOL},  {"use_regex", J_BOOL},    {"replacement", J_STR},
+                                             {"prepend_scheme", J_STR}, {"split", J_BOOL},        {"individual_digits", J_BOOL},
+                                             {NULL, 0}};
+static const jfield decoder_fields[] = {{"type", J_STR},         {"decoders", J_ARR},    {"pattern", J_OBJ},
+                                        {"content", J_STR},      {"start", J_INT},       {"stop", J_INT},
+                                        {"replacement", J_STR},  {"prepend_scheme", J_STR}, {"split", J_BOOL},
+                                        {"add_prefix_space", J_BOOL}, {"trim_offsets", J_BOOL}, {"use_regex", J_BOOL},
+                                        {"suffix", J_STR},       {"prefix", J_STR},      {"cleanup", J_BOOL}, {NULL, 0}};
+static const jfield post_fields[] = {{"type", J_STR},     {"processors", J_ARR}, {"single", J_ARR},       {"pair", J_ARR},
+                                     {"special_tokens", J_OBJ}, {"cls", J_ARR},  {"sep", J_ARR},          {"trim_offsets", J_BOOL},
+                                     {"add_prefix_space", J_BOOL}, {"use_regex", J_BOOL}, {NULL, 0}};
+
 pcre2_code *tk_compile_regex(const char *pattern, const char *path, loam_error *err) {
     int code;
     PCRE2_SIZE at;
@@ -100,6 +166,8 @@ uint8_t *tk_base64(const char *s, size_t *out_len) {
 
 static loam_status add_normalizer(loam_tokenizer *t, const cJSON *o, const char *path, int depth, loam_error *err) {
     if (!o || cJSON_IsNull(o)) return LOAM_OK;
+    loam_status bad = check_fields(o, "a normalizer", normalizer_fields, path, err);
+    if (bad) return bad;
     if (depth > 16) return loam_fail(err, LOAM_E_FORMAT, "%s: normalizers nested too deeply", path);
     const char *type = str_or(o, "type", "");
     if (strcmp(type, "Sequence") == 0) {
@@ -208,6 +276,10 @@ static int prepend_scheme_of(const cJSON *o) {
 }
 
 static loam_status add_pretokenizer(loam_tokenizer *t, const cJSON *o, const char *path, int depth, loam_error *err) {
+    if (o && !cJSON_IsNull(o)) {
+        loam_status bad = check_fields(o, "a pre-tokenizer", pretokenizer_fields, path, err);
+        if (bad) return bad;
+    }
     if (!o || cJSON_IsNull(o)) return LOAM_OK;
     if (depth > 16) return loam_fail(err, LOAM_E_FORMAT, "%s: pre-tokenizers nested too deeply", path);
     const char *type = str_or(o, "type", "");
@@ -269,6 +341,10 @@ static loam_status add_pretokenizer(loam_tokenizer *t, const cJSON *o, const cha
 /* ---- decoders */
 
 static loam_status add_decoder(loam_tokenizer *t, const cJSON *o, const char *path, int depth, loam_error *err) {
+    if (o && !cJSON_IsNull(o)) {
+        loam_status bad = check_fields(o, "a decoder", decoder_fields, path, err);
+        if (bad) return bad;
+    }
     if (!o || cJSON_IsNull(o)) return LOAM_OK;
     if (depth > 16) return loam_fail(err, LOAM_E_FORMAT, "%s: decoders nested too deeply", path);
     const char *type = str_or(o, "type", "");
@@ -329,6 +405,8 @@ static loam_status tpl_push(loam_tokenizer *t, int special, int32_t id, loam_err
 
 static loam_status read_post(loam_tokenizer *t, const cJSON *o, const char *path, int depth, loam_error *err) {
     if (!o || cJSON_IsNull(o)) return LOAM_OK;
+    loam_status bad = check_fields(o, "the post-processor", post_fields, path, err);
+    if (bad) return bad;
     if (depth > 8) return loam_fail(err, LOAM_E_FORMAT, "%s: post-processors nested too deeply", path);
     const char *type = str_or(o, "type", "");
     loam_status st = LOAM_OK;
@@ -382,7 +460,9 @@ static loam_status read_post(loam_tokenizer *t, const cJSON *o, const char *path
 
 static loam_status set_token(loam_tokenizer *t, int64_t id, const char *s, size_t n, const char *path, loam_error *err) {
     if (id < 0 || id >= t->n_vocab) return loam_fail(err, LOAM_E_FORMAT, "%s: token id %lld out of range", path, (long long)id);
-    if (t->tokens[id]) return LOAM_OK; /* first definition wins */
+    if (t->tokens[id]) /* two strings for one id: decoding it would be a guess */
+        return loam_fail(err, LOAM_E_FORMAT, "%s: tokens \"%.40s\" and \"%.*s\" both have id %lld", path, t->tokens[id], (int)(n < 40 ? n : 40), s,
+                         (long long)id);
     if (!(t->tokens[id] = dupn(s, n))) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     t->token_lens[id] = (uint32_t)n;
     return LOAM_OK;
@@ -435,6 +515,8 @@ loam_status tk_read_merges(loam_tokenizer *t, const cJSON *merges, const char *p
 }
 
 static loam_status read_model(loam_tokenizer *t, const cJSON *model, const cJSON *added, const char *path, loam_error *err) {
+    loam_status bad = check_fields(model, "the model", model_fields, path, err);
+    if (bad) return bad;
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const char *type = str_or(model, "type", NULL);
     if (!type) type = cJSON_IsArray(vocab) ? "Unigram" : cJSON_GetObjectItemCaseSensitive(model, "merges") ? "BPE" : "?";
@@ -455,9 +537,10 @@ static loam_status read_model(loam_tokenizer *t, const cJSON *model, const cJSON
             if (v->valuedouble > max_id) max_id = (int64_t)v->valuedouble;
         }
     cJSON_ArrayForEach(v, added) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(v, "id");
-        if (!loam_json_is_int_in(id, 0, MAX_VOCAB - 1) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(v, "content")))
-            return loam_fail(err, LOAM_E_FORMAT, "%s: an added token has no valid id or content", path);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(v, "id"), *content = cJSON_GetObjectItemCaseSensitive(v, "content");
+        if ((bad = check_fields(v, "an added token", added_fields, path, err))) return bad;
+        if (!loam_json_is_int_in(id, 0, MAX_VOCAB - 1) || !cJSON_IsString(content) || !content->valuestring[0])
+            return loam_fail(err, LOAM_E_FORMAT, "%s: an added token has no valid id or its content is empty", path);
         if (id->valuedouble > max_id) max_id = (int64_t)id->valuedouble;
     }
     if (max_id >= MAX_VOCAB) return loam_fail(err, LOAM_E_FORMAT, "%s: vocabulary too large", path);
@@ -527,10 +610,19 @@ static loam_status read_added(loam_tokenizer *t, const cJSON *added, const char 
         a->rstrip = bool_or(v, "rstrip", 0);
         a->single_word = bool_or(v, "single_word", 0);
         a->normalized = bool_or(v, "normalized", !a->special);
+        /* an added token already in the model's vocabulary keeps its id
+         * there; one that names another id is an inconsistent file */
+        int32_t in_vocab = tk_strmap_get(&t->vocab, content, a->len);
+        if (in_vocab >= 0 && in_vocab != a->id)
+            return loam_fail(err, LOAM_E_FORMAT, "%s: added token \"%.40s\" has id %d but the vocabulary gives it %d", path, content, (int)a->id,
+                             (int)in_vocab);
         /* added tokens also name their ids for decoding */
         if (!t->tokens[a->id]) {
             loam_status st = set_token(t, a->id, content, a->len, path, err);
             if (st) return st;
+        } else if (in_vocab < 0 && (t->token_lens[a->id] != a->len || memcmp(t->tokens[a->id], content, a->len))) {
+            return loam_fail(err, LOAM_E_FORMAT, "%s: added token \"%.40s\" has id %d, which is the vocabulary's \"%.40s\"", path, content,
+                             (int)a->id, t->tokens[a->id]);
         }
     }
     return LOAM_OK;

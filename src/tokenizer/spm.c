@@ -82,7 +82,11 @@ static loam_status parse_model(loam_tokenizer *t, const uint8_t *data, size_t n,
     int count = 0;
     while (b.p < b.end) {
         if (!pb_field(&b, &field, &wire, &val, &sub)) return loam_fail(err, LOAM_E_FORMAT, "%s: malformed protobuf", path);
-        if (field == 1 && wire == 2) count++;
+        /* ModelProto's pieces, trainer_spec and normalizer_spec are messages:
+         * another wire type there is a broken file (protobuf refuses it) */
+        if (field >= 1 && field <= 3 && wire != 2)
+            return loam_fail(err, LOAM_E_FORMAT, "%s: ModelProto field %u has wire type %d, not a message", path, field, wire);
+        if (field == 1) count++;
     }
     if (count == 0 || count > (1 << 22)) return loam_fail(err, LOAM_E_FORMAT, "%s: no pieces in the model", path);
     t->n_vocab = count;
@@ -104,6 +108,12 @@ static loam_status parse_model(loam_tokenizer *t, const uint8_t *data, size_t n,
             int type = PIECE_NORMAL;
             while (f.p < f.end) {
                 if (!pb_field(&f, &field, &wire, &val, &s2)) return loam_fail(err, LOAM_E_FORMAT, "%s: malformed piece %d", path, id);
+                static const int want_wire[4] = {-1, 2, 5, 0}; /* piece: bytes, score: float, type: enum */
+                if (field >= 1 && field <= 3 && wire != want_wire[field])
+                    return loam_fail(err, LOAM_E_FORMAT, "%s: piece %d: field %u has wire type %d", path, id, field, wire);
+                if (field == 3 && (val < PIECE_NORMAL || val > PIECE_BYTE))
+                    return loam_fail(err, LOAM_E_FORMAT, "%s: piece %d has type %llu (SentencePiece's piece types are 1..6)", path, id,
+                                     (unsigned long long)val);
                 if (field == 1 && wire == 2) piece = s2.p, plen = (size_t)(s2.end - s2.p);
                 else if (field == 2 && wire == 5) {
                     uint32_t bits = (uint32_t)val;
@@ -124,11 +134,18 @@ static loam_status parse_model(loam_tokenizer *t, const uint8_t *data, size_t n,
             while (f.p < f.end) {
                 if (!pb_field(&f, &field, &wire, &val, &s2)) return loam_fail(err, LOAM_E_FORMAT, "%s: malformed trainer spec", path);
                 if (wire != 0) continue;
+                /* ids are int32 on the wire (-1: none), written as 64-bit varints */
+                int64_t iv = (int64_t)val;
+                if ((field == 40 || field == 41 || field == 42) && (iv < -1 || iv >= count))
+                    return loam_fail(err, LOAM_E_FORMAT, "%s: trainer_spec field %u is %lld, not a piece id (0..%d) or -1", path, field,
+                                     (long long)iv, count - 1);
+                if (field == 3 && val > 4)
+                    return loam_fail(err, LOAM_E_FORMAT, "%s: trainer_spec model_type is %llu (1..4)", path, (unsigned long long)val);
                 if (field == 3) spec->model_type = (int)val;
-                else if (field == 35) spec->byte_fallback = (int)val;
-                else if (field == 40) spec->unk_id = (int32_t)val;
-                else if (field == 41) spec->bos_id = (int32_t)val;
-                else if (field == 42) spec->eos_id = (int32_t)val;
+                else if (field == 35) spec->byte_fallback = val != 0;
+                else if (field == 40) spec->unk_id = iv;
+                else if (field == 41) spec->bos_id = iv;
+                else if (field == 42) spec->eos_id = iv;
             }
         } else if (field == 3 && wire == 2) { /* NormalizerSpec */
             pb f = sub, s2;

@@ -118,15 +118,22 @@ loam_status tk_load_tiktoken(loam_tokenizer *t, const char *path, loam_error *er
                 return loam_fail(err, LOAM_E_FORMAT, "%s: line %lld is not \"<base64> <rank>\"", path, (long long)lines + 1);
             }
         } else {
-            long long r = strtoll(sp + 1, NULL, 10);
+            char *end;
+            long long r = sp[1] >= '0' && sp[1] <= '9' ? strtoll(sp + 1, &end, 10) : -1;
+            if (r >= 0 && end < nl && !(*end == '\r' && end + 1 == nl)) r = -1; /* digits, then the end of the line */
             if (r < 0 || r >= (1 << 22)) {
                 free(text);
-                return loam_fail(err, LOAM_E_FORMAT, "%s: line %lld has a bad rank", path, (long long)lines + 1);
+                return loam_fail(err, LOAM_E_FORMAT, "%s: line %lld has a bad rank (an integer 0..%d)", path, (long long)lines + 1,
+                                 (1 << 22) - 1);
             }
             if (r > max_rank) max_rank = r;
         }
         lines++;
         p = *nl ? nl + 1 : nl;
+    }
+    if (max_rank < 0) {
+        free(text);
+        return loam_fail(err, LOAM_E_FORMAT, "%s: no ranks in the file", path);
     }
     int32_t n_ranks = (int32_t)(max_rank + 1), n_special = llama3 ? 256 : 1700;
     t->n_vocab = n_ranks + n_special;
@@ -169,8 +176,13 @@ loam_status tk_load_tiktoken(loam_tokenizer *t, const char *path, loam_error *er
     t->unk_id = -1;
     if (!tk_strmap_init(&t->vocab, (uint32_t)t->n_vocab, (const char *const *)t->tokens, t->token_lens))
         return loam_fail(err, LOAM_E_NOMEM, "out of memory");
-    for (int32_t i = 0; i < n_ranks; i++)
-        if (t->tokens[i]) tk_strmap_add(&t->vocab, i);
+    for (int32_t i = 0; i < n_ranks; i++) {
+        if (!t->tokens[i]) continue;
+        int32_t other = tk_strmap_get(&t->vocab, t->tokens[i], t->token_lens[i]);
+        if (other >= 0) /* one byte string, two ranks: which merges apply would be a guess */
+            return loam_fail(err, LOAM_E_FORMAT, "%s: ranks %d and %d hold the same token", path, (int)other, (int)i);
+        tk_strmap_add(&t->vocab, i);
+    }
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
     st = llama3 ? llama3_specials(t, n_ranks, err) : whisper_specials(t, dir, n_ranks, err);

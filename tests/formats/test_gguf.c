@@ -62,7 +62,7 @@ static int parse_fails(bytes b, const char *needle, char *msg, size_t len) {
     loam_status st = gguf_parse(&g, b.p, b.n, "test.gguf", &err);
     snprintf(msg, len, "%s", st == LOAM_OK ? "accepted" : err.message);
     if (st == LOAM_OK) {
-        free(g.kv), free(g.tensors), free(g.strings);
+        gguf_release(&g);
         return 0;
     }
     return strstr(err.message, needle) != NULL;
@@ -76,7 +76,7 @@ static void test_gguf_valid_and_malformed(void) {
     CHECK_OK(gguf_parse(&g, b.p, b.n, "ok.gguf", &err), &err);
     const gguf_tensor *t = gguf_find_tensor(&g, "t");
     int ok = t && t->ne[0] == 4 && ((const float *)t->data)[3] == 4.0f && g.alignment == 32;
-    free(g.kv), free(g.tensors), free(g.strings);
+    gguf_release(&g);
     CHECK(ok, "valid file not read back");
 
     bytes c = b;

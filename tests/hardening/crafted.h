@@ -15,7 +15,7 @@ typedef struct {
     double worst_s;
     long worst_kb;
     char worst_case[160];
-    char first_bad[3000];
+    char first_bad[60000];
 } crafted_stats;
 
 /* A byte image being built or mutated. */

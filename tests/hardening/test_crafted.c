@@ -4,6 +4,8 @@
 
 void crafted_gguf(crafted_stats *container, crafted_stats *meta);
 void crafted_scale(crafted_stats *st);
+void crafted_files(crafted_stats *safetensors, crafted_stats *config, crafted_stats *tokenizer_json, crafted_stats *spm,
+                   crafted_stats *tiktoken);
 
 static void test_gguf(void) {
     crafted_stats container = {.format = "gguf container"}, meta = {.format = "gguf metadata and vocabulary"};
@@ -18,7 +20,19 @@ static void test_scale(void) {
     crafted_report(&st);
 }
 
+static void test_files(void) {
+    crafted_stats st = {.format = "safetensors"}, cfg = {.format = "config.json, generation_config.json"},
+                  tj = {.format = "tokenizer.json"}, spm = {.format = "tokenizer.model"}, tik = {.format = "tiktoken"};
+    crafted_files(&st, &cfg, &tj, &spm, &tik);
+    crafted_report(&st);
+    crafted_report(&cfg);
+    crafted_report(&tj);
+    crafted_report(&spm);
+    crafted_report(&tik);
+}
+
 void register_crafted_tests(void) {
+    test_add("crafted: safetensors, config.json, tokenizer.json, tokenizer.model, tiktoken files refused cleanly", test_files);
     test_add("crafted: 100k control tokens, 50k tensors, a zero dimension hiding an overflow: clean and fast", test_scale);
     test_add("crafted: GGUF container, metadata and vocabulary files refused cleanly by info, run, tokenize", test_gguf);
 }
