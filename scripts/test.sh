@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it:
 #   1. the unit and fixture tests (release build),
 #   2. the same suite under AddressSanitizer + UBSan (clang),
-#   3. each libFuzzer target for ~20 s from its seed corpus.
+#   3. each libFuzzer target for ~20 s (scripts/fuzz.sh; `scripts/fuzz.sh
+#      --long` or the fuzz-long build target runs them for 10 minutes each).
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,29 +44,16 @@ fi
 echo "== AddressSanitizer + UBSan build"
 if CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DLOAM_SANITIZE=ON -DLOAM_FUZZ=ON >/dev/null &&
    cmake --build build-asan -j"$JOBS" >build-asan.log 2>&1; then
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/loam_tests 2>&1 | tee build-asan/tests.log
+  rm -rf build-asan/seeds # the crafted suites write the fuzz seeds as they run
+  LOAM_CRAFTED_SEEDS=$ROOT/build-asan/seeds ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/loam_tests 2>&1 | tee build-asan/tests.log
   count build-asan/tests.log "sanitizer tests" "${PIPESTATUS[0]}"
 else
   cat build-asan.log; failed=$((failed + 1))
 fi
 
-echo "== fuzz targets (${FUZZ_SECONDS} s each)"
-for target in build-asan/fuzz_*; do
-  [ -x "$target" ] || continue
-  name=$(basename "$target" | sed 's/^fuzz_//')
-  work=$(mktemp -d)
-  if "$target" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=4096 -timeout=10 -artifact_prefix="build-asan/fuzz_$name-" \
-       "$work" "fuzz/corpus/$name" \
-       >"build-asan/fuzz_$name.log" 2>&1; then
-    echo "ok   fuzz: $name ($(grep -o 'Done [0-9]* runs' "build-asan/fuzz_$name.log" | grep -o '[0-9]*') runs, no crash)"
-    passed=$((passed + 1))
-  else
-    echo "FAIL fuzz: $name"; tail -40 "build-asan/fuzz_$name.log"
-    failed=$((failed + 1))
-  fi
-  rm -rf "$work"
-done
-ls build-asan/fuzz_* >/dev/null 2>&1 || { echo "FAIL no fuzz targets were built"; failed=$((failed + 1)); }
+echo "== fuzz targets (${FUZZ_SECONDS} s each, seeded from the crafted files and the fixtures)"
+scripts/fuzz.sh "$FUZZ_SECONDS" | tee build-asan/fuzz.log
+count build-asan/fuzz.log "fuzz targets"
 rm -f build.log build-asan.log
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

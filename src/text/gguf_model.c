@@ -4,6 +4,7 @@
  * converter's changes to the data are taken as they are: Llama's q/k rows
  * in interleaved rotary order, llama3 scaling as rope_freqs factors,
  * BLOOM's and Falcon's fused qkv as [q | k | v], Gemma's norms as 1 + w. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,8 +48,8 @@ static loam_status meta_float(const meta *m, const char *key, double dflt, doubl
     const gguf_kv *kv = gguf_find(m->g, full);
     /* a float key holds a float (as llama.cpp requires): an integer there is
      * a different value read the wrong way */
-    if (kv && ((kv->type != GGUF_F32 && kv->type != GGUF_F64) || !gguf_get_float(m->g, full, out) || !isfinite(*out)))
-        return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s is not a finite float", m->path, full);
+    if (kv && ((kv->type != GGUF_F32 && kv->type != GGUF_F64) || !gguf_get_float(m->g, full, out) || !(fabs(*out) <= FLT_MAX)))
+        return loam_fail(m->err, LOAM_E_FORMAT, "%s: %s is not a finite 32-bit float", m->path, full);
     return LOAM_OK;
 }
 

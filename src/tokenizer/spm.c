@@ -74,6 +74,8 @@ static loam_status parse_model(loam_tokenizer *t, const uint8_t *data, size_t n,
     memset(spec, 0, sizeof *spec);
     spec->model_type = 1, spec->unk_id = 0, spec->bos_id = 1, spec->eos_id = 2;
     spec->add_dummy_prefix = 1, spec->remove_extra_ws = 1, spec->escape_ws = 1;
+    /* an empty file maps to no memory: nothing may point into it */
+    if (!data || n == 0) return loam_fail(err, LOAM_E_FORMAT, "%s: the file is empty (no pieces)", path);
     /* first pass: count pieces */
     pb b = {data, data + n}, sub;
     uint32_t field;

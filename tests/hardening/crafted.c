@@ -52,7 +52,10 @@ int bytes_write_file(const char *path, const void *p, size_t n) {
 /* "tokenize %s hello" with path -> argv (LOAM_BIN first) */
 static void split_command(const char *cmd, const char *path, char *storage, size_t cap, char **argv) {
     int n = 0;
-    argv[n++] = (char *)LOAM_BIN;
+    /* LOAM_TEST_BIN runs the cases against another build (an older one, to
+     * show that a case fails without its fix) */
+    const char *bin = getenv("LOAM_TEST_BIN");
+    argv[n++] = (char *)(bin && *bin ? bin : LOAM_BIN);
     snprintf(storage, cap, "%s", cmd);
     for (char *tok = strtok(storage, " "); tok && n < MAX_ARGS - 1; tok = strtok(NULL, " ")) argv[n++] = strcmp(tok, "%s") ? tok : (char *)path;
     argv[n] = NULL;
@@ -80,6 +83,7 @@ static void note_bad(crafted_stats *st, const char *name, const char *cmd, const
 
 static void run_case(crafted_stats *st, const char *name, const char *path, const char *const *cmds, int n_cmds, int must_refuse) {
     st->n_cases++;
+    crafted_keep_seed(path);
     for (int c = 0; c < n_cmds; c++) {
         char storage[512], *argv[MAX_ARGS];
         split_command(cmds[c], path, storage, sizeof storage, argv);

@@ -40,6 +40,10 @@ void crafted_refused(crafted_stats *st, const char *name, const char *path, cons
 void crafted_survives(crafted_stats *st, const char *name, const char *path, const char *const *cmds, int n_cmds);
 /* A valid file that must be read (exit 0) under 2 s. */
 void crafted_accepted(crafted_stats *st, const char *name, const char *path, const char *const *cmds, int n_cmds);
+/* With LOAM_CRAFTED_SEEDS=dir: keep a crafted file (or the files of a
+ * crafted folder) as fuzz seeds, and the valid fixtures too (seeds.c). */
+void crafted_keep_seed(const char *path);
+void crafted_keep_fixture_seeds(void);
 /* One summary line; fails the test if any case was bad. */
 void crafted_report(const crafted_stats *st);
 

@@ -8,6 +8,7 @@ void crafted_files(crafted_stats *safetensors, crafted_stats *config, crafted_st
                    crafted_stats *tiktoken);
 
 static void test_gguf(void) {
+    crafted_keep_fixture_seeds();
     crafted_stats container = {.format = "gguf container"}, meta = {.format = "gguf metadata and vocabulary"};
     crafted_gguf(&container, &meta);
     crafted_report(&container);
