@@ -47,7 +47,7 @@ fuzz_one() {
 running=0
 for target in build-asan/fuzz_*; do
   [ -x "$target" ] && [ -f "$target" ] || continue
-  case "$target" in *-*) continue ;; esac # artifacts, logs
+  case "$(basename "$target")" in *-*) continue ;; esac # artifacts, logs
   fuzz_one "$target" &
   running=$((running + 1))
   if [ "$running" -ge "$parallel" ]; then wait -n; running=$((running - 1)); fi

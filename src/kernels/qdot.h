@@ -17,7 +17,8 @@ typedef struct {
 } loam_act_block;
 
 /* One row of k (a multiple of 32) floats into k/32 blocks. Rounds half to
- * even, as every SIMD version does. */
+ * even, as every SIMD version does. A block holding inf or NaN gets d = NaN
+ * and q = 0, so the products come out NaN as float ones would. */
 void loam_quantize_act_row(const float *x, int k, loam_act_block *out);
 
 /* Reference: dot product of one weight row (k elements of type t) with

@@ -1,6 +1,7 @@
 /* The reference integer dot products, one weight type at a time, written
  * to be read: unpack a block's integers, multiply with the activation
  * integers, scale. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -18,7 +19,17 @@ void loam_quantize_act_row(const float *x, int k, loam_act_block *out) {
     for (int b = 0; b < k / 32; b++) {
         const float *xb = x + 32 * b;
         float amax = 0;
-        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        int finite = 1;
+        for (int j = 0; j < 32; j++) {
+            float a = fabsf(xb[j]);
+            if (!(a <= FLT_MAX)) finite = 0; /* inf or NaN */
+            else if (a > amax) amax = a;
+        }
+        if (!finite) { /* no integers can hold it: the block stays NaN, as float products would */
+            memset(out[b].q, 0, sizeof out[b].q);
+            out[b].d = NAN, out[b].isum = 0, out[b].isum_lo = 0;
+            continue;
+        }
         float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
         int32_t sum = 0;
         for (int j = 0; j < 32; j++) {

@@ -2,6 +2,7 @@
  * algorithms of ggml (quantize_row_*_ref), which llama-quantize uses when no
  * importance matrix is given: Q8_0, Q4_0 and Q5_0 come out byte-identical,
  * the K-quants the same. Built with -ffp-contract=off like quants.c. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -25,7 +26,14 @@ static void put_half(uint8_t *p, float f) {
 
 static void q8_0(const float *x, uint8_t *b) {
     float amax = 0.0f;
-    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+    for (int j = 0; j < 32; j++) {
+        if (!(fabsf(x[j]) <= FLT_MAX)) { /* NaN or inf (a q8_0 KV cache of a broken model): a NaN block, not UB */
+            put_half(b, NAN);
+            memset(b + 2, 0, 32);
+            return;
+        }
+        amax = fmaxf(amax, fabsf(x[j]));
+    }
     const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
     put_half(b, d);
     for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);

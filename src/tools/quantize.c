@@ -5,6 +5,7 @@
  * (metadata order, q/k rows permuted to interleaved rotary pairs, llama3
  * scaling as rope_freqs, weights rounded to f16), then quantized. */
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,12 @@ typedef struct {
     int round_f16;        /* HF weights pass through f16 as the converter writes them */
     float *owned;         /* computed data (rope_freqs) */
 } source;
+
+static int row_is_finite(const float *row, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++)
+        if (!(fabsf(row[i]) <= FLT_MAX)) return 0;
+    return 1;
+}
 
 static void source_row(const source *s, int64_t r, float *out) {
     int64_t k = (int64_t)s->ne[0];
@@ -387,6 +394,10 @@ loam_status loam_quantize(const char *in_path, const char *out_path, const char 
         } else {
             for (uint64_t r = 0; r < rows; r++) {
                 source_row(x, (int64_t)r, row);
+                if (!row_is_finite(row, x->ne[0])) { /* llama-quantize refuses these too: no integer can hold them */
+                    st = loam_fail(err, LOAM_E_FORMAT, "%s: tensor %s has a NaN or infinite value in row %llu", in_path, x->name, (unsigned long long)r);
+                    break;
+                }
                 if (!loam_quantize_row(chosen[i], row, (int64_t)x->ne[0], buf + r * row_bytes)) {
                     st = loam_fail(err, LOAM_E_UNSUPPORTED, "quantize: cannot write %s as %s", x->name, loam_type_name(chosen[i]));
                     break;

@@ -266,11 +266,40 @@ static void test_qdot_ref_vs_dequant(void) {
     }
 }
 
+/* NaN or inf in a block: no integer can hold it, so the block becomes a
+ * NaN scale over zeros (the int8 activations, a q8_0 KV row) instead of an
+ * undefined float-to-int conversion; the other blocks are unchanged. */
+static void test_nonfinite_blocks(void) {
+    float x[64];
+    for (int i = 0; i < 64; i++) x[i] = (float)(i - 30) * 0.25f;
+    loam_act_block clean[2], q[2];
+    loam_quantize_act_row(x, 64, clean);
+    const float bad[2] = {NAN, INFINITY};
+    for (int k = 0; k < 2; k++) {
+        float y[64];
+        memcpy(y, x, sizeof y);
+        y[40] = bad[k];
+        loam_quantize_act_row(y, 64, q);
+        int zeros = 1;
+        for (int j = 0; j < 32; j++) zeros &= q[1].q[j] == 0;
+        CHECK(isnan(q[1].d) && zeros && q[1].isum == 0, "act block with %g: d %g", bad[k], q[1].d);
+        CHECK(!memcmp(&q[0], &clean[0], sizeof q[0]), "act block with %g: the finite block changed", bad[k]);
+        uint8_t row[2 * 34];
+        CHECK(loam_quantize_row(LOAM_T_Q8_0, y, 64, row), "q8_0 row");
+        uint16_t h;
+        memcpy(&h, row + 34, 2);
+        int qzero = 1;
+        for (int j = 0; j < 32; j++) qzero &= row[34 + 2 + j] == 0;
+        CHECK(isnan(loam_f16_to_f32(h)) && qzero, "q8_0 block with %g: scale %g", bad[k], loam_f16_to_f32(h));
+    }
+}
+
 void register_kernels_tests(void) {
     test_add("kernels: int8 reference dot ~ exact math on dequantized weights", test_qdot_ref_vs_dequant);
     test_add("kernels: avx2 int8 matmul equals scalar (all block types, tails)", test_qmatmul_avx2);
     test_add("kernels: avx512-vnni int8 matmul equals scalar (all block types, tails)", test_qmatmul_vnni);
     test_add("kernels: dispatch picks a level the CPU has", test_dispatch);
+    test_add("kernels: a NaN or inf in a block quantizes to a NaN block (int8 activations, q8_0 rows), never UB", test_nonfinite_blocks);
     test_add("kernels: avx2 attention kernels (f32, f16, q8_0 caches) and softmax exp equal scalar", test_vec_kernels_avx2);
     test_add("kernels: avx512 attention kernels (f32, f16, q8_0 caches) and softmax exp equal scalar", test_vec_kernels_avx512);
     test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails)", test_avx2_matches_scalar);
