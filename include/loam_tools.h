@@ -78,9 +78,43 @@ typedef struct loam_named_tensor {
 LOAM_API loam_status loam_write_safetensors(const char *path, const loam_named_tensor *tensors,
                                    int n_tensors, loam_error *err);
 
+/* The machine a measurement ran on, for benchmark rows: numbers from
+ * different CPUs must never be compared by accident. */
+typedef struct loam_cpu_info {
+    char name[64];      /* CPUID brand string, e.g. "AMD EPYC 7B13 64-Core Processor" */
+    char vendor[16];    /* "GenuineIntel", "AuthenticAMD", ... */
+    int family, model;  /* CPUID display family and model */
+    int64_t l1d_bytes;  /* data cache sizes of one core (L3: of the cache the core sees) */
+    int64_t l2_bytes;
+    int64_t l3_bytes;
+    int logical_cpus;   /* online */
+    char simd[24];      /* the kernel level loam picks: "avx512-vnni", "avx2", "scalar" */
+} loam_cpu_info;
+
+LOAM_API void loam_cpu_get_info(loam_cpu_info *out);
+
+/* One product y[M, N] = x[M, K] W[N, K]^T through the shared linear op, on
+ * random data with W of `type` (f32, f16, bf16, q8_0, q4_0, q5_0, q4_k,
+ * q6_k): best of `reps` runs after an untimed one, and beside it the peak
+ * of the instructions that path is built from (an FMA loop for f32
+ * activations, the int8 multiply-add sequence for quantized weights),
+ * measured on the same threads. */
+typedef struct loam_gemm_result {
+    double seconds;       /* one product, best run */
+    double gops;          /* 2 M N K / seconds, in 1e9 operations per second */
+    double peak_gops;     /* the peak loop, all threads */
+    char peak_label[32];  /* "avx2 fma", "avx512 vpdpbusd", ... */
+    char path[32];        /* "int8 activations" or "f32 activations" */
+    int threads;
+} loam_gemm_result;
+
+LOAM_API loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads, int reps, loam_gemm_result *out,
+                                     loam_error *err);
+
 /* Sustained read bandwidth of main memory with n_threads threads, in bytes
- * per second, measured by streaming over a buffer much larger than the
- * caches (best of a few passes). 0 on failure. */
+ * per second, measured by streaming over an anonymous buffer much larger
+ * than the caches, on 2 MiB pages where the kernel gives them (best of a
+ * few passes): the machine's bound for decode. 0 on failure. */
 LOAM_API double loam_measure_read_bandwidth(int n_threads);
 
 /* Bytes per second of streaming the weights one decode step reads (those

@@ -10,13 +10,18 @@
 static const char bench_usage[] =
     "usage: loam bench MODEL [-p N] [-n N] [-d N] [-t N[,N...]] [-r N] [-ub N] [--kv-type T] [--bf16-dot] [--json]\n"
     "       loam bench --tokenizer PATH [--text FILE]   encode speed (MB/s, one thread)\n"
+    "       loam bench --gemm M,N,K [--type T] [-t N] [-r N] [--json]   the matrix product alone: GOP/s beside\n"
+    "              the peak of its instructions measured on the same threads (T: f32, f16, bf16, q8_0,\n"
+    "              q4_0 (default), q5_0, q4_k, q6_k)\n"
     "  -p N   prompt tokens for the prefill test (default 512; 0 skips it)\n"
     "  -n N   tokens for the decode test, generated from an empty cache as llama-bench does (default 128;\n"
     "         0 skips it)\n"
     "  -t N   threads, or a list like 1,2 (default: physical cores)\n"
-    "  --json rows as a JSON array: test, threads, tps, tps_sd, bw_fraction (decode at depth 0: share of\n"
-    "         the bound, the read speed of the model's weights measured before each repetition),\n"
-    "         ttft_ms (prefill)\n"
+    "  --json rows as a JSON array: test, threads, tps, tps_sd, bw_fraction (decode at depth 0: bytes\n"
+    "         read per second as a share of the machine's read bandwidth, bound_gbs, measured on\n"
+    "         anonymous huge-page memory with the same threads), file_read_gbs (streaming the model's\n"
+    "         mapped weights), ttft_ms (prefill), and the machine: cpu, cpu_family, cpu_model, simd,\n"
+    "         l1d_kb, l2_kb, l3_kb\n"
     "  -r N   repetitions (default 3)\n"
     "  --kv-type f32|f16|q8_0   KV cache storage\n"
     "  -d N   decode after N prompt tokens already in the cache (llama-bench's depth; default 0)\n"
@@ -35,13 +40,30 @@ static void stats(const double *v, int n, double *mean, double *sd) {
 typedef struct {
     char test[48];
     int threads;
-    double tps, sd, bw_fraction, ttft_ms;
+    double tps, sd, bw_fraction, ttft_ms, bound_gbs, file_gbs;
 } bench_row;
+
+/* The machine of every row, so figures from different CPUs are never
+ * compared by accident. */
+static void print_cpu_json(const loam_cpu_info *c) {
+    printf("\"cpu\": \"");
+    for (const char *p = c->name; *p; p++)
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if ((unsigned char)*p >= 0x20) putchar(*p);
+    printf("\", \"cpu_family\": %d, \"cpu_model\": %d, \"simd\": \"%s\", \"l1d_kb\": %lld, \"l2_kb\": %lld, \"l3_kb\": %lld", c->family,
+           c->model, c->simd, (long long)(c->l1d_bytes >> 10), (long long)(c->l2_bytes >> 10), (long long)(c->l3_bytes >> 10));
+}
+
+static void print_cpu_line(const loam_cpu_info *c) {
+    fprintf(stderr, "cpu: %s (%s family %d model %d), %d logical CPUs, kernels %s, L1d %lld KiB, L2 %lld KiB, L3 %lld KiB per core\n", c->name,
+            c->vendor, c->family, c->model, c->logical_cpus, c->simd, (long long)(c->l1d_bytes >> 10), (long long)(c->l2_bytes >> 10),
+            (long long)(c->l3_bytes >> 10));
+}
 
 /* prefill of n_prompt tokens, then n_gen decode steps after `depth` cached
  * positions, `reps` times */
 static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch, long n_prompt, long n_gen, long depth, long reps, loam_kv_type kv_type, bench_row *pp,
-                     bench_row *tg, double *bandwidth, loam_model_info *info_out) {
+                     bench_row *tg, double *bandwidth, double *file_bandwidth, loam_model_info *info_out) {
     loam_error err;
     loam_model_params mp = loam_model_default_params();
     mp.n_threads = threads;
@@ -66,7 +88,7 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch,
     int32_t *seq = calloc((size_t)n_ids, sizeof *seq);
     int8_t *want = calloc((size_t)n_ids, 1);
     double *ppv = calloc((size_t)reps, sizeof *ppv), *tgv = calloc((size_t)reps, sizeof *tgv), ttft = 1e30;
-    double *fracv = calloc((size_t)reps, sizeof *fracv), bw_sum = 0;
+    double *fracv = calloc((size_t)reps, sizeof *fracv), bw_sum = 0, file_bw_sum = 0;
     int rc = 0;
     if (!tok || !pos || !seq || !want || !ppv || !tgv || !fracv) rc = cli_error("out of memory");
     for (long i = 0; !rc && i < n_ids; i++) tok[i] = (int32_t)((i * 7919) % in.n_vocab), pos[i] = (int32_t)i;
@@ -82,10 +104,11 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch,
             if (dt < ttft) ttft = dt;
         }
         if (n_gen == 0) continue;
-        /* the bound of this repetition: streaming the same weights just
-         * before it (a shared machine's bandwidth moves from minute to minute) */
-        double bw = loam_model_read_bandwidth(model, threads);
-        bw_sum += bw;
+        /* the bound of this repetition, measured just before it (a shared
+         * machine's bandwidth moves from minute to minute): the machine's
+         * read bandwidth; the mapped file's read speed is reported beside it */
+        double bw = loam_measure_read_bandwidth(threads), file_bw = loam_model_read_bandwidth(model, threads);
+        bw_sum += bw, file_bw_sum += file_bw;
         /* decode from an empty cache, as llama-bench's tg test does, so the
          * two tools' figures compare */
         loam_kv_seq_clear(ctx, 0);
@@ -117,6 +140,7 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch,
         stats(fracv, (int)reps, &tg->bw_fraction, &frac_sd);
         if (tg->bw_fraction < 0) tg->bw_fraction = -1;
         *bandwidth = n_gen > 0 ? bw_sum / (double)reps : 0;
+        *file_bandwidth = n_gen > 0 ? file_bw_sum / (double)reps : 0;
         tg->ttft_ms = -1;
     }
     free(tok), free(pos), free(seq), free(want), free(ppv), free(tgv), free(fracv);
@@ -166,16 +190,20 @@ static int bench_model(int argc, char **argv) {
     loam_model_info in = {0};
     for (int k = 0; k < n_threads; k++) {
         bench_row pp, tg;
-        double bw = 0;
-        if (bench_one(path, threads[k], bf16_dot, n_ubatch, n_prompt, n_gen, depth, reps, kv_type, &pp, &tg, &bw, &in)) return 1;
+        double bw = 0, file_bw = 0;
+        if (bench_one(path, threads[k], bf16_dot, n_ubatch, n_prompt, n_gen, depth, reps, kv_type, &pp, &tg, &bw, &file_bw, &in)) return 1;
         if (!json && bw > 0)
-            fprintf(stderr, "reading the weights, %d thread%s: %.1f GB/s (mean of the measures before each decode run)\n", threads[k],
-                    threads[k] > 1 ? "s" : "", bw / 1e9);
+            fprintf(stderr, "read bandwidth, %d thread%s: %.1f GB/s (memory, the bound), %.1f GB/s (the mapped weights); means of the measures before each decode run\n",
+                    threads[k], threads[k] > 1 ? "s" : "", bw / 1e9, file_bw / 1e9);
+        pp.bound_gbs = tg.bound_gbs = bw / 1e9;
+        pp.file_gbs = tg.file_gbs = file_bw / 1e9;
         if (pp.threads) rows[n_rows++] = pp;
         if (tg.threads) rows[n_rows++] = tg;
     }
     char type[40];
     snprintf(type, sizeof type, "%s%s", in.dtype, in.bf16_dot ? "+bf16-dot" : "");
+    loam_cpu_info cpu;
+    loam_cpu_get_info(&cpu);
     if (json) {
         printf("[");
         for (int r = 0; r < n_rows; r++) {
@@ -184,12 +212,16 @@ static int bench_model(int argc, char **argv) {
             if (rows[r].bw_fraction >= 0) printf("%.4f", rows[r].bw_fraction);
             else printf("null");
             if (rows[r].ttft_ms >= 0) printf(", \"ttft_ms\": %.1f", rows[r].ttft_ms);
-            printf(", \"model\": \"%s\", \"size_bytes\": %llu, \"params\": %lld, \"type\": \"%s\"}", in.architecture,
+            if (rows[r].bound_gbs > 0) printf(", \"bound_gbs\": %.2f, \"file_read_gbs\": %.2f", rows[r].bound_gbs, rows[r].file_gbs);
+            printf(", \"model\": \"%s\", \"size_bytes\": %llu, \"params\": %lld, \"type\": \"%s\", ", in.architecture,
                    (unsigned long long)in.weight_bytes, (long long)in.n_params, type);
+            print_cpu_json(&cpu);
+            printf("}");
         }
         printf("]\n");
         return 0;
     }
+    print_cpu_line(&cpu);
     if (bf16_dot && !in.bf16_dot) fprintf(stderr, "--bf16-dot: this CPU has no AVX512-BF16; the exact path ran\n");
     /* weights are mapped, not copied: peak RSS ~ file + KV cache + scratch */
     fprintf(stderr, "peak resident memory: %.2f GiB (weights %.2f GiB)\n", loam_peak_resident_bytes() / 1073741824.0,
@@ -252,7 +284,51 @@ static int bench_tokenizer(const char *path, const char *text_path) {
     return 0;
 }
 
+static int bench_gemm(int argc, char **argv) {
+    const char *dims = NULL, *type = "q4_0";
+    long reps = 5;
+    int json = 0, threads = loam_physical_cores();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--gemm") && v) dims = v, i++;
+        else if (!strcmp(a, "--type") && v) type = v, i++;
+        else if (!strcmp(a, "-r")) { if (!cli_int(a, v, 1, 1000, &reps)) return 1; i++; }
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            long t;
+            if (!cli_int(a, v, 1, 1024, &t)) return 1;
+            threads = (int)t, i++;
+        } else if (!strcmp(a, "--json")) json = 1;
+        else return cli_error("bench --gemm: unknown option \"%s\"", a);
+    }
+    int32_t *mnk = NULL;
+    if (!dims || cli_int_list(dims, &mnk) != 3) return free(mnk), cli_error("bench --gemm needs M,N,K (e.g. 512,2048,2048)");
+    loam_gemm_result r;
+    loam_error err;
+    loam_status st = loam_bench_gemm(mnk[0], mnk[1], mnk[2], type, threads, (int)reps, &r, &err);
+    int M = mnk[0], N = mnk[1], K = mnk[2];
+    free(mnk);
+    if (st) return cli_error_status(&err);
+    loam_cpu_info cpu;
+    loam_cpu_get_info(&cpu);
+    if (json) {
+        printf("[{\"test\": \"gemm %d,%d,%d\", \"type\": \"%s\", \"threads\": %d, \"gops\": %.2f, \"peak_gops\": %.2f, \"peak_share\": %.4f, "
+               "\"peak\": \"%s\", \"path\": \"%s\", \"ms\": %.3f, ", M, N, K, type, r.threads, r.gops, r.peak_gops,
+               r.peak_gops > 0 ? r.gops / r.peak_gops : 0, r.peak_label, r.path, r.seconds * 1e3);
+        print_cpu_json(&cpu);
+        printf("}]\n");
+        return 0;
+    }
+    print_cpu_line(&cpu);
+    printf("| product M,N,K | type | path | threads | ms | GOP/s | peak GOP/s (%s) | share of peak |\n|---|---|---|---|---|---|---|---|\n",
+           r.peak_label);
+    printf("| %d,%d,%d | %s | %s | %d | %.3f | %.1f | %.1f | %.0f%% |\n", M, N, K, type, r.path, r.threads, r.seconds * 1e3, r.gops, r.peak_gops,
+           r.peak_gops > 0 ? 100 * r.gops / r.peak_gops : 0);
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--gemm") == 0) return bench_gemm(argc, argv);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--tokenizer") == 0) {
             if (i + 1 >= argc) return cli_error("--tokenizer needs a path");

@@ -15,7 +15,7 @@ static const char usage[] =
     "  info MODEL_DIR [--json]   architecture, parameters, dtype, context, memory needed (at the default\n"
     "                            context and the training context)\n"
     "                            (of any GGUF, e.g. Whisper or FLUX ones loam cannot run yet: what it holds)\n"
-    "  bench MODEL_DIR [options] prefill and decode speed (see loam bench --help)\n"
+    "  bench MODEL_DIR [options] prefill and decode speed; bench --gemm M,N,K the matrix product alone\n"
     "  tokenize PATH [--no-special] [--json] TEXT   text (or - for stdin) to ids\n"
     "  detokenize PATH [--skip-special] ID...      ids to text, exactly\n"
     "  template PATH --messages FILE.json [--tools FILE.json] [--var KEY=JSON ...]\n"

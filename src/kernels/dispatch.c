@@ -2,6 +2,10 @@
 
 #include "kernels/kernels.h"
 
+#include <stdio.h>
+
+#include "core/cpu.h"
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 
@@ -98,4 +102,10 @@ int loam_simd_parse(const char *name, loam_simd *out) {
 
 int loam_kernels_supports(loam_type wtype) {
     return wtype == LOAM_T_F32 || wtype == LOAM_T_F16 || wtype == LOAM_T_BF16 || loam_type_is_quantized(wtype);
+}
+
+void loam_cpu_get_info(loam_cpu_info *out) {
+    loam_cpu_describe(out);
+    loam_simd best = loam_simd_best();
+    snprintf(out->simd, sizeof out->simd, "%s%s", loam_simd_name(best), best == LOAM_SIMD_AVX512 && loam_cpu_has_vnni() ? "-vnni" : "");
 }

@@ -197,6 +197,11 @@ static void test_bench_json(void) {
              cJSON_GetObjectItem(row, "threads")->valuedouble == 1 && cJSON_GetObjectItem(row, "tps")->valuedouble > 0 &&
              cJSON_IsNumber(cJSON_GetObjectItem(row, "tps_sd")) &&
              (i ? cJSON_IsNumber(bw) && bw->valuedouble > 0 && bw->valuedouble < 20 : cJSON_IsNull(bw) && cJSON_IsNumber(cJSON_GetObjectItem(row, "ttft_ms")));
+        /* the machine of every row; the decode row's two read speeds */
+        ok = ok && cJSON_IsString(cJSON_GetObjectItem(row, "cpu")) && cJSON_IsString(cJSON_GetObjectItem(row, "simd")) &&
+             cJSON_GetObjectItem(row, "l1d_kb")->valuedouble > 0 && cJSON_IsNumber(cJSON_GetObjectItem(row, "l2_kb")) &&
+             cJSON_IsNumber(cJSON_GetObjectItem(row, "l3_kb")) && cJSON_IsNumber(cJSON_GetObjectItem(row, "cpu_family")) &&
+             (!i || (cJSON_GetObjectItem(row, "bound_gbs")->valuedouble > 0 && cJSON_GetObjectItem(row, "file_read_gbs")->valuedouble > 0));
     }
     cJSON_Delete(j);
     CHECK(ok, "bench --json (exit %d): %s", rc, out ? out : "");
@@ -208,6 +213,32 @@ static void test_bench_json(void) {
     cJSON_Delete(j);
     CHECK(ok, "bench -p 0 --json (exit %d): %s", rc, out ? out : "");
     free(out);
+}
+
+/* bench --gemm: a row for odd shapes of each path (int8 activations,
+ * f32 activations) with a product rate and the peak beside it; bad
+ * dimensions are refused with a loam: message. */
+static void test_bench_gemm(void) {
+    const char *cases[][2] = {{"7,33,256", "q4_k"}, {"1,5,64", "q8_0"}, {"13,9,96", "f16"}, {"3,17,32", "bf16"}};
+    for (int c = 0; c < 4; c++) {
+        char cmd[1024], *out = NULL;
+        snprintf(cmd, sizeof cmd, "%s bench --gemm %s --type %s -t 2 -r 2 --json 2>/dev/null", LOAM_BIN, cases[c][0], cases[c][1]);
+        int rc = run_capture(cmd, &out);
+        cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+        const cJSON *row = cJSON_GetArrayItem(j, 0);
+        int int8 = cases[c][1][0] == 'q';
+        int ok = row && cJSON_GetObjectItem(row, "gops")->valuedouble > 0 && cJSON_GetObjectItem(row, "peak_gops")->valuedouble > 0 &&
+                 cJSON_IsString(cJSON_GetObjectItem(row, "cpu")) &&
+                 !strcmp(cJSON_GetObjectItem(row, "path")->valuestring, int8 ? "int8 activations" : "f32 activations");
+        cJSON_Delete(j);
+        CHECK(ok, "bench --gemm %s --type %s (exit %d): %s", cases[c][0], cases[c][1], rc, out ? out : "");
+        free(out);
+    }
+    char cmd[1024], *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s bench --gemm 4,4,100 --type q4_0 2>&1", LOAM_BIN);
+    int rc = run_capture(cmd, &err);
+    CHECK(rc != 0 && err && !strncmp(err, "loam: ", 6) && strstr(err, "multiple of 32"), "K not a block multiple (exit %d): %s", rc, err ? err : "");
+    free(err);
 }
 
 /* info on a GGUF of an architecture loam cannot run: a summary, not an error. */
@@ -305,6 +336,7 @@ static void test_info_contexts(void) {
 void register_cli_tests(void) {
     test_add("cli: run and chat share the flag parser (integer seeds, ranges, --help)", test_shared_flags);
     test_add("cli: info gives the memory at the default and at the training context", test_info_contexts);
+    test_add("cli: bench --gemm: odd shapes on both paths, the peak beside, bad dimensions refused", test_bench_gemm);
     test_add("cli: bench --json rows and keys (pp, tg with its bandwidth share; -p 0)", test_bench_json);
     test_add("cli: info summarizes a GGUF of an architecture loam cannot run", test_info_unrunnable_gguf);
     test_add("cli: run --prompt-ids prints the 200 golden ids of stories260k", test_run_prints_golden_ids);

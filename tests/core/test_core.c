@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/fp16.h"
 #include "core/threadpool.h"
 #include "test.h"
@@ -61,7 +62,25 @@ static void test_physical_cores(void) {
     CHECK(n >= 1 && n <= 4096, "physical cores %d", n);
 }
 
+/* The caches CPUID gives agree with what the kernel says in sysfs (where
+ * it says anything), and the name and kernel level are filled. */
+static void test_cpu_info(void) {
+    loam_cpu_info c;
+    loam_cpu_get_info(&c);
+    int64_t l1d, l2, l3;
+    loam_cpu_caches_sysfs(&l1d, &l2, &l3);
+    CHECK(c.name[0] && c.vendor[0] && c.simd[0] && c.logical_cpus >= 1, "cpu info: name \"%s\" vendor \"%s\" simd \"%s\"", c.name, c.vendor,
+          c.simd);
+    CHECK(!l1d || c.l1d_bytes == l1d, "L1d: CPUID %lld, sysfs %lld", (long long)c.l1d_bytes, (long long)l1d);
+    CHECK(!l2 || c.l2_bytes == l2, "L2: CPUID %lld, sysfs %lld", (long long)c.l2_bytes, (long long)l2);
+    CHECK(!l3 || c.l3_bytes == l3, "L3: CPUID %lld, sysfs %lld", (long long)c.l3_bytes, (long long)l3);
+#if defined(__x86_64__) && defined(__linux__)
+    CHECK(c.l1d_bytes >= 4096 && c.l2_bytes >= c.l1d_bytes, "caches: L1d %lld, L2 %lld", (long long)c.l1d_bytes, (long long)c.l2_bytes);
+#endif
+}
+
 void register_core_tests(void) {
+    test_add("core: CPU name, kernel level and cache sizes (CPUID agrees with sysfs)", test_cpu_info);
     test_add("core: thread pool runs every task exactly once", test_pool_runs_every_task_once);
     test_add("core: bf16/f16 conversions round-trip every pattern", test_bf16_f16_round_trip);
     test_add("core: physical core count", test_physical_cores);

@@ -1,0 +1,39 @@
+/* Peak loops: the scalar one and the choice by level (see peak.h). */
+#include "kernels/peak.h"
+
+/* 8 independent chains, as a compiler may keep them in registers */
+double loam_peak_loop_scalar(loam_peak_kind kind, long iters) {
+    if (kind == LOAM_PEAK_F32) {
+        float a[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+        for (long i = 0; i < iters; i++)
+            for (int j = 0; j < 8; j++) a[j] = a[j] * 0.999999f + 1e-6f;
+        volatile float sink = a[0] + a[7];
+        (void)sink;
+    } else {
+        int32_t a[8] = {0};
+        for (long i = 0; i < iters; i++)
+            for (int j = 0; j < 8; j++) a[j] += (int8_t)(j + 1) * (uint8_t)3;
+        volatile int32_t sink = a[0] + a[7];
+        (void)sink;
+    }
+    return (double)iters * 8 * 2;
+}
+
+double loam_peak_loop(loam_simd level, loam_peak_kind kind, long iters) {
+#if defined(__x86_64__)
+    if (level == LOAM_SIMD_AVX512 && (kind == LOAM_PEAK_F32 || loam_cpu_has_vnni())) return loam_peak_loop_avx512(kind, iters);
+    if (level == LOAM_SIMD_AVX512 || level == LOAM_SIMD_AVX2) return loam_peak_loop_avx2(kind, iters);
+#endif
+    (void)level;
+    return loam_peak_loop_scalar(kind, iters);
+}
+
+const char *loam_peak_label(loam_simd level, loam_peak_kind kind) {
+#if defined(__x86_64__)
+    if (level == LOAM_SIMD_AVX512 && kind == LOAM_PEAK_F32) return "avx512 fma";
+    if (level == LOAM_SIMD_AVX512 && loam_cpu_has_vnni()) return "avx512 vpdpbusd";
+    if (level == LOAM_SIMD_AVX512 || level == LOAM_SIMD_AVX2) return kind == LOAM_PEAK_F32 ? "avx2 fma" : "avx2 maddubs";
+#endif
+    (void)level;
+    return kind == LOAM_PEAK_F32 ? "scalar fma" : "scalar int8";
+}

@@ -1,0 +1,21 @@
+/* Short loops of the instructions the products are built from, with enough
+ * independent accumulators to fill the pipelines: what one core can do at
+ * most, measured rather than taken from a data sheet. Each runs `iters`
+ * steps and returns the operations done (a multiply-add counts 2). */
+#ifndef LOAM_KERNELS_PEAK_H
+#define LOAM_KERNELS_PEAK_H
+#include "kernels/kernels.h"
+
+typedef enum { LOAM_PEAK_F32, LOAM_PEAK_INT8 } loam_peak_kind;
+
+double loam_peak_loop_scalar(loam_peak_kind kind, long iters);
+#if defined(__x86_64__)
+double loam_peak_loop_avx2(loam_peak_kind kind, long iters);   /* FMA ymm; maddubs + madd ymm */
+double loam_peak_loop_avx512(loam_peak_kind kind, long iters); /* FMA zmm; vpdpbusd zmm (VNNI) */
+#endif
+/* The loop for a level (the int8 one is VNNI's only where the CPU has it). */
+double loam_peak_loop(loam_simd level, loam_peak_kind kind, long iters);
+/* What the loop of a level names itself, for reports ("avx2 maddubs"). */
+const char *loam_peak_label(loam_simd level, loam_peak_kind kind);
+
+#endif

@@ -1,0 +1,31 @@
+/* Peak loops, AVX-512 (see peak.h): 12 independent FMA chains of 16
+ * floats; 8 chains of vpdpbusd (64 u8 x i8 products into 16 i32). */
+#include <immintrin.h>
+
+#include "kernels/peak.h"
+
+static double f32_loop(long iters) {
+    __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    for (int j = 0; j < 12; j++) a[j] = _mm512_set1_ps((float)j);
+    for (long i = 0; i < iters; i++)
+        for (int j = 0; j < 12; j++) a[j] = _mm512_fmadd_ps(a[j], b, c);
+    __m512 s = a[0];
+    for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, a[j]);
+    volatile float sink = _mm512_reduce_add_ps(s);
+    (void)sink;
+    return (double)iters * 12 * 16 * 2;
+}
+
+static double vnni_loop(long iters) {
+    __m512i acc[8], x = _mm512_set1_epi8(3), y[8];
+    for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_si512(), y[j] = _mm512_set1_epi8((char)(j + 1));
+    for (long i = 0; i < iters; i++)
+        for (int j = 0; j < 8; j++) acc[j] = _mm512_dpbusd_epi32(acc[j], x, y[j]);
+    __m512i s = acc[0];
+    for (int j = 1; j < 8; j++) s = _mm512_add_epi32(s, acc[j]);
+    volatile int sink = _mm512_reduce_add_epi32(s);
+    (void)sink;
+    return (double)iters * 8 * 64 * 2;
+}
+
+double loam_peak_loop_avx512(loam_peak_kind kind, long iters) { return kind == LOAM_PEAK_F32 ? f32_loop(iters) : vnni_loop(iters); }

@@ -1,0 +1,120 @@
+/* loam bench --gemm: the shared linear op alone on random data of a
+ * chosen weight type, beside the peak of the instructions it is built from
+ * (kernels/peak.h), on the same threads. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/threadpool.h"
+#include "kernels/peak.h"
+#include "kernels/quants.h"
+#include "loam_tools.h"
+#include "nn/nn.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* uniform in [-1, 1) from a 64-bit LCG: the same data every run */
+static float next_uniform(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+typedef struct {
+    loam_simd level;
+    loam_peak_kind kind;
+    long iters;
+    double ops[64];
+} peak_job;
+
+static void peak_task(void *arg, int task, int thread) {
+    (void)thread;
+    peak_job *j = arg;
+    j->ops[task] = loam_peak_loop(j->level, j->kind, j->iters);
+}
+
+/* All threads in the peak loop at once, best of 3, in GOP/s. */
+static double measure_peak(loam_pool *pool, loam_simd level, loam_peak_kind kind) {
+    int threads = loam_pool_size(pool) < 64 ? loam_pool_size(pool) : 64;
+    peak_job j = {level, kind, 4000000, {0}}; /* tens of milliseconds: steady clocks, little timer noise */
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now_s();
+        loam_pool_run(pool, peak_task, &j, threads);
+        double dt = now_s() - t0, ops = 0;
+        for (int t = 0; t < threads; t++) ops += j.ops[t];
+        if (dt > 0 && ops / dt / 1e9 > best) best = ops / dt / 1e9;
+    }
+    return best;
+}
+
+static int parse_bench_type(const char *name, loam_type *out) {
+    static const loam_type ok[] = {LOAM_T_F32, LOAM_T_F16, LOAM_T_BF16, LOAM_T_Q8_0, LOAM_T_Q4_0, LOAM_T_Q5_0, LOAM_T_Q4_K, LOAM_T_Q6_K};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (!strcasecmp(name, loam_type_short(ok[i]))) return *out = ok[i], 1;
+    return 0;
+}
+
+/* W [N, K] of type t from random rows. */
+static void *random_weights(loam_type t, int N, int K, loam_error *err) {
+    size_t row = loam_row_bytes(t, K);
+    uint8_t *w = malloc(row * (size_t)N);
+    float *x = malloc((size_t)K * sizeof *x);
+    uint64_t seed = 42;
+    for (int n = 0; w && x && n < N; n++) {
+        for (int k = 0; k < K; k++) x[k] = next_uniform(&seed);
+        loam_quantize_row(t, x, K, w + row * (size_t)n);
+    }
+    free(x);
+    if (!w) loam_fail(err, LOAM_E_NOMEM, "bench --gemm: out of memory for the weights");
+    return w;
+}
+
+loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads, int reps, loam_gemm_result *out, loam_error *err) {
+    memset(out, 0, sizeof *out);
+    loam_type t;
+    if (!parse_bench_type(type, &t))
+        return loam_fail(err, LOAM_E_ARG, "bench --gemm: type \"%s\" (f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q6_k)", type);
+    int block, block_bytes;
+    loam_type_block(t, &block, &block_bytes);
+    if (M < 1 || N < 1 || K < block || K % block || (int64_t)M * K > (1ll << 30) || (int64_t)N * K > (1ll << 32))
+        return loam_fail(err, LOAM_E_ARG, "bench --gemm: %d,%d,%d: M, N >= 1 and K a multiple of %d (%s blocks), at most 2^30 activations",
+                         M, N, K, block, loam_type_short(t));
+    loam_simd level = loam_simd_best();
+    loam_nn nn;
+    loam_status st = nn_init(&nn, loam_kernels_for(level), n_threads, NULL, 0, err);
+    if (st) return st;
+    void *w = random_weights(t, N, K, err);
+    float *x = malloc((size_t)M * K * sizeof *x), *y = malloc((size_t)M * N * sizeof *y);
+    if (!w || !x || !y) st = w ? loam_fail(err, LOAM_E_NOMEM, "bench --gemm: out of memory") : err->code;
+    uint64_t seed = 7;
+    for (size_t i = 0; !st && i < (size_t)M * K; i++) x[i] = next_uniform(&seed);
+    loam_tensor wt = {.name = "w", .type = t, .n_dims = 2, .shape = {N, K}, .data = w, .n_bytes = loam_row_bytes(t, K) * (size_t)N};
+    double best = 1e30;
+    for (int r = 0; !st && r <= reps; r++) { /* the first run warms caches and scratch, untimed */
+        double t0 = now_s();
+        nn_linear(&nn, x, M, &wt, NULL, y);
+        double dt = now_s() - t0;
+        if ((st = nn_status(&nn, err))) break;
+        if (r > 0 && dt < best) best = dt;
+    }
+    if (!st) {
+        int int8 = loam_type_is_quantized(t) && loam_qdot_supports(t, K);
+        loam_peak_kind kind = int8 ? LOAM_PEAK_INT8 : LOAM_PEAK_F32;
+        out->seconds = best;
+        out->gops = 2.0 * M * N * (double)K / best / 1e9;
+        out->peak_gops = measure_peak(nn.pool, level, kind);
+        snprintf(out->peak_label, sizeof out->peak_label, "%s", loam_peak_label(level, kind));
+        snprintf(out->path, sizeof out->path, "%s", int8 ? "int8 activations" : "f32 activations");
+        out->threads = loam_pool_size(nn.pool);
+    }
+    free(w), free(x), free(y);
+    nn_free(&nn);
+    return st;
+}
