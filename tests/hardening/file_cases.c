@@ -106,6 +106,28 @@ static int legitimate(const char *ok, int v) {
     return strchr(ok, '0' + v) != NULL;
 }
 
+/* For each key and each bad value (from first_v; -1 = the key removed)
+ * that is not legitimate for it: the model folder with `file` so edited,
+ * through the model commands. */
+static void json_field_cases(crafted_stats *st, const char *file, const char *const keys[][2], size_t n_keys, int first_v) {
+    char name[200];
+    for (size_t k = 0; k < n_keys; k++)
+        for (int v = first_v; v < N_BAD; v++) {
+            if (legitimate(keys[k][1], v)) continue;
+            const char *dir = model_copy();
+            char path[700];
+            snprintf(path, sizeof path, "%s/%s", dir, file);
+            char *text = json_text(path);
+            cJSON *j = cJSON_Parse(text);
+            free(text);
+            json_set(j, keys[k][0], v < 0 ? NULL : bad_value(v));
+            write_json(path, j);
+            cJSON_Delete(j);
+            snprintf(name, sizeof name, "%s %s %s", file, keys[k][0], v < 0 ? "missing" : bad_names[v]);
+            crafted_refused(st, name, dir, model_cmds, 2);
+        }
+}
+
 static void config_cases(crafted_stats *st) {
     /* what transformers' configs take as they are, where loam does too:
      * a huge finite epsilon or theta is a number (only beyond float range
@@ -119,22 +141,7 @@ static void config_cases(crafted_stats *st) {
         {"tie_word_embeddings", "7"},  {"hidden_act", "m"},                {"architectures", "m9"},
         {"model_type", "m0"},          {"rope_scaling", "m"},
     };
-    char name[200];
-    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
-        for (int v = -1; v < N_BAD; v++) {
-            if (legitimate(keys[k][1], v)) continue;
-            const char *dir = model_copy();
-            char path[700];
-            snprintf(path, sizeof path, "%s/config.json", dir);
-            char *text = json_text(path);
-            cJSON *j = cJSON_Parse(text);
-            free(text);
-            json_set(j, keys[k][0], v < 0 ? NULL : bad_value(v));
-            write_json(path, j);
-            cJSON_Delete(j);
-            snprintf(name, sizeof name, "config.json %s %s", keys[k][0], v < 0 ? "missing" : bad_names[v]);
-            crafted_refused(st, name, dir, model_cmds, 2);
-        }
+    json_field_cases(st, "config.json", keys, sizeof keys / sizeof *keys, -1);
     /* the file as a whole */
     static const char *const whole[][2] = {
         {"an empty config.json", ""},
@@ -165,22 +172,7 @@ static void generation_config_cases(crafted_stats *st) {
     static const char *const keys[][2] = {
         {"do_sample", "m7"}, {"temperature", "m1345"}, {"top_p", "m3"}, {"top_k", "m3"}, {"repetition_penalty", "m145"}, {"eos_token_id", "m39"},
     };
-    char name[200];
-    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
-        for (int v = 0; v < N_BAD; v++) {
-            if (legitimate(keys[k][1], v)) continue;
-            const char *dir = model_copy();
-            char path[700];
-            snprintf(path, sizeof path, "%s/generation_config.json", dir);
-            char *text = json_text(path);
-            cJSON *j = cJSON_Parse(text);
-            free(text);
-            json_set(j, keys[k][0], bad_value(v));
-            write_json(path, j);
-            cJSON_Delete(j);
-            snprintf(name, sizeof name, "generation_config.json %s %s", keys[k][0], bad_names[v]);
-            crafted_refused(st, name, dir, model_cmds, 2);
-        }
+    json_field_cases(st, "generation_config.json", keys, sizeof keys / sizeof *keys, 0);
 }
 
 /* ------------------------------------------------------------ safetensors */
