@@ -19,11 +19,9 @@ typedef struct loam_kernels {
                    float *y, int ldy);
     /* The same for block-quantized weights with activations already
      * quantized to int8 blocks (loam_quantize_act_row): integer dot
-     * products on the packed weights. l1d_bytes is the core's L1 data
-     * cache (0 = unknown): a kernel that blocks K keeps its packed
-     * activation slab within half of it. */
+     * products on the packed weights. */
     void (*matmul_q8)(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
-                      int ldy, int l1d_bytes);
+                      int ldy);
     /* Attention over the KV cache in its storage type (indexed by
      * loam_kv_type: f32, f16, q8_0), rows `stride` bytes apart, each row
      * pointer at the head's first value:
@@ -52,10 +50,8 @@ extern const loam_kernels loam_kernels_scalar;
 extern const loam_kernels loam_kernels_avx2;
 extern const loam_kernels loam_kernels_avx512;
 extern const loam_kernels loam_kernels_avx512_vnni;
-void loam_qmatmul_avx2(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy,
-                       int l1d_bytes);
-void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy,
-                       int l1d_bytes);
+void loam_qmatmul_avx2(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
+void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 #endif
 /* Whether this CPU has AVX512-VNNI. */
 int loam_cpu_has_vnni(void);

@@ -73,8 +73,7 @@ void loam_matmul_bf16dot_scalar(const uint16_t *x, int T, int K, const uint16_t 
 
 /* Reference int8 path: one dot product at a time. */
 static void qmatmul_scalar(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
-                           int ldy, int l1d_bytes) {
-    (void)l1d_bytes;
+                           int ldy) {
     size_t row_bytes = loam_row_bytes(wtype, K);
     for (int t = 0; t < T; t++)
         for (int n = n0; n < n1; n++)

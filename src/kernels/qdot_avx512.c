@@ -36,8 +36,7 @@ static inline __m256i dot32u_vnni(__m256i w_unsigned, __m256i x) {
 #define DOT32U dot32u_vnni
 #define QMATMUL loam_qmatmul_vnni256
 #define MAXR 8 /* 32 vector registers: 8 activation rows per unpacked weight block */
-void loam_qmatmul_vnni256(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy,
-                          int l1d_bytes);
+void loam_qmatmul_vnni256(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 #include "kernels/qdot_simd.inc"
 
 /* One 32-element block of 8 activation rows, rows paired per zmm:
@@ -445,60 +444,34 @@ static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loa
     return 1;
 }
 
-/* K is cut into slabs whose packed activations (8 rows) fill at most half
- * of the L1 data cache, so that while the weight rows of [n0, n1) stream
- * past, the slab they meet stays in L1 (one 8-row pack of a whole 4096-wide
- * row is 104 KiB: it would come from L2 again for every 4 weight rows).
- * Units are blocks of 32, or super-blocks of 256 for the K-quants. */
-static int slab_units(int l1d_bytes, int unit_blocks) {
-    int l1 = l1d_bytes > 0 ? l1d_bytes : 32 << 10;
-    int units = l1 / 2 / (int)(sizeof(act_pack8) * (size_t)unit_blocks);
-    return units > 0 ? units : 1;
-}
-
-/* rows [t, t + 8) x weight rows [n0, n1) over the units [u0, u1) of K;
- * y gets the sum (u0 == 0) or adds it */
-static void slab8(loam_type wtype, const uint8_t *w, size_t row_bytes, size_t unit_bytes, int unit_blocks, const act_pack8 *P, int u0,
-                  int u1, int n0, int n1, float *y, int ldy) {
-    int step = unit_blocks == 8 ? 2 : 4, n = n0, Ks = (u1 - u0) * unit_blocks * 32;
-    const act_pack8 *Ps = P + (size_t)u0 * unit_blocks;
-    float out[32];
-    for (; n < n1; n += step) {
-        int nr = n + step <= n1 ? step : 1; /* the last rows of the range one at a time */
-        if (nr == 1) step = 1;
-        const uint8_t *wr = w + (size_t)n * row_bytes + (size_t)u0 * unit_bytes;
-        if (nr == 4) rows8(wtype, wr, row_bytes, 4, Ps, Ks, out);
-        else if (nr == 2) rows8(wtype, wr, row_bytes, 2, Ps, Ks, out);
-        else rows8(wtype, wr, row_bytes, 1, Ps, Ks, out);
-        for (int j = 0; j < nr; j++)
-            _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {
-                float *dst = &y[(size_t)r * ldy + n + j];
-                *dst = u0 == 0 ? out[j * 8 + r] : *dst + out[j * 8 + r];
-            }
-    }
-}
-
-void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy,
-                       int l1d_bytes) {
+void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
     if (T < 8 && decode_rows(x, T, K, w, wtype, n0, n1, y, ldy)) return;
     int packed = (wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K) && T >= 8;
     int nb = K / 32;
     act_pack8 *P = packed ? aligned_alloc(64, (size_t)nb * sizeof *P) : NULL;
     if (!P) { /* no 512-bit kernel, or no memory for the packed rows: the 256-bit path needs none */
-        loam_qmatmul_vnni256(x, T, K, w, wtype, n0, n1, y, ldy, l1d_bytes);
+        loam_qmatmul_vnni256(x, T, K, w, wtype, n0, n1, y, ldy);
         return;
     }
     size_t row_bytes = loam_row_bytes(wtype, K);
-    int unit_blocks = wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K ? 8 : 1, units = nb / unit_blocks;
-    size_t unit_bytes = row_bytes / (size_t)units;
-    int slab = slab_units(l1d_bytes, unit_blocks);
     int t = 0;
     for (; t + 8 <= T; t += 8) {
         pack8(x + (size_t)t * nb, nb, P);
-        for (int u0 = 0; u0 < units; u0 += slab)
-            slab8(wtype, w, row_bytes, unit_bytes, unit_blocks, P, u0, u0 + slab < units ? u0 + slab : units, n0, n1, y + (size_t)t * ldy, ldy);
+        int step = wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K ? 2 : 4, n = n0;
+        float out[32];
+        for (; n + step <= n1; n += step) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)n * row_bytes;
+            if (step == 4) rows8(wtype, wr, row_bytes, 4, P, K, out);
+            else rows8(wtype, wr, row_bytes, 2, P, K, out);
+            for (int j = 0; j < step; j++)
+                _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) y[(size_t)(t + r) * ldy + n + j] = out[j * 8 + r];
+        }
+        for (; n < n1; n++) { /* the last rows of the range, one at a time */
+            rows8(wtype, (const uint8_t *)w + (size_t)n * row_bytes, row_bytes, 1, P, K, out);
+            _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) y[(size_t)(t + r) * ldy + n] = out[r];
+        }
     }
     free(P);
-    if (t < T) loam_qmatmul_vnni256(x + (size_t)t * nb, T - t, K, w, wtype, n0, n1, y + (size_t)t * ldy, ldy, l1d_bytes);
+    if (t < T) loam_qmatmul_vnni256(x + (size_t)t * nb, T - t, K, w, wtype, n0, n1, y + (size_t)t * ldy, ldy);
 }
 #endif

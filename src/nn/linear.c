@@ -12,7 +12,7 @@ typedef struct {
     const loam_act_block *xq; /* quantized weights: the int8 activations */
     const uint16_t *xb;       /* BF16 weights with bf16 dot products: the rounded activations */
     loam_bf16dot_fn bf16dot;
-    int T, K, N, chunk, l1d_bytes;
+    int T, K, N, chunk;
     const loam_tensor *w;
     float *y;
 } linear_job;
@@ -21,7 +21,7 @@ static void linear_task(void *arg, int task, int thread) {
     (void)thread;
     const linear_job *j = arg;
     int n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
-    if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N, j->l1d_bytes);
+    if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
     else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->N);
     else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
 }
@@ -68,7 +68,7 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
     int threads = loam_pool_size(nn->pool);
     int chunk = (N + threads * 4 - 1) / (threads * 4); /* 4 tasks per thread balance uneven progress */
     chunk = chunk < 16 ? 16 : (chunk + 3) & ~3;
-    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, T, K, N, chunk, nn->l1d_bytes, w, y};
+    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, T, K, N, chunk, w, y};
     if (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K)) {
         /* quantized weights: activations to int8 blocks once, then integer products */
         void *buf = nn->xq;
