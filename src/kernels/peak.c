@@ -6,14 +6,15 @@ double loam_peak_loop_scalar(loam_peak_kind kind, long iters) {
     if (kind == LOAM_PEAK_F32) {
         float a[8] = {0, 1, 2, 3, 4, 5, 6, 7};
         for (long i = 0; i < iters; i++)
-            for (int j = 0; j < 8; j++) a[j] = a[j] * 0.999999f + 1e-6f;
+            _Pragma("GCC unroll 16") for (int j = 0; j < 8; j++) a[j] = a[j] * 0.999999f + 1e-6f;
         volatile float sink = a[0] + a[7];
         (void)sink;
     } else {
-        int32_t a[8] = {0};
+        /* a recurrence, so the compiler cannot sum the loop in closed form */
+        uint32_t a[8] = {0};
         for (long i = 0; i < iters; i++)
-            for (int j = 0; j < 8; j++) a[j] += (int8_t)(j + 1) * (uint8_t)3;
-        volatile int32_t sink = a[0] + a[7];
+            _Pragma("GCC unroll 16") for (int j = 0; j < 8; j++) a[j] = a[j] * 3u + (uint32_t)(j + 1);
+        volatile uint32_t sink = a[0] + a[7];
         (void)sink;
     }
     return (double)iters * 8 * 2;

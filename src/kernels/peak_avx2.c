@@ -7,9 +7,10 @@
 
 static double f32_loop(long iters) {
     __m256 a[10], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
-    for (int j = 0; j < 10; j++) a[j] = _mm256_set1_ps((float)j);
+    _Pragma("GCC unroll 16") for (int j = 0; j < 10; j++) a[j] = _mm256_set1_ps((float)j);
+    /* unrolled, or GCC keeps the accumulators in memory */
     for (long i = 0; i < iters; i++)
-        for (int j = 0; j < 10; j++) a[j] = _mm256_fmadd_ps(a[j], b, c);
+        _Pragma("GCC unroll 16") for (int j = 0; j < 10; j++) a[j] = _mm256_fmadd_ps(a[j], b, c);
     __m256 s = a[0];
     for (int j = 1; j < 10; j++) s = _mm256_add_ps(s, a[j]);
     volatile float sink = _mm256_cvtss_f32(s);
@@ -20,9 +21,10 @@ static double f32_loop(long iters) {
 static double int8_loop(long iters) {
     __m256i acc[8], x = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
     __m256i y[8];
-    for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_si256(), y[j] = _mm256_set1_epi8((char)(j + 1));
+    _Pragma("GCC unroll 16") for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_si256(), y[j] = _mm256_set1_epi8((char)(j + 1));
+    /* unrolled, or GCC keeps the accumulators in memory */
     for (long i = 0; i < iters; i++)
-        for (int j = 0; j < 8; j++) acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(x, y[j]), ones));
+        _Pragma("GCC unroll 16") for (int j = 0; j < 8; j++) acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(x, y[j]), ones));
     __m256i s = acc[0];
     for (int j = 1; j < 8; j++) s = _mm256_add_epi32(s, acc[j]);
     volatile int sink = _mm256_extract_epi32(s, 0);

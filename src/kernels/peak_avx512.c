@@ -6,9 +6,10 @@
 
 static double f32_loop(long iters) {
     __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
-    for (int j = 0; j < 12; j++) a[j] = _mm512_set1_ps((float)j);
+    _Pragma("GCC unroll 16") for (int j = 0; j < 12; j++) a[j] = _mm512_set1_ps((float)j);
+    /* unrolled, or GCC keeps the accumulators in memory */
     for (long i = 0; i < iters; i++)
-        for (int j = 0; j < 12; j++) a[j] = _mm512_fmadd_ps(a[j], b, c);
+        _Pragma("GCC unroll 16") for (int j = 0; j < 12; j++) a[j] = _mm512_fmadd_ps(a[j], b, c);
     __m512 s = a[0];
     for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, a[j]);
     volatile float sink = _mm512_reduce_add_ps(s);
@@ -18,9 +19,10 @@ static double f32_loop(long iters) {
 
 static double vnni_loop(long iters) {
     __m512i acc[8], x = _mm512_set1_epi8(3), y[8];
-    for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_si512(), y[j] = _mm512_set1_epi8((char)(j + 1));
+    _Pragma("GCC unroll 16") for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_si512(), y[j] = _mm512_set1_epi8((char)(j + 1));
+    /* unrolled, or GCC keeps the accumulators in memory */
     for (long i = 0; i < iters; i++)
-        for (int j = 0; j < 8; j++) acc[j] = _mm512_dpbusd_epi32(acc[j], x, y[j]);
+        _Pragma("GCC unroll 16") for (int j = 0; j < 8; j++) acc[j] = _mm512_dpbusd_epi32(acc[j], x, y[j]);
     __m512i s = acc[0];
     for (int j = 1; j < 8; j++) s = _mm512_add_epi32(s, acc[j]);
     volatile int sink = _mm512_reduce_add_epi32(s);
