@@ -88,7 +88,7 @@ typedef struct loam_cpu_info {
     int64_t l2_bytes;
     int64_t l3_bytes;
     int logical_cpus;   /* online */
-    char simd[24];      /* the kernel level loam picks: "avx512-vnni", "avx2", "scalar" */
+    char simd[24];      /* the kernel level that runs (the best, or LOAM_SIMD's): "avx512-vnni", "avx2", "scalar" */
 } loam_cpu_info;
 
 LOAM_API void loam_cpu_get_info(loam_cpu_info *out);

@@ -104,7 +104,7 @@ static void *read_slice(void *arg) {
     return NULL;
 }
 
-static double seconds_now(void) {
+double loam_seconds_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -122,7 +122,7 @@ double loam_measure_read_regions(const loam_read_region *regions, int n_regions,
     int repeat = total >= ((uint64_t)256 << 20) ? 1 : (int)(((uint64_t)256 << 20) / total);
     for (int rep = 0; rep < passes; rep++) {
         uint64_t per = total / (uint64_t)n_threads;
-        double t0 = seconds_now();
+        double t0 = loam_seconds_now();
         for (int t = 0; t < n_threads; t++) {
             sl[t] = (bw_slice){regions, n_regions, (uint64_t)t * per, t + 1 == n_threads ? total : (uint64_t)(t + 1) * per, repeat, 0};
             if (t > 0 && pthread_create(&th[t], NULL, read_slice, &sl[t]) != 0) read_slice(&sl[t]), sl[t].regions = NULL;
@@ -130,7 +130,7 @@ double loam_measure_read_regions(const loam_read_region *regions, int n_regions,
         read_slice(&sl[0]);
         for (int t = 1; t < n_threads; t++)
             if (sl[t].regions) pthread_join(th[t], NULL);
-        double dt = seconds_now() - t0;
+        double dt = loam_seconds_now() - t0;
         if (dt > 0 && (double)total * repeat / dt > best) best = (double)total * repeat / dt;
     }
     volatile uint64_t sink = sl[0].sum;

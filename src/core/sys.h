@@ -8,6 +8,9 @@ typedef struct {
     uint64_t bytes;
 } loam_read_region;
 
+/* A monotonic clock, in seconds. */
+double loam_seconds_now(void);
+
 /* Bytes per second of streaming reads over the regions (taken as one
  * sequence, split evenly over n_threads threads), best of `passes`. */
 double loam_measure_read_regions(const loam_read_region *regions, int n_regions, int n_threads, int passes);

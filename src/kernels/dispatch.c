@@ -1,10 +1,11 @@
-#include <string.h>
-
 #include "kernels/kernels.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/cpu.h"
+#include "core/error.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -63,6 +64,16 @@ loam_simd loam_simd_best(void) {
     return LOAM_SIMD_SCALAR;
 }
 
+loam_status loam_kernels_choose(loam_simd requested, const loam_kernels **out, loam_error *err) {
+    loam_simd level = requested;
+    const char *env = getenv("LOAM_SIMD");
+    if (level == LOAM_SIMD_AUTO && env && *env && !loam_simd_parse(env, &level))
+        return loam_fail(err, LOAM_E_ARG, "LOAM_SIMD=%s: expected scalar, avx2 or avx512", env);
+    if (!(*out = loam_kernels_for(level)))
+        return loam_fail(err, LOAM_E_UNSUPPORTED, "this CPU cannot run the %s kernels", loam_simd_name(level));
+    return LOAM_OK;
+}
+
 const loam_kernels *loam_kernels_for(loam_simd level) {
     if (level == LOAM_SIMD_AUTO) level = loam_simd_best();
     if (!cpu_has(level)) return NULL;
@@ -106,6 +117,9 @@ int loam_kernels_supports(loam_type wtype) {
 
 void loam_cpu_get_info(loam_cpu_info *out) {
     loam_cpu_describe(out);
-    loam_simd best = loam_simd_best();
+    /* the level that runs: the best, or LOAM_SIMD's */
+    const loam_kernels *k = NULL;
+    loam_error err;
+    loam_simd best = loam_kernels_choose(LOAM_SIMD_AUTO, &k, &err) == LOAM_OK ? k->level : loam_simd_best();
     snprintf(out->simd, sizeof out->simd, "%s%s", loam_simd_name(best), best == LOAM_SIMD_AVX512 && loam_cpu_has_vnni() ? "-vnni" : "");
 }

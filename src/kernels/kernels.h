@@ -35,6 +35,10 @@ typedef struct loam_kernels {
     double (*softmax_exp)(float *s, int n, float max);
 } loam_kernels;
 
+/* The kernels for a requested level: AUTO is the best this CPU runs, or
+ * the LOAM_SIMD environment variable's when set; an error names a bad
+ * LOAM_SIMD or a level the CPU cannot run. */
+loam_status loam_kernels_choose(loam_simd requested, const loam_kernels **out, loam_error *err);
 /* The table for a level, or NULL when this CPU (or build) cannot run it. */
 const loam_kernels *loam_kernels_for(loam_simd level);
 /* The best level this CPU runs. */

@@ -22,8 +22,8 @@ void loam_quantize_act_row(const float *x, int k, loam_act_block *out) {
         int finite = 1;
         for (int j = 0; j < 32; j++) {
             float a = fabsf(xb[j]);
-            if (!(a <= FLT_MAX)) finite = 0; /* inf or NaN */
-            else if (a > amax) amax = a;
+            finite &= a <= FLT_MAX; /* false for inf and NaN */
+            amax = a > amax ? a : amax;
         }
         if (!finite) { /* no integers can hold it: the block stays NaN, as float products would */
             memset(out[b].q, 0, sizeof out[b].q);

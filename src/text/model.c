@@ -440,20 +440,10 @@ loam_status loam_model_open(const char *path, const loam_model_params *params, l
     if ((st = read_generation_config(m, err))) goto fail;
 
 kernels:;
-    loam_simd level = params->simd;
-    const char *env = getenv("LOAM_SIMD");
-    if (level == LOAM_SIMD_AUTO && env && *env && !loam_simd_parse(env, &level)) {
-        st = loam_fail(err, LOAM_E_ARG, "LOAM_SIMD=%s: expected scalar, avx2 or avx512", env);
-        goto fail;
-    }
-    m->kernels = loam_kernels_for(level);
-    if (!m->kernels) {
-        st = loam_fail(err, LOAM_E_UNSUPPORTED, "this CPU cannot run the %s kernels", loam_simd_name(level));
-        goto fail;
-    }
+    if ((st = loam_kernels_choose(params->simd, &m->kernels, err))) goto fail;
     m->n_threads = params->n_threads > 0 ? params->n_threads : loam_physical_cores();
     m->quant_exact = params->quant_exact;
-    m->bf16dot = params->bf16_dot ? loam_bf16dot_for(level) : NULL;
+    m->bf16dot = params->bf16_dot ? loam_bf16dot_for(m->kernels->level) : NULL;
     cJSON_Delete(config);
     free(config_path);
     *out = m;

@@ -5,20 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "core/error.h"
+#include "core/sys.h"
 #include "core/threadpool.h"
 #include "kernels/peak.h"
 #include "kernels/quants.h"
 #include "loam_tools.h"
 #include "nn/nn.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* uniform in [-1, 1) from a 64-bit LCG: the same data every run */
 static float next_uniform(uint64_t *s) {
@@ -46,9 +40,9 @@ static double measure_peak(loam_pool *pool, loam_simd level, loam_peak_kind kind
     peak_job j = {level, kind, 4000000, {0}}; /* tens of milliseconds: steady clocks, little timer noise */
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = now_s();
+        double t0 = loam_seconds_now();
         loam_pool_run(pool, peak_task, &j, threads);
-        double dt = now_s() - t0, ops = 0;
+        double dt = loam_seconds_now() - t0, ops = 0;
         for (int t = 0; t < threads; t++) ops += j.ops[t];
         if (dt > 0 && ops / dt / 1e9 > best) best = ops / dt / 1e9;
     }
@@ -87,13 +81,12 @@ loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads
     if (M < 1 || N < 1 || K < block || K % block || (int64_t)M * K > (1ll << 30) || (int64_t)N * K > (1ll << 32))
         return loam_fail(err, LOAM_E_ARG, "bench --gemm: %d,%d,%d: M, N >= 1 and K a multiple of %d (%s blocks), at most 2^30 activations",
                          M, N, K, block, loam_type_short(t));
-    /* the level the runtime would pick: the best, or LOAM_SIMD's */
-    loam_simd level = loam_simd_best();
-    const char *env = getenv("LOAM_SIMD");
-    if (env && *env && !loam_simd_parse(env, &level)) return loam_fail(err, LOAM_E_ARG, "LOAM_SIMD=%s: expected scalar, avx2 or avx512", env);
-    if (!loam_kernels_for(level)) return loam_fail(err, LOAM_E_UNSUPPORTED, "this CPU cannot run the %s kernels", loam_simd_name(level));
+    const loam_kernels *kernels; /* the ones the runtime would pick */
+    loam_status st = loam_kernels_choose(LOAM_SIMD_AUTO, &kernels, err);
+    if (st) return st;
+    loam_simd level = kernels->level;
     loam_nn nn;
-    loam_status st = nn_init(&nn, loam_kernels_for(level), n_threads, NULL, 0, err);
+    st = nn_init(&nn, kernels, n_threads, NULL, 0, err);
     if (st) return st;
     void *w = random_weights(t, N, K, err);
     float *x = malloc((size_t)M * K * sizeof *x), *y = malloc((size_t)M * N * sizeof *y);
@@ -103,9 +96,9 @@ loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads
     loam_tensor wt = {.name = "w", .type = t, .n_dims = 2, .shape = {N, K}, .data = w, .n_bytes = loam_row_bytes(t, K) * (size_t)N};
     double best = 1e30;
     for (int r = 0; !st && r <= reps; r++) { /* the first run warms caches and scratch, untimed */
-        double t0 = now_s();
+        double t0 = loam_seconds_now();
         nn_linear(&nn, x, M, &wt, NULL, y);
-        double dt = now_s() - t0;
+        double dt = loam_seconds_now() - t0;
         if ((st = nn_status(&nn, err))) break;
         if (r > 0 && dt < best) best = dt;
     }
