@@ -9,6 +9,9 @@ PACKAGES=(
   libcjson-dev                # JSON: config.json, safetensors headers, index files
   libpcre2-dev                # Unicode regexes of the tokenizers' pre-tokenizers
   libutf8proc-dev             # Unicode normalization (NFC/NFKC...), categories, graphemes
+  libcurl4-openssl-dev        # downloads from the hub: HTTP(S), redirects, ranges, parallel transfers
+  libssl-dev                  # sha256 and sha1 (OpenSSL libcrypto) to check downloaded files
+  python3                     # tests only: the local hub look-alike (standard library, no packages)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,11 +1,12 @@
 /* The loam command-line program: one file per subcommand, this header for
- * what they share. Uses only the public headers, loam.h and loam_tools.h. */
+ * what they share. Uses only the public headers, loam.h, loam_tools.h and loam_store.h. */
 #ifndef LOAM_CLI_H
 #define LOAM_CLI_H
 #include <stdint.h>
 
 #include "loam.h"
 #include "loam_tools.h"
+#include "loam_store.h"
 
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
@@ -16,6 +17,14 @@ int cmd_template(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_pick(int argc, char **argv);
+/* A model argument (folder, GGUF file, hub id or short name) to the path to
+ * open: the store's copy of a hub id; with allow_pull, what is missing is
+ * pulled first. Returns 0, or 1 after printing why not. */
+int cli_resolve_model(const char *arg, int allow_pull, char *out, size_t n);
 /* A whole file (or stdin for "-"), NUL-terminated, malloc'ed; NULL on error. */
 char *cli_read_file(const char *path);
 

@@ -205,6 +205,9 @@ static int bench_model(int argc, char **argv) {
         else path = a;
     }
     if (!path) return cli_error("bench: no model given");
+    char resolved[4096];
+    if (cli_resolve_model(path, 0, resolved, sizeof resolved)) return 1;
+    path = resolved;
     if (n_prompt == 0 && n_gen == 0) return cli_error("bench: -p 0 and -n 0 leave nothing to measure");
     if (!n_threads) threads[n_threads++] = loam_physical_cores();
     bench_row rows[32];

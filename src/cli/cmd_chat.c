@@ -28,6 +28,7 @@ static void on_sigint(int sig) {
 }
 
 typedef struct {
+    char model_buf[4096]; /* the resolved model path */
     const char *model_dir, *system, *template_path;
     cli_gen_flags gen;
 } chat_options;
@@ -53,6 +54,8 @@ static int parse_chat_args(int argc, char **argv, chat_options *o) {
         else return cli_error("chat: unexpected argument \"%s\"", a);
     }
     if (!o->model_dir) return cli_error("chat: no model folder given");
+    if (cli_resolve_model(o->model_dir, 1, o->model_buf, sizeof o->model_buf)) return CLI_PARSE_ERROR;
+    o->model_dir = o->model_buf;
     return CLI_PARSE_OK;
 }
 

@@ -51,6 +51,9 @@ int cmd_info(int argc, char **argv) {
         else return cli_error("info: unexpected argument \"%s\"", argv[i]);
     }
     if (!dir) return cli_error("info: no model folder given");
+    char resolved[4096];
+    if (cli_resolve_model(dir, 0, resolved, sizeof resolved)) return 1;
+    dir = resolved;
     loam_error err;
     loam_model *model = NULL;
     loam_model_params mp = loam_model_default_params();

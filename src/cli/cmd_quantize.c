@@ -25,6 +25,9 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (!in || !out || !type) return cli_error("usage: loam quantize IN OUT --type TYPE");
     loam_error err;
+    char resolved[4096];
+    if (cli_resolve_model(in, 0, resolved, sizeof resolved)) return 1;
+    in = resolved;
     if (loam_quantize(in, out, type, show_progress, NULL, &err) != LOAM_OK) return cli_error_status(&err);
     return 0;
 }

@@ -19,6 +19,7 @@ static const char run_usage_head[] =
     "  --dump FILE             write logits, hidden states, step logits and ids to a .safetensors file\n";
 
 typedef struct {
+    char model_buf[4096]; /* the resolved model path */
     const char *model_dir, *prompt_text, *dump_path, *template_path;
     int chat, no_echo;
     int32_t *prompt;
@@ -63,6 +64,8 @@ static int parse_run_args(int argc, char **argv, run_options *o) {
         }
     }
     if (!o->model_dir) return cli_error("run: no model folder given (see loam run --help)");
+    if (cli_resolve_model(o->model_dir, 1, o->model_buf, sizeof o->model_buf)) return CLI_PARSE_ERROR;
+    o->model_dir = o->model_buf;
     if (o->prompt_text && o->n_prompt > 0) return cli_error("run: give the prompt as text or as --prompt-ids, not both");
     if (o->chat && !o->prompt_text) return cli_error("run: --chat needs a text prompt");
     return CLI_PARSE_OK;

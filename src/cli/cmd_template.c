@@ -74,6 +74,9 @@ int cmd_template(int argc, char **argv) {
     if (!rc && !(messages = read_all(messages_path))) rc = cli_error("template: cannot read %s", messages_path);
     if (!rc && tools_path && !(tools = read_all(tools_path))) rc = cli_error("template: cannot read %s", tools_path);
     if (!rc && template_path && !(tpl = read_all(template_path))) rc = cli_error("template: cannot read %s", template_path);
+    char resolved[4096];
+    if (!rc && cli_resolve_model(path, 0, resolved, sizeof resolved)) rc = 1;
+    if (!rc) path = resolved;
     if (!rc && cli_check_gguf(path)) rc = 1;
     if (!rc && loam_tokenizer_open(path, &tok, &err) != LOAM_OK) rc = cli_error_status(&err);
     if (!rc && loam_chat_apply_template(tok, tpl, messages, tools, vars, add_gen, &out, &err) != LOAM_OK) rc = cli_error_status(&err);

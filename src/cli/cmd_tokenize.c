@@ -66,6 +66,9 @@ int cmd_tokenize(int argc, char **argv) {
     }
     loam_error err;
     loam_tokenizer *tok = NULL;
+    char resolved[4096];
+    if (cli_resolve_model(path, 0, resolved, sizeof resolved)) return free(owned), 1;
+    path = resolved;
     if (cli_check_gguf(path)) return free(owned), 1;
     if (loam_tokenizer_open(path, &tok, &err) != LOAM_OK) {
         free(owned);
@@ -115,6 +118,9 @@ int cmd_detokenize(int argc, char **argv) {
     if (!path) return free(ids), cli_error("usage: loam detokenize PATH [--skip-special] ID...");
     loam_error err;
     loam_tokenizer *tok = NULL;
+    char resolved[4096];
+    if (cli_resolve_model(path, 0, resolved, sizeof resolved)) return free(ids), 1;
+    path = resolved;
     if (cli_check_gguf(path)) return free(ids), 1;
     if (loam_tokenizer_open(path, &tok, &err) != LOAM_OK) return free(ids), cli_error_status(&err);
     char *text = NULL;

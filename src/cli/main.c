@@ -48,6 +48,9 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "chat") == 0) return cmd_chat(argc - 1, argv + 1);
     if (strcmp(cmd, "quantize") == 0) return cmd_quantize(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
+    if (strcmp(cmd, "pull") == 0) return cmd_pull(argc - 1, argv + 1);
+    if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "rm") == 0) return cmd_rm(argc - 1, argv + 1);
     fprintf(stderr, "loam: unknown command \"%s\"\n\n%s", cmd, usage);
     return 2;
 }
