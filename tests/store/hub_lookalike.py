@@ -15,7 +15,8 @@ Repos: loam-test/stories260k (safetensors, with original/ and other
 frameworks' decoy files loam must skip), loam-test/llama31 (sharded),
 bartowski/Llama-3.2-1B-Instruct-GGUF (two GGUF files named by their
 quantization), loam-test/gated (needs `Authorization: Bearer hf_loam_test`),
-loam-test/corrupt (lists a wrong sha256 for model.safetensors).
+loam-test/corrupt (lists a wrong sha256 for model.safetensors), loam-test/huge
+(lists model.safetensors as 1 PiB).
 
   hub_lookalike.py --fixtures DIR --port-file F [--log F] [--cut NAME:BYTES]
   hub_lookalike.py --fixtures DIR --make-cache CACHE REPO   (writes the cache as huggingface_hub does, then exits)
@@ -51,7 +52,7 @@ def repo_files(fixtures):
         "README.md": b"---\nlicense: mit\n---\n# stories260k\n",
         ".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n",
         "original/params.json": b'{"dim": 64}\n',
-        "original/consolidated.00.pth": os.urandom(1) * 70000,
+        "original/consolidated.00.pth": b"\7" * 70000,
         "pytorch_model.bin": b"\0" * 50000,
         "flax_model.msgpack": b"\1" * 30000,
         "onnx/model.onnx": b"\2" * 20000,
@@ -70,6 +71,7 @@ def repo_files(fixtures):
         }},
         "loam-test/gated": {"files": stories, "gated": True},
         "loam-test/corrupt": {"files": stories, "bad_sha": {"model.safetensors"}},
+        "loam-test/huge": {"files": stories, "fake_size": {"model.safetensors": 1 << 50}},
     }
 
 
@@ -78,6 +80,7 @@ def describe(repos):
     for name, r in repos.items():
         r.setdefault("gated", False)
         r.setdefault("bad_sha", set())
+        r.setdefault("fake_size", {})
         meta = {}
         for path, data in r["files"].items():
             lfs = path.endswith(LFS_SUFFIXES) or len(data) > 10 * 1024 * 1024
@@ -85,7 +88,7 @@ def describe(repos):
             sha = hashlib.sha256(data).hexdigest()
             if path in r["bad_sha"]:
                 sha = hashlib.sha256(b"not the file").hexdigest()
-            meta[path] = {"lfs": lfs, "blob": blob, "sha256": sha, "size": len(data)}
+            meta[path] = {"lfs": lfs, "blob": blob, "sha256": sha, "size": r["fake_size"].get(path, len(data))}
         r["meta"] = meta
         r["commit"] = hashlib.sha1((name + json.dumps(sorted((p, m["blob"]) for p, m in meta.items()))).encode()).hexdigest()
         r["by_sha"] = {m["sha256"]: r["files"][p] for p, m in meta.items()}
@@ -198,7 +201,9 @@ class Hub(http.server.BaseHTTPRequestHandler):
         common = {"X-Repo-Commit": r["commit"]}
         if m["lfs"]:
             common.update({"X-Linked-Etag": '"%s"' % m["sha256"], "X-Linked-Size": str(m["size"]),
-                           "ETag": '"%s"' % m["blob"], "Location": "/cdn/%s?file=%s" % (m["sha256"], urllib.parse.quote(path))})
+                           "ETag": '"%s"' % m["blob"],
+                           # another host name, as the hub's CDN is: clients must not send the token there
+                           "Location": "http://localhost:%d/cdn/%s?file=%s" % (self.server.server_address[1], m["sha256"], urllib.parse.quote(path))})
             return self.send(302, b"", "text/plain", common)
         common["ETag"] = '"%s"' % m["blob"]
         self.body(r["files"][path], path, common)
