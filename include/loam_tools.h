@@ -94,8 +94,8 @@ typedef struct loam_cpu_info {
 LOAM_API void loam_cpu_get_info(loam_cpu_info *out);
 
 /* One product y[M, N] = x[M, K] W[N, K]^T through the shared linear op, on
- * random data with W of `type` (f32, f16, bf16, q8_0, q4_0, q5_0, q4_k,
- * q6_k): best of `reps` runs after an untimed one, and beside it the peak
+ * random data with W of `type` (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0,
+ * q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl): best of `reps` runs after an untimed one, and beside it the peak
  * of the instructions that path is built from (an FMA loop for f32
  * activations, the int8 multiply-add sequence for quantized weights),
  * measured on the same threads. */
@@ -126,6 +126,96 @@ LOAM_API double loam_model_read_bandwidth(const loam_model *model, int n_threads
 /* Bytes of weights one decode step reads (every matrix once, but only one
  * row of the embedding table). */
 LOAM_API uint64_t loam_model_decode_bytes(const loam_model *model);
+
+/* The memory a model needs: its weights (mapped), the KV cache of n_ctx
+ * positions of one sequence in kv_type, the scratch of a forward pass (a
+ * prompt slice, a row of logits, attention scores) and the runtime's own
+ * (program, threads, tokenizer tables). `loam info` and `loam pick` print
+ * these; pick computes the same from a published shape. */
+typedef struct loam_memory_plan {
+    uint64_t weights, kv_cache, scratch, overhead, total;
+    uint64_t kv_per_token; /* bytes of K and V one position adds */
+} loam_memory_plan;
+
+LOAM_API loam_status loam_model_memory(const loam_model *model, int n_ctx, loam_kv_type kv_type, loam_memory_plan *out,
+                                       loam_error *err);
+
+/* ------------------------------------------------------------- the chooser */
+
+/* The machine a choice is made for. */
+typedef struct loam_machine_info {
+    uint64_t ram_bytes, free_ram_bytes; /* MemTotal, MemAvailable */
+    uint64_t free_disk_bytes;           /* where models are stored */
+    int cores;                          /* physical */
+    char cpu[64], simd[24];
+    char gpu[96];                       /* "" when none is found; loam itself runs on the CPU */
+    uint64_t gpu_bytes;                 /* its memory when the driver says (0: unknown) */
+} loam_machine_info;
+
+/* disk_path: the folder whose file system holds the models (NULL: the store's). */
+LOAM_API void loam_machine_get_info(const char *disk_path, loam_machine_info *out);
+
+/* Speeds measured on this machine for the estimate: per weight type the
+ * bytes per second a one-row product streams from memory (decode) and the
+ * GOP/s of a prompt-sized product (prefill), through the shared linear op. */
+typedef struct loam_pick_rates {
+    double decode_bytes_per_s[32];  /* indexed by loam's tensor type; 0 = not measured */
+    double prefill_gops[32];
+    int threads;
+    char cpu[64];
+    int64_t measured_at;            /* seconds since the epoch */
+} loam_pick_rates;
+
+typedef struct loam_pick_params {
+    const char *task;     /* chat, code, multilingual, long-context, reasoning, tools, speech-to-text,
+                             translation, text-to-image; NULL: text models for chat */
+    const char *lang;     /* an ISO 639-1 code the model must support; NULL: any */
+    const char *variant;  /* base, instruct, chat, ...; NULL: any */
+    const char *model;    /* only this model (its synth name, hub id or short name); NULL: all */
+    int64_t context;      /* positions to plan for; 0: 4096 (at most the model's own) */
+    uint64_t ram_bytes;   /* the memory to fit in; 0: this machine's RAM */
+    int commercial;       /* only licences that allow commercial use */
+    int all;              /* every catalogue entry and quantization, fitting or not, every task */
+    int measure;          /* 1: speeds from rates measured now (or cached, see rates_cache) */
+    int n_threads;        /* 0: physical cores */
+    loam_kv_type kv_type;
+    const char *rates_cache; /* file keeping measured rates (NULL: ~/.cache/loam/pick-rates.json); "" = none */
+    int remeasure;        /* ignore the cached rates */
+    const char *quant;    /* only this quantization; NULL: each model's best that fits */
+} loam_pick_params;
+
+LOAM_API loam_pick_params loam_pick_default_params(void);
+
+typedef struct loam_pick_row {
+    char model[32];       /* the `loam synth --like` name: "llama-3.1-8b", "whisper-large-v3", "flux.1-schnell" */
+    char variant[16];     /* base, instruct, chat, storywriter, turbo, schnell, dev */
+    char quant[12];       /* "q4_0", "q4_k_m", "q5_k_m", "q8_0", "f16" */
+    char hub[96], gguf[96];
+    char pull[128];       /* what `loam pull` takes for this row */
+    char tasks[128];      /* comma-separated */
+    char licence[48];
+    int commercial, gated;
+    char benchmark[48];   /* e.g. "MMLU 69.4 (5-shot)"; "" when none is cited */
+    double score;         /* the ranking's quality figure (MMLU where published), 0 = none */
+    int64_t n_params, context, max_context;
+    uint64_t weights_bytes, kv_bytes_per_token, kv_bytes, scratch_bytes, overhead_bytes, total_bytes;
+    uint64_t ram_bytes, reserve_bytes; /* fits: total_bytes <= ram_bytes - reserve_bytes */
+    int fits;
+    double tokens_per_s;        /* text: decode at the start of a conversation; 0 = not measured */
+    double prefill_tokens_per_s;
+    double realtime_factor;     /* Whisper: seconds of audio per second (x real time) */
+    double seconds_per_image;   /* FLUX.1: one 1024x1024 image at the variant's default steps */
+    char why[200];
+    char explain[2048];   /* the arithmetic, line by line */
+} loam_pick_row;
+
+/* Ranks the catalogue's models for the query: rows that fit first, by
+ * published quality, then speed. Free the rows with loam_pick_rows_free. */
+LOAM_API loam_status loam_pick(const loam_pick_params *params, loam_pick_row **rows, int *n_rows, loam_pick_rates *rates_used,
+                               loam_error *err);
+LOAM_API void loam_pick_rows_free(loam_pick_row *rows);
+/* The reserve kept free beside a model: max(1 GiB, 10% of the RAM). */
+LOAM_API uint64_t loam_pick_reserve(uint64_t ram_bytes);
 
 /* Resident memory of this process in bytes (for reports and tests). */
 LOAM_API uint64_t loam_resident_bytes(void);

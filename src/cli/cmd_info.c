@@ -65,17 +65,24 @@ int cmd_info(int argc, char **argv) {
     /* the memory at the context `loam run` uses by default, and beside it
      * at the training context */
     int ctx = loam_model_default_n_ctx(model), train = in.n_ctx_train > 0 ? in.n_ctx_train : ctx;
-    uint64_t kv = loam_model_kv_bytes(model, ctx, 1), kv_train = loam_model_kv_bytes(model, train, 1);
-    uint64_t total = in.weight_bytes + kv, total_train = in.weight_bytes + kv_train;
+    loam_memory_plan plan, plan_train;
+    if (loam_model_memory(model, ctx, LOAM_KV_F32, &plan, &err) != LOAM_OK ||
+        loam_model_memory(model, train, LOAM_KV_F32, &plan_train, &err) != LOAM_OK) {
+        loam_model_free(model);
+        return cli_error_status(&err);
+    }
+    uint64_t kv = plan.kv_cache, kv_train = plan_train.kv_cache, total = plan.total, total_train = plan_train.total;
     if (json) {
         printf("{\"architecture\": \"%s\", \"model_type\": \"%s\", \"n_params\": %lld, \"dtype\": \"%s\", "
                "\"context_length\": %d, \"default_context\": %d, \"n_layers\": %d, \"hidden_size\": %d, \"n_heads\": %d, "
                "\"n_kv_heads\": %d, \"head_dim\": %d, \"ffn_size\": %d, \"vocab_size\": %d, \"weight_bytes\": %llu, "
-               "\"kv_cache_bytes\": %llu, \"memory_bytes\": %llu, \"kv_cache_bytes_train\": %llu, \"memory_bytes_train\": %llu}\n",
+               "\"kv_cache_bytes\": %llu, \"memory_bytes\": %llu, \"kv_cache_bytes_train\": %llu, \"memory_bytes_train\": %llu, "
+               "\"scratch_bytes\": %llu, \"overhead_bytes\": %llu, \"kv_bytes_per_token\": %llu}\n",
                in.architecture, in.model_type, (long long)in.n_params, in.dtype, in.n_ctx_train, ctx, in.n_layers,
                in.n_embd, in.n_heads, in.n_kv_heads, in.head_dim, in.n_ff, in.n_vocab,
                (unsigned long long)in.weight_bytes, (unsigned long long)kv, (unsigned long long)total,
-               (unsigned long long)kv_train, (unsigned long long)total_train);
+               (unsigned long long)kv_train, (unsigned long long)total_train, (unsigned long long)plan.scratch,
+               (unsigned long long)plan.overhead, (unsigned long long)plan.kv_per_token);
     } else {
         char wb[32], kb[32], tb[32], kbt[32], tbt[32];
         human_bytes(in.weight_bytes, wb, sizeof wb);
@@ -89,7 +96,11 @@ int cmd_info(int argc, char **argv) {
         printf("context length: %d (loam run's default: %d)\n", in.n_ctx_train, ctx);
         printf("layers:         %d, hidden %d, heads %d (kv %d, head_dim %d), ffn %d, vocab %d\n", in.n_layers,
                in.n_embd, in.n_heads, in.n_kv_heads, in.head_dim, in.n_ff, in.n_vocab);
-        printf("memory needed:  %s = weights %s (mapped) + f32 KV cache %s for %d positions\n", tb, wb, kb, ctx);
+        char sb[32], ob[32];
+        human_bytes(plan.scratch, sb, sizeof sb);
+        human_bytes(plan.overhead, ob, sizeof ob);
+        printf("memory needed:  %s = weights %s (mapped) + f32 KV cache %s for %d positions + scratch %s + runtime %s\n",
+               tb, wb, kb, ctx, sb, ob);
         if (train != ctx) printf("                %s at the full %d positions (KV cache %s)\n", tbt, train, kbt);
     }
     loam_model_free(model);

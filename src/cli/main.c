@@ -22,12 +22,21 @@ static const char usage[] =
     "                [--add-generation-prompt]      render the chat template, exactly\n"
     "  quantize IN OUT --type T  GGUF (f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q6_k q4_k_m q5_k_s q5_k_m) from a GGUF or an HF Llama folder\n"
     "  synth --like NAME --type T -o OUT.gguf   random weights, real shapes of a published model\n"
+    "  pick [--task T] [--lang L] [--context N] [--ram SIZE] [--commercial] [--json] [--all]\n"
+    "                            which model fits this machine, how fast it runs; --explain M, --measure M\n"
+    "  pull NAME...              fetch models from the Hugging Face hub into its cache (hub id, GGUF repo\n"
+    "                            with :QUANT, or a short name such as llama3.1:8b)\n"
+    "  list                      the models in the store, their size and last use\n"
+    "  rm NAME...                remove models from the store\n"
     "  help                      this text\n"
     "  version                   the version\n"
     "\n"
     "MODEL_DIR is a model folder as downloaded from the Hugging Face hub (config.json,\n"
-    "model.safetensors or shards with model.safetensors.index.json), or a .gguf file.\n"
-    "Environment: LOAM_SIMD=scalar|avx2|avx512 lowers the kernel level.\n";
+    "model.safetensors or shards with model.safetensors.index.json), a .gguf file, a hub id\n"
+    "(org/name, org/name-GGUF:Q4_K_M) or a short name found in the store; run and chat pull\n"
+    "what is missing (LOAM_ASK_ABOVE=4G asks before a larger download).\n"
+    "Environment: LOAM_SIMD=scalar|avx2|avx512 lowers the kernel level; HF_HUB_CACHE / HF_HOME, HF_TOKEN,\n"
+    "HF_ENDPOINT as huggingface_hub reads them.\n";
 
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -48,6 +57,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "chat") == 0) return cmd_chat(argc - 1, argv + 1);
     if (strcmp(cmd, "quantize") == 0) return cmd_quantize(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
+    if (strcmp(cmd, "pick") == 0) return cmd_pick(argc - 1, argv + 1);
     if (strcmp(cmd, "pull") == 0) return cmd_pull(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "rm") == 0) return cmd_rm(argc - 1, argv + 1);

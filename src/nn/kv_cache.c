@@ -11,6 +11,10 @@
 #include "kernels/kernels.h"
 #include "kernels/quants.h"
 
+uint64_t loam_kv_cache_bytes(loam_kv_type type, int n_layers, size_t dim, int64_t n_positions) {
+    return 2ull * (uint64_t)n_layers * (uint64_t)n_positions * (uint64_t)loam_kv_row_bytes(type, dim);
+}
+
 size_t loam_kv_row_bytes(loam_kv_type type, size_t dim) {
     switch (type) {
     case LOAM_KV_F16: return dim * 2;

@@ -27,6 +27,10 @@ typedef struct loam_kv_cache {
 /* Bytes of one position's K (or V) of `dim` values stored as `type`. */
 size_t loam_kv_row_bytes(loam_kv_type type, size_t dim);
 
+/* Bytes of K and V for n_positions positions of n_layers layers: the one
+ * formula for the KV cache's size (the runtime, `loam info`, `loam pick`). */
+uint64_t loam_kv_cache_bytes(loam_kv_type type, int n_layers, size_t dim, int64_t n_positions);
+
 /* Pages are made resident only as positions are written. A q8_0 cache
  * needs dim a multiple of 32 (each head's values are whole blocks). */
 loam_status loam_kv_cache_init(loam_kv_cache *c, loam_kv_type type, int n_layers, int n_ctx, int n_seq, size_t dim,

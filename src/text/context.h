@@ -2,6 +2,7 @@
  * the shared ops), its KV cache, and the buffers of one forward pass. */
 #ifndef LOAM_TEXT_CONTEXT_H
 #define LOAM_TEXT_CONTEXT_H
+#include "loam_tools.h"
 #include "nn/kv_cache.h"
 #include "nn/nn.h"
 #include "text/model.h"
@@ -26,6 +27,11 @@ struct loam_context {
 };
 
 /* Activations of a slice of `rows` rows, and outputs of a batch of `rows`. */
+/* What a text model of spec s with weight_bytes of weights needs at n_ctx
+ * positions: the arithmetic behind loam_model_memory, `loam info` and
+ * `loam pick` (which fills a spec from a published shape). */
+void loam_text_memory(const loam_spec *s, uint64_t weight_bytes, int n_ctx, loam_kv_type kv_type, loam_memory_plan *out);
+
 loam_status loam_context_reserve_rows(loam_context *c, int rows, loam_error *err);
 loam_status loam_context_reserve_outputs(loam_context *c, int rows, loam_error *err);
 

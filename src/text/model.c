@@ -2,6 +2,7 @@
  * safetensors -> tensors bound to roles with their shapes checked against
  * the spec, generation_config.json -> sampling defaults. */
 #include "loam_tools.h"
+#include "text/context.h"
 #include "text/model.h"
 
 #include <math.h>
@@ -495,8 +496,13 @@ void loam_model_get_info(const loam_model *m, loam_model_info *info) {
 
 uint64_t loam_model_kv_bytes(const loam_model *m, int n_ctx, int n_seq) {
     const loam_spec *s = &m->spec;
-    return 2ull * (uint64_t)s->n_layers * (uint64_t)n_ctx * (uint64_t)n_seq * (uint64_t)s->n_kv_heads *
-           (uint64_t)s->head_dim * sizeof(float);
+    return loam_kv_cache_bytes(LOAM_KV_F32, s->n_layers, (size_t)s->n_kv_heads * (size_t)s->head_dim, (int64_t)n_ctx * n_seq);
+}
+
+loam_status loam_model_memory(const loam_model *m, int n_ctx, loam_kv_type kv_type, loam_memory_plan *out, loam_error *err) {
+    if (n_ctx < 1 || n_ctx > (1 << 24)) return loam_fail(err, LOAM_E_ARG, "memory: context %d out of range", n_ctx);
+    loam_text_memory(&m->spec, m->weight_bytes, n_ctx, kv_type, out);
+    return LOAM_OK;
 }
 
 /* Adds t's bytes to the list unless t is absent or already there (tied). */

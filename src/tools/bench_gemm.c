@@ -50,19 +50,27 @@ static double measure_peak(loam_pool *pool, loam_simd level, loam_peak_kind kind
 }
 
 static int parse_bench_type(const char *name, loam_type *out) {
-    static const loam_type ok[] = {LOAM_T_F32, LOAM_T_F16, LOAM_T_BF16, LOAM_T_Q8_0, LOAM_T_Q4_0, LOAM_T_Q5_0, LOAM_T_Q4_K, LOAM_T_Q6_K};
+    static const loam_type ok[] = {LOAM_T_F32,  LOAM_T_F16,  LOAM_T_BF16, LOAM_T_Q8_0, LOAM_T_Q4_0, LOAM_T_Q4_1, LOAM_T_Q5_0,
+                                   LOAM_T_Q5_1, LOAM_T_Q2_K, LOAM_T_Q3_K, LOAM_T_Q4_K, LOAM_T_Q5_K, LOAM_T_Q6_K, LOAM_T_IQ4_NL};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         if (!strcasecmp(name, loam_type_short(ok[i]))) return *out = ok[i], 1;
     return 0;
 }
 
-/* W [N, K] of type t from random rows. */
+/* W [N, K] of type t from random rows: a pool of POOL_ROWS rows is
+ * quantized once and repeated (the reference K-quant quantizers take
+ * seconds for a large matrix; speed does not depend on the values). */
+#define POOL_ROWS 64
 static void *random_weights(loam_type t, int N, int K, loam_error *err) {
     size_t row = loam_row_bytes(t, K);
     uint8_t *w = malloc(row * (size_t)N);
     float *x = malloc((size_t)K * sizeof *x);
     uint64_t seed = 42;
     for (int n = 0; w && x && n < N; n++) {
+        if (n >= POOL_ROWS) {
+            memcpy(w + row * (size_t)n, w + row * (size_t)(n % POOL_ROWS), row);
+            continue;
+        }
         for (int k = 0; k < K; k++) x[k] = next_uniform(&seed);
         loam_quantize_row(t, x, K, w + row * (size_t)n);
     }
@@ -75,7 +83,7 @@ loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads
     memset(out, 0, sizeof *out);
     loam_type t;
     if (!parse_bench_type(type, &t))
-        return loam_fail(err, LOAM_E_ARG, "bench --gemm: type \"%s\" (f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q6_k)", type);
+        return loam_fail(err, LOAM_E_ARG, "bench --gemm: type \"%s\" (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl)", type);
     int block, block_bytes;
     loam_type_block(t, &block, &block_bytes);
     if (M < 1 || N < 1 || K < block || K % block || (int64_t)M * K > (1ll << 30) || (int64_t)N * K > (1ll << 32))

@@ -15,6 +15,7 @@
 #include "kernels/quants.h"
 #include "tools/presets.h"
 #include "tools/quant_policy.h"
+#include "tools/synth.h"
 
 #define POOL_ROWS 32
 
@@ -306,7 +307,15 @@ static loam_type tensor_type(const loam_preset *p, const loam_quant_target *st, 
     return ty == LOAM_T_COUNT ? LOAM_T_F32 : ty; /* kept as written: synth's data is f32 */
 }
 
-loam_status loam_synth_estimate(const char *like, const char *type, int64_t *n_params, uint64_t *weight_bytes, loam_error *err) {
+/* A token's embedding row is gathered, not multiplied: only one row of the
+ * table is read per token, unless the table is also the output head. */
+static int is_gathered_table(const loam_preset *p, const char *name) {
+    if (strstr(name, "embed_positions")) return 1;
+    return !p->tied && !strcmp(name, "token_embd.weight");
+}
+
+loam_status loam_synth_breakdown(const char *like, const char *type, loam_synth_sizes *out, loam_error *err) {
+    memset(out, 0, sizeof *out);
     const loam_preset *p;
     const loam_quant_target *st;
     loam_status s = find_preset(like, type, &p, &st, err);
@@ -316,14 +325,34 @@ loam_status loam_synth_estimate(const char *like, const char *type, int64_t *n_p
         free(l.t);
         return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     }
-    *n_params = 0, *weight_bytes = 0;
     for (int i = 0; i < l.n; i++) {
         const synth_tensor *t = &l.t[i];
         uint64_t rows = t->n_dims >= 2 ? t->ne[1] * t->ne[2] : 1;
-        *n_params += (int64_t)(rows * t->ne[0]);
-        *weight_bytes += rows * loam_row_bytes(tensor_type(p, st, t), (int64_t)t->ne[0]);
+        loam_type ty = tensor_type(p, st, t);
+        uint64_t row_bytes = loam_row_bytes(ty, (int64_t)t->ne[0]), bytes = rows * row_bytes;
+        out->n_params += (int64_t)(rows * t->ne[0]);
+        out->bytes += bytes;
+        out->bytes_by_type[ty] += bytes;
+        int gathered = is_gathered_table(p, t->name);
+        out->decode_bytes_by_type[ty] += gathered ? row_bytes : bytes;
+        /* the products each prompt position computes: not the tables, not
+         * the output head (computed for the last position only) */
+        int table = !strcmp(t->name, "token_embd.weight") || !strcmp(t->name, "output.weight") || strstr(t->name, "embed_");
+        if (t->n_dims >= 2 && !table) out->matmul_params_by_type[ty] += (int64_t)(rows * t->ne[0]);
+        if (strstr(t->name, "encoder.")) {
+            out->encoder_decode_bytes_by_type[ty] += gathered ? row_bytes : bytes;
+            if (t->n_dims >= 2 && !table) out->encoder_matmul_params_by_type[ty] += (int64_t)(rows * t->ne[0]);
+        }
     }
     free(l.t);
+    return LOAM_OK;
+}
+
+loam_status loam_synth_estimate(const char *like, const char *type, int64_t *n_params, uint64_t *weight_bytes, loam_error *err) {
+    loam_synth_sizes z;
+    loam_status s = loam_synth_breakdown(like, type, &z, err);
+    if (s) return s;
+    *n_params = z.n_params, *weight_bytes = z.bytes;
     return LOAM_OK;
 }
 
