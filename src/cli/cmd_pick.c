@@ -139,13 +139,28 @@ static int measure_model(const char *model, const char *quant) {
     gib(bytes, b, sizeof b), gib(m.free_disk_bytes, d, sizeof d), gib(m.free_ram_bytes, r, sizeof r);
     if (bytes + (1ull << 30) > m.free_disk_bytes) return cli_error("pick --measure: %s at %s is %s; %s has %s free", model, quant, b, tmp, d);
     if (bytes + (1ull << 30) > m.free_ram_bytes) return cli_error("pick --measure: %s at %s is %s; %s of RAM is free", model, quant, b, r);
-    char path[4096], cmd[8192];
+    char path[4096], cmd[8400];
     snprintf(path, sizeof path, "%s/loam-measure-%d-%s-%s.gguf", tmp, (int)getpid(), model, quant);
     fprintf(stderr, "writing %s (%s, random weights of the real shape)\n", path, b);
     if (loam_synth(model, quant, path, NULL, NULL, &err) != LOAM_OK) return unlink(path), cli_error_status(&err);
-    snprintf(cmd, sizeof cmd, "/proc/self/exe bench '%s' -p 512 -n 128 -r 1", path);
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return unlink(path), cli_error("pick --measure: cannot find the loam program itself");
+    self[len] = 0;
+    snprintf(cmd, sizeof cmd, "'%s' bench '%s' -p 512 -n 128 -r 1", self, path);
     int rc = system(cmd);
     unlink(path);
+    /* beside it, what loam pick expects */
+    loam_pick_params p = loam_pick_default_params();
+    p.model = model, p.quant = quant;
+    loam_pick_row *rows;
+    int n;
+    if (rc == 0 && loam_pick(&p, &rows, &n, NULL, &err) == LOAM_OK) {
+        if (n > 0 && rows[0].tokens_per_s > 0)
+            printf("\nloam pick expected: %.1f tokens/s decode, %.1f tokens/s prefill (--explain %s shows why)\n", rows[0].tokens_per_s,
+                   rows[0].prefill_tokens_per_s, model);
+        loam_pick_rows_free(rows);
+    }
     return rc == 0 ? 0 : 1;
 }
 

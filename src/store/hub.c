@@ -93,6 +93,8 @@ static loam_status parse_sibling(const cJSON *s, const char *repo, store_file *f
             return loam_fail(err, LOAM_E_FORMAT, "hub file list of %s: %s has no valid lfs sha256 and size", repo, f->path);
         f->lfs = 1;
         snprintf(f->digest, sizeof f->digest, "%s", sha->valuestring);
+    } else if (!blob && !cJSON_GetObjectItemCaseSensitive(s, "size")) {
+        f->digest[0] = 0; /* a bare name: sizes and digests come from the tree listing */
     } else {
         if (!cJSON_IsString(blob) || !hex_of_len(blob->valuestring, 40) ||
             !size_of(cJSON_GetObjectItemCaseSensitive(s, "size"), &f->size))
@@ -140,6 +142,41 @@ done:
     return st;
 }
 
+/* GET /api/models/{repo}/tree/{commit}?recursive=true: entries
+ * {type, oid, size, path, lfs: {oid, size}} give what a bare file list
+ * lacks (one page: model repos hold far fewer than its 1,000 entries). */
+static loam_status fill_from_tree(const char *json, size_t len, const char *repo, store_repo_info *info, loam_error *err) {
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!cJSON_IsArray(root)) {
+        cJSON_Delete(root);
+        return loam_fail(err, LOAM_E_FORMAT, "hub tree listing of %s is not a JSON list", repo);
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, root) {
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(e, "path"), *oid = cJSON_GetObjectItemCaseSensitive(e, "oid");
+        const cJSON *lfs = cJSON_GetObjectItemCaseSensitive(e, "lfs");
+        if (!cJSON_IsString(path)) continue;
+        for (int i = 0; i < info->n_files; i++) {
+            store_file *f = &info->files[i];
+            if (f->digest[0] || strcmp(f->path, path->valuestring)) continue;
+            const cJSON *sha = cJSON_GetObjectItemCaseSensitive(lfs, "oid");
+            if (cJSON_IsObject(lfs) && cJSON_IsString(sha) && hex_of_len(sha->valuestring, 64) &&
+                size_of(cJSON_GetObjectItemCaseSensitive(lfs, "size"), &f->size)) {
+                f->lfs = 1;
+                snprintf(f->digest, sizeof f->digest, "%s", sha->valuestring);
+            } else if (cJSON_IsString(oid) && hex_of_len(oid->valuestring, 40) && size_of(cJSON_GetObjectItemCaseSensitive(e, "size"), &f->size)) {
+                snprintf(f->digest, sizeof f->digest, "%s", oid->valuestring);
+            }
+            lower(f->digest);
+        }
+    }
+    cJSON_Delete(root);
+    for (int i = 0; i < info->n_files; i++)
+        if (!info->files[i].digest[0])
+            return loam_fail(err, LOAM_E_FORMAT, "hub file list of %s: no size and digest for %s", repo, info->files[i].path);
+    return LOAM_OK;
+}
+
 void store_repo_info_free(store_repo_info *info) {
     free(info->files);
     info->files = NULL;
@@ -183,6 +220,16 @@ loam_status store_repo_info_get(const char *endpoint, const char *token, const s
         st = store_repo_info_parse(body, len, name->repo, out, err);
     }
     free(body);
+    int bare = 0;
+    for (int i = 0; st == LOAM_OK && i < out->n_files; i++) bare |= !out->files[i].digest[0];
+    if (st != LOAM_OK || !bare) return st;
+    /* a hub (or mirror) that ignored ?blobs=true: the tree listing has them */
+    snprintf(url, sizeof url, "%s/api/models/%s/tree/%s?recursive=true", endpoint, name->repo, out->commit);
+    st = store_http_get(url, token, API_MAX_BYTES, &body, &len, &status, err);
+    if (st == LOAM_OK && status != 200) st = loam_fail(err, LOAM_E_IO, "%s: the hub answered HTTP %ld for its tree listing", name->repo, status);
+    if (st == LOAM_OK) st = fill_from_tree(body, len, name->repo, out, err);
+    if (st == LOAM_OK || body) free(body);
+    if (st != LOAM_OK) store_repo_info_free(out);
     return st;
 }
 

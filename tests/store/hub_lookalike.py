@@ -109,6 +109,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
     repos = {}
     log_path = None
     cut = {}  # file name -> bytes, cut once each
+    no_blobs = False  # answer model info with bare file names, as some mirrors do
     lock = threading.Lock()
 
     def log_message(self, fmt, *args):
@@ -167,7 +168,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
         if not self.authorized(name):
             return
         r = self.repos[name]
-        blobs = query.get("blobs", [""])[0].lower() in ("1", "true")
+        blobs = query.get("blobs", [""])[0].lower() in ("1", "true") and not self.no_blobs
         if rest and rest[0] == "tree":
             if len(rest) < 2 or not self.revision_ok(r, rest[1]):
                 return self.error(404, "Revision Not Found", "RevisionNotFound")
@@ -299,6 +300,7 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--cut", action="append", default=[], help="FILE:BYTES, the first GET of FILE is cut after BYTES")
     ap.add_argument("--make-cache", nargs=2, metavar=("CACHE", "REPO"))
+    ap.add_argument("--no-blobs", action="store_true", help="ignore ?blobs=true (bare file names)")
     a = ap.parse_args()
     repos = repo_files(a.fixtures)
     describe(repos)
@@ -307,6 +309,7 @@ def main():
         return
     Hub.repos = repos
     Hub.log_path = a.log
+    Hub.no_blobs = a.no_blobs
     Hub.cut = {c.rsplit(":", 1)[0]: int(c.rsplit(":", 1)[1]) for c in a.cut}
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
     server.daemon_threads = True

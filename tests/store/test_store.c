@@ -264,7 +264,23 @@ static void test_list_rm_and_ask(void) {
     free(pull), free(list), free(rm), free(list2), free(ask);
 }
 
+/* A hub that lists bare file names: sizes and digests from the tree listing. */
+static void test_tree_listing(void) {
+    test_hub h;
+    CHECK(hub_start(&h, "--no-blobs"), "no hub look-alike");
+    char *out = NULL, snap[1024], path[1200];
+    int rc = loam_cmd(&h, NULL, "pull -q loam-test/llama31", &out);
+    int ok = rc == 0 && snapshot_of(&h, "models--loam-test--llama31", snap, sizeof snap);
+    snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", snap);
+    ok = ok && same_file(path, fixture("llm/llama31/model-00002-of-00002.safetensors"));
+    int tree = hub_log_count(&h, "/tree/", "recursive=true", "200");
+    hub_stop(&h);
+    CHECK(ok && tree >= 1, "exit %d, %d tree requests: %s", rc, tree, out ? out : "");
+    free(out);
+}
+
 void register_store_tests(void) {
+    test_add("store: a hub answering bare file names: the tree listing gives sizes and digests", test_tree_listing);
     test_add("store: pull fetches only the files loam needs, equal to the hub's, and loam run uses them", test_pull_needed_files_only);
     test_add("store: a cut connection is resumed with a Range request", test_resume_after_cut);
     test_add("store: an interrupted pull leaves only a part, taken by no one, and the next pull resumes it",
