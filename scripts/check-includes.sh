@@ -59,6 +59,8 @@ while IFS= read -r file; do
       continue
     fi
     target=${inc%%/*}
+    # the program starts the server through its one entry point
+    [ "$folder" = cli ] && [ "$inc" = server/server.h ] && continue
     if [ "$folder" = cli ] || [ "$folder" = server ]; then
       fail "$rel:$n: \"$inc\": the $folder includes only the public headers (loam.h, loam_tools.h, loam_store.h) and its own"
       continue

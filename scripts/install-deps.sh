@@ -10,6 +10,7 @@ PACKAGES=(
   libpcre2-dev                # Unicode regexes of the tokenizers' pre-tokenizers
   libutf8proc-dev             # Unicode normalization (NFC/NFKC...), categories, graphemes
   libcurl4-openssl-dev        # downloads from the hub: HTTP(S), redirects, ranges, parallel transfers
+  libmicrohttpd-dev           # loam serve: HTTP/1.1, chunked streaming, limits on headers and connections
   libssl-dev                  # sha256 and sha1 (OpenSSL libcrypto) to check downloaded files
   python3                     # tests only: the local hub look-alike (standard library, no packages)
 )

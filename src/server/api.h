@@ -1,0 +1,74 @@
+/* What the routes share: a request's JSON body, the reply being built, and
+ * the OpenAI-shaped errors. */
+#ifndef LOAM_SERVER_API_H
+#define LOAM_SERVER_API_H
+#include <cjson/cJSON.h>
+#include <pthread.h>
+
+#include "engine.h"
+#include "server.h"
+
+typedef struct srv_server {
+    const srv_config *cfg;
+    srv_engine *engines[SRV_MAX_MODELS];
+    int n_engines;
+    int ready;
+    pthread_mutex_t mu;
+    uint64_t next_id, http_requests, http_errors;
+    double started;
+} srv_server;
+
+/* A reply: status, content type, and either a whole body or a stream. */
+typedef struct srv_stream srv_stream;
+typedef struct {
+    int status;
+    const char *content_type;
+    char *body;              /* malloc'ed */
+    size_t len;
+    srv_stream *stream;      /* non-NULL: the body comes from the engine as it is generated */
+} srv_reply;
+
+/* {"error": {"message", "type", "param", "code"}} with its status. */
+void srv_error(srv_reply *out, int status, const char *param, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void srv_json(srv_reply *out, int status, cJSON *body); /* takes body */
+
+srv_engine *srv_find_engine(srv_server *s, const char *name);
+/* "chatcmpl-<n>" etc. */
+void srv_new_id(srv_server *s, const char *prefix, char *out, size_t n);
+
+/* OpenAI routes (openai.c) */
+void srv_openai_chat(srv_server *s, const cJSON *body, srv_reply *out);
+void srv_openai_completions(srv_server *s, const cJSON *body, srv_reply *out);
+void srv_openai_models(srv_server *s, srv_reply *out);
+/* ollama routes (ollama.c) */
+void srv_ollama_generate(srv_server *s, const cJSON *body, srv_reply *out);
+void srv_ollama_chat(srv_server *s, const cJSON *body, srv_reply *out);
+void srv_ollama_tags(srv_server *s, srv_reply *out);
+void srv_ollama_show(srv_server *s, const cJSON *body, srv_reply *out);
+void srv_metrics(srv_server *s, srv_reply *out);
+
+/* ------------------------------------------------ generation, shared */
+
+typedef enum { FORMAT_OPENAI_CHAT, FORMAT_OPENAI_COMPLETION, FORMAT_OLLAMA_GENERATE, FORMAT_OLLAMA_CHAT } srv_format;
+
+typedef struct {
+    srv_engine *engine;
+    srv_request *req;
+    srv_format format;
+    int stream, include_usage;
+    char id[48], model[128];
+    long created;
+} srv_job;
+
+/* Streams a submitted job (takes it); the HTTP layer pulls the bytes. */
+srv_stream *srv_stream_new(srv_server *s, const srv_job *job);
+/* Next bytes of the stream (blocks until there are some); 0 at the end. */
+size_t srv_stream_read(srv_stream *st, char *buf, size_t max);
+/* The client went away. */
+void srv_stream_cancel(srv_stream *st);
+void srv_stream_free(srv_stream *st);
+/* Waits for a submitted job to end and writes its whole reply (takes it). */
+void srv_job_finish(srv_server *s, srv_job *job, srv_reply *out);
+
+#endif

@@ -1,0 +1,246 @@
+/* A submitted generation as the client sees it: OpenAI's JSON or
+ * server-sent events, ollama's JSON or newline-delimited JSON. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+
+struct srv_stream {
+    srv_server *server;
+    srv_job job;
+    char *out;          /* formatted bytes not yet read */
+    size_t len, at, cap;
+    size_t seen;        /* of the request's text */
+    int started, ended;
+};
+
+static const char *finish_name(srv_finish f) { return f == FINISH_LENGTH ? "length" : "stop"; }
+
+static void rfc3339_now(char *buf, size_t n) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t w = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + w, n - w, ".%09ldZ", ts.tv_nsec);
+}
+
+static cJSON *usage_json(const srv_request *r) {
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "prompt_tokens", r->n_prompt);
+    cJSON_AddNumberToObject(u, "completion_tokens", r->n_generated);
+    cJSON_AddNumberToObject(u, "total_tokens", r->n_prompt + r->n_generated);
+    cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
+    cJSON_AddNumberToObject(d, "cached_tokens", r->cached_tokens);
+    return u;
+}
+
+/* ollama's closing counters, durations in nanoseconds */
+static void ollama_counts(cJSON *o, const srv_request *r) {
+    double prompt_s = r->t_first > r->t_submit ? r->t_first - r->t_submit : 0, gen_s = r->t_done > r->t_first ? r->t_done - r->t_first : 0;
+    cJSON_AddNumberToObject(o, "total_duration", floor((r->t_done - r->t_submit) * 1e9));
+    cJSON_AddNumberToObject(o, "load_duration", 0);
+    cJSON_AddNumberToObject(o, "prompt_eval_count", r->n_prompt);
+    cJSON_AddNumberToObject(o, "prompt_eval_duration", floor(prompt_s * 1e9));
+    cJSON_AddNumberToObject(o, "eval_count", r->n_generated);
+    cJSON_AddNumberToObject(o, "eval_duration", floor(gen_s * 1e9));
+}
+
+static cJSON *head(const srv_job *j, const char *object) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", j->id);
+    cJSON_AddStringToObject(o, "object", object);
+    cJSON_AddNumberToObject(o, "created", (double)j->created);
+    cJSON_AddStringToObject(o, "model", j->model);
+    return o;
+}
+
+static cJSON *ollama_head(const srv_job *j) {
+    char when[64];
+    rfc3339_now(when, sizeof when);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", j->model);
+    cJSON_AddStringToObject(o, "created_at", when);
+    return o;
+}
+
+/* One chunk of the stream for new text (final: the closing one). */
+static cJSON *chunk(const srv_job *j, const char *text, int first, srv_finish fin) {
+    int final = fin != FINISH_NONE;
+    if (j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION) {
+        int chat = j->format == FORMAT_OPENAI_CHAT;
+        cJSON *o = head(j, chat ? "chat.completion.chunk" : "text_completion"), *choices = cJSON_AddArrayToObject(o, "choices");
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "index", 0);
+        if (chat) {
+            cJSON *d = cJSON_AddObjectToObject(c, "delta");
+            if (first) cJSON_AddStringToObject(d, "role", "assistant");
+            if (!final || first) cJSON_AddStringToObject(d, "content", text);
+        } else {
+            cJSON_AddStringToObject(c, "text", text);
+        }
+        cJSON_AddNullToObject(c, "logprobs");
+        if (final) cJSON_AddStringToObject(c, "finish_reason", finish_name(fin));
+        else cJSON_AddNullToObject(c, "finish_reason");
+        cJSON_AddItemToArray(choices, c);
+        return o;
+    }
+    cJSON *o = ollama_head(j);
+    if (j->format == FORMAT_OLLAMA_CHAT) {
+        cJSON *m = cJSON_AddObjectToObject(o, "message");
+        cJSON_AddStringToObject(m, "role", "assistant");
+        cJSON_AddStringToObject(m, "content", text);
+    } else {
+        cJSON_AddStringToObject(o, "response", text);
+    }
+    cJSON_AddBoolToObject(o, "done", final);
+    if (final) {
+        cJSON_AddStringToObject(o, "done_reason", finish_name(fin));
+        ollama_counts(o, j->req);
+    }
+    return o;
+}
+
+static void put(srv_stream *st, const char *s, size_t n) {
+    if (st->len + n > st->cap) {
+        size_t cap = st->cap ? st->cap : 1024;
+        while (cap < st->len + n) cap *= 2;
+        char *g = realloc(st->out, cap);
+        if (!g) return;
+        st->out = g, st->cap = cap;
+    }
+    memcpy(st->out + st->len, s, n);
+    st->len += n;
+}
+
+/* SSE: "data: {json}\n\n"; NDJSON: "{json}\n". */
+static void put_json(srv_stream *st, cJSON *o) {
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s) return;
+    int sse = st->job.format == FORMAT_OPENAI_CHAT || st->job.format == FORMAT_OPENAI_COMPLETION;
+    if (sse) put(st, "data: ", 6);
+    put(st, s, strlen(s));
+    put(st, sse ? "\n\n" : "\n", sse ? 2 : 1);
+    free(s);
+}
+
+srv_stream *srv_stream_new(srv_server *s, const srv_job *job) {
+    srv_stream *st = calloc(1, sizeof *st);
+    if (!st) return NULL;
+    st->server = s;
+    st->job = *job;
+    return st;
+}
+
+static void close_stream(srv_stream *st, srv_finish fin) {
+    const srv_job *j = &st->job;
+    int sse = j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION;
+    if (fin == FINISH_ERROR || fin == FINISH_CANCELLED) {
+        cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+        cJSON_AddStringToObject(e, "message", j->req->error[0] ? j->req->error : "the generation was stopped");
+        cJSON_AddStringToObject(e, "type", "server_error");
+        put_json(st, o);
+    } else {
+        put_json(st, chunk(j, "", !st->started, fin));
+        if (sse && j->include_usage) {
+            cJSON *o = head(j, j->format == FORMAT_OPENAI_CHAT ? "chat.completion.chunk" : "text_completion");
+            cJSON_AddArrayToObject(o, "choices");
+            cJSON_AddItemToObject(o, "usage", usage_json(j->req));
+            put_json(st, o);
+        }
+    }
+    if (sse) put(st, "data: [DONE]\n\n", 14);
+    st->ended = 1;
+}
+
+size_t srv_stream_read(srv_stream *st, char *buf, size_t max) {
+    while (st->at == st->len) {
+        if (st->ended) return 0;
+        st->at = st->len = 0;
+        char *text = NULL;
+        size_t n = 0;
+        srv_finish fin = srv_engine_wait(st->job.engine, st->job.req, &st->seen, &text, &n);
+        if (n) {
+            put_json(st, chunk(&st->job, text, !st->started, FINISH_NONE));
+            st->started = 1;
+        }
+        free(text);
+        if (fin != FINISH_NONE) close_stream(st, fin);
+    }
+    size_t n = st->len - st->at < max ? st->len - st->at : max;
+    memcpy(buf, st->out + st->at, n);
+    st->at += n;
+    return n;
+}
+
+void srv_stream_cancel(srv_stream *st) { srv_engine_cancel(st->job.engine, st->job.req); }
+
+void srv_stream_free(srv_stream *st) {
+    if (!st) return;
+    srv_engine_cancel(st->job.engine, st->job.req); /* a no-op once it has ended */
+    srv_request_release(st->job.engine, st->job.req);
+    free(st->out);
+    free(st);
+}
+
+void srv_job_finish(srv_server *s, srv_job *j, srv_reply *out) {
+    (void)s;
+    if (j->stream) {
+        out->status = 200;
+        int sse = j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION;
+        out->content_type = sse ? "text/event-stream" : "application/x-ndjson";
+        out->stream = srv_stream_new(s, j);
+        if (!out->stream) srv_request_release(j->engine, j->req), srv_error(out, 500, NULL, NULL, "out of memory");
+        return;
+    }
+    size_t seen = 0;
+    char *all = NULL, *text = NULL;
+    size_t n_all = 0, n;
+    srv_finish fin;
+    do {
+        fin = srv_engine_wait(j->engine, j->req, &seen, &text, &n);
+        char *g = realloc(all, n_all + n + 1);
+        if (g) memcpy(g + n_all, text, n), n_all += n, g[n_all] = 0, all = g;
+        free(text);
+    } while (fin == FINISH_NONE);
+    srv_request *r = j->req;
+    if (fin == FINISH_ERROR || fin == FINISH_CANCELLED) {
+        srv_error(out, 500, NULL, NULL, "generation failed: %s", r->error[0] ? r->error : "stopped");
+    } else if (j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION) {
+        int chat = j->format == FORMAT_OPENAI_CHAT;
+        cJSON *o = head(j, chat ? "chat.completion" : "text_completion"), *choices = cJSON_AddArrayToObject(o, "choices");
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "index", 0);
+        if (chat) {
+            cJSON *m = cJSON_AddObjectToObject(c, "message");
+            cJSON_AddStringToObject(m, "role", "assistant");
+            cJSON_AddStringToObject(m, "content", all ? all : "");
+        } else {
+            cJSON_AddStringToObject(c, "text", all ? all : "");
+        }
+        cJSON_AddNullToObject(c, "logprobs");
+        cJSON_AddStringToObject(c, "finish_reason", finish_name(fin));
+        cJSON_AddItemToArray(choices, c);
+        cJSON_AddItemToObject(o, "usage", usage_json(r));
+        srv_json(out, 200, o);
+    } else {
+        cJSON *o = ollama_head(j);
+        if (j->format == FORMAT_OLLAMA_CHAT) {
+            cJSON *m = cJSON_AddObjectToObject(o, "message");
+            cJSON_AddStringToObject(m, "role", "assistant");
+            cJSON_AddStringToObject(m, "content", all ? all : "");
+        } else {
+            cJSON_AddStringToObject(o, "response", all ? all : "");
+        }
+        cJSON_AddBoolToObject(o, "done", 1);
+        cJSON_AddStringToObject(o, "done_reason", finish_name(fin));
+        ollama_counts(o, r);
+        srv_json(out, 200, o);
+    }
+    free(all);
+    srv_request_release(j->engine, r);
+}

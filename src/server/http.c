@@ -1,0 +1,276 @@
+/* The HTTP side: libmicrohttpd with one thread per connection (a thread
+ * may wait for its request's tokens; the decode loop never waits for a
+ * socket), bodies up to a limit, authentication, routing, streams. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "page.h"
+
+typedef struct {
+    char *body;
+    size_t len, cap;
+    int too_big;
+    srv_stream *stream; /* while a stream response is live */
+} conn_state;
+
+void srv_error(srv_reply *out, int status, const char *param, const char *code, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *type = status == 401   ? "authentication_error"
+                       : status == 404 ? "not_found_error"
+                       : status == 429 || status == 503 ? "rate_limit_error"
+                       : status >= 500 ? "server_error"
+                                       : "invalid_request_error";
+    cJSON *root = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(root, "error");
+    cJSON_AddStringToObject(e, "message", msg);
+    cJSON_AddStringToObject(e, "type", type);
+    if (param) cJSON_AddStringToObject(e, "param", param);
+    else cJSON_AddNullToObject(e, "param");
+    if (code) cJSON_AddStringToObject(e, "code", code);
+    else cJSON_AddNullToObject(e, "code");
+    srv_json(out, status, root);
+}
+
+void srv_json(srv_reply *out, int status, cJSON *body) {
+    out->status = status;
+    out->content_type = "application/json";
+    out->body = cJSON_PrintUnformatted(body);
+    out->len = out->body ? strlen(out->body) : 0;
+    cJSON_Delete(body);
+}
+
+srv_engine *srv_find_engine(srv_server *s, const char *name) {
+    if (!name) return s->n_engines == 1 ? s->engines[0] : NULL;
+    for (int i = 0; i < s->n_engines; i++)
+        if (!strcmp(srv_engine_name(s->engines[i]), name)) return s->engines[i];
+    /* ollama clients add a ":latest" tag */
+    size_t n = strlen(name);
+    if (n > 7 && !strcmp(name + n - 7, ":latest"))
+        for (int i = 0; i < s->n_engines; i++)
+            if (strlen(srv_engine_name(s->engines[i])) == n - 7 && !strncmp(srv_engine_name(s->engines[i]), name, n - 7)) return s->engines[i];
+    return NULL;
+}
+
+void srv_new_id(srv_server *s, const char *prefix, char *out, size_t n) {
+    pthread_mutex_lock(&s->mu);
+    uint64_t id = ++s->next_id;
+    pthread_mutex_unlock(&s->mu);
+    snprintf(out, n, "%s%llx%06llx", prefix, (unsigned long long)time(NULL), (unsigned long long)id);
+}
+
+static void health(srv_server *s, srv_reply *out) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", s->ready ? "ok" : "loading model");
+    srv_json(out, s->ready ? 200 : 503, o);
+}
+
+static void version(srv_reply *out) {
+    cJSON *o = cJSON_CreateObject();
+    /* ollama's clients check the API version they talk to; loam speaks that of ollama 0.5 */
+    cJSON_AddStringToObject(o, "version", "0.5.0");
+    cJSON_AddStringToObject(o, "loam", LOAM_VERSION);
+    srv_json(out, 200, o);
+}
+
+static int is_json_route(const char *url) {
+    static const char *routes[] = {"/v1/chat/completions", "/v1/completions", "/api/generate", "/api/chat", "/api/show",
+                                   "/v1/embeddings", NULL};
+    for (int i = 0; routes[i]; i++)
+        if (!strcmp(url, routes[i])) return 1;
+    return 0;
+}
+
+/* The route's answer for a complete request. */
+static void route(srv_server *s, struct MHD_Connection *c, const char *url, const char *method, conn_state *cs, srv_reply *out) {
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
+    if (get && !strcmp(url, "/health")) return health(s, out);
+    if (get && (!strcmp(url, "/") || !strcmp(url, "/index.html"))) {
+        out->status = 200, out->content_type = "text/html; charset=utf-8";
+        out->body = strdup(srv_page_html), out->len = strlen(srv_page_html);
+        return;
+    }
+    if (s->cfg->api_key) {
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        char want[1100];
+        snprintf(want, sizeof want, "Bearer %s", s->cfg->api_key);
+        if (!auth || strcmp(auth, want))
+            return srv_error(out, 401, NULL, "invalid_api_key", auth ? "Incorrect API key provided" : "Missing bearer authentication in header");
+    }
+    if (!s->ready) return srv_error(out, 503, NULL, NULL, "the model is loading");
+    if (get && !strcmp(url, "/v1/models")) return srv_openai_models(s, out);
+    if (get && !strcmp(url, "/api/tags")) return srv_ollama_tags(s, out);
+    if (get && !strcmp(url, "/api/version")) return version(out);
+    if (get && !strcmp(url, "/metrics")) return srv_metrics(s, out);
+    if (!is_json_route(url)) return srv_error(out, 404, NULL, "unknown_url", "no route %s %s", method, url);
+    if (!post) return srv_error(out, 405, NULL, NULL, "%s takes POST", url);
+    if (cs->too_big) return srv_error(out, 413, NULL, "request_too_large", "the request body is over %zu bytes", s->cfg->max_body);
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (ctype && !strncasecmp(ctype, "multipart/", 10))
+        return srv_error(out, 415, NULL, NULL, "%s takes a JSON body, not %s", url, ctype);
+    /* parsed as JSON whatever the Content-Type says (ollama's clients and curl -d send none or another) */
+    cJSON *body = cs->len ? cJSON_ParseWithLength(cs->body, cs->len) : NULL;
+    if (!body) return srv_error(out, 400, NULL, NULL, "the request body is not valid JSON");
+    if (!cJSON_IsObject(body)) srv_error(out, 400, NULL, NULL, "the request body must be a JSON object");
+    else if (!strcmp(url, "/v1/chat/completions")) srv_openai_chat(s, body, out);
+    else if (!strcmp(url, "/v1/completions")) srv_openai_completions(s, body, out);
+    else if (!strcmp(url, "/api/generate")) srv_ollama_generate(s, body, out);
+    else if (!strcmp(url, "/api/chat")) srv_ollama_chat(s, body, out);
+    else if (!strcmp(url, "/api/show")) srv_ollama_show(s, body, out);
+    else srv_error(out, 404, NULL, "unknown_url", "%s is not served yet", url);
+    cJSON_Delete(body);
+}
+
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    conn_state *cs = cls;
+    size_t n = srv_stream_read(cs->stream, buf, max);
+    return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, conn_state *cs, srv_reply *r) {
+    struct MHD_Response *resp;
+    if (r->stream) {
+        cs->stream = r->stream;
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_stream, cs, NULL);
+    } else {
+        resp = MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"", r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        r->body = NULL;
+    }
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+    if (r->stream) MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *ver,
+                                  const char *upload, size_t *upload_size, void **con_cls) {
+    (void)ver;
+    srv_server *s = cls;
+    conn_state *cs = *con_cls;
+    if (!cs) {
+        if (!(cs = calloc(1, sizeof *cs))) return MHD_NO;
+        *con_cls = cs;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        /* over the limit the rest is read and dropped, then 413 */
+        size_t n = *upload_size;
+        if (!cs->too_big && cs->len + n > s->cfg->max_body) cs->too_big = 1, free(cs->body), cs->body = NULL, cs->len = cs->cap = 0;
+        if (!cs->too_big) {
+            if (cs->len + n + 1 > cs->cap) {
+                size_t cap = cs->cap ? cs->cap : 4096;
+                while (cap < cs->len + n + 1) cap *= 2;
+                char *g = realloc(cs->body, cap);
+                if (!g) return MHD_NO;
+                cs->body = g, cs->cap = cap;
+            }
+            memcpy(cs->body + cs->len, upload, n);
+            cs->len += n;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    srv_reply r = {.status = 500};
+    route(s, c, url, method, cs, &r);
+    pthread_mutex_lock(&s->mu);
+    s->http_requests++;
+    if (r.status >= 400) s->http_errors++;
+    pthread_mutex_unlock(&s->mu);
+    enum MHD_Result ok = send_reply(c, cs, &r);
+    free(r.body);
+    if (!ok && r.stream) srv_stream_free(r.stream), cs->stream = NULL;
+    return ok;
+}
+
+/* The connection ended: a stream whose client left is cancelled. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    (void)cls, (void)c;
+    conn_state *cs = *con_cls;
+    if (!cs) return;
+    if (cs->stream) {
+        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) srv_stream_cancel(cs->stream);
+        srv_stream_free(cs->stream);
+    }
+    free(cs->body);
+    free(cs);
+    *con_cls = NULL;
+}
+
+static volatile sig_atomic_t stop_signal;
+static void on_signal(int sig) { stop_signal = sig; }
+
+static loam_status open_engines(srv_server *s, loam_error *err) {
+    const srv_config *cfg = s->cfg;
+    for (int i = 0; i < cfg->n_models; i++) {
+        srv_engine_config ec = {.name = cfg->models[i].name, .path = cfg->models[i].path, .n_slots = cfg->parallel,
+                                .n_queue = cfg->queue, .n_ctx = cfg->n_ctx, .n_threads = cfg->n_threads, .kv_type = cfg->kv_type};
+        fprintf(stderr, "loading %s from %s\n", ec.name, ec.path);
+        loam_status st = srv_engine_open(&ec, &s->engines[i], err);
+        if (st) return st;
+        s->n_engines++;
+    }
+    return LOAM_OK;
+}
+
+int srv_run(const srv_config *cfg) {
+    srv_server s = {.cfg = cfg};
+    pthread_mutex_init(&s.mu, NULL);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    if (inet_pton(AF_INET, cfg->host, &addr.sin_addr) != 1) {
+        fprintf(stderr, "loam: serve: --host %s is not an IPv4 address\n", cfg->host);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    /* listening before the models load: /health answers 503 until they have */
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, &s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)128, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "loam: serve: cannot listen on %s:%d\n", cfg->host, cfg->port);
+        return 1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    int port = info ? info->port : cfg->port;
+    if (cfg->port_file) {
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp", cfg->port_file);
+        FILE *f = fopen(tmp, "w");
+        if (f) fprintf(f, "%d\n", port), fclose(f), rename(tmp, cfg->port_file);
+    }
+    fprintf(stderr, "loam serve: listening on http://%s:%d\n", cfg->host, port);
+    loam_error err;
+    int rc = 0;
+    if (open_engines(&s, &err) != LOAM_OK) {
+        fprintf(stderr, "loam: %s\n", err.message);
+        rc = 1;
+    } else {
+        s.ready = 1;
+        fprintf(stderr, "loam serve: ready (%d model%s, %d slots each)\n", s.n_engines, s.n_engines == 1 ? "" : "s", cfg->parallel);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        while (!stop_signal) pause();
+        fprintf(stderr, "loam serve: stopping\n");
+    }
+    MHD_stop_daemon(d);
+    for (int i = 0; i < s.n_engines; i++) srv_engine_free(s.engines[i]);
+    pthread_mutex_destroy(&s.mu);
+    return rc;
+}

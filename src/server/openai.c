@@ -1,0 +1,140 @@
+/* OpenAI's routes: /v1/chat/completions, /v1/completions, /v1/models.
+ * Fields are validated as OpenAI does (type and range, 400 naming the
+ * field); unknown fields are ignored. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "params.h"
+
+void srv_openai_models(srv_server *s, srv_reply *out) {
+    cJSON *o = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(o, "data");
+    cJSON_AddStringToObject(o, "object", "list");
+    for (int i = 0; i < s->n_engines; i++) {
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "id", srv_engine_name(s->engines[i]));
+        cJSON_AddStringToObject(m, "object", "model");
+        cJSON_AddNumberToObject(m, "created", (double)(long)s->started);
+        cJSON_AddStringToObject(m, "owned_by", "loam");
+        cJSON_AddItemToArray(data, m);
+    }
+    srv_json(out, 200, o);
+}
+
+/* The OpenAI sampling fields into the request. 0 after writing the error. */
+static int openai_fields(srv_server *s, srv_engine *e, const cJSON *b, srv_request *r, srv_reply *out) {
+    double v;
+    int got;
+    r->sampling = loam_model_sampling_params(srv_engine_model(e));
+    r->sampling.seed = (uint64_t)time(NULL);
+#define NUM(key, lo, hi, integer)                                                 \
+    got = srv_param_number(b, key, lo, hi, integer, &v, out);                     \
+    if (got < 0) return 0;
+    NUM("temperature", 0, 2, 0)
+    if (got) r->sampling.temperature = (float)v;
+    NUM("top_p", 0, 1, 0)
+    if (got) r->sampling.top_p = (float)v;
+    NUM("presence_penalty", -2, 2, 0)
+    if (got) r->sampling.presence_penalty = (float)v;
+    NUM("frequency_penalty", -2, 2, 0)
+    if (got) r->sampling.frequency_penalty = (float)v;
+    NUM("seed", -9007199254740991.0, 9007199254740991.0, 1)
+    if (got) r->sampling.seed = (uint64_t)(int64_t)v;
+    /* llama.cpp's extensions, which many OpenAI clients send */
+    NUM("top_k", 0, 1e9, 1)
+    if (got) r->sampling.top_k = (int)v;
+    NUM("min_p", 0, 1, 0)
+    if (got) r->sampling.min_p = (float)v;
+    NUM("repeat_penalty", 0, 100, 0)
+    if (got) r->sampling.repetition_penalty = (float)v;
+    NUM("n", 1, 1, 1) /* several choices are not offered yet */
+    int cap = s->cfg->max_tokens;
+    r->max_tokens = cap;
+    NUM("max_tokens", 1, cap, 1)
+    if (got) r->max_tokens = (int)v;
+    NUM("max_completion_tokens", 1, cap, 1)
+    if (got) r->max_tokens = (int)v;
+#undef NUM
+    if (srv_param_stop(b, "stop", 4, r, out) < 0) return 0;
+    const cJSON *bias = cJSON_GetObjectItemCaseSensitive(b, "logit_bias");
+    if (bias && !cJSON_IsNull(bias) && !cJSON_IsObject(bias))
+        return srv_error(out, 400, "logit_bias", "invalid_type", "logit_bias must be an object of token ids to numbers"), 0;
+    if (cJSON_GetArraySize(bias) > 0)
+        return srv_error(out, 400, "logit_bias", "unsupported_parameter", "logit_bias is not supported by loam yet"), 0;
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(b, "logprobs");
+    if (lp && !cJSON_IsNull(lp) && !cJSON_IsBool(lp)) return srv_error(out, 400, "logprobs", "invalid_type", "logprobs must be a boolean"), 0;
+    if (cJSON_IsTrue(lp)) return srv_error(out, 400, "logprobs", "unsupported_parameter", "logprobs are not supported by loam yet"), 0;
+    return 1;
+}
+
+/* model, stream, stream_options: shared by both generation routes. */
+static srv_engine *common(srv_server *s, const cJSON *b, srv_job *job, srv_reply *out) {
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(b, "model");
+    if (model && !cJSON_IsString(model)) return srv_error(out, 400, "model", "invalid_type", "model must be a string"), NULL;
+    srv_engine *e = srv_find_engine(s, model ? model->valuestring : NULL);
+    if (!e) {
+        if (model) srv_error(out, 404, "model", "model_not_found", "The model `%s` does not exist", model->valuestring);
+        else srv_error(out, 400, "model", "missing_required_parameter", "model is required (this server holds several)");
+        return NULL;
+    }
+    int stream = srv_param_bool(b, "stream", 0, out);
+    if (stream < 0) return NULL;
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(b, "stream_options");
+    if (so && !cJSON_IsNull(so) && !cJSON_IsObject(so))
+        return srv_error(out, 400, "stream_options", "invalid_type", "stream_options must be an object"), NULL;
+    int usage = so && cJSON_IsObject(so) ? srv_param_bool(so, "include_usage", 0, out) : 0;
+    if (usage < 0) return NULL;
+    job->engine = e;
+    job->stream = stream, job->include_usage = usage;
+    job->created = (long)time(NULL);
+    snprintf(job->model, sizeof job->model, "%s", srv_engine_name(e));
+    return e;
+}
+
+static void submit(srv_server *s, srv_job *job, int for_chat, srv_reply *out) {
+    loam_error err;
+    srv_engine *e = job->engine;
+    if (job->req->n_prompt + 1 > srv_engine_n_ctx(e)) {
+        srv_error(out, 400, "messages", "context_length_exceeded", "the prompt is %d tokens; the context holds %d", job->req->n_prompt,
+                  srv_engine_n_ctx(e));
+        srv_request_release(e, job->req);
+        return;
+    }
+    if (srv_engine_submit(e, job->req, for_chat, &err) != LOAM_OK) {
+        srv_error(out, 429, NULL, "queue_full", "%s", err.message);
+        srv_request_release(e, job->req);
+        return;
+    }
+    srv_job_finish(s, job, out);
+}
+
+void srv_openai_chat(srv_server *s, const cJSON *b, srv_reply *out) {
+    srv_job job = {.format = FORMAT_OPENAI_CHAT};
+    srv_engine *e = common(s, b, &job, out);
+    if (!e) return;
+    srv_request *r = srv_request_new();
+    if (!r) return srv_error(out, 500, NULL, NULL, "out of memory");
+    job.req = r;
+    if (!openai_fields(s, e, b, r, out) || !srv_chat_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "messages"), r, out))
+        return srv_request_release(e, r);
+    srv_new_id(s, "chatcmpl-", job.id, sizeof job.id);
+    submit(s, &job, 1, out);
+}
+
+void srv_openai_completions(srv_server *s, const cJSON *b, srv_reply *out) {
+    srv_job job = {.format = FORMAT_OPENAI_COMPLETION};
+    srv_engine *e = common(s, b, &job, out);
+    if (!e) return;
+    srv_request *r = srv_request_new();
+    if (!r) return srv_error(out, 500, NULL, NULL, "out of memory");
+    job.req = r;
+    if (!openai_fields(s, e, b, r, out) || !srv_text_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "prompt"), "prompt", r, out))
+        return srv_request_release(e, r);
+    srv_new_id(s, "cmpl-", job.id, sizeof job.id);
+    submit(s, &job, 0, out);
+}
+
+void srv_submit_job(srv_server *s, srv_job *job, int for_chat, srv_reply *out) { submit(s, job, for_chat, out); }

@@ -1,0 +1,20 @@
+/* Request fields, checked: numbers in range, booleans, stop strings, and
+ * the prompt (text, token ids, or chat messages through the template). */
+#ifndef LOAM_SERVER_PARAMS_H
+#define LOAM_SERVER_PARAMS_H
+#include "api.h"
+
+/* 0 absent (or null), 1 present and valid (*v), -1 after a 400 naming key. */
+int srv_param_number(const cJSON *o, const char *key, double lo, double hi, int integer, double *v, srv_reply *out);
+/* The boolean, dflt when absent; -1 after a 400. */
+int srv_param_bool(const cJSON *o, const char *key, int dflt, srv_reply *out);
+/* A string or a list of at most max strings into r->stop; -1 after a 400. */
+int srv_param_stop(const cJSON *o, const char *key, int max, srv_request *r, srv_reply *out);
+/* A prompt string (or a list of token ids) tokenized as `loam run` does. 0 after an error. */
+int srv_text_prompt(srv_engine *e, const cJSON *prompt, const char *key, srv_request *r, srv_reply *out);
+/* Chat messages through the model's template, tokenized without special
+ * tokens added (as transformers' apply_chat_template). 0 after an error. */
+int srv_chat_prompt(srv_engine *e, const cJSON *messages, srv_request *r, srv_reply *out);
+void srv_submit_job(srv_server *s, srv_job *job, int for_chat, srv_reply *out);
+
+#endif
