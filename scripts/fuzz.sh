@@ -5,7 +5,7 @@
 # running the crafted suites with LOAM_CRAFTED_SEEDS when it is missing).
 #   scripts/fuzz.sh 20            the short runs of the default suite
 #   scripts/fuzz.sh --long [S]    fuzz-long: S seconds each (default 600),
-#                                 two at a time, corpus kept in build-asan/fuzz-corpus
+#                                 one per core, corpus kept in build-asan/fuzz-corpus
 # Prints one "ok"/"FAIL" line per target (runs, execs/s, corpus size) and
 # ends with "N passed, N failed".
 set -uo pipefail
@@ -13,8 +13,7 @@ cd "$(dirname "$0")/.."
 export LOAM_FIXTURES=${LOAM_FIXTURES:-$(pwd)/../shared/fixtures}
 long=0
 if [ "${1:-}" = "--long" ]; then long=1; shift; seconds=${1:-600}; else seconds=${1:-20}; fi
-parallel=1
-[ "$long" -eq 1 ] && parallel=$(nproc)
+parallel=$(nproc) # one target per core, for the short runs too
 ls build-asan/fuzz_* >/dev/null 2>&1 || { echo "FAIL no fuzz targets in build-asan (configure with -DLOAM_FUZZ=ON)"; echo "0 passed, 1 failed"; exit 1; }
 if [ ! -d build-asan/seeds ]; then
   LOAM_CRAFTED_SEEDS=$(pwd)/build-asan/seeds ASAN_OPTIONS=detect_leaks=0 ./build-asan/loam_tests "crafted:" >build-asan/seeds.log 2>&1 ||

@@ -207,6 +207,12 @@ static void admit(srv_engine *e) {
             continue;
         }
         for (int i = 0; i < r->n_prompt; i++) loam_sampler_accept(s->sampler, r->prompt[i], 1);
+        /* the text continues the prompt's (a leading space is kept, as loam run prints it) */
+        for (int i = r->n_prompt > 4 ? r->n_prompt - 4 : 0; i < r->n_prompt; i++) {
+            const char *piece;
+            size_t len;
+            loam_detok_stream_push(s->detok, r->prompt[i], &piece, &len, &err);
+        }
     }
 }
 
