@@ -22,6 +22,7 @@ static const char serve_usage[] =
     "  --max-tokens N   cap (and default) of max_tokens per request (default 4096)\n"
     "  --max-body B     largest request body in bytes (default 8 MiB)\n"
     "  --port-file F    write the port to F once listening\n"
+    "  --timeout S      close a connection idle for S seconds (default 30)\n"
     "  -t, -c, --kv-type  threads, context positions per slot, KV cache type (as loam run)\n";
 
 /* "NAME=PATH", or PATH named after its file or folder without extension. */
@@ -81,6 +82,9 @@ int cmd_serve(int argc, char **argv) {
         } else if (!strcmp(a, "--max-body")) {
             if (!cli_int(a, val, 1024, 1 << 30, &v)) return 1;
             cfg.max_body = (size_t)v, i++;
+        } else if (!strcmp(a, "--timeout")) {
+            if (!cli_int(a, val, 1, 3600, &v)) return 1;
+            cfg.timeout = (int)v, i++;
         } else if (!strcmp(a, "--api-key") && val) cfg.api_key = val, i++;
         else if (!strcmp(a, "--port-file") && val) cfg.port_file = val, i++;
         else if (a[0] == '-') return cli_error("serve: unknown or incomplete option \"%s\" (see loam serve --help)", a);

@@ -59,6 +59,9 @@ static int openai_fields(srv_server *s, srv_engine *e, const cJSON *b, srv_reque
     if (got) r->max_tokens = (int)v;
 #undef NUM
     if (srv_param_stop(b, "stop", 4, r, out) < 0) return 0;
+    int ignore = srv_param_bool(b, "ignore_eos", 0, out); /* llama.cpp's extension */
+    if (ignore < 0) return 0;
+    r->ignore_eos = ignore;
     const cJSON *bias = cJSON_GetObjectItemCaseSensitive(b, "logit_bias");
     if (bias && !cJSON_IsNull(bias) && !cJSON_IsObject(bias))
         return srv_error(out, 400, "logit_bias", "invalid_type", "logit_bias must be an object of token ids to numbers"), 0;

@@ -26,6 +26,7 @@ typedef struct {
     size_t max_body;            /* bytes of a request body */
     int max_tokens;             /* cap of max_tokens (and the default) */
     const char *port_file;      /* write the bound port there (tests, scripts) */
+    int timeout;                /* seconds a connection may stay idle (a slow or stalled client) */
 } srv_config;
 
 /* Loads the models, serves until SIGINT or SIGTERM; returns the exit status. */

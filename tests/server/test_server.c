@@ -212,9 +212,166 @@ static void test_prompt_cache(void) {
     free(o1), free(o2);
 }
 
+
+/* Malformed requests: each the right status and an OpenAI-shaped error,
+ * unknown fields ignored, and the server serves on. */
+typedef struct {
+    const char *path, *body;
+    int status;
+    const char *param; /* the field the error must name, or NULL */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"/v1/completions", "{", 400, NULL},
+    {"/v1/completions", "[]", 400, NULL},
+    {"/v1/completions", "\"text\"", 400, NULL},
+    {"/v1/completions", "", 400, NULL},
+    {"/v1/completions", "{\"model\": \"stories-chat\"}", 400, "prompt"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": 5}", 400, "prompt"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"max_tokens\": -1}", 400, "max_tokens"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"max_tokens\": \"10\"}", 400, "max_tokens"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"max_tokens\": 1e300}", 400, "max_tokens"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"max_tokens\": 1.5}", 400, "max_tokens"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"temperature\": 3}", 400, "temperature"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"temperature\": \"hot\"}", 400, "temperature"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"top_p\": 2}", 400, "top_p"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"presence_penalty\": 5}", 400, "presence_penalty"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"seed\": \"x\"}", 400, "seed"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"stream\": \"yes\"}", 400, "stream"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"stop\": 5}", 400, "stop"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", 400, "stop"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"stream_options\": \"x\"}", 400, "stream_options"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": [99999]}", 400, "prompt"},
+    {"/v1/completions", "{\"model\": \"nope\", \"prompt\": \"x\"}", 404, "model"},
+    {"/v1/completions", "{\"model\": 5, \"prompt\": \"x\"}", 400, "model"},
+    {"/v1/chat/completions", "{\"model\": \"stories-chat\"}", 400, "messages"},
+    {"/v1/chat/completions", "{\"model\": \"stories-chat\", \"messages\": []}", 400, "messages"},
+    {"/v1/chat/completions", "{\"model\": \"stories-chat\", \"messages\": \"hi\"}", 400, "messages"},
+    {"/v1/chat/completions", "{\"model\": \"stories-chat\", \"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}", 400, "messages[0].role"},
+    {"/v1/chat/completions", "{\"model\": \"stories-chat\", \"messages\": [{\"role\": \"user\", \"content\": 5}]}", 400, "messages[0].content"},
+    {"/v1/chat/completions", "{\"model\": \"stories-chat\", \"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}", 400,
+     "messages[0].content"},
+    {"/v1/chat/completions", "{\"model\": \"stories-chat\", \"messages\": [{\"content\": \"x\"}]}", 400, "messages[0].role"},
+    {"/api/generate", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"options\": \"x\"}", 400, "options"},
+    {"/api/generate", "{\"prompt\": \"x\"}", 400, "model"},
+    {"/api/chat", "{\"model\": \"stories-chat\", \"messages\": [{\"role\": 1}]}", 400, "messages[0].role"},
+    {"/api/show", "{\"model\": \"nope\"}", 404, "model"},
+    {"/v1/nothing", "{}", 404, NULL},
+};
+
+static void test_bad_requests(void) {
+    const char *model = chat_model();
+    CHECK(model, "no chat copy");
+    test_server s;
+    char args[1200], *out = NULL;
+    snprintf(args, sizeof args, "%s --max-body 65536 --timeout 2", model);
+    CHECK(server_start(&s, args), "no server");
+    char bad[4096] = "";
+    int n_cases = (int)(sizeof bad_cases / sizeof *bad_cases);
+    for (int i = 0; i < n_cases; i++) {
+        const bad_case *c = &bad_cases[i];
+        int st = server_post(&s, c->path, c->body, strlen(c->body), &out);
+        cJSON *j = out ? cJSON_Parse(out) : NULL;
+        const cJSON *e = cJSON_GetObjectItem(j, "error"), *param = cJSON_GetObjectItem(e, "param");
+        int shaped = cJSON_IsString(cJSON_GetObjectItem(e, "message")) && cJSON_IsString(cJSON_GetObjectItem(e, "type")) &&
+                     cJSON_GetObjectItem(e, "code") && param;
+        int named = !c->param || (cJSON_IsString(param) && !strcmp(param->valuestring, c->param));
+        if (st != c->status || !shaped || !named)
+            snprintf(bad + strlen(bad), sizeof bad - strlen(bad), "[%d] %s %s -> %d %s\n", i, c->path, c->body, st, out ? out : "");
+        cJSON_Delete(j);
+        free(out);
+    }
+    /* invalid UTF-8, an oversized body, multipart, a wrong method */
+    const char inval[] = "{\"model\": \"stories260k-x\", \"prompt\": \"\xff\xfe\"}";
+    char *big = malloc(70000);
+    memset(big, ' ', 70000);
+    memcpy(big, "{\"prompt\": \"", 12);
+    memcpy(big + 69990, "\"}", 2);
+    int s1 = server_post(&s, "/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"\xff\xfe\"}", 44, &out);
+    free(out);
+    int s2 = server_post(&s, "/v1/completions", big, 70000, &out);
+    free(out), free(big);
+    int s3 = server_curl(&s, "-F 'a=b'", "/v1/chat/completions", &out);
+    free(out);
+    int s4 = server_curl(&s, "", "/v1/completions", &out);
+    free(out);
+    (void)inval;
+    /* unknown fields are ignored */
+    const char *extra = "{\"model\": \"stories-chat\", \"prompt\": \"Once\", \"max_tokens\": 2, \"frobnicate\": {\"x\": [1]}, \"user\": \"u\"}";
+    int s5 = server_post(&s, "/v1/completions", extra, strlen(extra), &out);
+    free(out);
+    /* header flood, a request that stalls half way (slowloris), a body cut short */
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' -m 20 http://127.0.0.1:%d/health", s.port);
+    char hdrs[700], flood[2048];
+    snprintf(hdrs, sizeof hdrs, "%s/headers.txt", s.dir);
+    FILE *hf = fopen(hdrs, "w");
+    for (int i = 0; hf && i < 500; i++) fprintf(hf, "X-Flood-%d: %0200d\n", i, 0); /* 100 KB of headers */
+    if (hf) fclose(hf);
+    snprintf(flood, sizeof flood, "curl -s -o /dev/null -w '%%{http_code}' -m 20 -H @%s http://127.0.0.1:%d/health", hdrs, s.port);
+    char *fl = NULL;
+    run_capture(flood, &fl);
+    snprintf(cmd, sizeof cmd,
+             "timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d; printf \"POST /v1/completions HTTP/1.1\\r\\nHost: x\\r\\nContent-Le\" >&3; "
+             "sleep 4; cat <&3; echo closed' 2>&1",
+             s.port);
+    char *slow = NULL;
+    run_capture(cmd, &slow);
+    snprintf(cmd, sizeof cmd,
+             "timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d; printf \"POST /v1/completions HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 1000\\r\\n\\r\\n{\\\"model\" >&3; "
+             "exec 3>&-; echo cut' 2>&1",
+             s.port);
+    char *cut = NULL;
+    run_capture(cmd, &cut);
+    int after = server_curl(&s, "", "/health", &out);
+    free(out);
+    server_stop(&s);
+    CHECK(n_cases >= 30, "only %d cases", n_cases);
+    CHECK(!bad[0], "wrong answers:\n%s", bad);
+    CHECK(s1 == 400 && s2 == 413 && s3 == 415 && s4 == 405, "invalid UTF-8 %d, oversized %d, multipart %d, GET %d", s1, s2, s3, s4);
+    CHECK(s5 == 200, "unknown fields: %d", s5);
+    CHECK(fl && (!strcmp(fl, "431") || !strcmp(fl, "413") || !strcmp(fl, "000") || !strcmp(fl, "400")), "header flood: %s", fl ? fl : "");
+    CHECK(slow && strstr(slow, "closed"), "slowloris: %s", slow ? slow : "");
+    CHECK(cut && after == 200, "after all that /health says %d", after);
+    free(fl), free(slow), free(cut);
+}
+
+/* --api-key: 401 without or with a wrong bearer; the queue: 429 beyond it. */
+static void test_auth_and_queue(void) {
+    test_server s;
+    char args[1200], *out = NULL;
+    snprintf(args, sizeof args, "%s --api-key sekret --parallel 1 --queue 0", fixture("llm/stories260k"));
+    CHECK(server_start(&s, args), "no server");
+    int s1 = server_curl(&s, "", "/v1/models", &out);
+    free(out);
+    int s2 = server_curl(&s, "-H 'Authorization: Bearer nope'", "/v1/models", &out);
+    int shaped = out && strstr(out, "\"type\":\"authentication_error\"");
+    free(out);
+    int s3 = server_curl(&s, "-H 'Authorization: Bearer sekret'", "/v1/models", &out);
+    free(out);
+    int s4 = server_curl(&s, "", "/health", &out);
+    free(out);
+    /* one slot, no queue: while a long request runs, the next is 429 */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "curl -s -m 60 -H 'Authorization: Bearer sekret' http://127.0.0.1:%d/v1/completions "
+             "-d '{\"model\": \"stories260k\", \"prompt\": \"Once\", \"max_tokens\": 400, \"temperature\": 0, \"stream\": true, \"ignore_eos\": true}' "
+             "-o /dev/null & sleep 0.05; for i in 1 2 3 4 5 6 7 8 9 10; do curl -s -o /dev/null -w '%%{http_code} ' -H 'Authorization: Bearer sekret' "
+             "http://127.0.0.1:%d/v1/completions -d '{\"model\": \"stories260k\", \"prompt\": \"Once\", \"max_tokens\": 400}'; done; wait",
+             s.port, s.port);
+    char *codes = NULL;
+    run_capture(cmd, &codes);
+    server_stop(&s);
+    CHECK(s1 == 401 && s2 == 401 && shaped && s3 == 200 && s4 == 200, "no key %d, wrong key %d, right key %d, health %d", s1, s2, s3, s4);
+    CHECK(codes && strstr(codes, "429"), "no 429 with one slot busy and no queue: %s", codes ? codes : "");
+    free(codes);
+}
+
 void register_server_tests(void) {
     test_add("serve: /v1/completions, its stream, /api/generate (raw and streamed) equal loam run; no template: 400", test_routes_equal_run);
     test_add("serve: /v1/chat/completions (and stream) and /api/chat equal loam run --chat", test_chat_routes_equal_run_chat);
     test_add("serve: 8 clients at once get their answers alone, in fewer decode steps than tokens", test_concurrency);
     test_add("serve: a growing prompt reuses the cached prefix (usage.prompt_tokens_details.cached_tokens)", test_prompt_cache);
+    test_add("serve: 30+ malformed requests get the right 4xx naming the field; floods, stalls and cuts; it serves on", test_bad_requests);
+    test_add("serve: --api-key 401s; a full queue 429s", test_auth_and_queue);
 }
