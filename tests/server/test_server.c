@@ -367,6 +367,32 @@ static void test_auth_and_queue(void) {
     free(codes);
 }
 
+/* A client that leaves mid-stream frees its slot: generation stops. */
+static void test_disconnect(void) {
+    test_server s;
+    char args[1200], cmd[2048], *out = NULL;
+    snprintf(args, sizeof args, "%s -c 65536 --max-tokens 60000 --parallel 1", fixture("llm/stories260k"));
+    CHECK(server_start(&s, args), "no server");
+    snprintf(cmd, sizeof cmd,
+             "curl -sN -m 0.5 http://127.0.0.1:%d/v1/completions -d '{\"model\": \"stories260k\", \"prompt\": \"Once\", \"max_tokens\": 60000, "
+             "\"temperature\": 0, \"stream\": true, \"ignore_eos\": true}' | wc -c",
+             s.port);
+    run_capture(cmd, &out);
+    long got = out ? atol(out) : 0;
+    free(out);
+    usleep(300000);
+    double busy = server_metric(&s, "loam_slots_busy"), g1 = server_metric(&s, "loam_generated_tokens_total");
+    usleep(500000);
+    double g2 = server_metric(&s, "loam_generated_tokens_total");
+    const char *b = "{\"model\": \"stories260k\", \"prompt\": \"Once upon\", \"max_tokens\": 4}";
+    int after = server_post(&s, "/v1/completions", b, strlen(b), &out);
+    free(out);
+    server_stop(&s);
+    CHECK(got > 100, "the stream sent %ld bytes before the client left", got);
+    CHECK(busy == 0 && g1 == g2 && g1 > 0 && g1 < 60000, "after the client left: %.0f slots busy, %.0f then %.0f tokens", busy, g1, g2);
+    CHECK(after == 200, "the next request: %d", after);
+}
+
 void register_server_tests(void) {
     test_add("serve: /v1/completions, its stream, /api/generate (raw and streamed) equal loam run; no template: 400", test_routes_equal_run);
     test_add("serve: /v1/chat/completions (and stream) and /api/chat equal loam run --chat", test_chat_routes_equal_run_chat);
@@ -374,4 +400,5 @@ void register_server_tests(void) {
     test_add("serve: a growing prompt reuses the cached prefix (usage.prompt_tokens_details.cached_tokens)", test_prompt_cache);
     test_add("serve: 30+ malformed requests get the right 4xx naming the field; floods, stalls and cuts; it serves on", test_bad_requests);
     test_add("serve: --api-key 401s; a full queue 429s", test_auth_and_queue);
+    test_add("serve: a client that leaves mid-stream frees its slot", test_disconnect);
 }
