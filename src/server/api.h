@@ -41,6 +41,7 @@ void srv_new_id(srv_server *s, const char *prefix, char *out, size_t n);
 void srv_openai_chat(srv_server *s, const cJSON *body, srv_reply *out);
 void srv_openai_completions(srv_server *s, const cJSON *body, srv_reply *out);
 void srv_openai_models(srv_server *s, srv_reply *out);
+void srv_openai_embeddings(srv_server *s, const cJSON *body, srv_reply *out);
 /* ollama routes (ollama.c) */
 void srv_ollama_generate(srv_server *s, const cJSON *body, srv_reply *out);
 void srv_ollama_chat(srv_server *s, const cJSON *body, srv_reply *out);

@@ -129,6 +129,7 @@ static void route(srv_server *s, struct MHD_Connection *c, const char *url, cons
     else if (!strcmp(url, "/api/generate")) srv_ollama_generate(s, body, out);
     else if (!strcmp(url, "/api/chat")) srv_ollama_chat(s, body, out);
     else if (!strcmp(url, "/api/show")) srv_ollama_show(s, body, out);
+    else if (!strcmp(url, "/v1/embeddings")) srv_openai_embeddings(s, body, out);
     else srv_error(out, 404, NULL, "unknown_url", "%s is not served yet", url);
     cJSON_Delete(body);
 }

@@ -1,6 +1,7 @@
 /* loam serve end to end with curl: the greedy answers of every route equal
  * `loam run`, concurrency batches and gives each client its own answer,
  * prompt caching, disconnects, and malformed requests. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,46 @@ static void test_disconnect(void) {
     CHECK(after == 200, "the next request: %d", after);
 }
 
+
+/* The official openai npm package (installed into the build folder). */
+static void test_openai_package(void) {
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/npm && cp %s/tests/server/node/package.json %s/tests/server/node/openai_client.mjs %s/npm/ && "
+             "cd %s/npm && (test -d node_modules/openai || npm install --no-audit --no-fund --loglevel=error >npm.log 2>&1) && "
+             "node -e 'console.log(require(\"./node_modules/openai/package.json\").version)'",
+             LOAM_BUILD_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, LOAM_BUILD_DIR, LOAM_BUILD_DIR);
+    int rc = run_capture(cmd, &out);
+    CHECK(rc == 0 && out, "npm install of openai failed (see %s/npm/npm.log): %s", LOAM_BUILD_DIR, out ? out : "");
+    out[strcspn(out, "\n")] = 0;
+    printf("    openai npm package %s, node ", out);
+    free(out);
+    run_capture("node --version", &out);
+    printf("%s", out ? out : "?\n");
+    free(out);
+    const char *model = chat_model();
+    CHECK(model, "no chat copy");
+    test_server s;
+    CHECK(server_start(&s, model), "no server");
+    char *want_chat = run_text(model, "--chat", "Tell me a story", 20), *want_text = run_text(model, "", "Once upon a time", 20);
+    snprintf(cmd, sizeof cmd, "cd %s/npm && node openai_client.mjs http://127.0.0.1:%d/v1 stories-chat 2>&1", LOAM_BUILD_DIR, s.port);
+    rc = run_capture(cmd, &out);
+    server_stop(&s);
+    cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+    CHECK(j, "the client failed (%d): %s", rc, out ? out : "");
+    const char *chat = cJSON_GetStringValue(cJSON_GetObjectItem(j, "chat")), *stream = cJSON_GetStringValue(cJSON_GetObjectItem(j, "stream"));
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(j, "completion"));
+    const cJSON *err = cJSON_GetObjectItem(j, "error"), *emb = cJSON_GetObjectItem(j, "embeddings");
+    int ok = chat && want_chat && !strcmp(chat, want_chat) && stream && !strcmp(stream, want_chat) && text && want_text && !strcmp(text, want_text);
+    ok = ok && cJSON_GetObjectItem(j, "stream_usage") && cJSON_GetArraySize(emb) == 2 && cJSON_GetArrayItem(emb, 0)->valueint == 64;
+    ok = ok && fabs(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "embedding_norm")) - 1) < 1e-5;
+    ok = ok && cJSON_GetNumberValue(cJSON_GetObjectItem(err, "status")) == 404 && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(err, "code")), "model_not_found");
+    ok = ok && strstr(out, "\"models\":[\"stories-chat\"]");
+    cJSON_Delete(j);
+    CHECK(ok, "openai client: %s\nloam run --chat: \"%s\"; loam run: \"%s\"", out, want_chat ? want_chat : "", want_text ? want_text : "");
+    free(out), free(want_chat), free(want_text);
+}
+
 void register_server_tests(void) {
     test_add("serve: /v1/completions, its stream, /api/generate (raw and streamed) equal loam run; no template: 400", test_routes_equal_run);
     test_add("serve: /v1/chat/completions (and stream) and /api/chat equal loam run --chat", test_chat_routes_equal_run_chat);
@@ -401,4 +442,5 @@ void register_server_tests(void) {
     test_add("serve: 30+ malformed requests get the right 4xx naming the field; floods, stalls and cuts; it serves on", test_bad_requests);
     test_add("serve: --api-key 401s; a full queue 429s", test_auth_and_queue);
     test_add("serve: a client that leaves mid-stream frees its slot", test_disconnect);
+    test_add("serve: the official openai npm package: chat, its stream, completions, models, embeddings, an error", test_openai_package);
 }
