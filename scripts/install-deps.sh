@@ -13,11 +13,15 @@ PACKAGES=(
   libmicrohttpd-dev           # loam serve: HTTP/1.1, chunked streaming, limits on headers and connections
   libssl-dev                  # sha256 and sha1 (OpenSSL libcrypto) to check downloaded files
   python3                     # tests only: the local hub look-alike (standard library, no packages)
+  curl                        # tests only: requests to loam serve
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# tests only: the official openai package runs on Node.js (npm installs it into build/npm)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   SUDO=""

@@ -354,21 +354,33 @@ loam_status srv_engine_open(const srv_engine_config *cfg, srv_engine **out, loam
     return LOAM_OK;
 }
 
+void srv_engine_stop(srv_engine *e) {
+    if (!e || !e->running) return;
+    pthread_mutex_lock(&e->mu);
+    e->stopping = 1;
+    pthread_cond_broadcast(&e->wake);
+    pthread_mutex_unlock(&e->mu);
+    pthread_join(e->thread, NULL);
+    e->running = 0;
+    /* every waiting HTTP thread wakes to a finished request */
+    pthread_mutex_lock(&e->mu);
+    for (int i = 0; e->slots && i < e->n_slots; i++)
+        if (e->slots[i].req) finish_slot(e, &e->slots[i], FINISH_CANCELLED);
+    for (int i = 0; i < e->n_waiting; i++) {
+        srv_request *r = e->queue[i];
+        r->finish = FINISH_CANCELLED;
+        snprintf(r->error, sizeof r->error, "the server is stopping");
+        pthread_cond_broadcast(&r->changed);
+        if (--r->refs == 0) request_free(r);
+    }
+    e->n_waiting = 0;
+    pthread_mutex_unlock(&e->mu);
+}
+
 void srv_engine_free(srv_engine *e) {
     if (!e) return;
-    if (e->running) {
-        pthread_mutex_lock(&e->mu);
-        e->stopping = 1;
-        pthread_cond_broadcast(&e->wake);
-        pthread_mutex_unlock(&e->mu);
-        pthread_join(e->thread, NULL);
-    }
-    for (int i = 0; e->slots && i < e->n_slots; i++) {
-        if (e->slots[i].req) finish_slot(e, &e->slots[i], FINISH_CANCELLED);
-        free(e->slots[i].tokens);
-    }
-    for (int i = 0; i < e->n_waiting; i++)
-        if (--e->queue[i]->refs == 0) request_free(e->queue[i]);
+    srv_engine_stop(e);
+    for (int i = 0; e->slots && i < e->n_slots; i++) free(e->slots[i].tokens);
     free(e->slots), free(e->queue);
     free(e->b_tok), free(e->b_pos), free(e->b_seq), free(e->b_want), free(e->b_slot);
     loam_context_free(e->ctx);

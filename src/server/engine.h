@@ -59,6 +59,8 @@ typedef struct {
 extern const double srv_hist_bounds[12];
 
 loam_status srv_engine_open(const srv_engine_config *cfg, srv_engine **out, loam_error *err);
+/* Ends the decode loop and every request (their waiters wake). */
+void srv_engine_stop(srv_engine *e);
 void srv_engine_free(srv_engine *e);
 
 const char *srv_engine_name(const srv_engine *e);

@@ -270,6 +270,8 @@ int srv_run(const srv_config *cfg) {
         while (!stop_signal) pause();
         fprintf(stderr, "loam serve: stopping\n");
     }
+    s.ready = 0;
+    for (int i = 0; i < s.n_engines; i++) srv_engine_stop(s.engines[i]); /* streams end, connection threads return */
     MHD_stop_daemon(d);
     for (int i = 0; i < s.n_engines; i++) srv_engine_free(s.engines[i]);
     pthread_mutex_destroy(&s.mu);

@@ -53,6 +53,11 @@ void server_stop(test_server *s) {
         if (kill(s->pid, 0) == 0) kill(s->pid, SIGKILL);
     }
     s->pid = 0;
+    /* a sanitizer report of the server (the test build's loam is instrumented too) fails the test */
+    char cmd[800], *out = NULL;
+    snprintf(cmd, sizeof cmd, "grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' %s", s->log);
+    if (run_capture(cmd, &out) == 0 && out && out[0]) test_fail(__FILE__, __LINE__, "loam serve reported:\n%s", out);
+    free(out);
 }
 
 int server_curl(const test_server *s, const char *curl_args, const char *path, char **out) {
