@@ -14,6 +14,7 @@ PACKAGES=(
   libssl-dev                  # sha256 and sha1 (OpenSSL libcrypto) to check downloaded files
   python3                     # tests only: the local hub look-alike (standard library, no packages)
   curl                        # tests only: requests to loam serve
+  chromium                    # tests only: the chat page in a real browser (driven by playwright-core from npm)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

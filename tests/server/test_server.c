@@ -433,6 +433,54 @@ static void test_openai_package(void) {
     free(out), free(want_chat), free(want_text);
 }
 
+
+/* The chat page in headless Chromium (Debian's, driven by playwright-core):
+ * a typed message gets the streamed reply; screenshots in build/test-output. */
+static void test_chat_page(void) {
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/npm %s/test-output && cp %s/tests/server/node/package.json %s/tests/server/node/*.mjs %s/npm/ && cd %s/npm && "
+             "(test -d node_modules/playwright-core || npm install --no-audit --no-fund --loglevel=error >npm.log 2>&1) && "
+             "node -e 'console.log(require(\"./node_modules/playwright-core/package.json\").version)' && /usr/bin/chromium --version",
+             LOAM_BUILD_DIR, LOAM_BUILD_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, LOAM_BUILD_DIR, LOAM_BUILD_DIR);
+    int rc = run_capture(cmd, &out);
+    CHECK(rc == 0 && out, "playwright-core or chromium missing (npm log in %s/npm): %s", LOAM_BUILD_DIR, out ? out : "");
+    for (char *p = out; *p; p++)
+        if (*p == '\n') *p = ' ';
+    printf("    playwright-core and chromium: %s\n", out);
+    free(out);
+    const char *model = chat_model();
+    CHECK(model, "no chat copy");
+    test_server s;
+    CHECK(server_start(&s, model), "no server");
+    char *want = run_text(model, "--chat", "Tell me a story", 400);
+    snprintf(cmd, sizeof cmd, "cd %s/npm && node page_check.mjs http://127.0.0.1:%d/ %s/test-output 2>&1", LOAM_BUILD_DIR, s.port, LOAM_BUILD_DIR);
+    rc = run_capture(cmd, &out);
+    server_stop(&s);
+    cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+    CHECK(j, "the page check failed (%d): %s", rc, out ? out : "");
+    const char *reply = cJSON_GetStringValue(cJSON_GetObjectItem(j, "reply")), *stats = cJSON_GetStringValue(cJSON_GetObjectItem(j, "stats"));
+    /* the page renders Markdown: compare the first words of the text */
+    char head[41] = "";
+    const char *w = want ? want : "";
+    while (*w == ' ') w++;
+    snprintf(head, sizeof head, "%s", w);
+    while (reply && *reply == ' ') reply++;
+    int ok = reply && strlen(head) >= 20 && !strncmp(reply, head, 20) && stats && strstr(stats, "tokens/s") &&
+             cJSON_IsTrue(cJSON_GetObjectItem(j, "saw_stop_button")) && cJSON_GetNumberValue(cJSON_GetObjectItem(j, "kept")) == 2 &&
+             cJSON_GetNumberValue(cJSON_GetObjectItem(j, "phone_overflow")) <= 0;
+    char png[700];
+    snprintf(png, sizeof png, "%s/test-output/chat-page.png", LOAM_BUILD_DIR);
+    FILE *f = fopen(png, "rb");
+    unsigned char sig[8] = {0};
+    int is_png = f && fread(sig, 1, 8, f) == 8 && sig[0] == 0x89 && sig[1] == 'P';
+    if (f) fclose(f);
+    cJSON_Delete(j);
+    CHECK(ok && is_png, "page: %s\nloam run --chat: \"%.80s\"; screenshot %s", out, want ? want : "", is_png ? "ok" : "missing");
+    printf("    screenshots: %s/test-output/chat-page.png, chat-page-phone.png\n", LOAM_BUILD_DIR);
+    free(out), free(want);
+}
+
 void register_server_tests(void) {
     test_add("serve: /v1/completions, its stream, /api/generate (raw and streamed) equal loam run; no template: 400", test_routes_equal_run);
     test_add("serve: /v1/chat/completions (and stream) and /api/chat equal loam run --chat", test_chat_routes_equal_run_chat);
@@ -442,4 +490,5 @@ void register_server_tests(void) {
     test_add("serve: --api-key 401s; a full queue 429s", test_auth_and_queue);
     test_add("serve: a client that leaves mid-stream frees its slot", test_disconnect);
     test_add("serve: the official openai npm package: chat, its stream, completions, models, embeddings, an error", test_openai_package);
+    test_add("serve: the chat page in headless Chromium: a typed message, the streamed reply, kept, phone width", test_chat_page);
 }
