@@ -1,0 +1,60 @@
+/* libFuzzer target: a request body through the server's routes (JSON
+ * parsing, validation, templates, tokenization, a 2-token generation and
+ * the stream formatting), on stories260k with a chat template; the first
+ * byte picks the route. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "fuzz_files.h"
+
+static srv_server *server(void) {
+    static srv_server s;
+    static srv_config cfg;
+    static int ready;
+    if (ready) return &s;
+    const char *dir = fuzz_dir("request");
+    static const char *files[] = {"config.json", "generation_config.json", "model.safetensors", "special_tokens_map.json",
+                                  "tokenizer.json", "tokenizer.model", NULL};
+    char rel[256];
+    for (int i = 0; files[i]; i++) {
+        snprintf(rel, sizeof rel, "llm/stories260k/%s", files[i]);
+        fuzz_copy_fixture(rel, dir, files[i]);
+    }
+    const char *tc = "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"chat_template\": \"{% for m in messages %}{{ m['role'] }}: "
+                     "{{ m['content'] }}\\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}\"}";
+    fuzz_write(dir, "tokenizer_config.json", (const uint8_t *)tc, strlen(tc));
+    cfg.n_models = 1, cfg.parallel = 2, cfg.queue = 8, cfg.max_tokens = 2, cfg.n_threads = 1, cfg.n_ctx = 512;
+    srv_engine_config ec = {.name = "m", .path = dir, .n_slots = 2, .n_queue = 8, .n_ctx = 512, .n_threads = 1};
+    loam_error err;
+    if (srv_engine_open(&ec, &s.engines[0], &err) != LOAM_OK) abort();
+    s.n_engines = 1, s.ready = 1, s.cfg = &cfg;
+    pthread_mutex_init(&s.mu, NULL);
+    ready = 1;
+    return &s;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    srv_server *s = server();
+    cJSON *body = cJSON_ParseWithLength((const char *)data + 1, size - 1);
+    if (!cJSON_IsObject(body)) return cJSON_Delete(body), 0;
+    srv_reply r = {0};
+    switch (data[0] % 6) {
+    case 0: srv_openai_chat(s, body, &r); break;
+    case 1: srv_openai_completions(s, body, &r); break;
+    case 2: srv_ollama_generate(s, body, &r); break;
+    case 3: srv_ollama_chat(s, body, &r); break;
+    case 4: srv_openai_embeddings(s, body, &r); break;
+    default: srv_ollama_show(s, body, &r); break;
+    }
+    if (r.stream) {
+        char buf[4096];
+        while (srv_stream_read(r.stream, buf, sizeof buf) > 0) {
+        }
+        srv_stream_free(r.stream);
+    }
+    free(r.body);
+    cJSON_Delete(body);
+    return 0;
+}
