@@ -250,12 +250,17 @@ static int vocab(gguf_writer *w, int n) {
     float *scores = malloc((size_t)n * sizeof *scores);
     int32_t *types = malloc((size_t)n * sizeof *types);
     int ok = tokens && scores && types;
+    /* <unk> <s> </s>, then SentencePiece's 256 byte tokens <0x00>..<0xFF> (so any
+     * text encodes by byte fallback, and llama.cpp's text tools find the newline
+     * token), then placeholders */
     for (int i = 0; ok && i < n; i++) {
         char name[32];
-        snprintf(name, sizeof name, i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t%d", i);
+        int byte = i >= 3 && i < 3 + 256;
+        if (byte) snprintf(name, sizeof name, "<0x%02X>", i - 3);
+        else snprintf(name, sizeof name, i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t%d", i);
         ok = (tokens[i] = strdup(name)) != NULL;
-        scores[i] = i < 3 ? 0.0f : -(float)i;
-        types[i] = i == 0 ? 2 : i < 3 ? 3 : 1;
+        scores[i] = i < 3 || byte ? 0.0f : -(float)i;
+        types[i] = i == 0 ? 2 : i < 3 ? 3 : byte ? 6 : 1;
     }
     if (ok) {
         gguf_w_str(w, "tokenizer.ggml.model", "llama");
