@@ -139,6 +139,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    /* the idle timeout guards the reading of a request (slow or stalled
+     * clients); an answer may wait long for its first token (a queue, a long
+     * prompt) without a byte to send */
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)0);
     srv_reply r = {.status = 500};
     route(s, c, url, method, cs, &r);
     pthread_mutex_lock(&s->mu);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "serve.h"
@@ -481,6 +482,26 @@ static void test_chat_page(void) {
     free(out), free(want);
 }
 
+/* --timeout guards the reading of a request, not the wait for an answer:
+ * a request queued behind a long one streams to its end. */
+static void test_long_wait(void) {
+    test_server s;
+    char args[1200], cmd[4096], *out = NULL;
+    snprintf(args, sizeof args, "%s -c 65536 --max-tokens 60000 --parallel 1 --timeout 1", fixture("llm/stories260k"));
+    CHECK(server_start(&s, args), "no server");
+    snprintf(cmd, sizeof cmd,
+             "curl -s -m 60 -o /dev/null http://127.0.0.1:%d/v1/completions -d '{\"model\": \"stories260k\", \"prompt\": \"Once\", "
+             "\"max_tokens\": 20000, \"ignore_eos\": true}' & sleep 0.2; curl -sN -m 60 http://127.0.0.1:%d/v1/completions "
+             "-d '{\"model\": \"stories260k\", \"prompt\": \"Once\", \"max_tokens\": 4, \"stream\": true}' | tail -c 200; wait",
+             s.port, s.port);
+    double t0 = (double)time(NULL);
+    run_capture(cmd, &out);
+    double waited = (double)time(NULL) - t0;
+    server_stop(&s);
+    CHECK(out && strstr(out, "data: [DONE]") && waited >= 2, "after %.0f s: %s", waited, out ? out : "");
+    free(out);
+}
+
 void register_server_tests(void) {
     test_add("serve: /v1/completions, its stream, /api/generate (raw and streamed) equal loam run; no template: 400", test_routes_equal_run);
     test_add("serve: /v1/chat/completions (and stream) and /api/chat equal loam run --chat", test_chat_routes_equal_run_chat);
@@ -489,6 +510,7 @@ void register_server_tests(void) {
     test_add("serve: 30+ malformed requests get the right 4xx naming the field; floods, stalls and cuts; it serves on", test_bad_requests);
     test_add("serve: --api-key 401s; a full queue 429s", test_auth_and_queue);
     test_add("serve: a client that leaves mid-stream frees its slot", test_disconnect);
+    test_add("serve: an answer may wait longer than --timeout for its first token", test_long_wait);
     test_add("serve: the official openai npm package: chat, its stream, completions, models, embeddings, an error", test_openai_package);
     test_add("serve: the chat page in headless Chromium: a typed message, the streamed reply, kept, phone width", test_chat_page);
 }
