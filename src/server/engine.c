@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct srv_engine {
     pthread_t thread;
     int running, stopping;
     srv_stats stats;
+    float *biased; /* a row of logits with a request's logit_bias */
     int32_t *b_tok, *b_pos, *b_seq;
     int8_t *b_want;
     int *b_slot;
@@ -61,12 +63,14 @@ srv_request *srv_request_new(void) {
     srv_request *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->refs = 1;
+    r->top_logprobs = -1;
     pthread_cond_init(&r->changed, NULL);
     return r;
 }
 
 static void request_free(srv_request *r) {
     free(r->prompt);
+    free(r->bias_ids), free(r->bias), free(r->lp);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
     free(r->stop), free(r->text), free(r->held);
     pthread_cond_destroy(&r->changed);
@@ -253,10 +257,47 @@ static int build_batch(srv_engine *e) {
     return n;
 }
 
+/* log-softmax of the token and the best alternatives, from the logits the
+ * sampler saw (after logit_bias, before temperature). */
+static void record_logprob(srv_engine *e, srv_request *r, const float *logits, int32_t t) {
+    if (r->n_lp == r->cap_lp) {
+        int cap = r->cap_lp ? r->cap_lp * 2 : 64;
+        srv_logprob *g = realloc(r->lp, (size_t)cap * sizeof *g);
+        if (!g) return;
+        r->lp = g, r->cap_lp = cap;
+    }
+    float mx = logits[0];
+    for (int i = 1; i < e->n_vocab; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < e->n_vocab; i++) sum += exp((double)logits[i] - mx);
+    double lse = mx + log(sum);
+    srv_logprob *l = &r->lp[r->n_lp++];
+    memset(l, 0, sizeof *l);
+    l->id = t, l->logprob = (float)(logits[t] - lse);
+    int k = r->top_logprobs;
+    for (int i = 0; i < e->n_vocab && k > 0; i++) { /* insertion into the k best */
+        int at = l->n_top;
+        while (at > 0 && logits[l->top_id[at - 1]] < logits[i]) at--;
+        if (at >= k) continue;
+        int n = l->n_top < k ? l->n_top : k - 1;
+        memmove(&l->top_id[at + 1], &l->top_id[at], (size_t)(n - at) * sizeof *l->top_id);
+        l->top_id[at] = i;
+        if (l->n_top < k) l->n_top++;
+    }
+    for (int j = 0; j < l->n_top; j++) l->top_logprob[j] = (float)(logits[l->top_id[j]] - lse);
+}
+
 /* A slot's logits: the next token, its text, its stops. Under the lock. */
-static void after_logits(srv_engine *e, srv_slot *s, const float *logits) {
+static void after_logits(srv_engine *e, srv_slot *s, const float *raw) {
     srv_request *r = s->req;
+    const float *logits = raw;
+    if (r->n_bias) {
+        memcpy(e->biased, raw, (size_t)e->n_vocab * sizeof *e->biased);
+        for (int i = 0; i < r->n_bias; i++) e->biased[r->bias_ids[i]] += r->bias[i];
+        logits = e->biased;
+    }
     int32_t t = loam_sampler_sample(s->sampler, logits);
+    if (r->top_logprobs >= 0) record_logprob(e, r, logits, t);
     double now = now_s();
     if (r->n_generated == 0) {
         r->t_first = now;
@@ -339,6 +380,7 @@ loam_status srv_engine_open(const srv_engine_config *cfg, srv_engine **out, loam
         loam_model_info info;
         loam_model_get_info(e->model, &info);
         e->n_vocab = info.n_vocab;
+        if (!(e->biased = malloc((size_t)e->n_vocab * sizeof *e->biased))) st = LOAM_E_NOMEM;
         for (int i = 0; i < e->n_slots; i++) e->slots[i].seq = i;
         e->stats.n_slots = e->n_slots;
         e->stats.kv_positions_total = (uint64_t)e->n_ctx * (uint64_t)e->n_slots;
@@ -382,7 +424,7 @@ void srv_engine_free(srv_engine *e) {
     srv_engine_stop(e);
     for (int i = 0; e->slots && i < e->n_slots; i++) free(e->slots[i].tokens);
     free(e->slots), free(e->queue);
-    free(e->b_tok), free(e->b_pos), free(e->b_seq), free(e->b_want), free(e->b_slot);
+    free(e->b_tok), free(e->b_pos), free(e->b_seq), free(e->b_want), free(e->b_slot), free(e->biased);
     loam_context_free(e->ctx);
     loam_tokenizer_free(e->tok);
     loam_model_free(e->model);
@@ -418,6 +460,11 @@ loam_status srv_engine_submit(srv_engine *e, srv_request *r, int for_chat, loam_
 }
 
 srv_finish srv_engine_wait(srv_engine *e, srv_request *r, size_t *seen, char **new_text, size_t *new_len) {
+    return srv_engine_wait_lp(e, r, seen, new_text, new_len, NULL, NULL, NULL);
+}
+
+srv_finish srv_engine_wait_lp(srv_engine *e, srv_request *r, size_t *seen, char **new_text, size_t *new_len, int *lp_seen,
+                              srv_logprob **lp, int *n_lp) {
     pthread_mutex_lock(&e->mu);
     while (r->len <= *seen && r->finish == FINISH_NONE) pthread_cond_wait(&r->changed, &e->mu);
     size_t n = r->len - *seen;
@@ -429,6 +476,14 @@ srv_finish srv_engine_wait(srv_engine *e, srv_request *r, size_t *seen, char **n
         *seen = r->len;
     } else *new_len = 0;
     srv_finish f = r->len > *seen ? FINISH_NONE : r->finish;
+    if (lp) {
+        /* the entries of the tokens released so far: all once the request has ended */
+        int upto = f != FINISH_NONE ? r->n_lp : r->n_lp - (r->held_len > 0);
+        *n_lp = upto > *lp_seen ? upto - *lp_seen : 0;
+        *lp = *n_lp ? malloc((size_t)*n_lp * sizeof **lp) : NULL;
+        if (*lp) memcpy(*lp, r->lp + *lp_seen, (size_t)*n_lp * sizeof **lp), *lp_seen += *n_lp;
+        else *n_lp = 0;
+    }
     pthread_mutex_unlock(&e->mu);
     return f;
 }

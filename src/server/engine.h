@@ -14,6 +14,16 @@
 
 typedef enum { FINISH_NONE = 0, FINISH_STOP, FINISH_LENGTH, FINISH_ERROR, FINISH_CANCELLED } srv_finish;
 
+#define SRV_MAX_TOP_LOGPROBS 20
+
+typedef struct {
+    int32_t id;
+    float logprob;
+    int n_top;
+    int32_t top_id[SRV_MAX_TOP_LOGPROBS];
+    float top_logprob[SRV_MAX_TOP_LOGPROBS];
+} srv_logprob;
+
 typedef struct srv_request {
     /* what to do (set before submit, read-only after) */
     int32_t *prompt;
@@ -23,6 +33,10 @@ typedef struct srv_request {
     char **stop;               /* stop strings: the text ends before the first one found */
     int n_stop;
     int ignore_eos;
+    int32_t *bias_ids;         /* logit_bias: added to these tokens' logits before sampling */
+    float *bias;
+    int n_bias;
+    int top_logprobs;          /* -1: no logprobs; else the alternatives kept per token (0..20) */
     /* what happened (under the engine's lock) */
     char *text;                /* released text: never a partial stop string or UTF-8 character */
     size_t len, cap;
@@ -33,6 +47,10 @@ typedef struct srv_request {
     double t_submit, t_first, t_done;
     int refs;                  /* the HTTP side and the engine; freed at 0 */
     pthread_cond_t changed;    /* signalled when text grows or the request ends */
+    /* logprobs of each generated token (when asked): its id and log-probability,
+     * then top_logprobs (id, logprob) pairs */
+    srv_logprob *lp;
+    int n_lp, cap_lp;
     /* the engine's own */
     char *held;                /* text held back while it may start a stop string */
     size_t held_len, held_cap;
@@ -80,8 +98,11 @@ void srv_request_release(srv_engine *e, srv_request *r);
  * full (HTTP 429/503). for_chat picks the stop tokens. */
 loam_status srv_engine_submit(srv_engine *e, srv_request *r, int for_chat, loam_error *err);
 /* Waits until r has text beyond *seen or has finished; copies the new text
- * (malloc'ed, maybe empty) and returns the finish state at that moment. */
+ * (malloc'ed, maybe empty) and returns the finish state at that moment.
+ * lp_seen/lp/n_lp (may be NULL): the logprob entries past *lp_seen, malloc'ed. */
 srv_finish srv_engine_wait(srv_engine *e, srv_request *r, size_t *seen, char **new_text, size_t *new_len);
+srv_finish srv_engine_wait_lp(srv_engine *e, srv_request *r, size_t *seen, char **new_text, size_t *new_len, int *lp_seen,
+                              srv_logprob **lp, int *n_lp);
 /* The client is gone: the slot is freed at the next step. */
 void srv_engine_cancel(srv_engine *e, srv_request *r);
 void srv_engine_stats(srv_engine *e, srv_stats *out);

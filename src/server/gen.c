@@ -11,11 +11,84 @@
 struct srv_stream {
     srv_server *server;
     srv_job job;
+    int lp_seen;        /* logprob entries sent */
+    size_t lp_offset;   /* completions' text_offset */
     char *out;          /* formatted bytes not yet read */
     size_t len, at, cap;
     size_t seen;        /* of the request's text */
     int started, ended;
 };
+
+/* A token's text as clients see it: the decoded piece (SentencePiece's
+ * word-start marker as a space). malloc'ed. */
+static char *token_text(const loam_tokenizer *tok, int32_t id) {
+    char *text = NULL;
+    size_t len = 0, raw_len = 0;
+    loam_error err;
+    if (loam_detokenize(tok, &id, 1, 0, &text, &len, &err) != LOAM_OK) return strdup("");
+    const char *raw = loam_token_str(tok, id, &raw_len);
+    /* a lone SentencePiece piece loses its leading space when decoded alone */
+    if (raw && raw_len >= 3 && !memcmp(raw, "\xe2\x96\x81", 3) && (len == 0 || text[0] != ' ')) {
+        char *g = malloc(len + 2);
+        if (g) g[0] = ' ', memcpy(g + 1, text, len + 1), free(text), text = g;
+    }
+    return text;
+}
+
+static cJSON *bytes_json(const char *s) {
+    cJSON *a = cJSON_CreateArray();
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) cJSON_AddItemToArray(a, cJSON_CreateNumber(*c));
+    return a;
+}
+
+/* OpenAI's logprobs object for n entries: chat {"content": [...]}, or
+ * completions' {"tokens", "token_logprobs", "top_logprobs", "text_offset"}. */
+static cJSON *logprobs_json(const srv_job *j, const srv_logprob *lp, int n, size_t *offset) {
+    const loam_tokenizer *tok = srv_engine_tokenizer(j->engine);
+    cJSON *o = cJSON_CreateObject();
+    if (j->format == FORMAT_OPENAI_CHAT) {
+        cJSON *content = cJSON_AddArrayToObject(o, "content");
+        for (int i = 0; i < n; i++) {
+            cJSON *e = cJSON_CreateObject(), *top = cJSON_CreateArray();
+            char *t = token_text(tok, lp[i].id);
+            cJSON_AddStringToObject(e, "token", t);
+            cJSON_AddNumberToObject(e, "logprob", lp[i].logprob);
+            cJSON_AddItemToObject(e, "bytes", bytes_json(t));
+            free(t);
+            for (int k = 0; k < lp[i].n_top; k++) {
+                cJSON *a = cJSON_CreateObject();
+                char *tt = token_text(tok, lp[i].top_id[k]);
+                cJSON_AddStringToObject(a, "token", tt);
+                cJSON_AddNumberToObject(a, "logprob", lp[i].top_logprob[k]);
+                cJSON_AddItemToObject(a, "bytes", bytes_json(tt));
+                free(tt);
+                cJSON_AddItemToArray(top, a);
+            }
+            cJSON_AddItemToObject(e, "top_logprobs", top);
+            cJSON_AddItemToArray(content, e);
+        }
+        cJSON_AddNullToObject(o, "refusal");
+        return o;
+    }
+    cJSON *tokens = cJSON_AddArrayToObject(o, "tokens"), *lps = cJSON_AddArrayToObject(o, "token_logprobs");
+    cJSON *tops = cJSON_AddArrayToObject(o, "top_logprobs"), *offs = cJSON_AddArrayToObject(o, "text_offset");
+    for (int i = 0; i < n; i++) {
+        char *t = token_text(tok, lp[i].id);
+        cJSON_AddItemToArray(tokens, cJSON_CreateString(t));
+        cJSON_AddItemToArray(lps, cJSON_CreateNumber(lp[i].logprob));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)*offset));
+        *offset += strlen(t);
+        free(t);
+        cJSON *top = cJSON_CreateObject();
+        for (int k = 0; k < lp[i].n_top; k++) {
+            char *tt = token_text(tok, lp[i].top_id[k]);
+            if (!cJSON_GetObjectItemCaseSensitive(top, tt)) cJSON_AddNumberToObject(top, tt, lp[i].top_logprob[k]);
+            free(tt);
+        }
+        cJSON_AddItemToArray(tops, top);
+    }
+    return o;
+}
 
 static const char *finish_name(srv_finish f) { return f == FINISH_LENGTH ? "length" : "stop"; }
 
@@ -68,7 +141,7 @@ static cJSON *ollama_head(const srv_job *j) {
 }
 
 /* One chunk of the stream for new text (final: the closing one). */
-static cJSON *chunk(const srv_job *j, const char *text, int first, srv_finish fin) {
+static cJSON *chunk(const srv_job *j, const char *text, int first, srv_finish fin, cJSON *logprobs) {
     int final = fin != FINISH_NONE;
     if (j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION) {
         int chat = j->format == FORMAT_OPENAI_CHAT;
@@ -82,7 +155,8 @@ static cJSON *chunk(const srv_job *j, const char *text, int first, srv_finish fi
         } else {
             cJSON_AddStringToObject(c, "text", text);
         }
-        cJSON_AddNullToObject(c, "logprobs");
+        if (logprobs) cJSON_AddItemToObject(c, "logprobs", logprobs);
+        else cJSON_AddNullToObject(c, "logprobs");
         if (final) cJSON_AddStringToObject(c, "finish_reason", finish_name(fin));
         else cJSON_AddNullToObject(c, "finish_reason");
         cJSON_AddItemToArray(choices, c);
@@ -145,7 +219,7 @@ static void close_stream(srv_stream *st, srv_finish fin) {
         cJSON_AddStringToObject(e, "type", "server_error");
         put_json(st, o);
     } else {
-        put_json(st, chunk(j, "", !st->started, fin));
+        put_json(st, chunk(j, "", !st->started, fin, NULL));
         if (sse && j->include_usage) {
             cJSON *o = head(j, j->format == FORMAT_OPENAI_CHAT ? "chat.completion.chunk" : "text_completion");
             cJSON_AddArrayToObject(o, "choices");
@@ -163,12 +237,18 @@ size_t srv_stream_read(srv_stream *st, char *buf, size_t max) {
         st->at = st->len = 0;
         char *text = NULL;
         size_t n = 0;
-        srv_finish fin = srv_engine_wait(st->job.engine, st->job.req, &st->seen, &text, &n);
-        if (n) {
-            put_json(st, chunk(&st->job, text, !st->started, FINISH_NONE));
+        srv_logprob *lp = NULL;
+        int n_lp = 0, want_lp = st->job.req->top_logprobs >= 0;
+        srv_finish fin = srv_engine_wait_lp(st->job.engine, st->job.req, &st->seen, &text, &n, want_lp ? &st->lp_seen : NULL,
+                                            want_lp ? &lp : NULL, &n_lp);
+        if (n || n_lp) {
+            cJSON *l = want_lp && (st->job.format == FORMAT_OPENAI_CHAT || st->job.format == FORMAT_OPENAI_COMPLETION)
+                           ? logprobs_json(&st->job, lp, n_lp, &st->lp_offset)
+                           : NULL;
+            put_json(st, chunk(&st->job, text, !st->started, FINISH_NONE, l));
             st->started = 1;
         }
-        free(text);
+        free(text), free(lp);
         if (fin != FINISH_NONE) close_stream(st, fin);
     }
     size_t n = st->len - st->at < max ? st->len - st->at : max;
@@ -222,7 +302,12 @@ void srv_job_finish(srv_server *s, srv_job *j, srv_reply *out) {
         } else {
             cJSON_AddStringToObject(c, "text", all ? all : "");
         }
-        cJSON_AddNullToObject(c, "logprobs");
+        if (r->top_logprobs >= 0) {
+            size_t offset = 0;
+            cJSON_AddItemToObject(c, "logprobs", logprobs_json(j, r->lp, r->n_lp, &offset));
+        } else {
+            cJSON_AddNullToObject(c, "logprobs");
+        }
         cJSON_AddStringToObject(c, "finish_reason", finish_name(fin));
         cJSON_AddItemToArray(choices, c);
         cJSON_AddItemToObject(o, "usage", usage_json(r));

@@ -62,14 +62,24 @@ static int openai_fields(srv_server *s, srv_engine *e, const cJSON *b, srv_reque
     int ignore = srv_param_bool(b, "ignore_eos", 0, out); /* llama.cpp's extension */
     if (ignore < 0) return 0;
     r->ignore_eos = ignore;
-    const cJSON *bias = cJSON_GetObjectItemCaseSensitive(b, "logit_bias");
-    if (bias && !cJSON_IsNull(bias) && !cJSON_IsObject(bias))
-        return srv_error(out, 400, "logit_bias", "invalid_type", "logit_bias must be an object of token ids to numbers"), 0;
-    if (cJSON_GetArraySize(bias) > 0)
-        return srv_error(out, 400, "logit_bias", "unsupported_parameter", "logit_bias is not supported by loam yet"), 0;
-    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(b, "logprobs");
-    if (lp && !cJSON_IsNull(lp) && !cJSON_IsBool(lp)) return srv_error(out, 400, "logprobs", "invalid_type", "logprobs must be a boolean"), 0;
-    if (cJSON_IsTrue(lp)) return srv_error(out, 400, "logprobs", "unsupported_parameter", "logprobs are not supported by loam yet"), 0;
+    return srv_param_logit_bias(b, loam_tokenizer_n_vocab(srv_engine_tokenizer(e)), r, out) >= 0;
+}
+
+/* chat: logprobs (boolean) and top_logprobs (0..20); completions: logprobs (0..5). */
+static int logprob_fields(const cJSON *b, int chat, srv_request *r, srv_reply *out) {
+    double v;
+    if (!chat) {
+        int got = srv_param_number(b, "logprobs", 0, 5, 1, &v, out);
+        if (got < 0) return 0;
+        if (got) r->top_logprobs = (int)v;
+        return 1;
+    }
+    int on = srv_param_bool(b, "logprobs", 0, out);
+    if (on < 0) return 0;
+    int got = srv_param_number(b, "top_logprobs", 0, SRV_MAX_TOP_LOGPROBS, 1, &v, out);
+    if (got < 0) return 0;
+    if (got && !on) return srv_error(out, 400, "top_logprobs", "invalid_value", "top_logprobs needs logprobs: true"), 0;
+    if (on) r->top_logprobs = got ? (int)v : 0;
     return 1;
 }
 
@@ -121,7 +131,8 @@ void srv_openai_chat(srv_server *s, const cJSON *b, srv_reply *out) {
     srv_request *r = srv_request_new();
     if (!r) return srv_error(out, 500, NULL, NULL, "out of memory");
     job.req = r;
-    if (!openai_fields(s, e, b, r, out) || !srv_chat_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "messages"), r, out))
+    if (!openai_fields(s, e, b, r, out) || !logprob_fields(b, 1, r, out) ||
+        !srv_chat_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "messages"), r, out))
         return srv_request_release(e, r);
     srv_new_id(s, "chatcmpl-", job.id, sizeof job.id);
     submit(s, &job, 1, out);
@@ -134,7 +145,8 @@ void srv_openai_completions(srv_server *s, const cJSON *b, srv_reply *out) {
     srv_request *r = srv_request_new();
     if (!r) return srv_error(out, 500, NULL, NULL, "out of memory");
     job.req = r;
-    if (!openai_fields(s, e, b, r, out) || !srv_text_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "prompt"), "prompt", r, out))
+    if (!openai_fields(s, e, b, r, out) || !logprob_fields(b, 0, r, out) ||
+        !srv_text_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "prompt"), "prompt", r, out))
         return srv_request_release(e, r);
     srv_new_id(s, "cmpl-", job.id, sizeof job.id);
     submit(s, &job, 0, out);

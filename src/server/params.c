@@ -61,6 +61,31 @@ int srv_param_stop(const cJSON *o, const char *key, int max, srv_request *r, srv
     return 1;
 }
 
+int srv_param_logit_bias(const cJSON *o, int n_vocab, srv_request *r, srv_reply *out) {
+    const cJSON *bias = cJSON_GetObjectItemCaseSensitive(o, "logit_bias"), *it;
+    if (!bias || cJSON_IsNull(bias)) return 0;
+    int n = cJSON_GetArraySize(bias);
+    if (!cJSON_IsObject(bias) || n > 1024) {
+        srv_error(out, 400, "logit_bias", "invalid_type", "logit_bias must be an object of at most 1024 token ids to numbers");
+        return -1;
+    }
+    r->bias_ids = malloc((size_t)(n ? n : 1) * sizeof *r->bias_ids);
+    r->bias = malloc((size_t)(n ? n : 1) * sizeof *r->bias);
+    if (!r->bias_ids || !r->bias) return srv_error(out, 500, NULL, NULL, "out of memory"), -1;
+    cJSON_ArrayForEach(it, bias) {
+        char *end;
+        long id = strtol(it->string, &end, 10);
+        if (*end || end == it->string || id < 0 || id >= n_vocab || !cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
+            it->valuedouble < -100 || it->valuedouble > 100) {
+            srv_error(out, 400, "logit_bias", "invalid_value", "logit_bias: \"%s\" must be a token id in [0, %d) with a bias in [-100, 100]",
+                      it->string, n_vocab);
+            return -1;
+        }
+        r->bias_ids[r->n_bias] = (int32_t)id, r->bias[r->n_bias++] = (float)it->valuedouble;
+    }
+    return 1;
+}
+
 static int tokenize(srv_engine *e, const char *text, int add_special, const char *key, srv_request *r, srv_reply *out) {
     loam_error err;
     if (loam_tokenize(srv_engine_tokenizer(e), text, strlen(text), add_special, &r->prompt, &r->n_prompt, &err) != LOAM_OK) {

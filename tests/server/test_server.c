@@ -502,6 +502,66 @@ static void test_long_wait(void) {
     free(out);
 }
 
+/* logprobs equal the log-softmax of the model's logits (computed here with
+ * the library); logit_bias moves the choice. */
+static void test_logprobs_and_bias(void) {
+    const char *model = fixture("llm/stories260k");
+    /* the reference: the first token's log-probabilities after the prompt */
+    loam_model *m = NULL;
+    loam_tokenizer *tok = NULL;
+    loam_context *ctx = NULL;
+    loam_error err;
+    loam_model_params mp = loam_model_default_params();
+    CHECK_OK(loam_model_open(model, &mp, &m, &err), &err);
+    CHECK_OK(loam_tokenizer_open(model, &tok, &err), &err);
+    CHECK_OK(loam_context_open(m, NULL, &ctx, &err), &err);
+    int32_t *ids = NULL;
+    int n = 0;
+    CHECK_OK(loam_tokenize(tok, "Once upon a time", 16, 1, &ids, &n, &err), &err);
+    test_rows rows = test_rows_new(n);
+    loam_batch b = {.n_tokens = n, .token = ids, .pos = rows.pos, .seq_id = rows.seq};
+    CHECK_OK(loam_decode(ctx, &b, &err), &err);
+    const float *logits = loam_get_logits(ctx, n - 1);
+    loam_model_info in;
+    loam_model_get_info(m, &in);
+    int best = 0;
+    double mx = logits[0], sum = 0;
+    for (int v = 1; v < in.n_vocab; v++)
+        if (logits[v] > logits[best]) best = v;
+    mx = logits[best];
+    for (int v = 0; v < in.n_vocab; v++) sum += exp((double)logits[v] - mx);
+    double want_lp = -log(sum); /* of the greedy token */
+    int second = best == 0 ? 1 : 0;
+    for (int v = 0; v < in.n_vocab; v++)
+        if (v != best && logits[v] > logits[second]) second = v;
+    double want_lp2 = logits[second] - mx - log(sum);
+    free(ids), test_rows_free(&rows);
+    loam_context_free(ctx), loam_tokenizer_free(tok), loam_model_free(m);
+    test_server s;
+    CHECK(server_start(&s, model), "no server");
+    char *a = NULL, *c = NULL, body[512];
+    const char *q = "{\"model\": \"stories260k\", \"prompt\": \"Once upon a time\", \"max_tokens\": 1, \"temperature\": 0, \"logprobs\": 2}";
+    int s1 = server_post(&s, "/v1/completions", q, strlen(q), &a);
+    snprintf(body, sizeof body, "{\"model\": \"stories260k\", \"prompt\": \"Once upon a time\", \"max_tokens\": 1, \"temperature\": 0, "
+             "\"logit_bias\": {\"%d\": 100}, \"logprobs\": 0}", second);
+    int s2 = server_post(&s, "/v1/completions", body, strlen(body), &c);
+    server_stop(&s);
+    cJSON *ja = cJSON_Parse(a ? a : ""), *jc = cJSON_Parse(c ? c : "");
+    const cJSON *la = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(ja, "choices"), 0), "logprobs");
+    double got = cJSON_GetNumberValue(cJSON_GetArrayItem(cJSON_GetObjectItem(la, "token_logprobs"), 0));
+    const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItem(la, "top_logprobs"), 0);
+    double got2 = cJSON_GetNumberValue(cJSON_GetArrayItem(top, 1));
+    const cJSON *lc = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(jc, "choices"), 0), "logprobs");
+    double biased = cJSON_GetNumberValue(cJSON_GetArrayItem(cJSON_GetObjectItem(lc, "token_logprobs"), 0));
+    int ok = s1 == 200 && fabs(got - want_lp) < 1e-4 && cJSON_GetArraySize(top) == 2 && fabs(got2 - want_lp2) < 1e-4;
+    /* with +100 on the runner-up it is chosen, nearly certain */
+    int ok2 = s2 == 200 && biased > -1e-3;
+    cJSON_Delete(ja), cJSON_Delete(jc);
+    CHECK(ok, "logprob %.6f (want %.6f), runner-up %.6f (want %.6f): %s", got, want_lp, got2, want_lp2, a ? a : "");
+    CHECK(ok2, "logit_bias on token %d: %s", second, c ? c : "");
+    free(a), free(c);
+}
+
 void register_server_tests(void) {
     test_add("serve: /v1/completions, its stream, /api/generate (raw and streamed) equal loam run; no template: 400", test_routes_equal_run);
     test_add("serve: /v1/chat/completions (and stream) and /api/chat equal loam run --chat", test_chat_routes_equal_run_chat);
@@ -511,6 +571,7 @@ void register_server_tests(void) {
     test_add("serve: --api-key 401s; a full queue 429s", test_auth_and_queue);
     test_add("serve: a client that leaves mid-stream frees its slot", test_disconnect);
     test_add("serve: an answer may wait longer than --timeout for its first token", test_long_wait);
+    test_add("serve: logprobs equal the log-softmax of the model's logits; logit_bias moves the choice", test_logprobs_and_bias);
     test_add("serve: the official openai npm package: chat, its stream, completions, models, embeddings, an error", test_openai_package);
     test_add("serve: the chat page in headless Chromium: a typed message, the streamed reply, kept, phone width", test_chat_page);
 }
