@@ -5,6 +5,7 @@
 # (scripts/bench-serve.py, a second process on loopback), one after the
 # other in one sitting. Prints a table and, with llama-server, the ratio.
 #   scripts/bench-serve.sh MODEL.gguf [THREADS] [REQUESTS]
+# Environment: PROMPT_WORDS (default 8), MAX_TOKENS (default 64) per request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1
@@ -26,9 +27,11 @@ wait_health() {
 run_load() { # name port
   for c in 1 4 16; do
     n=$requests
-    [ "$c" -eq 1 ] && n=$((requests / 4 > 4 ? requests / 4 : 4))
+    [ "$c" -eq 1 ] && n=$((requests / 4 > 2 ? requests / 4 : 2))
+    [ "$c" -eq 4 ] && n=$((requests / 2 > 4 ? requests / 2 : 4))
     printf '%s ' "$1"
-    python3 scripts/bench-serve.py --url "http://127.0.0.1:$2" --model "$(basename "$model" .gguf)" --requests "$n" --concurrency "$c"
+    python3 scripts/bench-serve.py --url "http://127.0.0.1:$2" --model "$(basename "$model" .gguf)" --requests "$n" --concurrency "$c" \
+      --prompt-words "${PROMPT_WORDS:-8}" --max-tokens "${MAX_TOKENS:-64}"
   done
 }
 
