@@ -21,13 +21,13 @@ def one(url, model, prompt, max_tokens):
     u = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
     body = json.dumps({"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "stream": True,
-                       "ignore_eos": True})
+                       "ignore_eos": True, "stream_options": {"include_usage": True}})
     t0 = time.monotonic()
     conn.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
     resp = conn.getresponse()
     if resp.status != 200:
         raise RuntimeError("HTTP %d: %s" % (resp.status, resp.read()[:200]))
-    first, tokens, buf = None, 0, b""
+    first, tokens, buf, finish, usage = None, 0, b"", None, None
     while True:
         chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(1)
         if not chunk:
@@ -40,11 +40,22 @@ def one(url, model, prompt, max_tokens):
                 continue
             data = json.loads(line[6:])
             choices = data.get("choices") or []
+            if data.get("usage"):
+                usage = data["usage"].get("completion_tokens")
+            if choices and choices[0].get("finish_reason"):
+                finish = choices[0]["finish_reason"]
             if choices and choices[0].get("text"):
                 tokens += 1
                 if first is None:
                     first = time.monotonic() - t0
     conn.close()
+    # a chunk may hold several tokens, or none (a server holds back a partial
+    # UTF-8 character): the server's own count, else max_tokens when it
+    # stopped for length
+    if usage:
+        tokens = usage
+    elif finish == "length":
+        tokens = max_tokens
     return first if first is not None else time.monotonic() - t0, tokens
 
 
