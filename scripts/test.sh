@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it:
 #   1. the unit and fixture tests (release build),
 #   2. the same suite under AddressSanitizer + UBSan (clang),
-#   3. each libFuzzer target for ~20 s (scripts/fuzz.sh; `scripts/fuzz.sh
+#   3. each libFuzzer target for ~15 s, one per core (scripts/fuzz.sh; `scripts/fuzz.sh
 #      --long` or the fuzz-long build target runs them for 10 minutes each).
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
 set -uo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 export LOAM_FIXTURES=${LOAM_FIXTURES:-$ROOT/../shared/fixtures}
-FUZZ_SECONDS=${LOAM_FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${LOAM_FUZZ_SECONDS:-15}
 JOBS=$(nproc)
 passed=0
 failed=0

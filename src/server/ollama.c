@@ -10,6 +10,15 @@
 #include "api.h"
 #include "params.h"
 
+/* ollama's option names and the ranges it takes. */
+static const srv_sampling_field ollama_sampling[] = {
+    {"temperature", 0, 100, 0, SP_TEMPERATURE},     {"top_p", 0, 1, 0, SP_TOP_P},
+    {"top_k", 0, 1e9, 1, SP_TOP_K},                 {"min_p", 0, 1, 0, SP_MIN_P},
+    {"repeat_penalty", 0, 100, 0, SP_REPEAT},       {"presence_penalty", -100, 100, 0, SP_PRESENCE},
+    {"frequency_penalty", -100, 100, 0, SP_FREQUENCY},
+    {"seed", -9007199254740991.0, 9007199254740991.0, 1, SP_SEED},
+};
+
 /* options {...} into the request; 0 after the error. */
 static int options(srv_server *s, srv_engine *e, const cJSON *b, srv_request *r, srv_reply *out) {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(b, "options");
@@ -18,31 +27,12 @@ static int options(srv_server *s, srv_engine *e, const cJSON *b, srv_request *r,
     r->max_tokens = s->cfg->max_tokens;
     if (o && !cJSON_IsNull(o) && !cJSON_IsObject(o)) return srv_error(out, 400, "options", "invalid_type", "options must be an object"), 0;
     if (!o || cJSON_IsNull(o)) return 1;
-    double v;
-    int got;
-#define NUM(key, lo, hi, integer)                         \
-    got = srv_param_number(o, key, lo, hi, integer, &v, out); \
-    if (got < 0) return 0;
-    NUM("temperature", 0, 100, 0)
-    if (got) r->sampling.temperature = (float)v;
-    NUM("top_p", 0, 1, 0)
-    if (got) r->sampling.top_p = (float)v;
-    NUM("top_k", 0, 1e9, 1)
-    if (got) r->sampling.top_k = (int)v;
-    NUM("min_p", 0, 1, 0)
-    if (got) r->sampling.min_p = (float)v;
-    NUM("repeat_penalty", 0, 100, 0)
-    if (got) r->sampling.repetition_penalty = (float)v;
-    NUM("presence_penalty", -100, 100, 0)
-    if (got) r->sampling.presence_penalty = (float)v;
-    NUM("frequency_penalty", -100, 100, 0)
-    if (got) r->sampling.frequency_penalty = (float)v;
-    NUM("seed", -9007199254740991.0, 9007199254740991.0, 1)
-    if (got) r->sampling.seed = (uint64_t)(int64_t)v;
+    if (!srv_param_sampling(o, ollama_sampling, (int)(sizeof ollama_sampling / sizeof *ollama_sampling), &r->sampling, out)) return 0;
     /* -1: until the context is full (capped as every request is) */
-    NUM("num_predict", -2, 1e9, 1)
+    double v;
+    int got = srv_param_number(o, "num_predict", -2, 1e9, 1, &v, out);
+    if (got < 0) return 0;
     if (got && v > 0) r->max_tokens = v < s->cfg->max_tokens ? (int)v : s->cfg->max_tokens;
-#undef NUM
     return srv_param_stop(o, "stop", 16, r, out) >= 0;
 }
 

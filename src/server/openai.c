@@ -24,40 +24,29 @@ void srv_openai_models(srv_server *s, srv_reply *out) {
     srv_json(out, 200, o);
 }
 
+/* OpenAI's sampling fields and ranges, with llama.cpp's extensions (top_k,
+ * min_p, repeat_penalty) that many OpenAI clients send. */
+static const srv_sampling_field openai_sampling[] = {
+    {"temperature", 0, 2, 0, SP_TEMPERATURE},           {"top_p", 0, 1, 0, SP_TOP_P},
+    {"presence_penalty", -2, 2, 0, SP_PRESENCE},        {"frequency_penalty", -2, 2, 0, SP_FREQUENCY},
+    {"seed", -9007199254740991.0, 9007199254740991.0, 1, SP_SEED},
+    {"top_k", 0, 1e9, 1, SP_TOP_K},                     {"min_p", 0, 1, 0, SP_MIN_P},
+    {"repeat_penalty", 0, 100, 0, SP_REPEAT},
+};
+
 /* The OpenAI sampling fields into the request. 0 after writing the error. */
 static int openai_fields(srv_server *s, srv_engine *e, const cJSON *b, srv_request *r, srv_reply *out) {
     double v;
-    int got;
     r->sampling = loam_model_sampling_params(srv_engine_model(e));
     r->sampling.seed = (uint64_t)time(NULL);
-#define NUM(key, lo, hi, integer)                                                 \
-    got = srv_param_number(b, key, lo, hi, integer, &v, out);                     \
-    if (got < 0) return 0;
-    NUM("temperature", 0, 2, 0)
-    if (got) r->sampling.temperature = (float)v;
-    NUM("top_p", 0, 1, 0)
-    if (got) r->sampling.top_p = (float)v;
-    NUM("presence_penalty", -2, 2, 0)
-    if (got) r->sampling.presence_penalty = (float)v;
-    NUM("frequency_penalty", -2, 2, 0)
-    if (got) r->sampling.frequency_penalty = (float)v;
-    NUM("seed", -9007199254740991.0, 9007199254740991.0, 1)
-    if (got) r->sampling.seed = (uint64_t)(int64_t)v;
-    /* llama.cpp's extensions, which many OpenAI clients send */
-    NUM("top_k", 0, 1e9, 1)
-    if (got) r->sampling.top_k = (int)v;
-    NUM("min_p", 0, 1, 0)
-    if (got) r->sampling.min_p = (float)v;
-    NUM("repeat_penalty", 0, 100, 0)
-    if (got) r->sampling.repetition_penalty = (float)v;
-    NUM("n", 1, 1, 1) /* several choices are not offered yet */
-    int cap = s->cfg->max_tokens;
+    if (!srv_param_sampling(b, openai_sampling, (int)(sizeof openai_sampling / sizeof *openai_sampling), &r->sampling, out)) return 0;
+    if (srv_param_number(b, "n", 1, 1, 1, &v, out) < 0) return 0; /* several choices are not offered yet */
+    int cap = s->cfg->max_tokens, got;
     r->max_tokens = cap;
-    NUM("max_tokens", 1, cap, 1)
+    if ((got = srv_param_number(b, "max_tokens", 1, cap, 1, &v, out)) < 0) return 0;
     if (got) r->max_tokens = (int)v;
-    NUM("max_completion_tokens", 1, cap, 1)
+    if ((got = srv_param_number(b, "max_completion_tokens", 1, cap, 1, &v, out)) < 0) return 0;
     if (got) r->max_tokens = (int)v;
-#undef NUM
     if (srv_param_stop(b, "stop", 4, r, out) < 0) return 0;
     int ignore = srv_param_bool(b, "ignore_eos", 0, out); /* llama.cpp's extension */
     if (ignore < 0) return 0;

@@ -25,6 +25,26 @@ int srv_param_number(const cJSON *o, const char *key, double lo, double hi, int 
     return 1;
 }
 
+int srv_param_sampling(const cJSON *o, const srv_sampling_field *f, int n, loam_sampling_params *sp, srv_reply *out) {
+    for (int i = 0; i < n; i++) {
+        double v;
+        int got = srv_param_number(o, f[i].key, f[i].lo, f[i].hi, f[i].integer, &v, out);
+        if (got < 0) return 0;
+        if (!got) continue;
+        switch (f[i].field) {
+        case SP_TEMPERATURE: sp->temperature = (float)v; break;
+        case SP_TOP_P: sp->top_p = (float)v; break;
+        case SP_TOP_K: sp->top_k = (int)v; break;
+        case SP_MIN_P: sp->min_p = (float)v; break;
+        case SP_REPEAT: sp->repetition_penalty = (float)v; break;
+        case SP_PRESENCE: sp->presence_penalty = (float)v; break;
+        case SP_FREQUENCY: sp->frequency_penalty = (float)v; break;
+        case SP_SEED: sp->seed = (uint64_t)(int64_t)v; break;
+        }
+    }
+    return 1;
+}
+
 int srv_param_bool(const cJSON *o, const char *key, int dflt, srv_reply *out) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!it || cJSON_IsNull(it)) return dflt;

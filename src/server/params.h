@@ -6,6 +6,18 @@
 
 /* 0 absent (or null), 1 present and valid (*v), -1 after a 400 naming key. */
 int srv_param_number(const cJSON *o, const char *key, double lo, double hi, int integer, double *v, srv_reply *out);
+/* The sampling fields a wire format names, each with its range: one table
+ * per format (OpenAI's names and ranges, ollama's options). */
+typedef enum { SP_TEMPERATURE, SP_TOP_P, SP_TOP_K, SP_MIN_P, SP_REPEAT, SP_PRESENCE, SP_FREQUENCY, SP_SEED } srv_sampling_key;
+typedef struct {
+    const char *key;
+    double lo, hi;
+    int integer;
+    srv_sampling_key field;
+} srv_sampling_field;
+/* Reads the fields present into sp; 0 after a 400 naming the field. */
+int srv_param_sampling(const cJSON *o, const srv_sampling_field *fields, int n, loam_sampling_params *sp, srv_reply *out);
+
 /* The boolean, dflt when absent; -1 after a 400. */
 int srv_param_bool(const cJSON *o, const char *key, int dflt, srv_reply *out);
 /* A string or a list of at most max strings into r->stop; -1 after a 400. */
