@@ -140,6 +140,17 @@ static cJSON *ollama_head(const srv_job *j) {
     return o;
 }
 
+/* The assistant's text in ollama's shape: {"message": {...}} for chat, {"response"} for generate. */
+static void ollama_text(cJSON *o, const srv_job *j, const char *text) {
+    if (j->format == FORMAT_OLLAMA_CHAT) {
+        cJSON *m = cJSON_AddObjectToObject(o, "message");
+        cJSON_AddStringToObject(m, "role", "assistant");
+        cJSON_AddStringToObject(m, "content", text);
+    } else {
+        cJSON_AddStringToObject(o, "response", text);
+    }
+}
+
 /* One chunk of the stream for new text (final: the closing one). */
 static cJSON *chunk(const srv_job *j, const char *text, int first, srv_finish fin, cJSON *logprobs) {
     int final = fin != FINISH_NONE;
@@ -163,13 +174,7 @@ static cJSON *chunk(const srv_job *j, const char *text, int first, srv_finish fi
         return o;
     }
     cJSON *o = ollama_head(j);
-    if (j->format == FORMAT_OLLAMA_CHAT) {
-        cJSON *m = cJSON_AddObjectToObject(o, "message");
-        cJSON_AddStringToObject(m, "role", "assistant");
-        cJSON_AddStringToObject(m, "content", text);
-    } else {
-        cJSON_AddStringToObject(o, "response", text);
-    }
+    ollama_text(o, j, text);
     cJSON_AddBoolToObject(o, "done", final);
     if (final) {
         cJSON_AddStringToObject(o, "done_reason", finish_name(fin));
@@ -314,13 +319,7 @@ void srv_job_finish(srv_server *s, srv_job *j, srv_reply *out) {
         srv_json(out, 200, o);
     } else {
         cJSON *o = ollama_head(j);
-        if (j->format == FORMAT_OLLAMA_CHAT) {
-            cJSON *m = cJSON_AddObjectToObject(o, "message");
-            cJSON_AddStringToObject(m, "role", "assistant");
-            cJSON_AddStringToObject(m, "content", all ? all : "");
-        } else {
-            cJSON_AddStringToObject(o, "response", all ? all : "");
-        }
+        ollama_text(o, j, all ? all : "");
         cJSON_AddBoolToObject(o, "done", 1);
         cJSON_AddStringToObject(o, "done_reason", finish_name(fin));
         ollama_counts(o, r);
