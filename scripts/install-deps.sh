@@ -12,6 +12,9 @@ PACKAGES=(
   libcurl4-openssl-dev        # downloads from the hub: HTTP(S), redirects, ranges, parallel transfers
   libmicrohttpd-dev           # loam serve: HTTP/1.1, chunked streaming, limits on headers and connections
   libssl-dev                  # sha256 and sha1 (OpenSSL libcrypto) to check downloaded files
+  libsndfile1-dev             # loam transcribe: WAV, FLAC, OGG/Vorbis, Opus, MP3 decoding
+  libsoxr-dev                 # loam transcribe: band-limited resampling to 16 kHz
+  zlib1g-dev                  # loam transcribe: the compression ratio of the temperature fallback (as openai/whisper's zlib)
   python3                     # tests only: the local hub look-alike (standard library, no packages)
   curl                        # tests only: requests to loam serve
   chromium                    # tests only: the chat page in a real browser (driven by playwright-core from npm)
