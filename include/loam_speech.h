@@ -63,6 +63,11 @@ LOAM_API void loam_whisper_get_info(const loam_whisper *w, loam_whisper_info *in
  * transformers' WhisperFeatureExtractor computes it. */
 LOAM_API loam_status loam_whisper_mel(const loam_whisper *w, const float *samples, size_t n, float *mel,
                                       loam_error *err);
+/* mel[n_mels, 3000] of the window starting at mel frame frame0 as
+ * openai/whisper's transcribe() sees it: the log-mel of all n samples plus
+ * 30 s of zeros, normalised with the one max over all of it. */
+LOAM_API loam_status loam_whisper_mel_at(const loam_whisper *w, const float *samples, size_t n, int64_t frame0,
+                                         float *mel, loam_error *err);
 /* Runs the encoder on mel[n_mels, 3000] and computes every decoder
  * layer's cross-attention K/V from it; clears the decoder's cache. */
 LOAM_API loam_status loam_whisper_encode(loam_whisper *w, const float *mel, loam_error *err);
@@ -102,6 +107,9 @@ typedef struct loam_whisper_segment {
 /* Called once per segment as the windows are decoded; `done` is the
  * fraction of the audio decoded. Return nonzero to stop. */
 typedef int (*loam_whisper_segment_cb)(const loam_whisper_segment *seg, double done, void *user);
+/* Called once per decoded window with its sampled tokens (text and
+ * timestamps, no <|endoftext|>) and the temperature that was kept. */
+typedef void (*loam_whisper_window_cb)(int64_t seek, const int32_t *tokens, int n, float temperature, void *user);
 
 typedef struct loam_whisper_full_params {
     const char *language;  /* "en", …; NULL or "auto": detected from the first window */
@@ -121,10 +129,18 @@ typedef struct loam_whisper_full_params {
     uint64_t seed;                     /* for sampling at temperature > 0 */
     int max_initial_timestamp_index;   /* −1: the model's (generation_config, else 50) */
     loam_whisper_segment_cb on_segment;
+    loam_whisper_window_cb on_window;
     void *user;
 } loam_whisper_full_params;
 
 LOAM_API loam_whisper_full_params loam_whisper_full_default_params(void);
+
+/* The decoder's prompt for the first window under params with language
+ * index lang: [<|startofprev|> initial prompt…] <|startoftranscript|>
+ * <|lang|> <|task|> [<|notimestamps|>]. Returns its length (at most cap
+ * written), or −1 with err set. */
+LOAM_API int loam_whisper_initial_tokens(loam_whisper *w, const loam_whisper_full_params *params, int lang,
+                                         int32_t *out, int cap, loam_error *err);
 
 typedef struct loam_whisper_result {
     int language;          /* index of the language used */

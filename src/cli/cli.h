@@ -7,6 +7,7 @@
 #include "loam.h"
 #include "loam_tools.h"
 #include "loam_store.h"
+#include "loam_speech.h"
 
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
@@ -22,6 +23,7 @@ int cmd_list(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_pick(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_transcribe(int argc, char **argv);
 /* A model argument (folder, GGUF file, hub id or short name) to the path to
  * open: the store's copy of a hub id; with allow_pull, what is missing is
  * pulled first. Returns 0, or 1 after printing why not. */

@@ -22,6 +22,8 @@ static const char usage[] =
     "                [--add-generation-prompt]      render the chat template, exactly\n"
     "  quantize IN OUT --type T  GGUF (f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q6_k q4_k_m q5_k_s q5_k_m) from a GGUF or an HF Llama folder\n"
     "  synth --like NAME --type T -o OUT.gguf   random weights, real shapes of a published model\n"
+    "  transcribe MODEL AUDIO|- [--language L] [--task translate] [--output srt,vtt,json,...]\n"
+    "                            speech to text with Whisper (see loam transcribe --help)\n"
     "  serve [MODEL] [--model NAME=PATH] [--port P] [--parallel N]   OpenAI- and ollama-compatible server\n"
     "                            with a chat page (see loam serve --help)\n"
     "  pick [--task T] [--lang L] [--context N] [--ram SIZE] [--commercial] [--json] [--all]\n"
@@ -61,6 +63,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "pick") == 0) return cmd_pick(argc - 1, argv + 1);
+    if (strcmp(cmd, "transcribe") == 0) return cmd_transcribe(argc - 1, argv + 1);
     if (strcmp(cmd, "pull") == 0) return cmd_pull(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "rm") == 0) return cmd_rm(argc - 1, argv + 1);

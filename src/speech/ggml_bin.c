@@ -133,6 +133,13 @@ loam_status whisper_load_bin(loam_whisper *w, const char *path, loam_error *err)
     loam_mapfile map = {0};
     loam_status st = loam_mapfile_open(&map, path, err);
     if (st) return st;
+    st = whisper_parse_bin(w, map.data, map.size, path, err);
+    loam_mapfile_close(&map);
+    return st;
+}
+
+loam_status whisper_parse_bin(loam_whisper *w, const uint8_t *data, uint64_t size, const char *path, loam_error *err) {
+    loam_status st = LOAM_OK;
     bin_file *b = calloc(1, sizeof *b);
     uint64_t *off = calloc(BIN_MAX_TENSORS, sizeof *off), *len = calloc(BIN_MAX_TENSORS, sizeof *len);
     if (b) {
@@ -141,7 +148,7 @@ loam_status whisper_load_bin(loam_whisper *w, const char *path, loam_error *err)
     }
     w->bin = b;
     if (!b || !off || !len || !b->tensors || !b->names) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
-    reader r = {map.data, map.size, map.size, path, err};
+    reader r = {data, size, size, path, err};
     if (!st) st = read_header(w, &r);
     if (!st) st = read_vocab(b, &r);
     while (!st && r.left > 0) {
@@ -150,17 +157,16 @@ loam_status whisper_load_bin(loam_whisper *w, const char *path, loam_error *err)
     }
     uint64_t total = 0;
     for (int i = 0; !st && i < b->n; i++) total += align64(len[i]);
-    if (!st && total > map.size + 64ull * (uint64_t)b->n) st = loam_fail(err, LOAM_E_FORMAT, "%s: tensor sizes exceed the file", path);
+    if (!st && total > size + 64ull * (uint64_t)b->n) st = loam_fail(err, LOAM_E_FORMAT, "%s: tensor sizes exceed the file", path);
     if (!st && !(b->arena = aligned_alloc(64, total ? total : 64))) st = loam_fail(err, LOAM_E_NOMEM, "%s: out of memory", path);
     uint64_t at = 0;
     for (int i = 0; !st && i < b->n; i++) {
-        memcpy(b->arena + at, map.data + off[i], (size_t)len[i]);
+        memcpy(b->arena + at, data + off[i], (size_t)len[i]);
         b->tensors[i].data = b->arena + at;
-        b->tensors[i].file = w->path;
+        b->tensors[i].file = w->path ? w->path : path;
         at += align64(len[i]);
     }
     free(off), free(len);
-    loam_mapfile_close(&map);
     return st;
 }
 

@@ -29,6 +29,10 @@ typedef struct search_result {
 /* Decodes the window loam_whisper_encode last ran on. */
 loam_status whisper_search(loam_whisper *w, const search_opts *o, search_result *res, loam_error *err);
 
+/* The initial tokens of a window under o into out[SEARCH_MAX_TOKENS];
+ * returns their count and the index of <|startoftranscript|>. */
+int whisper_initial_tokens(const loam_whisper *w, const search_opts *o, int32_t *out, int *sot_index);
+
 /* len(text) / len(zlib(text)) of the tokens' text, as openai/whisper. */
 float whisper_compression_ratio(const loam_whisper *w, const int32_t *ids, int n);
 

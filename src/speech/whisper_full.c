@@ -178,6 +178,7 @@ static loam_status run(full_state *f, const float *samples, size_t n, loam_error
         o.prompt = f->all_tokens + f->prompt_from, o.n_prompt = f->n_all - f->prompt_from;
         search_result res;
         if ((st = decode_with_fallback(f, &o, &res, err))) break;
+        if (p->on_window) p->on_window(seek, res.tokens, res.n_tokens, res.temperature, p->user);
         if (p->no_speech_threshold > 0 && res.no_speech_prob > p->no_speech_threshold &&
             !(res.avg_logprob > p->logprob_threshold)) {
             seek += seg_frames; /* silence: skip the window */
@@ -194,6 +195,44 @@ static loam_status run(full_state *f, const float *samples, size_t n, loam_error
     }
     free(mel);
     return st;
+}
+
+/* openai encodes " " + the stripped initial prompt; it opens the text
+ * that conditions the first window. */
+static loam_status prompt_tokens(full_state *f, loam_error *err) {
+    loam_whisper *w = f->w;
+    const char *s = f->p->initial_prompt;
+    if (!s || !*s) return LOAM_OK;
+    if (!w->tok) return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: a prompt needs the model's tokenizer.json", w->path);
+    while (*s == ' ' || *s == '\t' || *s == '\n') s++;
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n')) len--;
+    char *text = malloc(len + 2);
+    if (!text) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    text[0] = ' ';
+    memcpy(text + 1, s, len);
+    text[len + 1] = 0;
+    int32_t *ids = NULL;
+    int n_ids = 0;
+    loam_status st = loam_tokenize(w->tok, text, len + 1, 0, &ids, &n_ids, err);
+    if (!st && !push_tokens(f, ids, n_ids)) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    free(ids), free(text);
+    return st;
+}
+
+int loam_whisper_initial_tokens(loam_whisper *w, const loam_whisper_full_params *params, int lang, int32_t *out,
+                                int cap, loam_error *err) {
+    loam_whisper_full_params defaults = loam_whisper_full_default_params();
+    if (!params) params = &defaults;
+    full_state f = {.w = w, .p = params};
+    if (prompt_tokens(&f, err)) return -1;
+    search_opts o = {.lang = lang, .task = params->task, .timestamps = params->timestamps,
+                     .prompt = f.all_tokens, .n_prompt = f.n_all};
+    int32_t buf[SEARCH_MAX_TOKENS];
+    int sot = 0, n = whisper_initial_tokens(w, &o, buf, &sot);
+    free(f.all_tokens);
+    memcpy(out, buf, sizeof(int32_t) * (size_t)(n < cap ? n : cap));
+    return n;
 }
 
 /* "text" of the whole result: the segments' texts joined */
@@ -219,27 +258,7 @@ loam_status loam_whisper_full(loam_whisper *w, const loam_whisper_full_params *p
     if (params->beam_size > WHISPER_MAX_SEQ / 2 || params->best_of > WHISPER_MAX_SEQ)
         return loam_fail(err, LOAM_E_ARG, "beam size at most %d, best-of at most %d", WHISPER_MAX_SEQ / 2, WHISPER_MAX_SEQ);
     full_state f = {w, params, result, 0, NULL, 0, 0, 0, params->seed ? params->seed : 0x5eed};
-    loam_status st = LOAM_OK;
-    if (params->initial_prompt && *params->initial_prompt) {
-        /* openai encodes " " + the stripped prompt */
-        if (!w->tok) st = loam_fail(err, LOAM_E_UNSUPPORTED, "%s: a prompt needs the model's tokenizer.json", w->path);
-        const char *s = params->initial_prompt;
-        while (*s == ' ' || *s == '\t' || *s == '\n') s++;
-        size_t len = strlen(s);
-        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n')) len--;
-        char *text = malloc(len + 2);
-        int32_t *ids = NULL;
-        int n_ids = 0;
-        if (!st && !text) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
-        if (!st) {
-            text[0] = ' ';
-            memcpy(text + 1, s, len);
-            text[len + 1] = 0;
-            st = loam_tokenize(w->tok, text, len + 1, 0, &ids, &n_ids, err);
-        }
-        if (!st && !push_tokens(&f, ids, n_ids)) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
-        free(ids), free(text);
-    }
+    loam_status st = prompt_tokens(&f, err);
     if (!st) st = run(&f, samples, n, err);
     free(f.all_tokens);
     if (!st) st = join_text(result, err);

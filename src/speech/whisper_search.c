@@ -42,25 +42,28 @@ float whisper_compression_ratio(const loam_whisper *w, const int32_t *ids, int n
     return ratio;
 }
 
-static void build_init(search *s) {
-    const loam_whisper *w = s->w;
+int whisper_initial_tokens(const loam_whisper *w, const search_opts *o, int32_t *out, int *sot_index) {
     const whisper_special *sp = &w->sp;
-    const search_opts *o = s->o;
     int n = 0;
     if (o->n_prompt > 0) {
         int keep = w->hp.n_text_ctx / 2 - 1, from = o->n_prompt > keep ? o->n_prompt - keep : 0;
-        s->init[n++] = sp->sot_prev;
-        for (int i = from; i < o->n_prompt; i++) s->init[n++] = o->prompt[i];
+        out[n++] = sp->sot_prev;
+        for (int i = from; i < o->n_prompt; i++) out[n++] = o->prompt[i];
     }
-    s->sot_index = n;
-    s->init[n++] = sp->sot;
-    if (sp->n_langs > 0) s->init[n++] = sp->lang0 + (o->lang >= 0 ? o->lang : 0);
+    *sot_index = n;
+    out[n++] = sp->sot;
+    if (sp->n_langs > 0) out[n++] = sp->lang0 + (o->lang >= 0 ? o->lang : 0);
     if (sp->n_langs > 0 || o->task == LOAM_WHISPER_TRANSLATE)
-        s->init[n++] = o->task == LOAM_WHISPER_TRANSLATE ? sp->translate : sp->transcribe;
-    if (!o->timestamps) s->init[n++] = sp->no_timestamps;
+        out[n++] = o->task == LOAM_WHISPER_TRANSLATE ? sp->translate : sp->transcribe;
+    if (!o->timestamps) out[n++] = sp->no_timestamps;
+    return n;
+}
+
+static void build_init(search *s) {
+    int n = whisper_initial_tokens(s->w, s->o, s->init, &s->sot_index);
     s->n_init = n;
-    s->sample_len = w->hp.n_text_ctx / 2;
-    s->rules = (whisper_rules){n, o->timestamps, o->max_initial_ts};
+    s->sample_len = s->w->hp.n_text_ctx / 2;
+    s->rules = (whisper_rules){n, s->o->timestamps, s->o->max_initial_ts};
 }
 
 /* Feeds the initial tokens to seq 0 (logits at the SOT row and the last)

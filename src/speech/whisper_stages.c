@@ -69,6 +69,17 @@ loam_status loam_whisper_mel(const loam_whisper *w, const float *samples, size_t
     return LOAM_OK;
 }
 
+loam_status loam_whisper_mel_at(const loam_whisper *w, const float *samples, size_t n, int64_t frame0, float *mel,
+                                loam_error *err) {
+    if (!samples && n) return loam_fail(err, LOAM_E_ARG, "whisper mel: no samples");
+    if (frame0 < 0) return loam_fail(err, LOAM_E_ARG, "whisper mel: frame %lld", (long long)frame0);
+    size_t total = n + MEL_WINDOW_SAMPLES;
+    float max = speech_mel_max(&w->mel, samples, n, total);
+    speech_mel_log10(&w->mel, samples, n, total, frame0, MEL_WINDOW_FRAMES, mel, MEL_WINDOW_FRAMES);
+    speech_mel_normalize(mel, (size_t)w->hp.n_mels * MEL_WINDOW_FRAMES, max);
+    return LOAM_OK;
+}
+
 loam_status loam_whisper_encode(loam_whisper *w, const float *mel, loam_error *err) { return whisper_encode(w, mel, err); }
 
 const float *loam_whisper_encoder_out(const loam_whisper *w) { return w->enc_out; }
