@@ -159,6 +159,11 @@ LOAM_API loam_status loam_whisper_full(loam_whisper *w, const loam_whisper_full_
                                        size_t n, loam_whisper_result *result, loam_error *err);
 LOAM_API void loam_whisper_result_free(loam_whisper_result *r);
 
+/* The result as openai/whisper's writers print it: "txt", "srt", "vtt",
+ * "tsv", or "json" (text, segments with their fields, language). A
+ * malloc'ed string; NULL for an unknown format or out of memory. */
+LOAM_API char *loam_whisper_format(const loam_whisper *w, const loam_whisper_result *r, const char *format);
+
 #ifdef __cplusplus
 }
 #endif

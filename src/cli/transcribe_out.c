@@ -1,12 +1,8 @@
-/* loam transcribe's files, in the formats openai/whisper's writers use
- * (utils.py: WriteTXT, WriteVTT, WriteSRT, WriteTSV, WriteJSON), and the
- * --dump tensors. */
-#include <math.h>
+/* loam transcribe's files (formatted by loam_whisper_format, as
+ * openai/whisper's writers do) and the --dump tensors. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "cli.h"
 #include "transcribe.h"
@@ -19,87 +15,9 @@ unsigned tr_output_bit(const char *name) {
     return 0;
 }
 
-/* "HH:MM:SS,mmm" (srt) or "[HH:]MM:SS.mmm" (vtt) */
-static void timestamp(double seconds, int always_hours, char decimal, char *out, size_t cap) {
-    long long ms = llround(seconds * 1000.0);
-    if (ms < 0) ms = 0;
-    long long h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60;
-    if (always_hours || h > 0) snprintf(out, cap, "%02lld:%02lld:%02lld%c%03lld", h, m, s, decimal, ms % 1000);
-    else snprintf(out, cap, "%02lld:%02lld%c%03lld", m, s, decimal, ms % 1000);
-}
-
-/* a segment's text stripped of surrounding white space, "-->" made "->" (subtitles) */
-static void clean(const char *text, int subtitles, char *out, size_t cap) {
-    while (*text == ' ' || *text == '\n' || *text == '\t') text++;
-    size_t k = 0;
-    for (const char *p = text; *p && k + 1 < cap; p++) {
-        if (subtitles && !strncmp(p, "-->", 3)) {
-            out[k++] = '-';
-            if (k + 1 < cap) out[k++] = '>';
-            p += 2;
-            continue;
-        }
-        out[k++] = *p == '\t' ? ' ' : *p;
-    }
-    while (k && (out[k - 1] == ' ' || out[k - 1] == '\n')) k--;
-    out[k] = 0;
-}
-
-static void write_plain(FILE *f, const loam_whisper_result *r, unsigned fmt) {
-    static char text[65536];
-    char a[32], b[32];
-    if (fmt == TR_VTT) fputs("WEBVTT\n\n", f);
-    if (fmt == TR_TSV) fputs("start\tend\ttext\n", f);
-    for (int i = 0, k = 0; i < r->n_segments; i++) {
-        const loam_whisper_segment *s = &r->segments[i];
-        clean(s->text, fmt == TR_SRT || fmt == TR_VTT, text, sizeof text);
-        if (fmt != TR_TXT && !text[0]) continue;
-        switch (fmt) {
-        case TR_TXT: fprintf(f, "%s\n", text); break;
-        case TR_VTT:
-            timestamp(s->start, 0, '.', a, sizeof a), timestamp(s->end, 0, '.', b, sizeof b);
-            fprintf(f, "%s --> %s\n%s\n\n", a, b, text);
-            break;
-        case TR_SRT:
-            timestamp(s->start, 1, ',', a, sizeof a), timestamp(s->end, 1, ',', b, sizeof b);
-            fprintf(f, "%d\n%s --> %s\n%s\n\n", ++k, a, b, text);
-            break;
-        case TR_TSV: fprintf(f, "%lld\t%lld\t%s\n", llround(s->start * 1000), llround(s->end * 1000), text); break;
-        }
-    }
-}
-
-static char *result_json(const loam_whisper *w, const loam_whisper_result *r) {
-    cJSON *root = cJSON_CreateObject(), *segs = cJSON_AddArrayToObject(root, "segments");
-    cJSON_AddStringToObject(root, "text", r->text ? r->text : "");
-    for (int i = 0; i < r->n_segments; i++) {
-        const loam_whisper_segment *s = &r->segments[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "id", s->id);
-        cJSON_AddNumberToObject(o, "seek", (double)s->seek);
-        cJSON_AddNumberToObject(o, "start", round(s->start * 1000) / 1000);
-        cJSON_AddNumberToObject(o, "end", round(s->end * 1000) / 1000);
-        cJSON_AddStringToObject(o, "text", s->text);
-        cJSON *toks = cJSON_AddArrayToObject(o, "tokens");
-        for (int k = 0; k < s->n_tokens; k++) cJSON_AddItemToArray(toks, cJSON_CreateNumber(s->tokens[k]));
-        cJSON_AddNumberToObject(o, "temperature", s->temperature);
-        cJSON_AddNumberToObject(o, "avg_logprob", s->avg_logprob);
-        cJSON_AddNumberToObject(o, "compression_ratio", s->compression_ratio);
-        cJSON_AddNumberToObject(o, "no_speech_prob", s->no_speech_prob);
-        cJSON_AddItemToArray(segs, o);
-    }
-    const char *lang = loam_whisper_lang_code(w, r->language);
-    if (lang) cJSON_AddStringToObject(root, "language", lang);
-    if (r->language_prob > 0) cJSON_AddNumberToObject(root, "language_probability", r->language_prob);
-    cJSON_AddNumberToObject(root, "duration", r->duration);
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return text;
-}
-
 int tr_write_outputs(const loam_whisper *w, const loam_whisper_result *r, unsigned outputs, const char *dir,
                      const char *audio) {
-    static const char *ext[] = {"txt", "srt", "vtt", "json", "tsv"};
+    static const char *ext[] = {"txt", "srt", "vtt", "json", "tsv"}; /* in TR_* bit order */
     char base[1024];
     const char *slash = strrchr(audio, '/');
     snprintf(base, sizeof base, "%s", !strcmp(audio, "-") ? "stdin" : slash ? slash + 1 : audio);
@@ -109,16 +27,12 @@ int tr_write_outputs(const loam_whisper *w, const loam_whisper_result *r, unsign
         if (!(outputs & (1u << i))) continue;
         char path[2200];
         snprintf(path, sizeof path, "%s/%s.%s", dir, base, ext[i]);
+        char *text = loam_whisper_format(w, r, ext[i]);
+        if (!text) return cli_error("out of memory formatting %s", path);
         FILE *f = fopen(path, "w");
-        if (!f) return cli_error("cannot write %s", path);
-        if ((1u << i) == TR_JSON) {
-            char *j = result_json(w, r);
-            if (j) fputs(j, f);
-            free(j);
-        } else {
-            write_plain(f, r, 1u << i);
-        }
-        if (fclose(f)) return cli_error("cannot write %s", path);
+        int ok = f && fputs(text, f) >= 0;
+        free(text);
+        if (!f || fclose(f) || !ok) return cli_error("cannot write %s", path);
         fprintf(stderr, "wrote %s\n", path);
     }
     return 0;
