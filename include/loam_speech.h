@@ -46,6 +46,10 @@ LOAM_API loam_whisper_params loam_whisper_default_params(void);
 LOAM_API loam_status loam_whisper_open(const char *path, const loam_whisper_params *params, loam_whisper **out,
                                        loam_error *err);
 LOAM_API void loam_whisper_free(loam_whisper *w);
+/* Whether path looks like a Whisper model (config.json's model_type, a
+ * GGUF's general.architecture, a whisper.cpp file's magic), without
+ * loading it. */
+LOAM_API int loam_whisper_probe(const char *path);
 
 typedef struct loam_whisper_info {
     int n_mels, n_audio_ctx, n_text_ctx, d_model, n_encoder_layers, n_decoder_layers, n_heads, n_vocab;

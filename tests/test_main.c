@@ -301,7 +301,7 @@ int copy_dir(const char *from, const char *to) {
 #define SUITES(X)                                                                                   \
     X(arch) X(core) X(kernels) X(nn) X(safetensors) X(gguf) X(tokenizer_cases) X(tokenizer_robust) X(gguf_vocab)     \
     X(sampler) X(chat) X(model_folder) X(text_families) X(gguf_model) X(kv) X(memory) X(quantize) X(cli) X(cli_text) \
-    X(install) X(crafted) X(store) X(hub_files) X(pick) X(server) X(speech_frontend) X(speech) X(speech_cli)
+    X(install) X(crafted) X(store) X(hub_files) X(pick) X(server) X(speech_frontend) X(speech) X(speech_cli) X(server_audio)
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)
 

@@ -21,6 +21,7 @@ static const char serve_usage[] =
     "  --api-key K      require Authorization: Bearer K (not for / and /health)\n"
     "  --max-tokens N   cap (and default) of max_tokens per request (default 4096)\n"
     "  --max-body B     largest request body in bytes (default 8 MiB)\n"
+    "  --max-upload B   largest audio upload of the speech routes in bytes (default 64 MiB)\n"
     "  --port-file F    write the port to F once listening\n"
     "  --timeout S      close a connection idle for S seconds (default 30)\n"
     "  -t, -c, --kv-type  threads, context positions per slot, KV cache type (as loam run)\n";
@@ -43,7 +44,7 @@ static int add_model(srv_config *cfg, const char *arg, int named, char (*names)[
         const char *base = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
         snprintf(names[i], sizeof names[i], "%s", base);
         char *dot = strrchr(names[i], '.');
-        if (dot && dot != names[i] && !strcmp(dot, ".gguf")) *dot = 0;
+        if (dot && dot != names[i] && (!strcmp(dot, ".gguf") || !strcmp(dot, ".bin"))) *dot = 0;
     }
     if (cli_resolve_model(path, 1, paths[i], sizeof paths[i])) return 1;
     cfg->models[i].name = names[i], cfg->models[i].path = paths[i];
@@ -53,7 +54,7 @@ static int add_model(srv_config *cfg, const char *arg, int named, char (*names)[
 
 int cmd_serve(int argc, char **argv) {
     static char names[SRV_MAX_MODELS][128], paths[SRV_MAX_MODELS][4096];
-    srv_config cfg = {.host = "127.0.0.1", .port = 8080, .parallel = 4, .queue = -1, .max_body = 8u << 20, .max_tokens = 4096};
+    srv_config cfg = {.host = "127.0.0.1", .port = 8080, .parallel = 4, .queue = -1, .max_body = 8u << 20, .max_upload = 64u << 20, .max_tokens = 4096};
     cli_gen_flags gen;
     cli_gen_flags_init(&gen);
     long v;
@@ -82,6 +83,9 @@ int cmd_serve(int argc, char **argv) {
         } else if (!strcmp(a, "--max-body")) {
             if (!cli_int(a, val, 1024, 1 << 30, &v)) return 1;
             cfg.max_body = (size_t)v, i++;
+        } else if (!strcmp(a, "--max-upload")) {
+            if (!cli_int(a, val, 1024, 1L << 32, &v)) return 1;
+            cfg.max_upload = (size_t)v, i++;
         } else if (!strcmp(a, "--timeout")) {
             if (!cli_int(a, val, 1, 3600, &v)) return 1;
             cfg.timeout = (int)v, i++;

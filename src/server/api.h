@@ -6,12 +6,23 @@
 #include <pthread.h>
 
 #include "engine.h"
+#include "loam_speech.h"
 #include "server.h"
+
+/* A speech model: one transcription at a time (its mutex), `waiting` queued. */
+typedef struct srv_speech {
+    char name[128];
+    loam_whisper *w;
+    pthread_mutex_t mu;
+    int waiting;
+} srv_speech;
 
 typedef struct srv_server {
     const srv_config *cfg;
     srv_engine *engines[SRV_MAX_MODELS];
     int n_engines;
+    srv_speech speech[SRV_MAX_MODELS];
+    int n_speech;
     int ready;
     pthread_mutex_t mu;
     uint64_t next_id, http_requests, http_errors;
@@ -48,6 +59,11 @@ void srv_ollama_chat(srv_server *s, const cJSON *body, srv_reply *out);
 void srv_ollama_tags(srv_server *s, srv_reply *out);
 void srv_ollama_show(srv_server *s, const cJSON *body, srv_reply *out);
 void srv_metrics(srv_server *s, srv_reply *out);
+/* speech routes (audio.c): the multipart body of a whole request */
+struct MHD_Connection;
+void srv_audio_route(srv_server *s, struct MHD_Connection *c, const char *body, size_t len, int translate,
+                     srv_reply *out);
+srv_speech *srv_find_speech(srv_server *s, const char *name);
 
 /* ------------------------------------------------ generation, shared */
 

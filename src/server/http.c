@@ -45,6 +45,10 @@ static int is_json_route(const char *url) {
     return 0;
 }
 
+static int is_audio_route(const char *url) {
+    return !strcmp(url, "/v1/audio/transcriptions") || !strcmp(url, "/v1/audio/translations");
+}
+
 /* The route's answer for a complete request. */
 static void route(srv_server *s, struct MHD_Connection *c, const char *url, const char *method, conn_state *cs, srv_reply *out) {
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
@@ -66,6 +70,10 @@ static void route(srv_server *s, struct MHD_Connection *c, const char *url, cons
     if (get && !strcmp(url, "/api/tags")) return srv_ollama_tags(s, out);
     if (get && !strcmp(url, "/api/version")) return version(out);
     if (get && !strcmp(url, "/metrics")) return srv_metrics(s, out);
+    if (is_audio_route(url) && !strcmp(method, "POST")) {
+        if (cs->too_big) return srv_error(out, 413, NULL, NULL, "the upload is over %zu bytes", s->cfg->max_upload);
+        return srv_audio_route(s, c, cs->body, cs->len, !strcmp(url, "/v1/audio/translations"), out);
+    }
     if (!is_json_route(url)) return srv_error(out, 404, NULL, "unknown_url", "no route %s %s", method, url);
     if (!post) return srv_error(out, 405, NULL, NULL, "%s takes POST", url);
     if (cs->too_big) return srv_error(out, 413, NULL, "request_too_large", "the request body is over %zu bytes", s->cfg->max_body);
@@ -123,8 +131,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*upload_size) {
         /* over the limit the rest is read and dropped, then 413 */
-        size_t n = *upload_size;
-        if (!cs->too_big && cs->len + n > s->cfg->max_body) cs->too_big = 1, free(cs->body), cs->body = NULL, cs->len = cs->cap = 0;
+        size_t n = *upload_size, limit = is_audio_route(url) ? s->cfg->max_upload + 65536 : s->cfg->max_body;
+        if (!cs->too_big && cs->len + n > limit) cs->too_big = 1, free(cs->body), cs->body = NULL, cs->len = cs->cap = 0;
         if (!cs->too_big) {
             if (cs->len + n + 1 > cs->cap) {
                 size_t cap = cs->cap ? cs->cap : 4096;
@@ -172,13 +180,32 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig) { stop_signal = sig; }
 
+/* A Whisper model is served on the speech routes, one at a time. */
+static loam_status open_speech(srv_server *s, const srv_model_arg *m, loam_error *err) {
+    srv_speech *sp = &s->speech[s->n_speech];
+    loam_whisper_params p = loam_whisper_default_params();
+    p.n_threads = s->cfg->n_threads;
+    fprintf(stderr, "loading %s (speech) from %s\n", m->name, m->path);
+    loam_status st = loam_whisper_open(m->path, &p, &sp->w, err);
+    if (st) return st;
+    snprintf(sp->name, sizeof sp->name, "%s", m->name);
+    pthread_mutex_init(&sp->mu, NULL);
+    s->n_speech++;
+    return LOAM_OK;
+}
+
 static loam_status open_engines(srv_server *s, loam_error *err) {
     const srv_config *cfg = s->cfg;
     for (int i = 0; i < cfg->n_models; i++) {
+        if (loam_whisper_probe(cfg->models[i].path)) {
+            loam_status st = open_speech(s, &cfg->models[i], err);
+            if (st) return st;
+            continue;
+        }
         srv_engine_config ec = {.name = cfg->models[i].name, .path = cfg->models[i].path, .n_slots = cfg->parallel,
                                 .n_queue = cfg->queue, .n_ctx = cfg->n_ctx, .n_threads = cfg->n_threads, .kv_type = cfg->kv_type};
         fprintf(stderr, "loading %s from %s\n", ec.name, ec.path);
-        loam_status st = srv_engine_open(&ec, &s->engines[i], err);
+        loam_status st = srv_engine_open(&ec, &s->engines[s->n_engines], err);
         if (st) return st;
         s->n_engines++;
     }
@@ -220,7 +247,8 @@ int srv_run(const srv_config *cfg) {
         rc = 1;
     } else {
         s.ready = 1;
-        fprintf(stderr, "loam serve: ready (%d model%s, %d slots each)\n", s.n_engines, s.n_engines == 1 ? "" : "s", cfg->parallel);
+        fprintf(stderr, "loam serve: ready (%d text model%s, %d slots each; %d speech model%s)\n", s.n_engines,
+                s.n_engines == 1 ? "" : "s", cfg->parallel, s.n_speech, s.n_speech == 1 ? "" : "s");
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         while (!stop_signal) pause();
@@ -230,6 +258,7 @@ int srv_run(const srv_config *cfg) {
     for (int i = 0; i < s.n_engines; i++) srv_engine_stop(s.engines[i]); /* streams end, connection threads return */
     MHD_stop_daemon(d);
     for (int i = 0; i < s.n_engines; i++) srv_engine_free(s.engines[i]);
+    for (int i = 0; i < s.n_speech; i++) loam_whisper_free(s.speech[i].w), pthread_mutex_destroy(&s.speech[i].mu);
     pthread_mutex_destroy(&s.mu);
     return rc;
 }

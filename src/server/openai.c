@@ -21,6 +21,14 @@ void srv_openai_models(srv_server *s, srv_reply *out) {
         cJSON_AddStringToObject(m, "owned_by", "loam");
         cJSON_AddItemToArray(data, m);
     }
+    for (int i = 0; i < s->n_speech; i++) {
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "id", s->speech[i].name);
+        cJSON_AddStringToObject(m, "object", "model");
+        cJSON_AddNumberToObject(m, "created", (double)(long)s->started);
+        cJSON_AddStringToObject(m, "owned_by", "loam");
+        cJSON_AddItemToArray(data, m);
+    }
     srv_json(out, 200, o);
 }
 

@@ -24,6 +24,7 @@ typedef struct {
     int n_threads, n_ctx;
     loam_kv_type kv_type;
     size_t max_body;            /* bytes of a request body */
+    size_t max_upload;          /* bytes of an audio upload (the speech routes) */
     int max_tokens;             /* cap of max_tokens (and the default) */
     const char *port_file;      /* write the bound port there (tests, scripts) */
     int timeout;                /* seconds a connection may stay idle (a slow or stalled client) */

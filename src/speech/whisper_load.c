@@ -415,3 +415,32 @@ int loam_whisper_lang_index(const loam_whisper *w, const char *code) {
         if (!strcmp(LANG_CODES[i], code)) return i;
     return -1;
 }
+
+int loam_whisper_probe(const char *path) {
+    if (ends_with(path, ".gguf") && loam_file_exists(path)) {
+        gguf_file g;
+        loam_error err;
+        if (gguf_open(&g, path, &err)) return 0;
+        const char *arch = NULL;
+        uint64_t al = 0;
+        int yes = gguf_get_str(&g, "general.architecture", &arch, &al) && al == 7 && !memcmp(arch, "whisper", 7);
+        gguf_close(&g);
+        return yes;
+    }
+    if (loam_file_exists(path)) {
+        FILE *f = fopen(path, "rb");
+        uint32_t magic = 0;
+        int yes = f && fread(&magic, 4, 1, f) == 1 && magic == 0x67676d6cu;
+        if (f) fclose(f);
+        return yes;
+    }
+    char *cfg = loam_path_join(path, "config.json");
+    cJSON *c = NULL;
+    loam_error err;
+    int yes = cfg && loam_file_exists(cfg) && loam_json_load(cfg, &c, &err) == LOAM_OK &&
+              cJSON_IsString(cJSON_GetObjectItem(c, "model_type")) &&
+              !strcmp(cJSON_GetObjectItem(c, "model_type")->valuestring, "whisper");
+    cJSON_Delete(c);
+    free(cfg);
+    return yes;
+}

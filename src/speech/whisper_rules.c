@@ -6,13 +6,17 @@
 
 #include "speech/whisper.h"
 
+/* float exponentials summed in double: one pass of expf per call (it runs
+ * for every candidate at every step, over the whole vocabulary) */
 void whisper_log_softmax(const float *logits, int V, float *out) {
-    double max = -INFINITY, sum = 0;
+    float max = -INFINITY;
+    double sum = 0;
     for (int i = 0; i < V; i++)
         if (logits[i] > max) max = logits[i];
-    for (int i = 0; i < V; i++) sum += exp((double)logits[i] - max);
-    double lse = max + log(sum);
-    for (int i = 0; i < V; i++) out[i] = (float)((double)logits[i] - lse);
+    for (int i = 0; i < V; i++)
+        if (logits[i] > -INFINITY) sum += expf(logits[i] - max); /* masked: no slow path of expf(−inf) */
+    float lse = max + (float)log(sum);
+    for (int i = 0; i < V; i++) out[i] = logits[i] - lse;
 }
 
 static void mask_range(float *logits, int from, int to) {

@@ -93,18 +93,22 @@ static double rng_uniform(uint64_t *state) {
     return (double)(z >> 11) / 9007199254740992.0;
 }
 
-/* argmax, or a draw from softmax(logits / T) */
-static int32_t pick(const float *logits, int V, float temperature, uint64_t *rng) {
+/* argmax, or a draw from softmax(logits / T): from the log-probs lp of
+ * the same logits, p_i ∝ exp(lp_i / T) */
+static int32_t pick(const float *lp, int V, float temperature, uint64_t *rng) {
     int32_t best = 0;
     for (int i = 1; i < V; i++)
-        if (logits[i] > logits[best]) best = i;
+        if (lp[i] > lp[best]) best = i;
     if (temperature <= 0 || !rng) return best;
-    double max = logits[best], sum = 0;
-    for (int i = 0; i < V; i++) sum += exp(((double)logits[i] - max) / temperature);
+    float max = lp[best], inv = 1.0f / temperature;
+    double sum = 0;
+    for (int i = 0; i < V; i++)
+        if (lp[i] > -INFINITY) sum += expf((lp[i] - max) * inv);
     double u = rng_uniform(rng) * sum, acc = 0;
     for (int i = 0; i < V; i++) {
-        acc += exp(((double)logits[i] - max) / temperature);
-        if (acc >= u && logits[i] > -INFINITY) return i;
+        if (lp[i] == -INFINITY) continue;
+        acc += expf((lp[i] - max) * inv);
+        if (acc >= u) return i;
     }
     return best;
 }
@@ -138,7 +142,7 @@ static loam_status sample_n(search *s, cand *cands, int N, const float *first, l
             if (c->done) continue;
             float *lk = logits + (size_t)k * V;
             filter(s, c, lk);
-            int32_t t = pick(lk, V, s->o->temperature, s->o->rng);
+            int32_t t = pick(s->lp, V, s->o->temperature, s->o->rng);
             c->sum += s->lp[t];
             c->tok[c->n++] = t;
             if (t == w->sp.eot || at_limit(s, c)) {

@@ -1,0 +1,25 @@
+// The official openai package's audio API against loam serve:
+// node openai_audio.mjs BASE_URL AUDIO_FILE — prints one JSON object.
+import fs from "node:fs";
+import OpenAI from "openai";
+
+const [baseURL, audio] = process.argv.slice(2);
+const client = new OpenAI({ baseURL, apiKey: "not-needed", maxRetries: 0 });
+const out = {};
+const t = await client.audio.transcriptions.create({
+  file: fs.createReadStream(audio), model: "whisper-1", language: "en", temperature: 0.5,
+});
+out.text = t.text;
+const v = await client.audio.transcriptions.create({
+  file: fs.createReadStream(audio), model: "whisper-1", language: "en", temperature: 0.5, response_format: "verbose_json",
+});
+out.verbose = { language: v.language, duration: v.duration, segments: v.segments.length };
+const tr = await client.audio.translations.create({ file: fs.createReadStream(audio), model: "whisper-1", temperature: 0.5 });
+out.translation = typeof tr.text;
+try {
+  await client.audio.transcriptions.create({ file: fs.createReadStream(audio), model: "no-such-model" });
+  out.error = "no error";
+} catch (e) {
+  out.error = { status: e.status, code: e.code, param: e.param };
+}
+console.log(JSON.stringify(out));
