@@ -175,7 +175,7 @@ static loam_status run(full_state *f, const float *samples, size_t n, loam_error
         if ((st = loam_whisper_encode(w, mel, err))) break;
         if (!lang_chosen && (st = choose_language(f, &o, err))) break;
         lang_chosen = 1;
-        o.prompt = f->all_tokens + f->prompt_from, o.n_prompt = f->n_all - f->prompt_from;
+        o.prompt = f->all_tokens ? f->all_tokens + f->prompt_from : NULL, o.n_prompt = f->n_all - f->prompt_from;
         search_result res;
         if ((st = decode_with_fallback(f, &o, &res, err))) break;
         if (p->on_window) p->on_window(seek, res.tokens, res.n_tokens, res.temperature, p->user);

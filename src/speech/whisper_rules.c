@@ -13,8 +13,10 @@ void whisper_log_softmax(const float *logits, int V, float *out) {
     double sum = 0;
     for (int i = 0; i < V; i++)
         if (logits[i] > max) max = logits[i];
-    for (int i = 0; i < V; i++)
-        if (logits[i] > -INFINITY) sum += expf(logits[i] - max); /* masked: no slow path of expf(−inf) */
+    for (int i = 0; i < V; i++) {
+        float d = logits[i] - max;
+        if (d > -80.0f) sum += expf(d); /* below e^−80 nothing counts (and expf's underflow path is slow) */
+    }
     float lse = max + (float)log(sum);
     for (int i = 0; i < V; i++) out[i] = logits[i] - lse;
 }

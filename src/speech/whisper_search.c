@@ -25,7 +25,7 @@ typedef struct search {
     int32_t init[SEARCH_MAX_TOKENS];
     int n_init, sot_index, sample_len;
     whisper_rules rules;
-    float *lp; /* [V] scratch */
+    float *lp, *w8; /* [V] scratch: log-probs, sampling weights */
 } search;
 
 float whisper_compression_ratio(const loam_whisper *w, const int32_t *ids, int n) {
@@ -94,21 +94,25 @@ static double rng_uniform(uint64_t *state) {
 }
 
 /* argmax, or a draw from softmax(logits / T): from the log-probs lp of
- * the same logits, p_i ∝ exp(lp_i / T) */
-static int32_t pick(const float *lp, int V, float temperature, uint64_t *rng) {
+ * the same logits, p_i ∝ exp(lp_i / T), the weights kept in w[V] (one
+ * pass of exponentials; terms below e^−80 are dropped, and with them
+ * expf's slow underflow path) */
+static int32_t pick(const float *lp, int V, float temperature, uint64_t *rng, float *w) {
     int32_t best = 0;
     for (int i = 1; i < V; i++)
         if (lp[i] > lp[best]) best = i;
     if (temperature <= 0 || !rng) return best;
     float max = lp[best], inv = 1.0f / temperature;
     double sum = 0;
-    for (int i = 0; i < V; i++)
-        if (lp[i] > -INFINITY) sum += expf((lp[i] - max) * inv);
+    for (int i = 0; i < V; i++) {
+        float d = (lp[i] - max) * inv;
+        w[i] = d > -80.0f ? expf(d) : 0.0f;
+        sum += w[i];
+    }
     double u = rng_uniform(rng) * sum, acc = 0;
     for (int i = 0; i < V; i++) {
-        if (lp[i] == -INFINITY) continue;
-        acc += expf((lp[i] - max) * inv);
-        if (acc >= u) return i;
+        acc += w[i];
+        if (acc >= u && w[i] > 0) return i;
     }
     return best;
 }
@@ -142,7 +146,7 @@ static loam_status sample_n(search *s, cand *cands, int N, const float *first, l
             if (c->done) continue;
             float *lk = logits + (size_t)k * V;
             filter(s, c, lk);
-            int32_t t = pick(s->lp, V, s->o->temperature, s->o->rng);
+            int32_t t = pick(s->lp, V, s->o->temperature, s->o->rng, s->w8);
             c->sum += s->lp[t];
             c->tok[c->n++] = t;
             if (t == w->sp.eot || at_limit(s, c)) {
@@ -274,10 +278,10 @@ loam_status whisper_search(loam_whisper *w, const search_opts *o, search_result 
     if (beam > WHISPER_MAX_SEQ / 2) beam = WHISPER_MAX_SEQ / 2;
     if (N < 1) N = 1;
     if (N > WHISPER_MAX_SEQ) N = WHISPER_MAX_SEQ;
-    s.lp = malloc(sizeof(float) * (size_t)V);
+    s.lp = malloc(sizeof(float) * (size_t)V), s.w8 = malloc(sizeof(float) * (size_t)V);
     float *first = malloc(sizeof(float) * (size_t)V);
     cand *cands = calloc(WHISPER_MAX_SEQ, sizeof *cands);
-    loam_status st = s.lp && first && cands ? LOAM_OK : loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    loam_status st = s.lp && s.w8 && first && cands ? LOAM_OK : loam_fail(err, LOAM_E_NOMEM, "out of memory");
     int n_c = 0;
     if (!st) st = prime(&s, beam ? 1 : N, &res->no_speech_prob, first, err);
     if (!st && beam) {
@@ -302,6 +306,6 @@ loam_status whisper_search(loam_whisper *w, const search_opts *o, search_result 
         res->compression_ratio = whisper_compression_ratio(w, res->tokens, res->n_tokens);
         res->temperature = o->temperature;
     }
-    free(s.lp), free(first), free(cands);
+    free(s.lp), free(s.w8), free(first), free(cands);
     return st;
 }

@@ -10,12 +10,10 @@ const t = await client.audio.transcriptions.create({
   file: fs.createReadStream(audio), model: "whisper-1", language: "en", temperature: 0.5,
 });
 out.text = t.text;
-const v = await client.audio.transcriptions.create({
-  file: fs.createReadStream(audio), model: "whisper-1", language: "en", temperature: 0.5, response_format: "verbose_json",
+const tr = await client.audio.translations.create({
+  file: fs.createReadStream(audio), model: "whisper-1", temperature: 0.5, response_format: "verbose_json",
 });
-out.verbose = { language: v.language, duration: v.duration, segments: v.segments.length };
-const tr = await client.audio.translations.create({ file: fs.createReadStream(audio), model: "whisper-1", temperature: 0.5 });
-out.translation = typeof tr.text;
+out.translation = { text: typeof tr.text, task: tr.task, segments: tr.segments.length };
 try {
   await client.audio.transcriptions.create({ file: fs.createReadStream(audio), model: "no-such-model" });
   out.error = "no error";
