@@ -60,6 +60,12 @@ typedef struct loam_whisper_info {
 } loam_whisper_info;
 LOAM_API void loam_whisper_get_info(const loam_whisper *w, loam_whisper_info *info);
 
+/* Bytes one decoder step reads: the decoder's weights (the cross K/V
+ * projections excepted: they run once per window), the tied head, and one
+ * row's reading of the cross-attention K/V; the bound of decode speed is
+ * this over the machine's read bandwidth. */
+LOAM_API uint64_t loam_whisper_decode_bytes(const loam_whisper *w);
+
 /* ------------------------------------------------------------------ stages */
 
 /* mel[n_mels, 3000] of one 30 s window of samples (zero-padded or

@@ -24,6 +24,13 @@ int cmd_rm(int argc, char **argv);
 int cmd_pick(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_transcribe(int argc, char **argv);
+/* loam bench on a Whisper model (bench_speech.c) */
+int bench_speech(int argc, char **argv);
+/* The machine of every benchmark row (cmd_bench.c). */
+void cli_print_cpu_json(const loam_cpu_info *c);
+void cli_print_cpu_line(const loam_cpu_info *c);
+/* The machine's read bandwidth (bytes/s) on `threads`, measured in a child process. */
+double cli_bound_in_child(int threads);
 /* A model argument (folder, GGUF file, hub id or short name) to the path to
  * open: the store's copy of a hub id; with allow_pull, what is missing is
  * pulled first. Returns 0, or 1 after printing why not. */

@@ -48,7 +48,7 @@ typedef struct {
 /* The machine's read bandwidth, measured in a child process: its 512 MiB
  * buffer then never counts in this process's peak resident memory, which
  * bench reports for the model. */
-static double bound_in_child(int threads) {
+double cli_bound_in_child(int threads) {
     int fd[2];
     if (pipe(fd) != 0) return 0;
     pid_t pid = fork();
@@ -67,7 +67,7 @@ static double bound_in_child(int threads) {
 
 /* The machine of every row, so figures from different CPUs are never
  * compared by accident. */
-static void print_cpu_json(const loam_cpu_info *c) {
+void cli_print_cpu_json(const loam_cpu_info *c) {
     printf("\"cpu\": \"");
     for (const char *p = c->name; *p; p++)
         if (*p == '"' || *p == '\\') printf("\\%c", *p);
@@ -76,7 +76,7 @@ static void print_cpu_json(const loam_cpu_info *c) {
            c->model, c->simd, (long long)(c->l1d_bytes >> 10), (long long)(c->l2_bytes >> 10), (long long)(c->l3_bytes >> 10));
 }
 
-static void print_cpu_line(const loam_cpu_info *c) {
+void cli_print_cpu_line(const loam_cpu_info *c) {
     fprintf(stderr, "cpu: %s (%s family %d model %d), %d logical CPUs, kernels %s, L1d %lld KiB, L2 %lld KiB, L3 %lld KiB per core\n", c->name,
             c->vendor, c->family, c->model, c->logical_cpus, c->simd, (long long)(c->l1d_bytes >> 10), (long long)(c->l2_bytes >> 10),
             (long long)(c->l3_bytes >> 10));
@@ -129,7 +129,7 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch,
         /* the bound of this repetition, measured just before it (a shared
          * machine's bandwidth moves from minute to minute): the machine's
          * read bandwidth; the mapped file's read speed is reported beside it */
-        double bw = bound_in_child(threads), file_bw = loam_model_read_bandwidth(model, threads);
+        double bw = cli_bound_in_child(threads), file_bw = loam_model_read_bandwidth(model, threads);
         bw_sum += bw, file_bw_sum += file_bw;
         /* decode from an empty cache, as llama-bench's tg test does, so the
          * two tools' figures compare */
@@ -240,13 +240,13 @@ static int bench_model(int argc, char **argv) {
             if (rows[r].bound_gbs > 0) printf(", \"bound_gbs\": %.2f, \"file_read_gbs\": %.2f", rows[r].bound_gbs, rows[r].file_gbs);
             printf(", \"model\": \"%s\", \"size_bytes\": %llu, \"params\": %lld, \"type\": \"%s\", ", in.architecture,
                    (unsigned long long)in.weight_bytes, (long long)in.n_params, type);
-            print_cpu_json(&cpu);
+            cli_print_cpu_json(&cpu);
             printf("}");
         }
         printf("]\n");
         return 0;
     }
-    print_cpu_line(&cpu);
+    cli_print_cpu_line(&cpu);
     if (bf16_dot && !in.bf16_dot) fprintf(stderr, "--bf16-dot: this CPU has no AVX512-BF16; the exact path ran\n");
     /* weights are mapped, not copied: peak RSS ~ file + KV cache + scratch */
     fprintf(stderr, "peak resident memory: %.2f GiB (weights %.2f GiB)\n", loam_peak_resident_bytes() / 1073741824.0,
@@ -339,11 +339,11 @@ static int bench_gemm(int argc, char **argv) {
         printf("[{\"test\": \"gemm %d,%d,%d\", \"type\": \"%s\", \"threads\": %d, \"gops\": %.2f, \"peak_gops\": %.2f, \"peak_share\": %.4f, "
                "\"peak\": \"%s\", \"path\": \"%s\", \"ms\": %.3f, ", M, N, K, type, r.threads, r.gops, r.peak_gops,
                r.peak_gops > 0 ? r.gops / r.peak_gops : 0, r.peak_label, r.path, r.seconds * 1e3);
-        print_cpu_json(&cpu);
+        cli_print_cpu_json(&cpu);
         printf("}]\n");
         return 0;
     }
-    print_cpu_line(&cpu);
+    cli_print_cpu_line(&cpu);
     printf("| product M,N,K | type | path | threads | ms | GOP/s | peak GOP/s (%s) | share of peak |\n|---|---|---|---|---|---|---|---|\n",
            r.peak_label);
     printf("| %d,%d,%d | %s | %s | %d | %.3f | %.1f | %.1f | %.0f%% |\n", M, N, K, type, r.path, r.threads, r.seconds * 1e3, r.gops, r.peak_gops,
@@ -362,5 +362,7 @@ int cmd_bench(int argc, char **argv) {
                 if (strcmp(argv[k], "--text") == 0) text = argv[k + 1];
             return bench_tokenizer(argv[i + 1], text);
         }
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] != '-' && loam_whisper_probe(argv[i])) return bench_speech(argc, argv);
     return bench_model(argc, argv);
 }

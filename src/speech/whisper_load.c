@@ -444,3 +444,16 @@ int loam_whisper_probe(const char *path) {
     free(cfg);
     return yes;
 }
+
+uint64_t loam_whisper_decode_bytes(const loam_whisper *w) {
+    const whisper_hparams *h = &w->hp;
+    uint64_t bytes = w->tok_emb->n_bytes; /* the head: every row of the embedding */
+    for (int l = 0; l < h->n_dec_layers; l++) {
+        const whisper_layer *L = &w->dec[l];
+        const loam_tensor *t[] = {L->self.q, L->self.k, L->self.v, L->self.o, L->cross.q, L->cross.o, L->fc1, L->fc2};
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) bytes += t[i]->n_bytes;
+    }
+    /* cross-attention reads K and V of every encoder position, f32 */
+    bytes += (uint64_t)h->n_dec_layers * 2 * (uint64_t)h->n_audio_ctx * (uint64_t)h->d_model * sizeof(float);
+    return bytes;
+}
