@@ -36,6 +36,37 @@ static int info_summary(const char *path, int json, const loam_error *why) {
     return 0;
 }
 
+/* A Whisper model: its shape, where it came from, its text. */
+static int info_whisper(const char *path, int json) {
+    loam_error err;
+    loam_whisper_params p = loam_whisper_default_params();
+    p.n_threads = 1;
+    loam_whisper *w = NULL;
+    if (loam_whisper_open(path, &p, &w, &err) != LOAM_OK) {
+        /* a GGUF loam cannot run as a model still gets its summary */
+        size_t n = strlen(path);
+        return n > 5 && !strcmp(path + n - 5, ".gguf") ? info_summary(path, json, &err) : cli_error_status(&err);
+    }
+    loam_whisper_info in;
+    loam_whisper_get_info(w, &in);
+    if (json)
+        printf("{\"architecture\": \"whisper\", \"source\": \"%s\", \"dtype\": \"%s\", \"n_mels\": %d, \"d_model\": %d, "
+               "\"encoder_layers\": %d, \"decoder_layers\": %d, \"n_heads\": %d, \"vocab_size\": %d, \"languages\": %d, "
+               "\"audio_context\": %d, \"text_context\": %d, \"has_text\": %s, \"decode_bytes_per_token\": %llu}\n",
+               in.source, in.weight_type, in.n_mels, in.d_model, in.n_encoder_layers, in.n_decoder_layers, in.n_heads,
+               in.n_vocab, in.n_languages, in.n_audio_ctx, in.n_text_ctx, in.has_text ? "true" : "false",
+               (unsigned long long)loam_whisper_decode_bytes(w));
+    else
+        printf("architecture: whisper (%s, %s weights)\nmel bins:     %d\nd_model:      %d\nlayers:       %d encoder, "
+               "%d decoder, %d heads\nvocabulary:   %d tokens, %d languages%s\ncontext:      %d audio, %d text positions\n"
+               "decode reads: %.1f MB per token\n",
+               in.source, in.weight_type, in.n_mels, in.d_model, in.n_encoder_layers, in.n_decoder_layers, in.n_heads,
+               in.n_vocab, in.n_languages, in.has_text ? "" : " (no tokenizer.json: ids only)", in.n_audio_ctx,
+               in.n_text_ctx, loam_whisper_decode_bytes(w) / 1e6);
+    loam_whisper_free(w);
+    return 0;
+}
+
 int cmd_info(int argc, char **argv) {
     const char *dir = NULL;
     int json = 0;
@@ -55,6 +86,7 @@ int cmd_info(int argc, char **argv) {
     if (cli_resolve_model(dir, 0, resolved, sizeof resolved)) return 1;
     dir = resolved;
     loam_error err;
+    if (loam_whisper_probe(dir)) return info_whisper(dir, json);
     loam_model *model = NULL;
     loam_model_params mp = loam_model_default_params();
     mp.n_threads = 1;
