@@ -3,6 +3,7 @@
  * never a T × S matrix. The score and mix kernels keep the query (or the
  * output) in registers while the key/value rows stream past. */
 #include <math.h>
+#include <string.h>
 
 #include "nn/nn_internal.h"
 
@@ -88,9 +89,70 @@ void nn_attention_cached(loam_nn *nn, const loam_kv_cache *kv, int layer, const 
     loam_pool_run(nn->pool, cached_task, &j, T * h->n_heads);
 }
 
+/* ------------------------------------------------- blocked (long inputs) */
+
+#define BLOCK_ROWS 64     /* query rows of one head per task */
+#define BLOCK_MIN_ROWS 32 /* below this many query rows the per-row path is as fast */
+
+typedef struct {
+    const loam_kernels *kern;
+    const nn_heads *h;
+    const float *q, *k, *v;
+    float *out;
+    int T, S;
+    float *kc, *vt; /* [n_kv_heads][S][hd] keys, [n_kv_heads][hd][S] values transposed */
+    float *work;    /* [threads][work_len]: query tile [R, hd], scores [R, S], output tile [R, hd] */
+    size_t work_len;
+} block_job;
+
+/* One K/V head into the layouts the products read: K rows contiguous, V transposed. */
+static void pack_task(void *arg, int head, int thread) {
+    (void)thread;
+    const block_job *j = arg;
+    int hd = j->h->head_dim, S = j->S;
+    size_t stride = (size_t)j->h->n_kv_heads * hd;
+    float *kc = j->kc + (size_t)head * S * hd, *vt = j->vt + (size_t)head * hd * S;
+    for (int s = 0; s < S; s++) {
+        const float *ks = j->k + s * stride + (size_t)head * hd, *vs = j->v + s * stride + (size_t)head * hd;
+        memcpy(kc + (size_t)s * hd, ks, sizeof(float) * (size_t)hd);
+        for (int i = 0; i < hd; i++) vt[(size_t)i * S + s] = vs[i];
+    }
+}
+
+/* scores[R, S] = Q_tile · Kᵀ, softmax per row, out_tile[R, hd] = P · V. */
+static void block_task(void *arg, int task, int thread) {
+    const block_job *j = arg;
+    const nn_heads *h = j->h;
+    int hd = h->head_dim, nq = h->n_heads, group = nq / h->n_kv_heads, S = j->S;
+    int n_tiles = (j->T + BLOCK_ROWS - 1) / BLOCK_ROWS, head = task / n_tiles, r0 = task % n_tiles * BLOCK_ROWS;
+    int R = j->T - r0 < BLOCK_ROWS ? j->T - r0 : BLOCK_ROWS, kvh = head / group;
+    float *qt = j->work + (size_t)thread * j->work_len, *sc = qt + (size_t)BLOCK_ROWS * hd, *ot = sc + (size_t)BLOCK_ROWS * S;
+    for (int r = 0; r < R; r++) memcpy(qt + (size_t)r * hd, j->q + ((size_t)(r0 + r) * nq + head) * hd, sizeof(float) * (size_t)hd);
+    j->kern->matmul(qt, R, hd, j->kc + (size_t)kvh * S * hd, LOAM_T_F32, 0, S, sc, S);
+    for (int r = 0; r < R; r++) softmax_scores(j->kern, sc + (size_t)r * S, S, head_scale(h), 0.0f);
+    j->kern->matmul(sc, R, S, j->vt + (size_t)kvh * hd * S, LOAM_T_F32, 0, hd, ot, hd);
+    for (int r = 0; r < R; r++) memcpy(j->out + ((size_t)(r0 + r) * nq + head) * hd, ot + (size_t)r * hd, sizeof(float) * (size_t)hd);
+}
+
+static void dense_blocked(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
+                          float *out) {
+    int hd = h->head_dim, nkv = h->n_kv_heads;
+    size_t work_len = (size_t)BLOCK_ROWS * (2 * (size_t)hd + (size_t)S);
+    void *pack = nn->attn_pack, *work = nn->attn_work;
+    int ok = nn_reserve(nn, &pack, &nn->attn_pack_cap, 2 * (size_t)nkv * S * hd, sizeof(float), "attention blocks") &&
+             nn_reserve(nn, &work, &nn->attn_work_cap, (size_t)nn_threads(nn) * work_len, sizeof(float), "attention tiles");
+    nn->attn_pack = pack, nn->attn_work = work;
+    if (!ok) return;
+    block_job j = {nn->kernels, h, q, k, v, out, T, S, nn->attn_pack, nn->attn_pack + (size_t)nkv * S * hd, nn->attn_work, work_len};
+    loam_pool_run(nn->pool, pack_task, &j, nkv);
+    loam_pool_run(nn->pool, block_task, &j, h->n_heads * ((T + BLOCK_ROWS - 1) / BLOCK_ROWS));
+}
+
 static void dense(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
                   int causal, float *out) {
-    if (nn->status || T <= 0 || S <= 0 || !reserve_scores(nn, S)) return;
+    if (nn->status || T <= 0 || S <= 0) return;
+    if (!causal && !h->alibi_slopes && T >= BLOCK_MIN_ROWS) return dense_blocked(nn, q, T, k, v, S, h, out);
+    if (!reserve_scores(nn, S)) return;
     attn_job j = {nn->kernels, h, q, out, nn->scores, S, NULL, 0, NULL, NULL, k, v, T, S, causal};
     loam_pool_run(nn->pool, dense_task, &j, T * h->n_heads);
 }

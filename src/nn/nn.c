@@ -21,7 +21,7 @@ loam_status nn_init(loam_nn *nn, const loam_kernels *kernels, int n_threads, loa
 
 void nn_free(loam_nn *nn) {
     if (!nn) return;
-    free(nn->xq), free(nn->xb), free(nn->cols), free(nn->scores);
+    free(nn->xq), free(nn->xb), free(nn->cols), free(nn->scores), free(nn->attn_pack), free(nn->attn_work);
     loam_pool_free(nn->pool);
     memset(nn, 0, sizeof *nn);
 }

@@ -36,6 +36,10 @@ typedef struct loam_nn {
     size_t cols_cap;
     float *scores; /* attention scores, one row per thread */
     size_t scores_cap;
+    float *attn_pack; /* blocked attention: each head's keys and transposed values */
+    size_t attn_pack_cap;
+    float *attn_work; /* blocked attention: per thread a query tile, its scores, its output */
+    size_t attn_work_cap;
 } loam_nn;
 
 /* An nn over `kernels` with its own pool of n_threads. */
@@ -123,7 +127,11 @@ void nn_attention_cached(loam_nn *nn, const loam_kv_cache *kv, int layer, const 
 
 /* Full (non-causal) self-attention: q, k, v from the same T rows,
  *   out[t, h] = softmax_s(q[t, h] · k[s] · scale) · v[s]   over all s < T.
- * q, out [T, n_heads · head_dim]; k, v [T, n_kv_heads · head_dim]. */
+ * q, out [T, n_heads · head_dim]; k, v [T, n_kv_heads · head_dim].
+ * Long inputs (Whisper's 1500 positions) run blocked: a tile of query rows
+ * of one head against all its keys as two matrix products of the kernel
+ * table (Q·Kᵀ, then P·V), so each key and value row is read once per tile
+ * instead of once per row. */
 void nn_attention_full(loam_nn *nn, const float *q, const float *k, const float *v, int T, const nn_heads *h,
                        float *out);
 

@@ -355,6 +355,44 @@ static void test_attention_dense(void) {
     nn_free(&nn);
 }
 
+/* Long inputs take the blocked path (query tiles of one head as two matrix
+ * products): tiles not a multiple of the tile size, GQA, odd head size,
+ * at every SIMD level this CPU runs, against the definition. */
+static void test_attention_blocked(void) {
+    loam_simd levels[] = {LOAM_SIMD_SCALAR, LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
+    nn_heads shapes[] = {{4, 4, 64, 0, NULL}, {6, 2, 24, 0, NULL}, {3, 1, 7, 0.3f, NULL}};
+    int ran = 0;
+    for (int li = 0; li < 3; li++) {
+        if (!loam_test_cpu_has(levels[li])) continue;
+        loam_nn nn;
+        CHECK(open_nn(&nn, levels[li], 2, 0), "nn_init failed");
+        ran++;
+        for (int si = 0; si < 3; si++) {
+            const nn_heads *h = &shapes[si];
+            int T = si == 0 ? 97 : 33, S = si == 2 ? 150 : 131, dq = h->n_heads * h->head_dim, dkv = h->n_kv_heads * h->head_dim;
+            float *q = malloc((size_t)T * dq * 4), *k = malloc((size_t)S * dkv * 4), *v = malloc((size_t)S * dkv * 4);
+            float *out = malloc((size_t)T * dq * 4);
+            double *ref = malloc((size_t)T * dq * 8);
+            int *n_vis = malloc(sizeof(int) * (size_t)T), *qpos = calloc((size_t)T, sizeof(int));
+            fill(q, (size_t)T * dq, 1.0f), fill(k, (size_t)S * dkv, 1.0f), fill(v, (size_t)S * dkv, 1.0f);
+            for (int t = 0; t < T; t++) n_vis[t] = S;
+            nn_attention_cross(&nn, q, T, k, v, S, h, out);
+            attention_ref(q, T, k, v, n_vis, qpos, h, ref);
+            double d_cross = worst_diff(out, ref, (size_t)T * dq);
+            for (int t = 0; t < T; t++) n_vis[t] = T;
+            nn_attention_full(&nn, q, k, v, T, h, out);
+            attention_ref(q, T, k, v, n_vis, qpos, h, ref);
+            double d_full = worst_diff(out, ref, (size_t)T * dq);
+            free(q), free(k), free(v), free(out), free(ref), free(n_vis), free(qpos);
+            CHECK(nn_status(&nn, NULL) == LOAM_OK, "attention failed");
+            CHECK(d_full <= 1e-5 && d_cross <= 1e-5, "%s heads %d/%d hd %d T %d S %d: full %g, cross %g",
+                  loam_test_simd_name(levels[li]), h->n_heads, h->n_kv_heads, h->head_dim, T, S, d_full, d_cross);
+        }
+        nn_free(&nn);
+    }
+    CHECK(ran > 0, "no SIMD level ran");
+}
+
 /* Causal over a cache of each storage type, two sequences, GQA and ALiBi:
  * the reference reads the rows back as the cache stores them. */
 static void test_attention_cached(void) {
@@ -469,6 +507,7 @@ void register_nn_tests(void) {
     test_add("nn: silu, gelu (erf), gelu (tanh), quick-gelu and gating equal the definitions", test_activations);
     test_add("nn: rope (rotate_half and interleaved, partial rotary) equals the rotation", test_rope);
     test_add("nn: full, cross and masked attention equal softmax(qk)v (MHA, GQA, MQA)", test_attention_dense);
+    test_add("nn: blocked full and cross attention (long inputs) equal softmax(qk)v at every SIMD level", test_attention_blocked);
     test_add("nn: cached causal attention over f32/f16/q8_0 caches, two sequences, ALiBi", test_attention_cached);
     test_add("nn: KV cache batch rules (gapless prefixes, overwrite, duplicates, failed batch)", test_kv_batch_rules);
     test_add("nn: KV cache drop a range, truncate, copy a prefix", test_kv_remove_copy);
