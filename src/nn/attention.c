@@ -20,6 +20,7 @@ typedef struct {
     const int32_t *pos, *seq;
     const float *k, *v;
     int T, S, causal;
+    int head_major; /* k, v as [n_kv_heads][S][hd] instead of [S][n_kv_heads · hd] */
 } attn_job;
 
 /* softmax(scores[0..n) · scale + slope (p − last)) in place. */
@@ -59,7 +60,8 @@ static void dense_task(void *arg, int task, int thread) {
     int hd = h->head_dim, nq = h->n_heads, group = nq / h->n_kv_heads;
     int row = task / nq, head = task % nq, kv_head = head / group;
     int n = j->causal ? row + 1 + (j->S - j->T) : j->S;
-    size_t stride = (size_t)h->n_kv_heads * hd * sizeof(float);
+    size_t stride = (j->head_major ? 1 : (size_t)h->n_kv_heads) * hd * sizeof(float);
+    size_t head_at = j->head_major ? (size_t)kv_head * j->S * hd : (size_t)kv_head * hd;
     const float *q = j->q + ((size_t)row * nq + head) * hd;
     float *scores = j->scores + (size_t)thread * j->scores_len;
     if (n <= 0) { /* a row that sees no key (causal with S < T) */
@@ -67,11 +69,11 @@ static void dense_task(void *arg, int task, int thread) {
         for (int i = 0; i < hd; i++) out[i] = 0.0f;
         return;
     }
-    j->kern->attn_scores[LOAM_KV_F32](q, (const uint8_t *)(j->k + (size_t)kv_head * hd), stride, n, hd, scores);
+    j->kern->attn_scores[LOAM_KV_F32](q, (const uint8_t *)(j->k + head_at), stride, n, hd, scores);
     /* ALiBi's bias is relative to the row's own key position */
     softmax_scores(j->kern, scores, n, head_scale(h), h->alibi_slopes && j->causal ? h->alibi_slopes[head] : 0.0f);
     float *out = j->out + ((size_t)row * nq + head) * hd;
-    j->kern->attn_mix[LOAM_KV_F32](scores, (const uint8_t *)(j->v + (size_t)kv_head * hd), stride, n, hd, out);
+    j->kern->attn_mix[LOAM_KV_F32](scores, (const uint8_t *)(j->v + head_at), stride, n, hd, out);
 }
 
 /* Per-thread score rows of `len` floats. */
@@ -85,7 +87,7 @@ static int reserve_scores(loam_nn *nn, int len) {
 void nn_attention_cached(loam_nn *nn, const loam_kv_cache *kv, int layer, const float *q, int T, const int32_t *pos,
                          const int32_t *seq, const nn_heads *h, float *out) {
     if (nn->status || !reserve_scores(nn, kv->n_ctx)) return;
-    attn_job j = {nn->kernels, h, q, out, nn->scores, kv->n_ctx, kv, layer, pos, seq, NULL, NULL, T, 0, 1};
+    attn_job j = {nn->kernels, h, q, out, nn->scores, kv->n_ctx, kv, layer, pos, seq, NULL, NULL, T, 0, 1, 0};
     loam_pool_run(nn->pool, cached_task, &j, T * h->n_heads);
 }
 
@@ -119,7 +121,21 @@ static void pack_task(void *arg, int head, int thread) {
     }
 }
 
-/* scores[R, S] = Q_tile · Kᵀ, softmax per row, out_tile[R, hd] = P · V. */
+/* exp(s − max) / Σ in place, s already scaled: the max in eight running
+ * lanes (the loop the compiler vectorizes), the rest in the kernel table */
+static void softmax_row(const loam_kernels *kern, float *s, int n) {
+    float m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int p = 0;
+    for (; p + 8 <= n; p += 8)
+        for (int l = 0; l < 8; l++) m[l] = s[p + l] > m[l] ? s[p + l] : m[l];
+    float max = -INFINITY;
+    for (int l = 0; l < 8; l++) max = m[l] > max ? m[l] : max;
+    for (; p < n; p++) max = s[p] > max ? s[p] : max;
+    float inv = (float)(1.0 / kern->softmax_exp(s, n, max));
+    for (p = 0; p < n; p++) s[p] *= inv;
+}
+
+/* scores[R, S] = (scale · Q_tile) · Kᵀ, softmax per row, out_tile[R, hd] = P · V. */
 static void block_task(void *arg, int task, int thread) {
     const block_job *j = arg;
     const nn_heads *h = j->h;
@@ -127,9 +143,13 @@ static void block_task(void *arg, int task, int thread) {
     int n_tiles = (j->T + BLOCK_ROWS - 1) / BLOCK_ROWS, head = task / n_tiles, r0 = task % n_tiles * BLOCK_ROWS;
     int R = j->T - r0 < BLOCK_ROWS ? j->T - r0 : BLOCK_ROWS, kvh = head / group;
     float *qt = j->work + (size_t)thread * j->work_len, *sc = qt + (size_t)BLOCK_ROWS * hd, *ot = sc + (size_t)BLOCK_ROWS * S;
-    for (int r = 0; r < R; r++) memcpy(qt + (size_t)r * hd, j->q + ((size_t)(r0 + r) * nq + head) * hd, sizeof(float) * (size_t)hd);
+    float scale = head_scale(h);
+    for (int r = 0; r < R; r++) {
+        const float *src = j->q + ((size_t)(r0 + r) * nq + head) * hd;
+        for (int i = 0; i < hd; i++) qt[(size_t)r * hd + i] = src[i] * scale;
+    }
     j->kern->matmul(qt, R, hd, j->kc + (size_t)kvh * S * hd, LOAM_T_F32, 0, S, sc, S);
-    for (int r = 0; r < R; r++) softmax_scores(j->kern, sc + (size_t)r * S, S, head_scale(h), 0.0f);
+    for (int r = 0; r < R; r++) softmax_row(j->kern, sc + (size_t)r * S, S);
     j->kern->matmul(sc, R, S, j->vt + (size_t)kvh * hd * S, LOAM_T_F32, 0, hd, ot, hd);
     for (int r = 0; r < R; r++) memcpy(j->out + ((size_t)(r0 + r) * nq + head) * hd, ot + (size_t)r * hd, sizeof(float) * (size_t)hd);
 }
@@ -153,8 +173,22 @@ static void dense(loam_nn *nn, const float *q, int T, const float *k, const floa
     if (nn->status || T <= 0 || S <= 0) return;
     if (!causal && !h->alibi_slopes && T >= BLOCK_MIN_ROWS) return dense_blocked(nn, q, T, k, v, S, h, out);
     if (!reserve_scores(nn, S)) return;
-    attn_job j = {nn->kernels, h, q, out, nn->scores, S, NULL, 0, NULL, NULL, k, v, T, S, causal};
+    attn_job j = {nn->kernels, h, q, out, nn->scores, S, NULL, 0, NULL, NULL, k, v, T, S, causal, 0};
     loam_pool_run(nn->pool, dense_task, &j, T * h->n_heads);
+}
+
+void nn_attention_cross_heads(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
+                              float *out) {
+    if (nn->status || T <= 0 || S <= 0 || !reserve_scores(nn, S)) return;
+    attn_job j = {nn->kernels, h, q, out, nn->scores, S, NULL, 0, NULL, NULL, k, v, T, S, 0, 1};
+    loam_pool_run(nn->pool, dense_task, &j, T * h->n_heads);
+}
+
+void nn_heads_major(const float *x, int S, const nn_heads *h, float *out) {
+    int hd = h->head_dim, nkv = h->n_kv_heads;
+    for (int s = 0; s < S; s++)
+        for (int g = 0; g < nkv; g++)
+            memcpy(out + ((size_t)g * S + s) * hd, x + ((size_t)s * nkv + g) * hd, sizeof(float) * (size_t)hd);
 }
 
 void nn_attention_full(loam_nn *nn, const float *q, const float *k, const float *v, int T, const nn_heads *h,

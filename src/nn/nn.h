@@ -140,6 +140,14 @@ void nn_attention_full(loam_nn *nn, const float *q, const float *k, const float 
 void nn_attention_cross(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
                         float *out);
 
+/* The same over K/V laid out head-major, k, v [n_kv_heads][S][head_dim]: a
+ * fixed K/V read by many short queries (Whisper's decoder, one token at a
+ * time) streams each head's keys contiguously. */
+void nn_attention_cross_heads(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
+                              float *out);
+/* out[n_kv_heads][S][head_dim] = x[S][n_kv_heads · head_dim] regrouped by head. */
+void nn_heads_major(const float *x, int S, const nn_heads *h, float *out);
+
 /* Causal without a cache (CLIP's text encoder): row t sees keys s ≤ t + S − T. */
 void nn_attention_masked(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
                          float *out);

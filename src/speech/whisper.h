@@ -73,7 +73,8 @@ struct loam_whisper {
     loam_nn nn;
     int n_threads;
     float *enc_out;              /* [S, D] */
-    float *cross_k, *cross_v;    /* [n_dec_layers][S, D] */
+    float *enc_scratch;          /* the encoder's activations, kept between windows (no page faults each window) */
+    float *cross_k, *cross_v;    /* [n_dec_layers][heads][S][head_dim]: head-major */
     loam_kv_cache kv;            /* decoder self-attention, up to WHISPER_MAX_SEQ sequences */
     int n_rows_cap;              /* decoder scratch rows */
     float *x, *h, *q, *k, *v, *att, *o, *ff; /* [T, D] (ff [T, F]) */

@@ -24,7 +24,7 @@ loam_status whisper_runtime_init(loam_whisper *w, loam_error *err) {
 }
 
 void whisper_runtime_free(loam_whisper *w) {
-    free(w->enc_out), free(w->cross_k), free(w->cross_v);
+    free(w->enc_out), free(w->cross_k), free(w->cross_v), free(w->enc_scratch);
     free(w->x), free(w->h), free(w->q), free(w->k), free(w->v), free(w->att), free(w->o), free(w->ff);
     free(w->logits), free(w->pos), free(w->seq);
     loam_kv_cache_free(&w->kv);
@@ -48,7 +48,7 @@ static void attention(loam_whisper *w, const whisper_attn_w *a, attn_kind kind, 
     nn_linear(&w->nn, r->h, T, a->q, a->bq, r->q);
     if (kind == ATTN_CROSS) {
         size_t off = (size_t)layer * S * D;
-        nn_attention_cross(&w->nn, r->q, T, w->cross_k + off, w->cross_v + off, S, &heads, r->att);
+        nn_attention_cross_heads(&w->nn, r->q, T, w->cross_k + off, w->cross_v + off, S, &heads, r->att);
     } else {
         nn_linear(&w->nn, r->h, T, a->k, NULL, r->k);
         nn_linear(&w->nn, r->h, T, a->v, a->bv, r->v);
@@ -77,17 +77,14 @@ static void mlp(loam_whisper *w, const whisper_layer *L, rows *r, int F) {
 loam_status whisper_encode(loam_whisper *w, const float *mel, loam_error *err) {
     const whisper_hparams *hp = &w->hp;
     int M = hp->n_mels, N = MEL_WINDOW_FRAMES, S = hp->n_audio_ctx, D = hp->d_model, F = hp->n_enc_ff;
-    size_t SD = (size_t)S * D;
-    float *in = malloc(sizeof(float) * (size_t)N * M), *c1 = malloc(sizeof(float) * (size_t)N * D);
+    size_t SD = (size_t)S * D, NM = (size_t)N * M, ND = (size_t)N * D, SF = (size_t)S * F;
+    if (!w->enc_scratch && !(w->enc_scratch = malloc(sizeof(float) * (NM + ND + 7 * SD + SF))))
+        return loam_fail(err, LOAM_E_NOMEM, "whisper encoder: out of memory");
+    float *in = w->enc_scratch, *c1 = in + NM;
     rows r = {.T = S};
-    r.x = malloc(sizeof(float) * SD), r.h = malloc(sizeof(float) * SD), r.q = malloc(sizeof(float) * SD);
-    r.k = malloc(sizeof(float) * SD), r.v = malloc(sizeof(float) * SD), r.att = malloc(sizeof(float) * SD);
-    r.o = malloc(sizeof(float) * SD), r.ff = malloc(sizeof(float) * (size_t)S * F);
+    r.x = c1 + ND, r.h = r.x + SD, r.q = r.h + SD, r.k = r.q + SD, r.v = r.k + SD, r.att = r.v + SD, r.o = r.att + SD;
+    r.ff = r.o + SD;
     loam_status st = LOAM_OK;
-    if (!in || !c1 || !r.x || !r.h || !r.q || !r.k || !r.v || !r.att || !r.o || !r.ff) {
-        st = loam_fail(err, LOAM_E_NOMEM, "whisper encoder: out of memory");
-        goto done;
-    }
     /* 1. in[N, M] = melᵀ (a row per frame) */
     for (int m = 0; m < M; m++)
         for (int f = 0; f < N; f++) in[(size_t)f * M + m] = mel[(size_t)m * N + f];
@@ -102,18 +99,19 @@ loam_status whisper_encode(loam_whisper *w, const float *mel, loam_error *err) {
         attention(w, &w->enc[l].self, ATTN_FULL, l, &r, hp->n_enc_heads);
         mlp(w, &w->enc[l], &r, F);
     }
-    /* 4. enc_out = norm(x); every decoder layer's cross K, V from it, once per window */
+    /* 4. enc_out = norm(x); every decoder layer's cross K, V from it, once per
+     *    window, kept head-major: each decoder step streams a head's keys */
     norm(w, r.x, w->enc_out, S, w->enc_ln_w, w->enc_ln_b);
+    nn_heads dh = {hp->n_dec_heads, hp->n_dec_heads, D / hp->n_dec_heads, 0.0f, NULL};
     for (int l = 0; l < hp->n_dec_layers; l++) {
         const whisper_attn_w *a = &w->dec[l].cross;
-        nn_linear(&w->nn, w->enc_out, S, a->k, NULL, w->cross_k + (size_t)l * SD);
-        nn_linear(&w->nn, w->enc_out, S, a->v, a->bv, w->cross_v + (size_t)l * SD);
+        nn_linear(&w->nn, w->enc_out, S, a->k, NULL, r.k);
+        nn_linear(&w->nn, w->enc_out, S, a->v, a->bv, r.v);
+        nn_heads_major(r.k, S, &dh, w->cross_k + (size_t)l * SD);
+        nn_heads_major(r.v, S, &dh, w->cross_v + (size_t)l * SD);
     }
     st = nn_status(&w->nn, err);
     for (int s = 0; s < WHISPER_MAX_SEQ; s++) loam_kv_seq_clear_all(&w->kv, s);
-done:
-    free(in), free(c1);
-    free(r.x), free(r.h), free(r.q), free(r.k), free(r.v), free(r.att), free(r.o), free(r.ff);
     return st;
 }
 

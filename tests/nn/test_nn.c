@@ -379,6 +379,13 @@ static void test_attention_blocked(void) {
             nn_attention_cross(&nn, q, T, k, v, S, h, out);
             attention_ref(q, T, k, v, n_vis, qpos, h, ref);
             double d_cross = worst_diff(out, ref, (size_t)T * dq);
+            /* the same K/V head-major, for 1 and 5 query rows (a decoder step, beams) */
+            float *kh = malloc((size_t)S * dkv * 4), *vh = malloc((size_t)S * dkv * 4);
+            nn_heads_major(k, S, h, kh), nn_heads_major(v, S, h, vh);
+            nn_attention_cross_heads(&nn, q, 5, kh, vh, S, h, out);
+            double d_heads = worst_diff(out, ref, (size_t)5 * dq);
+            free(kh), free(vh);
+            CHECK(d_heads <= 1e-5, "head-major cross attention differs by %g", d_heads);
             for (int t = 0; t < T; t++) n_vis[t] = T;
             nn_attention_full(&nn, q, k, v, T, h, out);
             attention_ref(q, T, k, v, n_vis, qpos, h, ref);
@@ -507,7 +514,7 @@ void register_nn_tests(void) {
     test_add("nn: silu, gelu (erf), gelu (tanh), quick-gelu and gating equal the definitions", test_activations);
     test_add("nn: rope (rotate_half and interleaved, partial rotary) equals the rotation", test_rope);
     test_add("nn: full, cross and masked attention equal softmax(qk)v (MHA, GQA, MQA)", test_attention_dense);
-    test_add("nn: blocked full and cross attention (long inputs) equal softmax(qk)v at every SIMD level", test_attention_blocked);
+    test_add("nn: blocked full and cross attention (long inputs), head-major cross attention, equal softmax(qk)v at every SIMD level", test_attention_blocked);
     test_add("nn: cached causal attention over f32/f16/q8_0 caches, two sequences, ALiBi", test_attention_cached);
     test_add("nn: KV cache batch rules (gapless prefixes, overwrite, duplicates, failed batch)", test_kv_batch_rules);
     test_add("nn: KV cache drop a range, truncate, copy a prefix", test_kv_remove_copy);
