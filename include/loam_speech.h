@@ -104,6 +104,13 @@ LOAM_API size_t loam_whisper_text(const loam_whisper *w, const int32_t *ids, int
 
 typedef enum { LOAM_WHISPER_TRANSCRIBE = 0, LOAM_WHISPER_TRANSLATE } loam_whisper_task;
 
+/* A word with its times from the alignment heads (openai's word_timestamps). */
+typedef struct loam_whisper_word {
+    const char *word; /* with its leading space, punctuation merged as openai does */
+    double start, end;
+    float probability;
+} loam_whisper_word;
+
 typedef struct loam_whisper_segment {
     int id;
     double start, end; /* seconds */
@@ -112,6 +119,8 @@ typedef struct loam_whisper_segment {
     const int32_t *tokens; /* text and timestamp tokens */
     int n_tokens;
     float temperature, avg_logprob, compression_ratio, no_speech_prob;
+    const loam_whisper_word *words; /* with word_timestamps, else NULL */
+    int n_words;
 } loam_whisper_segment;
 
 /* Called once per segment as the windows are decoded; `done` is the
@@ -138,6 +147,7 @@ typedef struct loam_whisper_full_params {
     const char *initial_prompt;        /* or NULL */
     uint64_t seed;                     /* for sampling at temperature > 0 */
     int max_initial_timestamp_index;   /* −1: the model's (generation_config, else 50) */
+    int word_timestamps;               /* words with times: DTW over the alignment heads' cross-attention */
     loam_whisper_segment_cb on_segment;
     loam_whisper_window_cb on_window;
     void *user;

@@ -39,7 +39,7 @@ static const char usage[] =
     "  --max-duration S        refuse audio longer than S seconds (default 86400)\n"
     "  -t, --threads N         threads (default: physical cores)\n"
     "  -q, --quiet             no progress on stderr\n"
-    "  --word-timestamps       not available yet (alignment heads + DTW): refused\n";
+    "  --word-timestamps       words with their times (DTW over the alignment heads' cross-attention), in json\n";
 
 typedef struct opts {
     const char *model, *audio, *dump, *out_dir, *lang;
@@ -137,8 +137,7 @@ static int parse(int argc, char **argv, opts *o) {
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             o->quiet = 1;
         } else if (!strcmp(a, "--word-timestamps")) {
-            return cli_error("--word-timestamps is not available yet in loam (the DTW over the alignment heads' "
-                             "cross-attention is not built)");
+            o->p.word_timestamps = 1;
         } else if (a[0] == '-' && a[1]) {
             return cli_error("transcribe: unknown option \"%s\" (see loam transcribe --help)", a);
         } else if (!o->model) {

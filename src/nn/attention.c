@@ -205,3 +205,15 @@ void nn_attention_masked(loam_nn *nn, const float *q, int T, const float *k, con
                          float *out) {
     dense(nn, q, T, k, v, S, h, 1, out);
 }
+
+void nn_attention_head_scores(loam_nn *nn, const float *q, int T, const float *k, int S, const nn_heads *h, int head,
+                              float *scores) {
+    int hd = h->head_dim, nq = h->n_heads, kvh = head / (nq / h->n_kv_heads);
+    float scale = head_scale(h);
+    for (int t = 0; t < T; t++) {
+        float *row = scores + (size_t)t * S;
+        nn->kernels->attn_scores[LOAM_KV_F32](q + ((size_t)t * nq + head) * hd,
+                                              (const uint8_t *)(k + (size_t)kvh * S * hd), (size_t)hd * sizeof(float), S, hd, row);
+        for (int s = 0; s < S; s++) row[s] *= scale;
+    }
+}

@@ -145,6 +145,11 @@ void nn_attention_cross(loam_nn *nn, const float *q, int T, const float *k, cons
  * time) streams each head's keys contiguously. */
 void nn_attention_cross_heads(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
                               float *out);
+/* scores[T, S] = q[t, head] · k[s, head] · scale for one query head, k
+ * head-major as above: the raw cross-attention scores (before the softmax)
+ * that Whisper's word alignment reads. */
+void nn_attention_head_scores(loam_nn *nn, const float *q, int T, const float *k, int S, const nn_heads *h, int head,
+                              float *scores);
 /* out[n_kv_heads][S][head_dim] = x[S][n_kv_heads · head_dim] regrouped by head. */
 void nn_heads_major(const float *x, int S, const nn_heads *h, float *out);
 

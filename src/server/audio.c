@@ -2,7 +2,7 @@
  * /v1/audio/translations: a multipart/form-data body (parsed by
  * libmicrohttpd's post processor) with the audio file and OpenAI's fields
  * (model, language, prompt, response_format, temperature,
- * timestamp_granularities[]), one transcription at a time per model (a
+ * timestamp_granularities[] segment / word), one transcription at a time per model (a
  * bounded number wait), the answer in the asked format. */
 #include <microhttpd.h>
 #include <stdio.h>
@@ -103,6 +103,18 @@ static void answer(srv_speech *sp, const loam_whisper_result *r, const char *for
             cJSON_AddNumberToObject(o, "duration", r->duration);
             cJSON_AddStringToObject(o, "text", text);
             cJSON *segs = j ? cJSON_DetachItemFromObject(j, "segments") : NULL;
+            if (r->n_segments && r->segments[0].words) { /* OpenAI's words: one list, without probabilities */
+                cJSON *words = cJSON_AddArrayToObject(o, "words");
+                for (int i = 0; i < r->n_segments; i++)
+                    for (int k = 0; k < r->segments[i].n_words; k++) {
+                        const loam_whisper_word *wd = &r->segments[i].words[k];
+                        cJSON *x = cJSON_CreateObject();
+                        cJSON_AddStringToObject(x, "word", wd->word);
+                        cJSON_AddNumberToObject(x, "start", wd->start);
+                        cJSON_AddNumberToObject(x, "end", wd->end);
+                        cJSON_AddItemToArray(words, x);
+                    }
+            }
             cJSON_AddItemToObject(o, "segments", segs ? segs : cJSON_CreateArray());
             cJSON_Delete(j);
         } else {
@@ -134,9 +146,7 @@ static int parse_params(form *f, int translate, loam_whisper_full_params *p, srv
          * a temperature above 0 is the one used */
         if (t > 0) p->temperature_inc = 0;
     }
-    if (strstr(f->granularity, "word"))
-        return srv_error(out, 400, "timestamp_granularities", "unsupported_value",
-                         "word timestamps are not available in loam yet; ask for segment"), 0;
+    if (strstr(f->granularity, "word")) p->word_timestamps = 1;
     const char *formats[] = {"json", "text", "srt", "vtt", "verbose_json"};
     if (!f->format[0]) strcpy(f->format, "json");
     for (size_t i = 0; i < 5; i++)

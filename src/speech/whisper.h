@@ -62,6 +62,10 @@ struct loam_whisper {
     int32_t begin_suppress[16];
     int n_begin_suppress;
     int max_initial_ts;
+    /* alignment heads (layer, head): generation_config's, else every head of the last half of the decoder */
+    int32_t (*align_heads)[2];
+    int n_align;
+    float *align_scores; /* while set: a decode writes those heads' raw cross-attention scores [n_align][T][S] here */
     /* text: a tokenizer (hub folder) or the file's own byte vocabulary */
     loam_tokenizer *tok;
     char **vocab;
@@ -105,6 +109,15 @@ loam_status whisper_encode(loam_whisper *w, const float *mel, loam_error *err);
  * want[t] (all when want is NULL), packed in order. */
 loam_status whisper_decode_rows(loam_whisper *w, const int32_t *tokens, const int32_t *pos, const int32_t *seq, int T,
                                 const uint8_t *want, loam_error *err);
+
+/* whisper_align.c: word timestamps for one window's new segments */
+struct search_opts;
+loam_status whisper_add_word_timestamps(loam_whisper *w, int lang, loam_whisper_task task, loam_whisper_segment *segs, int n_segs,
+                                        int num_frames, double *last_speech, loam_error *err);
+void whisper_words_free(loam_whisper_segment *s);
+/* Dynamic time warping over cost[N, M] (openai's dtw_cpu): the path's
+ * (row, column) pairs from (0, 0) to (N−1, M−1); returns their count (≤ N + M). */
+int whisper_dtw(const double *cost, int N, int M, int *rows, int *cols);
 
 /* whisper_rules.c: openai/whisper's logit filters */
 typedef struct whisper_rules {

@@ -125,6 +125,17 @@ static char *result_json(const loam_whisper *w, const loam_whisper_result *r) {
         cJSON_AddNumberToObject(o, "avg_logprob", s->avg_logprob);
         cJSON_AddNumberToObject(o, "compression_ratio", s->compression_ratio);
         cJSON_AddNumberToObject(o, "no_speech_prob", s->no_speech_prob);
+        if (s->words) {
+            cJSON *ws = cJSON_AddArrayToObject(o, "words");
+            for (int k = 0; k < s->n_words; k++) {
+                cJSON *wd = cJSON_CreateObject();
+                cJSON_AddStringToObject(wd, "word", s->words[k].word);
+                cJSON_AddNumberToObject(wd, "start", s->words[k].start);
+                cJSON_AddNumberToObject(wd, "end", s->words[k].end);
+                cJSON_AddNumberToObject(wd, "probability", round(s->words[k].probability * 1e4) / 1e4);
+                cJSON_AddItemToArray(ws, wd);
+            }
+        }
         cJSON_AddItemToArray(segs, o);
     }
     const char *lang = r->language >= 0 ? loam_whisper_lang_code(w, r->language) : NULL;

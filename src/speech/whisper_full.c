@@ -38,6 +38,7 @@ typedef struct full_state {
     int32_t *all_tokens; /* the text so far, for the prompt */
     int n_all, cap_all, prompt_from;
     uint64_t rng;
+    double last_speech; /* end of the last word with word timestamps */
 } full_state;
 
 /* openai's decode_with_fallback. */
@@ -69,8 +70,7 @@ static int push_tokens(full_state *f, const int32_t *t, int n) {
     return 1;
 }
 
-/* A segment of tokens[0..n) from start to end (seconds); text empty when
- * it is instantaneous or blank (as transcribe() clears those). */
+/* A segment of tokens[0..n) from start to end (seconds). */
 static loam_status add_segment(full_state *f, int64_t seek, double start, double end, const int32_t *tokens, int n,
                                const search_result *res, loam_error *err) {
     loam_whisper_result *r = f->r;
@@ -89,26 +89,23 @@ static loam_status add_segment(full_state *f, int64_t seek, double start, double
     }
     loam_whisper_text(f->w, tokens, n, text, len + 1);
     memcpy(tok, tokens, sizeof(int32_t) * (size_t)n);
-    int blank = 1;
-    for (size_t i = 0; i < len && blank; i++) blank = text[i] == ' ' || text[i] == '\t' || text[i] == '\n';
-    if (start == end || blank) text[0] = 0, n = 0;
     loam_whisper_segment *s = &r->segments[r->n_segments];
     *s = (loam_whisper_segment){r->n_segments, start, end, seek, text, tok, n, res->temperature, res->avg_logprob,
-                                res->compression_ratio, res->no_speech_prob};
+                                res->compression_ratio, res->no_speech_prob, NULL, 0};
     r->n_segments++;
-    if (!push_tokens(f, tok, n)) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     return LOAM_OK;
 }
 
 /* Splits a window's tokens into segments at consecutive timestamps and
  * returns how far the window advances (mel frames). */
 static loam_status segment_window(full_state *f, int64_t seek, int seg_frames, const search_result *res,
-                                  int64_t *advance, loam_error *err) {
+                                  int64_t *advance, int *single_ending, loam_error *err) {
     const whisper_special *sp = &f->w->sp;
     const int32_t *t = res->tokens;
     int n = res->n_tokens, tb = sp->ts_begin;
     double offset = (double)seek * MEL_HOP / MEL_SAMPLE_RATE, prec = 0.02;
     int single_end = n >= 2 && t[n - 2] < tb && t[n - 1] >= tb;
+    *single_ending = single_end;
     int slices[SEARCH_MAX_TOKENS + 1], n_slices = 0;
     for (int i = 1; i < n; i++)
         if (t[i - 1] >= tb && t[i] >= tb) slices[n_slices++] = i;
@@ -184,10 +181,30 @@ static loam_status run(full_state *f, const float *samples, size_t n, loam_error
             seek += seg_frames; /* silence: skip the window */
             continue;
         }
-        int first = f->r->n_segments;
+        int first = f->r->n_segments, single_end = 0;
         int64_t advance = seg_frames;
-        st = segment_window(f, seek, seg_frames, &res, &advance, err);
-        seek += advance > 0 ? advance : seg_frames;
+        st = segment_window(f, seek, seg_frames, &res, &advance, &single_end, err);
+        int64_t next = seek + (advance > 0 ? advance : seg_frames);
+        if (!st && p->word_timestamps) {
+            loam_whisper_segment *segs = f->r->segments + first;
+            int n_new = f->r->n_segments - first;
+            st = whisper_add_word_timestamps(w, o.lang, p->task, segs, n_new, seg_frames, &f->last_speech, err);
+            /* openai: the window ends at the last word when it did not end on a lone timestamp */
+            const loam_whisper_segment *last = n_new > 0 ? &segs[n_new - 1] : NULL;
+            double end = last && last->n_words ? last->words[last->n_words - 1].end : last ? last->end : 0;
+            double offset = (double)seek * MEL_HOP / MEL_SAMPLE_RATE;
+            if (!st && !single_end && last && end > offset) next = (int64_t)llround(end * MEL_SAMPLE_RATE / MEL_HOP);
+        }
+        seek = next;
+        /* as transcribe(): instantaneous or blank segments are cleared, then
+         * the window's tokens join the text that conditions the next */
+        for (int i = first; !st && i < f->r->n_segments; i++) {
+            loam_whisper_segment *sg = &f->r->segments[i];
+            int blank = 1;
+            for (const char *c = sg->text; *c && blank; c++) blank = *c == ' ' || *c == '\t' || *c == '\n';
+            if (sg->start == sg->end || blank) ((char *)sg->text)[0] = 0, sg->n_tokens = 0, whisper_words_free(sg);
+            if (!push_tokens(f, sg->tokens, sg->n_tokens)) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
+        }
         if (!p->condition_on_previous_text || res.temperature > 0.5f) f->prompt_from = f->n_all;
         double done = content > 0 ? (double)(seek < content ? seek : content) / (double)content : 1.0;
         for (int i = first; !st && p->on_segment && i < f->r->n_segments; i++)
@@ -257,7 +274,7 @@ loam_status loam_whisper_full(loam_whisper *w, const loam_whisper_full_params *p
     result->duration = (double)n / MEL_SAMPLE_RATE;
     if (params->beam_size > WHISPER_MAX_SEQ / 2 || params->best_of > WHISPER_MAX_SEQ)
         return loam_fail(err, LOAM_E_ARG, "beam size at most %d, best-of at most %d", WHISPER_MAX_SEQ / 2, WHISPER_MAX_SEQ);
-    full_state f = {w, params, result, 0, NULL, 0, 0, 0, params->seed ? params->seed : 0x5eed};
+    full_state f = {w, params, result, 0, NULL, 0, 0, 0, params->seed ? params->seed : 0x5eed, 0};
     loam_status st = prompt_tokens(&f, err);
     if (!st) st = run(&f, samples, n, err);
     free(f.all_tokens);
@@ -270,6 +287,7 @@ void loam_whisper_result_free(loam_whisper_result *r) {
     for (int i = 0; r->segments && i < r->n_segments; i++) {
         free((char *)r->segments[i].text);
         free((int32_t *)r->segments[i].tokens);
+        whisper_words_free(&r->segments[i]);
     }
     free(r->segments);
     free(r->text);

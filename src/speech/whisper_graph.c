@@ -48,6 +48,10 @@ static void attention(loam_whisper *w, const whisper_attn_w *a, attn_kind kind, 
     nn_linear(&w->nn, r->h, T, a->q, a->bq, r->q);
     if (kind == ATTN_CROSS) {
         size_t off = (size_t)layer * S * D;
+        for (int i = 0; w->align_scores && i < w->n_align; i++)
+            if (w->align_heads[i][0] == layer)
+                nn_attention_head_scores(&w->nn, r->q, T, w->cross_k + off, S, &heads, w->align_heads[i][1],
+                                         w->align_scores + (size_t)i * T * S);
         nn_attention_cross_heads(&w->nn, r->q, T, w->cross_k + off, w->cross_v + off, S, &heads, r->att);
     } else {
         nn_linear(&w->nn, r->h, T, a->k, NULL, r->k);

@@ -224,7 +224,40 @@ static loam_status read_config(loam_whisper *w, const char *dir, loam_error *err
     return st;
 }
 
-/* suppress_tokens, begin_suppress_tokens, max_initial_timestamp_index. */
+/* generation_config's alignment_heads: [[layer, head], ...] */
+static loam_status read_alignment_heads(loam_whisper *w, const cJSON *c, const char *path, loam_error *err) {
+    const cJSON *a = cJSON_GetObjectItem(c, "alignment_heads");
+    if (!a || cJSON_IsNull(a)) return LOAM_OK;
+    int n = cJSON_GetArraySize(a);
+    if (!cJSON_IsArray(a) || n > w->hp.n_dec_layers * w->hp.n_dec_heads)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: alignment_heads is not a list of at most layers x heads pairs", path);
+    free(w->align_heads);
+    w->align_heads = calloc((size_t)(n ? n : 1), sizeof *w->align_heads);
+    if (!w->align_heads) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const cJSON *p = cJSON_GetArrayItem(a, i);
+        const cJSON *l = cJSON_GetArrayItem(p, 0), *h = cJSON_GetArrayItem(p, 1);
+        if (cJSON_GetArraySize(p) != 2 || !loam_json_is_int_in(l, 0, w->hp.n_dec_layers - 1) ||
+            !loam_json_is_int_in(h, 0, w->hp.n_dec_heads - 1))
+            return loam_fail(err, LOAM_E_FORMAT, "%s: alignment_heads[%d] is not a [layer, head] of this model", path, i);
+        w->align_heads[i][0] = (int32_t)l->valuedouble, w->align_heads[i][1] = (int32_t)h->valuedouble;
+    }
+    w->n_align = n;
+    return LOAM_OK;
+}
+
+/* openai/whisper's default without a list: every head of the last half of the decoder. */
+static loam_status default_alignment_heads(loam_whisper *w, loam_error *err) {
+    if (w->n_align > 0) return LOAM_OK;
+    int from = w->hp.n_dec_layers / 2, H = w->hp.n_dec_heads, n = (w->hp.n_dec_layers - from) * H;
+    free(w->align_heads);
+    if (!(w->align_heads = calloc((size_t)n, sizeof *w->align_heads))) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) w->align_heads[i][0] = from + i / H, w->align_heads[i][1] = i % H;
+    w->n_align = n;
+    return LOAM_OK;
+}
+
+/* suppress_tokens, begin_suppress_tokens, max_initial_timestamp_index, alignment_heads. */
 static loam_status read_generation_config(loam_whisper *w, const char *dir, loam_error *err) {
     char *path = loam_path_join(dir, "generation_config.json");
     if (!path) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
@@ -239,6 +272,7 @@ static loam_status read_generation_config(loam_whisper *w, const char *dir, loam
             st = loam_json_int_list(c, "begin_suppress_tokens", w->begin_suppress, 16, &w->n_begin_suppress, path, err);
         if (!st) st = loam_json_int(c, "max_initial_timestamp_index", 0, 50, &mit, path, err);
         w->max_initial_ts = (int)mit;
+        if (!st) st = read_alignment_heads(w, c, path, err);
         for (int i = 0; !st && i < w->n_suppress + w->n_begin_suppress; i++) {
             int32_t id = i < w->n_suppress ? w->suppress[i] : w->begin_suppress[i - w->n_suppress];
             if (id < 0 || id >= w->hp.n_vocab)
@@ -358,6 +392,7 @@ loam_status loam_whisper_open(const char *path, const loam_whisper_params *param
     }
     w->n_threads = params->n_threads > 0 ? params->n_threads : loam_physical_cores();
     loam_status st = open_source(w, path, err);
+    if (!st) st = default_alignment_heads(w, err);
     if (!st) st = loam_kernels_choose(params->simd, &w->kernels, err);
     if (!st) st = nn_init(&w->nn, w->kernels, w->n_threads, NULL, params->quant_exact, err);
     if (!st) st = speech_mel_init(&w->mel, w->hp.n_mels, err);
@@ -394,6 +429,7 @@ void loam_whisper_free(loam_whisper *w) {
     for (int i = 0; w->vocab && i < w->n_vocab_bytes; i++) free(w->vocab[i]);
     free(w->vocab), free(w->vocab_len);
     loam_tokenizer_free(w->tok);
+    free(w->align_heads);
     whisper_bin_free(w->bin);
     loam_weights_close(&w->store);
     free(w->path);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "loam_speech.h"
+#include "speech/whisper.h"
 #include "test.h"
 
 static const char *hub_dir(void) {
@@ -209,15 +210,67 @@ static void test_cli_bad_audio(void) {
     int rc = run_capture(cmd, &out);
     CHECK(rc == 1 && out && strstr(out, "garbage.mp3"), "exit %d:\n%s", rc, out);
     free(out);
-    snprintf(cmd, sizeof cmd, "%s transcribe %s %s --word-timestamps 2>&1", LOAM_BIN, dir, fixture("audio/jfk.wav"));
-    rc = run_capture(cmd, &out);
-    CHECK(rc == 1 && out && strstr(out, "not available"), "--word-timestamps: exit %d:\n%s", rc, out);
+}
+
+/* --word-timestamps: every segment's words spell its text, each inside the
+ * segment and in time order */
+static void test_word_timestamps(void) {
+    const char *dir = hub_dir();
+    CHECK(dir, "copy");
+    char cmd[4096], out_dir[1100], path[1200], *out = NULL;
+    snprintf(out_dir, sizeof out_dir, "%s/words", temp_dir());
+    mkdir(out_dir, 0700);
+    snprintf(cmd, sizeof cmd, "%s transcribe %s %s -l en --beam-size 1 --temperature-inc 0 --word-timestamps --output json --output-dir %s -q 2>&1",
+             LOAM_BIN, dir, fixture("audio/jfk.wav"), out_dir);
+    int rc = run_capture(cmd, &out);
+    CHECK(rc == 0, "exit %d: %s", rc, out);
     free(out);
+    snprintf(path, sizeof path, "%s/jfk.json", out_dir);
+    cJSON *j = cJSON_Parse(slurp(path));
+    const cJSON *segs = cJSON_GetObjectItem(j, "segments");
+    int n_words = 0, ok = cJSON_GetArraySize(segs) > 0;
+    double last = 0;
+    char why[512] = "";
+    for (int i = 0; ok && i < cJSON_GetArraySize(segs); i++) {
+        const cJSON *s = cJSON_GetArrayItem(segs, i), *ws = cJSON_GetObjectItem(s, "words");
+        const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(s, "text"));
+        double st = cJSON_GetNumberValue(cJSON_GetObjectItem(s, "start")), en = cJSON_GetNumberValue(cJSON_GetObjectItem(s, "end"));
+        static char joined[1 << 16];
+        joined[0] = 0;
+        for (int k = 0; ok && k < cJSON_GetArraySize(ws); k++) {
+            const cJSON *wd = cJSON_GetArrayItem(ws, k);
+            double a = cJSON_GetNumberValue(cJSON_GetObjectItem(wd, "start")), b = cJSON_GetNumberValue(cJSON_GetObjectItem(wd, "end"));
+            double p = cJSON_GetNumberValue(cJSON_GetObjectItem(wd, "probability"));
+            strncat(joined, cJSON_GetStringValue(cJSON_GetObjectItem(wd, "word")), sizeof joined - strlen(joined) - 1);
+            ok = a <= b + 1e-9 && a >= last - 1e-9 && a >= st - 0.011 && b <= en + 0.011 && p >= 0 && p <= 1;
+            if (!ok) snprintf(why, sizeof why, "segment %d word %d: %.2f-%.2f in %.2f-%.2f after %.2f, p %.3f", i, k, a, b, st, en, last, p);
+            last = a, n_words++;
+        }
+        if (ok && text && text[0] && strcmp(joined, text)) ok = 0, snprintf(why, sizeof why, "segment %d: words \"%.80s\" vs text \"%.80s\"", i, joined, text);
+    }
+    cJSON_Delete(j);
+    printf("    %d words with times\n", n_words);
+    CHECK(ok && n_words > 0, "word timestamps: %s", why);
+}
+
+/* openai's dtw on a cost with a known cheapest path */
+static void test_dtw(void) {
+    /* 3 × 5: zeros on the path (0,0) (0,1) (1,2) (2,3) (2,4), ones elsewhere */
+    double c[15];
+    for (int i = 0; i < 15; i++) c[i] = 1;
+    c[0] = c[1] = c[5 + 2] = c[10 + 3] = c[10 + 4] = 0;
+    int rows[8], cols[8];
+    int n = whisper_dtw(c, 3, 5, rows, cols);
+    int want_r[] = {0, 0, 1, 2, 2}, want_c[] = {0, 1, 2, 3, 4};
+    CHECK(n == 5, "path of %d steps", n);
+    for (int i = 0; i < 5; i++) CHECK(rows[i] == want_r[i] && cols[i] == want_c[i], "step %d: (%d, %d)", i, rows[i], cols[i]);
 }
 
 void register_speech_cli_tests(void) {
     test_add("transcribe --dump: mel, encoder_out, prompt logits, first window's ids equal the goldens; stdin + auto language", test_dump_matches_goldens);
     test_add("transcribe --output all: txt, srt, vtt, tsv, json in openai's formats", test_output_files);
     test_add("audio: empty, non-audio, 0 channels, absurd rate, no data, truncated, 10-hour header, over the limit", test_bad_audio);
-    test_add("transcribe: a bad audio file is a clear error naming it; --word-timestamps refused honestly", test_cli_bad_audio);
+    test_add("transcribe: a bad audio file is a clear error naming it", test_cli_bad_audio);
+    test_add("transcribe --word-timestamps: words spell each segment, in order, inside it", test_word_timestamps);
+    test_add("speech: dynamic time warping finds the cheapest monotonic path", test_dtw);
 }
