@@ -46,6 +46,9 @@ const char *loam_test_simd_name(loam_simd level);
 const char *fixtures_dir(void);
 /* fixtures_dir()/rel into a static rotating buffer. */
 const char *fixture(const char *rel);
+/* whisper/tiny-v3 as a hub folder has it (large-v3's tokenizer.json beside
+ * the model), copied once per run into a temporary folder; NULL on failure. */
+const char *whisper_hub_copy(void);
 /* A fresh temporary folder (removed at exit). */
 const char *temp_dir(void);
 

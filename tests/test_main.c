@@ -298,6 +298,17 @@ int copy_dir(const char *from, const char *to) {
     return ok;
 }
 
+const char *whisper_hub_copy(void) {
+    static char dir[1024];
+    if (dir[0]) return dir;
+    char to[1100];
+    snprintf(dir, sizeof dir, "%s/whisper-tiny-v3", temp_dir());
+    snprintf(to, sizeof to, "%s/tokenizer.json", dir);
+    if (!copy_dir(fixture("whisper/tiny-v3"), dir) || !copy_file(fixture("tokenizers/whisper/tokenizer.json"), to))
+        return dir[0] = 0, NULL;
+    return dir;
+}
+
 #define SUITES(X)                                                                                   \
     X(arch) X(core) X(kernels) X(nn) X(safetensors) X(gguf) X(tokenizer_cases) X(tokenizer_robust) X(gguf_vocab)     \
     X(sampler) X(chat) X(model_folder) X(text_families) X(gguf_model) X(kv) X(memory) X(quantize) X(cli) X(cli_text) \

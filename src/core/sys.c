@@ -138,6 +138,16 @@ double loam_measure_read_regions(const loam_read_region *regions, int n_regions,
     return best;
 }
 
+void *loam_alloc_huge(size_t bytes) {
+    void *mem = NULL;
+    size_t huge = (size_t)2 << 20;
+    if (posix_memalign(&mem, huge, bytes ? bytes : 1) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= huge) madvise(mem, bytes, MADV_HUGEPAGE);
+#endif
+    return mem;
+}
+
 double loam_measure_read_bandwidth(int n_threads) {
     size_t bytes = (size_t)512 << 20;
     void *mem = NULL;

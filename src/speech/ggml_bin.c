@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/mapfile.h"
+#include "core/sys.h"
 #include "formats/gguf.h"
 #include "speech/whisper.h"
 
@@ -158,7 +159,7 @@ loam_status whisper_parse_bin(loam_whisper *w, const uint8_t *data, uint64_t siz
     uint64_t total = 0;
     for (int i = 0; !st && i < b->n; i++) total += align64(len[i]);
     if (!st && total > size + 64ull * (uint64_t)b->n) st = loam_fail(err, LOAM_E_FORMAT, "%s: tensor sizes exceed the file", path);
-    if (!st && !(b->arena = aligned_alloc(64, total ? total : 64))) st = loam_fail(err, LOAM_E_NOMEM, "%s: out of memory", path);
+    if (!st && !(b->arena = loam_alloc_huge(total ? total : 64))) st = loam_fail(err, LOAM_E_NOMEM, "%s: out of memory", path);
     uint64_t at = 0;
     for (int i = 0; !st && i < b->n; i++) {
         memcpy(b->arena + at, data + off[i], (size_t)len[i]);

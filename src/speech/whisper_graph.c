@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/sys.h"
 #include "speech/whisper.h"
 
 static void norm(const loam_whisper *w, const float *x, float *y, int T, const float *g, const float *b) {
@@ -16,8 +17,9 @@ loam_status whisper_runtime_init(loam_whisper *w, loam_error *err) {
     const whisper_hparams *hp = &w->hp;
     size_t SD = (size_t)hp->n_audio_ctx * hp->d_model;
     w->enc_out = malloc(sizeof(float) * SD);
-    w->cross_k = malloc(sizeof(float) * SD * (size_t)hp->n_dec_layers);
-    w->cross_v = malloc(sizeof(float) * SD * (size_t)hp->n_dec_layers);
+    /* read at every decoder step: huge pages where the kernel gives them */
+    w->cross_k = loam_alloc_huge(sizeof(float) * SD * (size_t)hp->n_dec_layers);
+    w->cross_v = loam_alloc_huge(sizeof(float) * SD * (size_t)hp->n_dec_layers);
     if (!w->enc_out || !w->cross_k || !w->cross_v) return loam_fail(err, LOAM_E_NOMEM, "whisper: out of memory");
     return loam_kv_cache_init(&w->kv, LOAM_KV_F32, hp->n_dec_layers, hp->n_text_ctx, WHISPER_MAX_SEQ,
                               (size_t)hp->d_model, err);

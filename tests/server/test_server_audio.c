@@ -1,7 +1,8 @@
 /* loam serve's speech routes with a Whisper model (tiny-v3 as a hub folder):
- * /v1/audio/transcriptions and /translations in every response_format equal
- * `loam transcribe` with the same settings, through curl's multipart and the
- * official openai npm package; the speech routes' errors in OpenAI's shape. */
+ * /v1/audio/transcriptions and /translations equal `loam transcribe` with the
+ * same settings, through curl's multipart (srt, word timestamps) and the
+ * official openai npm package (json, a translation); the speech routes'
+ * errors in OpenAI's shape. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,16 +10,6 @@
 #include "test.h"
 
 #define NPM_DIR LOAM_SOURCE_DIR "/build-npm"
-
-static const char *whisper_dir(void) {
-    static char dir[1024];
-    if (dir[0]) return dir;
-    snprintf(dir, sizeof dir, "%s/whisper", temp_dir());
-    char to[1100];
-    snprintf(to, sizeof to, "%s/tokenizer.json", dir);
-    if (!copy_dir(fixture("whisper/tiny-v3"), dir) || !copy_file(fixture("tokenizers/whisper/tokenizer.json"), to)) return NULL;
-    return dir;
-}
 
 /* `loam transcribe` at temperature 0.5 (one sampled pass, as the API does
  * for a temperature above 0), run once: its file of format ext */
@@ -49,7 +40,7 @@ static int post_audio(const test_server *s, const char *route, const char *field
 }
 
 static void test_audio_routes(void) {
-    const char *model = whisper_dir();
+    const char *model = whisper_hub_copy();
     CHECK(model, "copy");
     char args[4096];
     test_server s;

@@ -13,23 +13,13 @@
 #include "speech/whisper.h"
 #include "test.h"
 
-static const char *hub_dir(void) {
-    static char dir[1024];
-    if (dir[0]) return dir;
-    snprintf(dir, sizeof dir, "%s/tiny-v3-cli", temp_dir());
-    char to[1100];
-    snprintf(to, sizeof to, "%s/tokenizer.json", dir);
-    if (!copy_dir(fixture("whisper/tiny-v3"), dir) || !copy_file(fixture("tokenizers/whisper/tokenizer.json"), to)) return NULL;
-    return dir;
-}
-
 static const float *f32(const loam_st_file *st, const char *name, size_t n) {
     const loam_tensor *t = loam_st_find(st, name);
     return t && t->type == LOAM_T_F32 && (size_t)loam_tensor_nelements(t) == n ? t->data : NULL;
 }
 
 static void test_dump_matches_goldens(void) {
-    const char *dir = hub_dir();
+    const char *dir = whisper_hub_copy();
     CHECK(dir, "copy");
     char cmd[4096], dump[1100], *out = NULL;
     snprintf(dump, sizeof dump, "%s/jfk-dump.safetensors", temp_dir());
@@ -86,13 +76,43 @@ static char *slurp(const char *path) {
     return buf;
 }
 
+/* --word-timestamps: every segment's words spell its text, each inside the
+ * segment and in time order */
+static void check_words(const char *path) {
+    cJSON *j = cJSON_Parse(slurp(path));
+    const cJSON *segs = cJSON_GetObjectItem(j, "segments");
+    int n_words = 0, ok = cJSON_GetArraySize(segs) > 0;
+    double last = 0;
+    char why[512] = "";
+    for (int i = 0; ok && i < cJSON_GetArraySize(segs); i++) {
+        const cJSON *s = cJSON_GetArrayItem(segs, i), *ws = cJSON_GetObjectItem(s, "words");
+        const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(s, "text"));
+        double st = cJSON_GetNumberValue(cJSON_GetObjectItem(s, "start")), en = cJSON_GetNumberValue(cJSON_GetObjectItem(s, "end"));
+        static char joined[1 << 16];
+        joined[0] = 0;
+        for (int k = 0; ok && k < cJSON_GetArraySize(ws); k++) {
+            const cJSON *wd = cJSON_GetArrayItem(ws, k);
+            double a = cJSON_GetNumberValue(cJSON_GetObjectItem(wd, "start")), b = cJSON_GetNumberValue(cJSON_GetObjectItem(wd, "end"));
+            double p = cJSON_GetNumberValue(cJSON_GetObjectItem(wd, "probability"));
+            strncat(joined, cJSON_GetStringValue(cJSON_GetObjectItem(wd, "word")), sizeof joined - strlen(joined) - 1);
+            ok = a <= b + 1e-9 && a >= last - 1e-9 && a >= st - 0.011 && b <= en + 0.011 && p >= 0 && p <= 1;
+            if (!ok) snprintf(why, sizeof why, "segment %d word %d: %.2f-%.2f in %.2f-%.2f after %.2f, p %.3f", i, k, a, b, st, en, last, p);
+            last = a, n_words++;
+        }
+        if (ok && text && text[0] && strcmp(joined, text)) ok = 0, snprintf(why, sizeof why, "segment %d: words \"%.80s\" vs text \"%.80s\"", i, joined, text);
+    }
+    cJSON_Delete(j);
+    printf("    %d words with times\n", n_words);
+    CHECK(ok && n_words > 0, "word timestamps: %s", why);
+}
+
 static void test_output_files(void) {
-    const char *dir = hub_dir();
+    const char *dir = whisper_hub_copy();
     CHECK(dir, "copy");
     char cmd[4096], out_dir[1100], path[1200], *out = NULL;
     snprintf(out_dir, sizeof out_dir, "%s/outputs", temp_dir());
     mkdir(out_dir, 0700);
-    snprintf(cmd, sizeof cmd, "%s transcribe %s %s -l en --beam-size 1 --temperature-inc 0 --output all --output-dir %s -q",
+    snprintf(cmd, sizeof cmd, "%s transcribe %s %s -l en --beam-size 1 --temperature-inc 0 --word-timestamps --output all --output-dir %s -q",
              LOAM_BIN, dir, fixture("audio/jfk.wav"), out_dir);
     int rc = run_capture(cmd, &out);
     CHECK(rc == 0, "exit %d", rc);
@@ -124,6 +144,8 @@ static void test_output_files(void) {
     CHECK(first == 50365 + 4 && (fabs(start - 0.08) < 1e-9 || start == 0), "first segment: token %d, start %g", first, start);
     snprintf(path, sizeof path, "%s/jfk.txt", out_dir);
     CHECK(slurp(path) && strlen(slurp(path)) > 0, "txt");
+    snprintf(path, sizeof path, "%s/jfk.json", out_dir);
+    check_words(path);
 }
 
 /* ------------------------------------------------------------ bad input */
@@ -201,7 +223,7 @@ static void test_bad_audio(void) {
 
 /* the CLI names the file and exits 1, never crashes, on each bad input */
 static void test_cli_bad_audio(void) {
-    const char *dir = hub_dir();
+    const char *dir = whisper_hub_copy();
     CHECK(dir, "copy");
     char path[1100], cmd[4096], *out = NULL;
     snprintf(path, sizeof path, "%s/garbage.mp3", temp_dir());
@@ -210,47 +232,6 @@ static void test_cli_bad_audio(void) {
     int rc = run_capture(cmd, &out);
     CHECK(rc == 1 && out && strstr(out, "garbage.mp3"), "exit %d:\n%s", rc, out);
     free(out);
-}
-
-/* --word-timestamps: every segment's words spell its text, each inside the
- * segment and in time order */
-static void test_word_timestamps(void) {
-    const char *dir = hub_dir();
-    CHECK(dir, "copy");
-    char cmd[4096], out_dir[1100], path[1200], *out = NULL;
-    snprintf(out_dir, sizeof out_dir, "%s/words", temp_dir());
-    mkdir(out_dir, 0700);
-    snprintf(cmd, sizeof cmd, "%s transcribe %s %s -l en --beam-size 1 --temperature-inc 0 --word-timestamps --output json --output-dir %s -q 2>&1",
-             LOAM_BIN, dir, fixture("audio/jfk.wav"), out_dir);
-    int rc = run_capture(cmd, &out);
-    CHECK(rc == 0, "exit %d: %s", rc, out);
-    free(out);
-    snprintf(path, sizeof path, "%s/jfk.json", out_dir);
-    cJSON *j = cJSON_Parse(slurp(path));
-    const cJSON *segs = cJSON_GetObjectItem(j, "segments");
-    int n_words = 0, ok = cJSON_GetArraySize(segs) > 0;
-    double last = 0;
-    char why[512] = "";
-    for (int i = 0; ok && i < cJSON_GetArraySize(segs); i++) {
-        const cJSON *s = cJSON_GetArrayItem(segs, i), *ws = cJSON_GetObjectItem(s, "words");
-        const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(s, "text"));
-        double st = cJSON_GetNumberValue(cJSON_GetObjectItem(s, "start")), en = cJSON_GetNumberValue(cJSON_GetObjectItem(s, "end"));
-        static char joined[1 << 16];
-        joined[0] = 0;
-        for (int k = 0; ok && k < cJSON_GetArraySize(ws); k++) {
-            const cJSON *wd = cJSON_GetArrayItem(ws, k);
-            double a = cJSON_GetNumberValue(cJSON_GetObjectItem(wd, "start")), b = cJSON_GetNumberValue(cJSON_GetObjectItem(wd, "end"));
-            double p = cJSON_GetNumberValue(cJSON_GetObjectItem(wd, "probability"));
-            strncat(joined, cJSON_GetStringValue(cJSON_GetObjectItem(wd, "word")), sizeof joined - strlen(joined) - 1);
-            ok = a <= b + 1e-9 && a >= last - 1e-9 && a >= st - 0.011 && b <= en + 0.011 && p >= 0 && p <= 1;
-            if (!ok) snprintf(why, sizeof why, "segment %d word %d: %.2f-%.2f in %.2f-%.2f after %.2f, p %.3f", i, k, a, b, st, en, last, p);
-            last = a, n_words++;
-        }
-        if (ok && text && text[0] && strcmp(joined, text)) ok = 0, snprintf(why, sizeof why, "segment %d: words \"%.80s\" vs text \"%.80s\"", i, joined, text);
-    }
-    cJSON_Delete(j);
-    printf("    %d words with times\n", n_words);
-    CHECK(ok && n_words > 0, "word timestamps: %s", why);
 }
 
 /* openai's dtw on a cost with a known cheapest path */
@@ -268,9 +249,8 @@ static void test_dtw(void) {
 
 void register_speech_cli_tests(void) {
     test_add("transcribe --dump: mel, encoder_out, prompt logits, first window's ids equal the goldens; stdin + auto language", test_dump_matches_goldens);
-    test_add("transcribe --output all: txt, srt, vtt, tsv, json in openai's formats", test_output_files);
+    test_add("transcribe --output all --word-timestamps: txt, srt, vtt, tsv, json in openai's formats; words spell each segment, in order, inside it", test_output_files);
     test_add("audio: empty, non-audio, 0 channels, absurd rate, no data, truncated, 10-hour header, over the limit", test_bad_audio);
     test_add("transcribe: a bad audio file is a clear error naming it", test_cli_bad_audio);
-    test_add("transcribe --word-timestamps: words spell each segment, in order, inside it", test_word_timestamps);
     test_add("speech: dynamic time warping finds the cheapest monotonic path", test_dtw);
 }

@@ -12,18 +12,6 @@
 #include "speech/whisper.h"
 #include "test.h"
 
-/* The hub folder as a user has it: the fixture plus large-v3's tokenizer.json. */
-static const char *hub_copy(void) {
-    static char dir[1024];
-    if (dir[0]) return dir;
-    snprintf(dir, sizeof dir, "%s/whisper-tiny-v3", temp_dir());
-    if (!copy_dir(fixture("whisper/tiny-v3"), dir)) return NULL;
-    char to[1100];
-    snprintf(to, sizeof to, "%s/tokenizer.json", dir);
-    if (!copy_file(fixture("tokenizers/whisper/tokenizer.json"), to)) return NULL;
-    return dir;
-}
-
 static const float *golden_f32(const golden *g, const char *name, size_t n) {
     const loam_tensor *t = golden_tensor(g, name);
     return t && t->type == LOAM_T_F32 && (size_t)loam_tensor_nelements(t) == n ? t->data : NULL;
@@ -167,7 +155,7 @@ static void check_model(const char *model, double enc_bound, double logit_bound)
     close_case(&c);
 }
 
-static void test_hub_folder(void) { check_model(hub_copy(), 0, 0); }
+static void test_hub_folder(void) { check_model(whisper_hub_copy(), 0, 0); }
 static void test_ggml_f16(void) { check_model(fixture("whisper/tiny-v3/ggml-model.bin"), 0, 0); }
 /* q8_0 weights with int8 activations (the README states the bound): the
  * ids must hold; encoder_out within 0.15 and logits within 1.0 (measured
@@ -193,7 +181,7 @@ static int on_segment(const loam_whisper_segment *s, double done, void *user) {
 }
 
 static void test_long_form(void) {
-    const char *dir = hub_copy();
+    const char *dir = whisper_hub_copy();
     loam_error err = {0};
     loam_whisper *w = NULL;
     CHECK(dir, "copy");
