@@ -2,7 +2,8 @@
  * /v1/audio/translations: a multipart/form-data body (parsed by
  * libmicrohttpd's post processor) with the audio file and OpenAI's fields
  * (model, language, prompt, response_format, temperature,
- * timestamp_granularities[] segment / word), one transcription at a time per model (a
+ * timestamp_granularities[] segment / word; beam_size and best_of as loam's
+ * extensions), one transcription at a time per model (a
  * bounded number wait), the answer in the asked format. */
 #include <microhttpd.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ typedef struct form {
     size_t file_len, file_cap, limit;
     char filename[256];
     char model[128], language[32], prompt[FIELD_MAX], format[32], temperature[32], granularity[64];
+    char beam_size[16], best_of[16]; /* loam's extensions, as openai/whisper's options */
     int too_big, bad_field;
 } form;
 
@@ -65,6 +67,8 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
         {"temperature", f->temperature, sizeof f->temperature},
         {"timestamp_granularities[]", f->granularity, sizeof f->granularity},
         {"timestamp_granularities", f->granularity, sizeof f->granularity},
+        {"beam_size", f->beam_size, sizeof f->beam_size},
+        {"best_of", f->best_of, sizeof f->best_of},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (!strcmp(key, fields[i].name)) {
@@ -147,6 +151,15 @@ static int parse_params(form *f, int translate, loam_whisper_full_params *p, srv
         if (t > 0) p->temperature_inc = 0;
     }
     if (strstr(f->granularity, "word")) p->word_timestamps = 1;
+    const struct { const char *name, *value; int *dst; } ints[] = {{"beam_size", f->beam_size, &p->beam_size},
+                                                                  {"best_of", f->best_of, &p->best_of}};
+    for (size_t i = 0; i < 2; i++) {
+        if (!ints[i].value[0]) continue;
+        char *end;
+        long v = strtol(ints[i].value, &end, 10);
+        if (*end || v < 1 || v > 8) return srv_error(out, 400, ints[i].name, "invalid_value", "%s must be an integer in [1, 8]", ints[i].name), 0;
+        *ints[i].dst = (int)v;
+    }
     const char *formats[] = {"json", "text", "srt", "vtt", "verbose_json"};
     if (!f->format[0]) strcpy(f->format, "json");
     for (size_t i = 0; i < 5; i++)
