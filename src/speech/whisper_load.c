@@ -360,6 +360,7 @@ static loam_status open_source(loam_whisper *w, const char *path, loam_error *er
     } else if (loam_file_exists(path)) {
         w->source = "whisper.cpp";
         st = whisper_load_bin(w, path, err);
+        if (!st) st = check_hparams(w, path, err);
         whisper_layout_special(&w->sp, w->hp.n_vocab);
         default_suppress(w);
         /* a .bin kept in a hub folder uses that folder's generation_config */

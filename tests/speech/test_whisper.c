@@ -213,7 +213,46 @@ static void test_long_form(void) {
     loam_whisper_free(w);
 }
 
+/* whisper.cpp files cut short or with a bad header: a clear error naming
+ * the file, never a crash (the copies live in a temporary folder). */
+static void test_bad_ggml_files(void) {
+    FILE *f = fopen(fixture("whisper/tiny-v3/ggml-model.bin"), "rb");
+    CHECK(f, "no ggml-model.bin");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)size);
+    CHECK(buf && fread(buf, 1, (size_t)size, f) == (size_t)size, "read");
+    fclose(f);
+    struct { const char *what; long len; int at; int32_t value; } cases[] = {
+        {"4 bytes", 4, -1, 0},           {"the header only", 48, -1, 0},     {"cut in the vocabulary", 20000, -1, 0},
+        {"cut in a tensor", size / 2, -1, 0}, {"one byte short", size - 1, -1, 0}, {"bad magic", size, 0, 0x12345678},
+        {"n_vocab 10^9", size, 4, 1000000000}, {"n_audio_state -5", size, 12, -5}, {"n_mels 100000", size, 40, 100000},
+    };
+    char path[1100];
+    snprintf(path, sizeof path, "%s/bad.bin", temp_dir());
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned char *copy = malloc((size_t)size);
+        memcpy(copy, buf, (size_t)size);
+        if (cases[i].at >= 0) memcpy(copy + cases[i].at, &cases[i].value, 4);
+        FILE *o = fopen(path, "wb");
+        fwrite(copy, 1, (size_t)cases[i].len, o);
+        fclose(o);
+        free(copy);
+        loam_whisper *w = NULL;
+        loam_error err = {0};
+        loam_status st = loam_whisper_open(path, NULL, &w, &err);
+        loam_whisper_free(w);
+        printf("    %s: %s\n", cases[i].what, st ? err.message : "opened");
+        if (st == LOAM_OK || !strstr(err.message, "bad.bin")) free(buf);
+        CHECK(st != LOAM_OK, "%s was accepted", cases[i].what);
+        CHECK(strstr(err.message, "bad.bin"), "%s: the error does not name the file: %s", cases[i].what, err.message);
+    }
+    free(buf);
+}
+
 void register_speech_tests(void) {
+    test_add("whisper: whisper.cpp files cut short or with a bad header are refused naming the file", test_bad_ggml_files);
     test_add("whisper tiny-v3 (hub folder): encoder, prefix and language logits, greedy ids, timestamp ids", test_hub_folder);
     test_add("whisper tiny-v3 from whisper.cpp's ggml-model.bin (f16): the same tensors and ids", test_ggml_f16);
     test_add("whisper tiny-v3 from ggml-model-q8_0.bin: the same ids, encoder within 0.15, logits within 1.0", test_ggml_q8_0);
