@@ -12,6 +12,8 @@
 static const char bench_usage[] =
     "usage: loam bench MODEL [-p N] [-n N] [-d N] [-t N[,N...]] [-r N] [-ub N] [--kv-type T] [--bf16-dot] [--json]\n"
     "       loam bench --tokenizer PATH [--text FILE]   encode speed (MB/s, one thread)\n"
+    "       loam bench WHISPER_MODEL [-t N[,N...]] [-n N] [-r N] [--json]   encoder seconds per 30 s window,\n"
+    "              decoder ms per token beside the bandwidth bound (a hub folder, GGUF or whisper.cpp .bin)\n"
     "       loam bench --gemm M,N,K [--type T] [-t N] [-r N] [--json]   the matrix product alone: GOP/s beside\n"
     "              the peak of its instructions measured on the same threads (T: f32, f16, bf16, q8_0,\n"
     "              q4_0 (default), q5_0, q4_k, q6_k)\n"
