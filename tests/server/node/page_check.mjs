@@ -12,11 +12,18 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#model option").length > 0);
   out.models = await page.$$eval("#model option", (os) => os.map((o) => o.value));
   await page.$eval("#temp", (el) => { el.value = "0"; el.dispatchEvent(new Event("input")); });
+  // the stop button shows while the reply streams: watched from before the
+  // message is sent, so a reply faster than any polling is still seen
+  await page.evaluate(() => {
+    window.sawStop = false;
+    const stop = document.querySelector("#stop");
+    new MutationObserver(() => { if (!stop.hidden) window.sawStop = true; })
+      .observe(stop, { attributes: true, attributeFilter: ["hidden"] });
+  });
   await page.fill("#input", "Tell me a story");
   await page.press("#input", "Enter");
-  const sawStop = await page.waitForSelector("#stop:not([hidden])", { timeout: 10000 }).then(() => true, () => false);
   await page.waitForSelector(".assistant .stats", { timeout: 60000 });
-  out.saw_stop_button = sawStop;
+  out.saw_stop_button = await page.evaluate(() => window.sawStop);
   out.reply = await page.$eval(".assistant", (el) => { const c = el.cloneNode(true); c.querySelector(".stats").remove(); return c.innerText; });
   out.stats = await page.$eval(".assistant .stats", (el) => el.textContent);
   out.user = await page.$eval(".user", (el) => el.textContent);
