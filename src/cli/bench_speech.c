@@ -46,16 +46,19 @@ static int run_one(const char *path, int threads, int n_gen, int reps, speech_ro
         if (dt < row->enc_s) row->enc_s = dt;
     }
     row->enc_gflops = encoder_flops(&in) / row->enc_s / 1e9;
-    /* decode: the prompt, then n_gen single-token steps */
-    int32_t prompt[4] = {50258, 50259, 50360, 50364};
-    if (in.n_vocab < 51865) prompt[0] = 50257, prompt[1] = 50362, prompt[2] = prompt[3] = 50362; /* English-only ids */
+    /* decode: the usual prompt (SOT, language, task, no timestamps), then n_gen single-token steps */
+    loam_whisper_full_params fp = loam_whisper_full_default_params();
+    fp.timestamps = 0;
+    int32_t prompt[8];
+    int n_prompt = loam_whisper_initial_tokens(w, &fp, 0, prompt, 8, &err);
+    if (n_prompt < 1 || n_prompt > 8) rc = cli_error_status(&err);
     double best = 1e30;
     for (int r = 0; r < reps && !rc; r++) {
-        if (loam_whisper_decode(w, prompt, 4, 0, &err)) rc = cli_error_status(&err);
+        if (loam_whisper_decode(w, prompt, n_prompt, 0, &err)) rc = cli_error_status(&err);
         double t0 = cli_now();
         for (int i = 0; i < n_gen && !rc; i++) {
             int32_t tok = 220 + i;
-            if (loam_whisper_decode(w, &tok, 1, 4 + i, &err)) rc = cli_error_status(&err);
+            if (loam_whisper_decode(w, &tok, 1, n_prompt + i, &err)) rc = cli_error_status(&err);
         }
         double dt = (cli_now() - t0) / n_gen;
         if (dt < best) best = dt;

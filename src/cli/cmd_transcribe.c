@@ -69,12 +69,34 @@ static int float_opt(const char *name, const char *v, double lo, double hi, floa
     return 0;
 }
 
+/* The decoding options that take a number in a range. */
+typedef struct float_flag {
+    const char *name;
+    double lo, hi;
+    float *dst;
+} float_flag;
+
+/* The flag of that name in flags[n], or NULL. */
+static const float_flag *float_option(const float_flag *flags, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(name, flags[i].name)) return &flags[i];
+    return NULL;
+}
+
 static int parse(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
     o->p = loam_whisper_full_default_params();
     o->out_dir = ".", o->max_duration = 86400;
+    const float_flag floats[] = {
+        {"--patience", 0.1, 8, &o->p.patience},       {"--length-penalty", 0, 10, &o->p.length_penalty},
+        {"--temperature", 0, 1, &o->p.temperature},    {"--temperature-inc", 0, 1, &o->p.temperature_inc},
+        {"--compression-ratio-threshold", 0, 1000, &o->p.compression_ratio_threshold},
+        {"--logprob-threshold", -1000, 0, &o->p.logprob_threshold},
+        {"--no-speech-threshold", 0, 1, &o->p.no_speech_threshold},
+    };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const float_flag *fo;
         long n;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage, stdout);
@@ -90,26 +112,8 @@ static int parse(int argc, char **argv, opts *o) {
         } else if (!strcmp(a, "--beam-size") || !strcmp(a, "--best-of")) {
             if (!v || !cli_int(a, v, 1, 8, &n)) return 1;
             *(a[2] == 'b' && a[3] == 'e' && a[4] == 'a' ? &o->p.beam_size : &o->p.best_of) = (int)n, i++;
-        } else if (!strcmp(a, "--patience")) {
-            if (float_opt(a, v, 0.1, 8, &o->p.patience)) return 1;
-            i++;
-        } else if (!strcmp(a, "--length-penalty")) {
-            if (float_opt(a, v, 0, 10, &o->p.length_penalty)) return 1;
-            i++;
-        } else if (!strcmp(a, "--temperature")) {
-            if (float_opt(a, v, 0, 1, &o->p.temperature)) return 1;
-            i++;
-        } else if (!strcmp(a, "--temperature-inc")) {
-            if (float_opt(a, v, 0, 1, &o->p.temperature_inc)) return 1;
-            i++;
-        } else if (!strcmp(a, "--compression-ratio-threshold")) {
-            if (float_opt(a, v, 0, 1000, &o->p.compression_ratio_threshold)) return 1;
-            i++;
-        } else if (!strcmp(a, "--logprob-threshold")) {
-            if (float_opt(a, v, -1000, 0, &o->p.logprob_threshold)) return 1;
-            i++;
-        } else if (!strcmp(a, "--no-speech-threshold")) {
-            if (float_opt(a, v, 0, 1, &o->p.no_speech_threshold)) return 1;
+        } else if ((fo = float_option(floats, (int)(sizeof floats / sizeof floats[0]), a))) {
+            if (float_opt(a, v, fo->lo, fo->hi, fo->dst)) return 1;
             i++;
         } else if (!strcmp(a, "--prompt")) {
             if (!v) return cli_error("--prompt needs text");
