@@ -9,6 +9,11 @@
 #include "core/tensor.h"
 #include "kernels/qdot.h"
 
+/* The data caches of one core, in bytes (0: unknown), for block sizes. */
+typedef struct loam_cache_sizes {
+    int64_t l1d, l2;
+} loam_cache_sizes;
+
 typedef struct loam_kernels {
     const char *name;
     loam_simd level;
@@ -22,6 +27,11 @@ typedef struct loam_kernels {
      * products on the packed weights. */
     void (*matmul_q8)(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
                       int ldy);
+    /* The same product blocked for many rows (prefill): weight panels
+     * unpacked once into the micro-kernel's layout, block sizes from the
+     * caches. NULL where the level has none; matmul_q8 is then used. */
+    void (*gemm_q8)(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w, loam_type wtype,
+                    int n0, int n1, float *y, int ldy);
     /* Attention over the KV cache in its storage type (indexed by
      * loam_kv_type: f32, f16, q8_0), rows `stride` bytes apart, each row
      * pointer at the head's first value:
@@ -56,6 +66,8 @@ extern const loam_kernels loam_kernels_avx512;
 extern const loam_kernels loam_kernels_avx512_vnni;
 void loam_qmatmul_avx2(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
+void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
+                       loam_type wtype, int n0, int n1, float *y, int ldy);
 #endif
 /* Whether this CPU has AVX512-VNNI. */
 int loam_cpu_has_vnni(void);

@@ -6,12 +6,17 @@
 #include "kernels/quants.h"
 #include "nn/nn_internal.h"
 
+/* From this many rows the blocked product's packing pays; its tasks take
+ * whole strips of columns (the micro-kernel's width). */
+enum { NN_GEMM_MIN_ROWS = 8, NN_GEMM_COLS = 48 };
+
 typedef struct {
     const loam_kernels *kernels;
     const float *x;
     const loam_act_block *xq; /* quantized weights: the int8 activations */
     const uint16_t *xb;       /* BF16 weights with bf16 dot products: the rounded activations */
     loam_bf16dot_fn bf16dot;
+    const loam_cache_sizes *caches; /* set: the blocked product (many rows) */
     int T, K, N, chunk;
     const loam_tensor *w;
     float *y;
@@ -21,7 +26,8 @@ static void linear_task(void *arg, int task, int thread) {
     (void)thread;
     const linear_job *j = arg;
     int n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
-    if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
+    if (j->xq && j->caches) j->kernels->gemm_q8(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
+    else if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
     else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->N);
     else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
 }
@@ -68,7 +74,7 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
     int threads = loam_pool_size(nn->pool);
     int chunk = (N + threads * 4 - 1) / (threads * 4); /* 4 tasks per thread balance uneven progress */
     chunk = chunk < 16 ? 16 : (chunk + 3) & ~3;
-    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, T, K, N, chunk, w, y};
+    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, T, K, N, chunk, w, y};
     if (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K)) {
         /* quantized weights: activations to int8 blocks once, then integer products */
         void *buf = nn->xq;
@@ -78,6 +84,10 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
         convert_job q = {x, nn->xq, NULL, T, K, T};
         convert_activations(nn, &q);
         j.xq = nn->xq;
+        if (T >= NN_GEMM_MIN_ROWS && nn->kernels->gemm_q8) {
+            j.caches = &nn->caches;
+            j.chunk = (j.chunk + NN_GEMM_COLS - 1) / NN_GEMM_COLS * NN_GEMM_COLS; /* whole strips */
+        }
     } else if (w->type == LOAM_T_BF16 && nn->bf16dot) {
         void *buf = nn->xb;
         int ok = nn_reserve(nn, &buf, &nn->xb_cap, (size_t)T * (size_t)K, sizeof *nn->xb, "bf16 activations");

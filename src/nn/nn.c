@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/error.h"
 
 loam_status nn_init(loam_nn *nn, const loam_kernels *kernels, int n_threads, loam_bf16dot_fn bf16dot, int quant_exact,
@@ -14,6 +15,9 @@ loam_status nn_init(loam_nn *nn, const loam_kernels *kernels, int n_threads, loa
     nn->kernels = kernels;
     nn->bf16dot = bf16dot;
     nn->quant_exact = quant_exact;
+    loam_cpu_info cpu;
+    loam_cpu_describe(&cpu);
+    nn->caches = (loam_cache_sizes){cpu.l1d_bytes, cpu.l2_bytes};
     nn->pool = loam_pool_new(n_threads > 0 ? n_threads : 1);
     if (!nn->pool) return loam_fail(err, LOAM_E_NOMEM, "out of memory for %d threads", n_threads);
     return LOAM_OK;

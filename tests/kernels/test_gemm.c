@@ -1,0 +1,108 @@
+/* The blocked int8 products equal the scalar reference for every weight
+ * type over odd shapes: rows M = 1, 7, 8, 13, 513 (not multiples of the
+ * 4-row tile), column ranges that start inside a strip and end with a
+ * partial one, wider output strides, and block sizes forced small so that
+ * products run over several K slabs, panels and row blocks. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fp16.h"
+#include "kernels/kernels.h"
+#include "test.h"
+
+static uint64_t rng = 777;
+static float frand(void) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng >> 40) / 16777216.0) * 2.0f - 1.0f;
+}
+
+/* N rows of random blocks of type t; random bytes are valid blocks except
+ * for their f16 scales, which are set to sane values */
+static uint8_t *random_weights(loam_type t, int K, int N) {
+    int be, bb;
+    loam_type_block(t, &be, &bb);
+    size_t rb = loam_row_bytes(t, K);
+    uint8_t *w = malloc(rb * (size_t)N);
+    for (size_t i = 0; i < rb * (size_t)N; i++) w[i] = (uint8_t)(frand() * 127 + 128);
+    int d_at = t == LOAM_T_Q6_K ? 208 : t == LOAM_T_Q3_K ? 108 : t == LOAM_T_Q2_K ? 80 : 0;
+    int has_second = t == LOAM_T_Q4_1 || t == LOAM_T_Q5_1 || t == LOAM_T_Q4_K || t == LOAM_T_Q5_K || t == LOAM_T_Q2_K;
+    for (int n = 0; n < N; n++)
+        for (int b = 0; b < K / be; b++) {
+            uint8_t *p = w + (size_t)n * rb + (size_t)b * bb;
+            uint16_t d = loam_f32_to_f16(0.01f + 0.0003f * (float)(n % 37)), m = loam_f32_to_f16(0.02f - 0.0001f * (float)b);
+            memcpy(p + d_at, &d, 2);
+            if (has_second) memcpy(p + d_at + 2, &m, 2);
+        }
+    return w;
+}
+
+typedef void (*gemm_fn)(const loam_cache_sizes *, const loam_act_block *, int, int, const void *, loam_type, int, int,
+                        float *, int);
+
+/* one product against the reference; 0 and a message on a difference */
+static int compare_one(gemm_fn fn, const loam_cache_sizes *caches, loam_type t, int T, int K, int N, int n0, int n1,
+                       char *msg, size_t cap) {
+    int ldy = N + 2;
+    float *x = malloc((size_t)T * K * sizeof(float));
+    loam_act_block *xq = malloc((size_t)T * (K / 32) * sizeof *xq);
+    float *y1 = calloc((size_t)T * ldy, sizeof(float)), *y2 = calloc((size_t)T * ldy, sizeof(float));
+    uint8_t *w = random_weights(t, K, N);
+    for (int i = 0; i < T * K; i++) x[i] = frand();
+    for (int r = 0; r < T; r++) loam_quantize_act_row(x + (size_t)r * K, K, xq + (size_t)r * (K / 32));
+    loam_kernels_for(LOAM_SIMD_SCALAR)->matmul_q8(xq, T, K, w, t, n0, n1, y1, ldy);
+    for (size_t i = 0; i < (size_t)T * ldy; i++) y2[i] = 12345.0f; /* the product overwrites; nothing else changes */
+    fn(caches, xq, T, K, w, t, n0, n1, y2, ldy);
+    double worst = 0, scale = 1e-9;
+    int outside = 0;
+    for (int r = 0; r < T; r++)
+        for (int n = 0; n < ldy; n++) {
+            float a = y1[(size_t)r * ldy + n], b = y2[(size_t)r * ldy + n];
+            if (n >= n0 && n < n1) worst = fmax(worst, fabs(a - b)), scale = fmax(scale, fabs(a));
+            else outside += b != 12345.0f;
+        }
+    free(x), free(xq), free(y1), free(y2), free(w);
+    int ok = worst <= 2e-5 * scale + 1e-6 && !outside;
+    if (!ok)
+        snprintf(msg, cap, "%s T=%d K=%d n %d..%d of %d, caches %lld/%lld: differs by %g (scale %g), %d written outside",
+                 loam_type_name(t), T, K, n0, n1, N, (long long)caches->l1d, (long long)caches->l2, worst, scale, outside);
+    return ok;
+}
+
+static void compare_gemm(gemm_fn fn) {
+    static const loam_type types[] = {LOAM_T_Q4_0, LOAM_T_Q4_1, LOAM_T_Q5_0, LOAM_T_Q5_1, LOAM_T_Q8_0, LOAM_T_IQ4_NL,
+                                      LOAM_T_Q2_K, LOAM_T_Q3_K, LOAM_T_Q4_K, LOAM_T_Q5_K, LOAM_T_Q6_K};
+    /* this machine's caches, and tiny ones: one block per K slab, two strips per panel, 184-row blocks */
+    const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
+    static const int Ts[] = {1, 7, 8, 13, 513};
+    char msg[256];
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        int be, bb;
+        loam_type_block(types[ti], &be, &bb);
+        for (size_t c = 0; c < 2; c++)
+            for (size_t a = 0; a < sizeof Ts / sizeof *Ts; a++) {
+                int T = Ts[a], big = T == 513;
+                /* K: one block, or several with a tail; columns: inside one strip, or across three with partial ends */
+                int K = be * (big ? 3 : a % 2 ? 1 : 6), N = big ? 150 : a % 2 ? 21 : 100, n0 = a % 2 ? 0 : 3, n1 = N - (a % 3);
+                CHECK(compare_one(fn, &caches[c], types[ti], T, K, N, n0, n1, msg, sizeof msg), "%s", msg);
+            }
+    }
+}
+
+static void test_gemm_vnni(void) {
+#if defined(__x86_64__)
+    if (!loam_cpu_has_vnni()) {
+        test_not_run("no avx512-vnni");
+        return;
+    }
+    compare_gemm(loam_gemm_q8_vnni);
+#else
+    test_not_run("not x86-64");
+#endif
+}
+
+void register_gemm_tests(void) {
+    test_add("kernels: avx512-vnni blocked int8 product equals scalar (all block types, M 1/7/8/13/513, partial strips, "
+             "several K slabs)",
+             test_gemm_vnni);
+}
