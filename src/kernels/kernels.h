@@ -30,6 +30,9 @@ typedef struct loam_kernels {
     /* The same product blocked for many rows (prefill): weight panels
      * unpacked once into the micro-kernel's layout, block sizes from the
      * caches. NULL where the level has none; matmul_q8 is then used. */
+    /* One row of k (a multiple of 32) floats to int8 blocks, bit-identical
+     * to loam_quantize_act_row (the reference, and the scalar entry). */
+    void (*quantize_act)(const float *x, int k, loam_act_block *out);
     void (*gemm_q8)(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w, loam_type wtype,
                     int n0, int n1, float *y, int ldy);
     /* Attention over the KV cache in its storage type (indexed by
@@ -66,6 +69,7 @@ extern const loam_kernels loam_kernels_avx512;
 extern const loam_kernels loam_kernels_avx512_vnni;
 void loam_qmatmul_avx2(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
+void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out);
 void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy);
 #endif

@@ -136,6 +136,7 @@ const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
     .matmul = matmul_scalar,
+    .quantize_act = loam_quantize_act_row,
     .matmul_q8 = qmatmul_scalar,
     .attn_scores = {scores_f32, scores_f16, scores_q8},
     .attn_mix = {mix_f32, mix_f16, mix_q8},

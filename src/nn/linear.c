@@ -33,6 +33,7 @@ static void linear_task(void *arg, int task, int thread) {
 }
 
 typedef struct {
+    const loam_kernels *kernels;
     const float *x;
     loam_act_block *xq; /* to int8 blocks, or */
     uint16_t *xb;       /* to bf16 */
@@ -46,7 +47,7 @@ static void convert_task(void *arg, int task, int thread) {
     for (int t = t0; t < t1; t++) {
         const float *xt = j->x + (size_t)t * j->K;
         if (j->xq) {
-            loam_quantize_act_row(xt, j->K, j->xq + (size_t)t * (j->K / 32));
+            j->kernels->quantize_act(xt, j->K, j->xq + (size_t)t * (j->K / 32));
         } else {
             uint16_t *bt = j->xb + (size_t)t * j->K;
             for (int k = 0; k < j->K; k++) bt[k] = loam_f32_to_bf16(xt[k]);
@@ -81,7 +82,7 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
         int ok = nn_reserve(nn, &buf, &nn->xq_cap, (size_t)T * (size_t)(K / 32), sizeof *nn->xq, "int8 activations");
         nn->xq = buf;
         if (!ok) return;
-        convert_job q = {x, nn->xq, NULL, T, K, T};
+        convert_job q = {nn->kernels, x, nn->xq, NULL, T, K, T};
         convert_activations(nn, &q);
         j.xq = nn->xq;
         if (T >= NN_GEMM_MIN_ROWS && nn->kernels->gemm_q8) {
@@ -93,7 +94,7 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
         int ok = nn_reserve(nn, &buf, &nn->xb_cap, (size_t)T * (size_t)K, sizeof *nn->xb, "bf16 activations");
         nn->xb = buf;
         if (!ok) return;
-        convert_job q = {x, NULL, nn->xb, T, K, T};
+        convert_job q = {nn->kernels, x, NULL, nn->xb, T, K, T};
         convert_activations(nn, &q);
         j.xb = nn->xb;
     }

@@ -101,7 +101,41 @@ static void test_gemm_vnni(void) {
 #endif
 }
 
+/* Each level's activation quantizer gives the reference's blocks bit for
+ * bit: random rows, rows of exact halves (ties round to even), zeros, and
+ * blocks with an inf or a NaN. */
+static void test_quantize_act_levels(void) {
+    enum { K = 32 * 9 };
+    float x[K];
+    loam_act_block ref[K / 32], got[K / 32];
+    const loam_simd levels[] = {LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < K; i++) x[i] = frand() * (round % 7 == 0 ? 1e-30f : round % 5 == 0 ? 1e30f : 3.0f);
+        for (int j = 0; j < 32; j++) x[32 * 2 + j] = 0.0f;                           /* a zero block */
+        for (int j = 0; j < 32; j++) x[32 * 3 + j] = (float)(j - 16) * 0.5f * 127.0f / 8.0f; /* x id lands on halves */
+        x[32 * 4] = 127.0f * 8.0f;
+        x[32 * 5 + 7] = round % 2 ? INFINITY : -INFINITY;
+        x[32 * 6 + 31] = NAN;
+        loam_quantize_act_row(x, K, ref);
+        for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+            const loam_kernels *k = loam_kernels_for(levels[l]);
+            if (!k) continue;
+            memset(got, 0x5a, sizeof got);
+            k->quantize_act(x, K, got);
+            for (int b = 0; b < K / 32; b++) {
+                int same = !memcmp(ref[b].q, got[b].q, 32) && ref[b].isum == got[b].isum && ref[b].isum_lo == got[b].isum_lo &&
+                           (ref[b].d == got[b].d || (isnan(ref[b].d) && isnan(got[b].d)));
+                CHECK(same, "%s: block %d of round %d differs (d %g vs %g, isum %d vs %d)", k->name, b, round, ref[b].d,
+                      got[b].d, ref[b].isum, got[b].isum);
+            }
+        }
+    }
+    if (!loam_kernels_for(LOAM_SIMD_AVX2)) test_not_run("no avx2");
+}
+
 void register_gemm_tests(void) {
+    test_add("kernels: every level quantizes activations to the reference's int8 blocks bit for bit (ties, inf, NaN)",
+             test_quantize_act_levels);
     test_add("kernels: avx512-vnni blocked int8 product equals scalar (all block types, M 1/7/8/13/513, partial strips, "
              "several K slabs)",
              test_gemm_vnni);
