@@ -9,9 +9,11 @@
  * block's scales and mins as floats. Every activation row of the slab then
  * runs against each strip, 4 rows at a time, in a micro-kernel that holds
  * a 4 × 48 tile of the output in registers (12 float accumulators, 12 int32
- * ones, 3 weight vectors: 27 of the 32 zmm). Sizes from the caches read at
- * run time: a strip's slab fits half of L1, the rows' slab of activations
- * half of L2, the panel a quarter of L2.
+ * ones, 3 weight vectors: 27 of the 32 zmm). Sizes from the L2 size read at
+ * run time: a strip's slab of K, the rows' slab of activations and the
+ * panel each fit a quarter of it. (A strip sized for L1 was measured: on
+ * a Zen 4 the strip streams from L2 as fast, and the longer slab halves
+ * the tile's fixed costs — 8% more at 512×2048×2048.)
  *
  * Per 32-block and tile: 96 vpdpbusd, whose activation operand is a
  * broadcast from memory, then per accumulator a convert and one multiply-add
@@ -148,12 +150,12 @@ static const tile_fn tiles[4][MR] = {
 
 /* Slab, panel and row-block sizes from the caches (defaults where unknown). */
 static void blocking(const loam_cache_sizes *c, size_t sbb, int nb, int T, int *kb, int *panel_strips, int *mc) {
-    int64_t l1 = c && c->l1d > 0 ? c->l1d : 32 << 10, l2 = c && c->l2 > 0 ? c->l2 : 512 << 10;
-    int64_t k = (l1 / 2) / (int64_t)sbb;
+    int64_t l2 = c && c->l2 > 0 ? c->l2 : 512 << 10;
+    int64_t k = (l2 / 4) / (int64_t)sbb;
     *kb = k < 1 ? 1 : k > nb ? nb : (int)k;
     int64_t p = (l2 / 4) / ((int64_t)*kb * (int64_t)sbb);
     *panel_strips = p < 1 ? 1 : p > 64 ? 64 : (int)p;
-    int64_t m = (l2 / 2) / ((int64_t)*kb * (int64_t)sizeof(loam_act_block)) / MR * MR;
+    int64_t m = (l2 / 4) / ((int64_t)*kb * (int64_t)sizeof(loam_act_block)) / MR * MR;
     *mc = m < MR ? MR : m > T ? T : (int)m;
 }
 

@@ -72,7 +72,7 @@ static int compare_one(gemm_fn fn, const loam_cache_sizes *caches, loam_type t, 
 static void compare_gemm(gemm_fn fn) {
     static const loam_type types[] = {LOAM_T_Q4_0, LOAM_T_Q4_1, LOAM_T_Q5_0, LOAM_T_Q5_1, LOAM_T_Q8_0, LOAM_T_IQ4_NL,
                                       LOAM_T_Q2_K, LOAM_T_Q3_K, LOAM_T_Q4_K, LOAM_T_Q5_K, LOAM_T_Q6_K};
-    /* this machine's caches, and tiny ones: one block per K slab, two strips per panel, 184-row blocks */
+    /* this machine's caches, and a tiny L2: two blocks per K slab, one strip per panel, 44-row blocks */
     const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
     static const int Ts[] = {1, 7, 8, 13, 513};
     char msg[256];
