@@ -1,0 +1,140 @@
+/* What the blocked int8 products of every SIMD level share: the strip
+ * layout, its packing from any block type (through unpack32.h), the cache
+ * blocking and the loops around the micro-kernel (GotoBLAS / BLIS):
+ *
+ *   for each panel of columns (whole strips):
+ *     for each slab of K:
+ *       pack the panel's strips (each weight unpacked once per product)
+ *       for each block of activation rows:
+ *         for each strip:  for each group of MR rows:  micro-kernel
+ *
+ * A strip is `vec` × `nr` columns. Per 32-weight block it holds the 8
+ * quads (4 weights each) as nr vectors of [vec columns][4 bytes], then the
+ * block's scales dw[nsub][cols] and, for types with mins, mw[nsub][cols].
+ * Columns past the matrix are zero weights with zero scales.
+ *
+ * Static inline, AVX2 + F16C: included by the kernel files built with them. */
+#ifndef LOAM_KERNELS_GEMM_PACK_H
+#define LOAM_KERNELS_GEMM_PACK_H
+#include <stdlib.h>
+
+#include "kernels/kernels.h"
+#include "kernels/unpack32.h"
+
+/* Every loop of a micro-kernel has constant bounds: unrolled, so that its
+ * arrays of accumulators live in registers. */
+#define GEMM_UNROLL _Pragma("GCC unroll 16")
+
+typedef struct {
+    loam_unpack_shape shape;
+    int vec, nr;   /* columns per vector, vectors per strip */
+    int signed_w;  /* offset-128 types stored as signed bytes (u - 128), offset 0: AVX2's sign trick */
+    size_t block_bytes;
+} gemm_format;
+
+static inline int gemm_strip_cols(const gemm_format *f) { return f->vec * f->nr; }
+static inline size_t gemm_quad_bytes(const gemm_format *f) { return (size_t)32 * (size_t)gemm_strip_cols(f); }
+static inline int gemm_nsub(const gemm_format *f) { return f->shape.sub16 ? 2 : 1; }
+
+static inline int gemm_format_for(loam_type t, int vec, int nr, int allow_signed, gemm_format *f) {
+    if (!loam_unpack_shape_of(t, &f->shape)) return 0;
+    f->vec = vec, f->nr = nr;
+    f->signed_w = allow_signed && f->shape.offset == 128;
+    if (f->signed_w) f->shape.offset = 0;
+    f->block_bytes = gemm_quad_bytes(f) + (size_t)gemm_nsub(f) * (f->shape.has_min ? 2 : 1) * (size_t)gemm_strip_cols(f) * 4;
+    return 1;
+}
+
+/* Columns c0 .. c0+ncols and blocks b0 .. b0+nblk of W into one strip. */
+static inline void gemm_pack_strip(const gemm_format *f, loam_type t, const uint8_t *w, size_t row_bytes, int c0, int ncols,
+                                   int b0, int nblk, uint8_t *out) {
+    enum { MAX_COLS = 64 };
+    int cols = gemm_strip_cols(f), nsub = gemm_nsub(f);
+    _Alignas(32) uint8_t u[MAX_COLS][32];
+    const __m256i lanes = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224); /* 8 columns' rows of u */
+    const __m256i flip = _mm256_set1_epi8(f->signed_w ? (char)0x80 : 0);
+    for (int i = 0; i < nblk; i++) {
+        uint8_t *o = out + (size_t)i * f->block_bytes;
+        float *dw = (float *)(o + gemm_quad_bytes(f)), *mw = dw + nsub * cols;
+        for (int c = 0; c < cols; c++) {
+            float d2[2] = {0, 0}, m2[2] = {0, 0};
+            __m256i v = _mm256_setzero_si256();
+            if (c < ncols) v = _mm256_xor_si256(loam_unpack32(t, w + (size_t)(c0 + c) * row_bytes, b0 + i, d2, m2), flip);
+            _mm256_store_si256((__m256i *)u[c], v);
+            for (int h = 0; h < nsub; h++) {
+                dw[h * cols + c] = d2[h];
+                if (f->shape.has_min) mw[h * cols + c] = m2[h];
+            }
+        }
+        /* transpose: quad q of vector v holds bytes 4q..4q+3 of its columns, 8 columns per gather */
+        for (int q = 0; q < 8; q++)
+            for (int v = 0; v < f->nr; v++)
+                for (int g = 0; g < f->vec / 8; g++)
+                    _mm256_store_si256((__m256i *)(o + (size_t)(q * f->nr + v) * (size_t)f->vec * 4 + 32 * g),
+                                       _mm256_i32gather_epi32((const int *)&u[v * f->vec + 8 * g][4 * q], lanes, 1));
+    }
+}
+
+/* The micro-kernel: mr rows × one strip over nblk blocks;
+ * y = (accumulate ? y : 0) + x · strip for the first ncols columns. */
+typedef void (*gemm_tile_fn)(int offset, const uint8_t *strip, size_t block_bytes, int nblk, const loam_act_block *x,
+                             int nb, float *y, int ldy, int ncols, int accumulate);
+
+/* The activation sum of half h of a block (or of all of it). */
+static inline int32_t gemm_act_sum(const loam_act_block *a, int sub16, int h) {
+    return !sub16 ? a->isum : h == 0 ? a->isum_lo : a->isum - a->isum_lo;
+}
+
+/* Slab, panel and row-block sizes: each a quarter of L2 (512 KiB where unknown).
+ * (A strip sized for L1 was measured: on a Zen 4 the strip streams from L2
+ * as fast, and the longer slab halves the tile's fixed costs, 8% more at
+ * 512×2048×2048.) */
+static inline void gemm_blocking(const loam_cache_sizes *c, const gemm_format *f, int nb, int T, int mr, int *kb,
+                                 int *panel_strips, int *mc) {
+    int64_t l2 = c && c->l2 > 0 ? c->l2 : 512 << 10;
+    int64_t k = (l2 / 4) / (int64_t)f->block_bytes;
+    *kb = k < 1 ? 1 : k > nb ? nb : (int)k;
+    int64_t p = (l2 / 4) / ((int64_t)*kb * (int64_t)f->block_bytes);
+    *panel_strips = p < 1 ? 1 : p > 64 ? 64 : (int)p;
+    int64_t m = (l2 / 4) / ((int64_t)*kb * (int64_t)sizeof(loam_act_block)) / mr * mr;
+    *mc = m < mr ? mr : m > T ? T : (int)m;
+}
+
+/* The whole product over tiles[mr - 1] (mr = 1 .. MR); 0 when out of
+ * memory for the panel (nothing written). */
+static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int MR, const loam_cache_sizes *caches,
+                           const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
+                           int ldy) {
+    int nb = K / 32, kb, panel_strips, mc, cols = gemm_strip_cols(f);
+    size_t row_bytes = loam_row_bytes(wtype, K);
+    gemm_blocking(caches, f, nb, T, MR, &kb, &panel_strips, &mc);
+    uint8_t *panel = aligned_alloc(64, (size_t)panel_strips * (size_t)kb * f->block_bytes);
+    if (!panel) return 0;
+    for (int jc = n0; jc < n1; jc += panel_strips * cols) {
+        int strips = (n1 - jc + cols - 1) / cols;
+        strips = strips > panel_strips ? panel_strips : strips;
+        for (int pc = 0; pc < nb; pc += kb) {
+            int nblk = nb - pc < kb ? nb - pc : kb;
+            size_t strip_bytes = (size_t)nblk * f->block_bytes;
+            for (int j = 0; j < strips; j++) {
+                int c0 = jc + j * cols;
+                gemm_pack_strip(f, wtype, w, row_bytes, c0, n1 - c0 < cols ? n1 - c0 : cols, pc, nblk, panel + (size_t)j * strip_bytes);
+            }
+            for (int ic = 0; ic < T; ic += mc) {
+                int t1 = ic + mc < T ? ic + mc : T;
+                for (int j = 0; j < strips; j++) {
+                    int c0 = jc + j * cols, ncols = n1 - c0 < cols ? n1 - c0 : cols;
+                    for (int t = ic; t < t1; t += MR) {
+                        int mr = t1 - t < MR ? t1 - t : MR;
+                        tiles[mr - 1](f->shape.offset, panel + (size_t)j * strip_bytes, f->block_bytes, nblk,
+                                      x + (size_t)t * nb + pc, nb, y + (size_t)t * ldy + c0, ldy, ncols, pc > 0);
+                    }
+                }
+            }
+        }
+    }
+    free(panel);
+    return 1;
+}
+
+#endif
