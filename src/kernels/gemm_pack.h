@@ -40,7 +40,7 @@ static inline int gemm_format_for(loam_type t, int vec, int nr, int allow_signed
     if (!loam_unpack_shape_of(t, &f->shape)) return 0;
     f->vec = vec, f->nr = nr;
     f->signed_w = allow_signed && f->shape.offset == 128;
-    if (f->signed_w) f->shape.offset = 0;
+    if (f->signed_w) f->shape.offset = 0, f->shape.umax = 128; /* |u - 128| */
     f->block_bytes = gemm_quad_bytes(f) + (size_t)gemm_nsub(f) * (f->shape.has_min ? 2 : 1) * (size_t)gemm_strip_cols(f) * 4;
     return 1;
 }

@@ -89,6 +89,15 @@ static void compare_gemm(gemm_fn fn) {
     }
 }
 
+static void test_gemm_avx2(void) {
+#if defined(__x86_64__)
+    REQUIRE_SIMD(LOAM_SIMD_AVX2);
+    compare_gemm(loam_gemm_q8_avx2);
+#else
+    test_not_run("not x86-64");
+#endif
+}
+
 static void test_gemm_vnni(void) {
 #if defined(__x86_64__)
     if (!loam_cpu_has_vnni()) {
@@ -136,6 +145,9 @@ static void test_quantize_act_levels(void) {
 void register_gemm_tests(void) {
     test_add("kernels: every level quantizes activations to the reference's int8 blocks bit for bit (ties, inf, NaN)",
              test_quantize_act_levels);
+    test_add("kernels: avx2 blocked int8 product equals scalar (all block types, M 1/7/8/13/513, partial strips, "
+             "several K slabs)",
+             test_gemm_avx2);
     test_add("kernels: avx512-vnni blocked int8 product equals scalar (all block types, M 1/7/8/13/513, partial strips, "
              "several K slabs)",
              test_gemm_vnni);
