@@ -45,34 +45,53 @@ static inline int gemm_format_for(loam_type t, int vec, int nr, int allow_signed
     return 1;
 }
 
-/* Columns c0 .. c0+ncols and blocks b0 .. b0+nblk of W into one strip. */
+/* 8 columns' 32 bytes (8 dwords each: its quads) to 8 quads of [8 columns][4 bytes] */
+static inline void gemm_transpose8x8(const uint8_t *in, size_t in_stride, uint8_t *out, size_t out_stride) {
+    __m256i r[8], t[8], s[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_load_si256((const __m256i *)(in + (size_t)i * in_stride));
+    for (int i = 0; i < 8; i += 2) t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);     /* quads 0 | 4 of 4 columns */
+        s[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]); /* 1 | 5 */
+        s[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]); /* 2 | 6 */
+        s[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]); /* 3 | 7 */
+    }
+    for (int q = 0; q < 4; q++) {
+        _mm256_store_si256((__m256i *)(out + (size_t)q * out_stride), _mm256_permute2x128_si256(s[q], s[q + 4], 0x20));
+        _mm256_store_si256((__m256i *)(out + (size_t)(q + 4) * out_stride), _mm256_permute2x128_si256(s[q], s[q + 4], 0x31));
+    }
+}
+
+/* Columns c0 .. c0+ncols and blocks b0 .. b0+nblk of W into one strip,
+ * through `scratch` (nblk × the strip's columns × 32 bytes): each weight
+ * row is unpacked from start to end first, so that it streams from memory
+ * in order, then each block's columns are transposed into quads. */
 static inline void gemm_pack_strip(const gemm_format *f, loam_type t, const uint8_t *w, size_t row_bytes, int c0, int ncols,
-                                   int b0, int nblk, uint8_t *out) {
-    enum { MAX_COLS = 64 };
+                                   int b0, int nblk, uint8_t *scratch, uint8_t *out) {
     int cols = gemm_strip_cols(f), nsub = gemm_nsub(f);
-    _Alignas(32) uint8_t u[MAX_COLS][32];
-    const __m256i lanes = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224); /* 8 columns' rows of u */
     const __m256i flip = _mm256_set1_epi8(f->signed_w ? (char)0x80 : 0);
-    for (int i = 0; i < nblk; i++) {
-        uint8_t *o = out + (size_t)i * f->block_bytes;
-        float *dw = (float *)(o + gemm_quad_bytes(f)), *mw = dw + nsub * cols;
-        for (int c = 0; c < cols; c++) {
+    for (int c = 0; c < cols; c++) {
+        const uint8_t *row = w + (size_t)(c0 + c) * row_bytes;
+        for (int i = 0; i < nblk; i++) {
+            uint8_t *o = out + (size_t)i * f->block_bytes;
+            float *dw = (float *)(o + gemm_quad_bytes(f)), *mw = dw + nsub * cols;
             float d2[2] = {0, 0}, m2[2] = {0, 0};
             __m256i v = _mm256_setzero_si256();
-            if (c < ncols) v = _mm256_xor_si256(loam_unpack32(t, w + (size_t)(c0 + c) * row_bytes, b0 + i, d2, m2), flip);
-            _mm256_store_si256((__m256i *)u[c], v);
+            if (c < ncols) v = _mm256_xor_si256(loam_unpack32(t, row, b0 + i, d2, m2), flip);
+            _mm256_store_si256((__m256i *)(scratch + ((size_t)i * cols + c) * 32), v);
             for (int h = 0; h < nsub; h++) {
                 dw[h * cols + c] = d2[h];
                 if (f->shape.has_min) mw[h * cols + c] = m2[h];
             }
         }
-        /* transpose: quad q of vector v holds bytes 4q..4q+3 of its columns, 8 columns per gather */
-        for (int q = 0; q < 8; q++)
-            for (int v = 0; v < f->nr; v++)
-                for (int g = 0; g < f->vec / 8; g++)
-                    _mm256_store_si256((__m256i *)(o + (size_t)(q * f->nr + v) * (size_t)f->vec * 4 + 32 * g),
-                                       _mm256_i32gather_epi32((const int *)&u[v * f->vec + 8 * g][4 * q], lanes, 1));
     }
+    /* quad q of vector v: bytes 4q..4q+3 of its columns, 8 columns at a time */
+    for (int i = 0; i < nblk; i++)
+        for (int g = 0; g < cols / 8; g++) {
+            int v = g / (f->vec / 8), part = g % (f->vec / 8);
+            gemm_transpose8x8(scratch + ((size_t)i * cols + 8 * g) * 32, 32,
+                              out + (size_t)i * f->block_bytes + (size_t)v * f->vec * 4 + 32 * part, (size_t)f->nr * f->vec * 4);
+        }
 }
 
 /* The micro-kernel: mr rows × one strip over nblk blocks;
@@ -108,8 +127,10 @@ static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int 
     int nb = K / 32, kb, panel_strips, mc, cols = gemm_strip_cols(f);
     size_t row_bytes = loam_row_bytes(wtype, K);
     gemm_blocking(caches, f, nb, T, MR, &kb, &panel_strips, &mc);
-    uint8_t *panel = aligned_alloc(64, (size_t)panel_strips * (size_t)kb * f->block_bytes);
+    size_t panel_bytes = (size_t)panel_strips * (size_t)kb * f->block_bytes, scratch_bytes = (size_t)kb * cols * 32;
+    uint8_t *panel = aligned_alloc(64, panel_bytes + scratch_bytes);
     if (!panel) return 0;
+    uint8_t *scratch = panel + panel_bytes;
     for (int jc = n0; jc < n1; jc += panel_strips * cols) {
         int strips = (n1 - jc + cols - 1) / cols;
         strips = strips > panel_strips ? panel_strips : strips;
@@ -118,7 +139,8 @@ static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int 
             size_t strip_bytes = (size_t)nblk * f->block_bytes;
             for (int j = 0; j < strips; j++) {
                 int c0 = jc + j * cols;
-                gemm_pack_strip(f, wtype, w, row_bytes, c0, n1 - c0 < cols ? n1 - c0 : cols, pc, nblk, panel + (size_t)j * strip_bytes);
+                gemm_pack_strip(f, wtype, w, row_bytes, c0, n1 - c0 < cols ? n1 - c0 : cols, pc, nblk, scratch,
+                                panel + (size_t)j * strip_bytes);
             }
             for (int ic = 0; ic < T; ic += mc) {
                 int t1 = ic + mc < T ? ic + mc : T;
