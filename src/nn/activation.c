@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "nn/nn.h"
+#include "nn/nn_internal.h"
 
 float nn_act_one(nn_act act, float x) {
     switch (act) {
@@ -25,3 +26,33 @@ void nn_quick_gelu(float *x, size_t n) { nn_activate(NN_ACT_QUICK_GELU, x, n); }
 void nn_gate(nn_act act, float *a, const float *g, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] *= nn_act_one(act, g[i]);
 }
+
+/* The same split over the pool: a prompt's MLP activates T × n_ff values,
+ * which on one thread cost as much as a tenth of the products around it. */
+typedef struct {
+    nn_act act;
+    float *a;
+    const float *g; /* NULL: activate a in place */
+    size_t n, chunk;
+} act_job;
+
+static void act_task(void *arg, int task, int thread) {
+    (void)thread;
+    const act_job *j = arg;
+    size_t i0 = (size_t)task * j->chunk, i1 = i0 + j->chunk < j->n ? i0 + j->chunk : j->n;
+    if (j->g) nn_gate(j->act, j->a + i0, j->g + i0, i1 - i0);
+    else nn_activate(j->act, j->a + i0, i1 - i0);
+}
+
+static void act_split(loam_nn *nn, nn_act act, float *a, const float *g, size_t n) {
+    if (nn->status) return;
+    act_job j = {act, a, g, n, 1 << 14};
+    if (n <= j.chunk || nn_threads(nn) == 1) {
+        act_task(&j, 0, 0);
+        return;
+    }
+    loam_pool_run(nn->pool, act_task, &j, (int)((n + j.chunk - 1) / j.chunk));
+}
+
+void nn_activate_on(loam_nn *nn, nn_act act, float *x, size_t n) { act_split(nn, act, x, NULL, n); }
+void nn_gate_on(loam_nn *nn, nn_act act, float *a, const float *g, size_t n) { act_split(nn, act, a, g, n); }

@@ -95,6 +95,9 @@ void nn_gelu_tanh(float *x, size_t n);
 void nn_quick_gelu(float *x, size_t n);
 /* a[n] *= act(g[n])  (gated MLPs: SwiGLU, GeGLU) */
 void nn_gate(nn_act act, float *a, const float *g, size_t n);
+/* The same two over nn's pool (the results are the same values). */
+void nn_activate_on(loam_nn *nn, nn_act act, float *x, size_t n);
+void nn_gate_on(loam_nn *nn, nn_act act, float *a, const float *g, size_t n);
 
 /* ------------------------------------------------------------ positions */
 

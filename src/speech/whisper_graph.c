@@ -75,7 +75,7 @@ static void mlp(loam_whisper *w, const whisper_layer *L, rows *r, int F) {
     int D = w->hp.d_model, T = r->T;
     norm(w, r->x, r->h, T, L->ln_w, L->ln_b);
     nn_linear(&w->nn, r->h, T, L->fc1, L->b1, r->ff);
-    nn_gelu(r->ff, (size_t)T * F);
+    nn_activate_on(&w->nn, NN_ACT_GELU, r->ff, (size_t)T * F);
     nn_linear(&w->nn, r->ff, T, L->fc2, L->b2, r->o);
     nn_add(r->x, r->o, (size_t)T * D);
 }
@@ -96,9 +96,9 @@ loam_status whisper_encode(loam_whisper *w, const float *mel, loam_error *err) {
         for (int f = 0; f < N; f++) in[(size_t)f * M + m] = mel[(size_t)m * N + f];
     /* 2. the stem: c1[N, D] = gelu(conv1(in)), x[S, D] = gelu(conv2(c1), stride 2) + positions */
     nn_conv1d(&w->nn, in, N, M, w->conv1, w->conv1_b, 1, 1, c1);
-    nn_gelu(c1, (size_t)N * D);
+    nn_activate_on(&w->nn, NN_ACT_GELU, c1, (size_t)N * D);
     nn_conv1d(&w->nn, c1, N, D, w->conv2, w->conv2_b, 2, 1, r.x);
-    nn_gelu(r.x, SD);
+    nn_activate_on(&w->nn, NN_ACT_GELU, r.x, SD);
     nn_add(r.x, w->enc_pos, SD);
     /* 3. pre-LN blocks with full attention */
     for (int l = 0; l < hp->n_enc_layers; l++) {

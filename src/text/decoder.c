@@ -100,9 +100,9 @@ static void mlp(loam_context *c, int l, const float *in, int T) {
     nn_linear(&c->nn, in, T, w[LOAM_L_W_UP], v[LOAM_L_B_UP], c->ff_a);
     if (s->mlp_gated) {
         nn_linear(&c->nn, in, T, w[LOAM_L_W_GATE], NULL, c->ff_b);
-        nn_gate(s->act, c->ff_a, c->ff_b, n);
+        nn_gate_on(&c->nn, s->act, c->ff_a, c->ff_b, n);
     } else {
-        nn_activate(s->act, c->ff_a, n);
+        nn_activate_on(&c->nn, s->act, c->ff_a, n);
     }
     nn_linear(&c->nn, c->ff_a, T, w[LOAM_L_W_DOWN], v[LOAM_L_B_DOWN], c->ff_b);
 }

@@ -256,6 +256,28 @@ static void test_activations(void) {
     }
 }
 
+/* Split over a pool, activation and gating give the serial values bit for
+ * bit, over a length that is not a multiple of the split. */
+static void test_activations_pooled(void) {
+    loam_nn nn;
+    CHECK(open_nn(&nn, LOAM_SIMD_AUTO, 2, 0), "nn_init failed");
+    size_t n = 100003;
+    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+    int same = a && b && g;
+    for (int act = 0; act < 4 && same; act++) {
+        for (size_t i = 0; i < n; i++) a[i] = b[i] = sinf((float)i * 0.37f) * 6.0f, g[i] = cosf((float)i * 0.11f) * 5.0f;
+        nn_gate((nn_act)act, a, g, n);
+        nn_gate_on(&nn, (nn_act)act, b, g, n);
+        same &= !memcmp(a, b, n * sizeof(float));
+        nn_activate((nn_act)act, a, n);
+        nn_activate_on(&nn, (nn_act)act, b, n);
+        same &= !memcmp(a, b, n * sizeof(float));
+    }
+    free(a), free(b), free(g);
+    nn_free(&nn);
+    CHECK(same, "pooled activations differ from the serial ones");
+}
+
 /* --------------------------------------------------------------- rope */
 
 static void test_rope(void) {
@@ -512,6 +534,7 @@ void register_nn_tests(void) {
     test_add("nn: rms_norm (w, 1 + w) and layer_norm (with/without bias) equal the definition", test_norms);
     test_add("nn: group_norm equals the definition", test_group_norm);
     test_add("nn: silu, gelu (erf), gelu (tanh), quick-gelu and gating equal the definitions", test_activations);
+    test_add("nn: activations and gating split over the pool equal the serial ones bit for bit", test_activations_pooled);
     test_add("nn: rope (rotate_half and interleaved, partial rotary) equals the rotation", test_rope);
     test_add("nn: full, cross and masked attention equal softmax(qk)v (MHA, GQA, MQA)", test_attention_dense);
     test_add("nn: blocked full and cross attention (long inputs), head-major cross attention, equal softmax(qk)v at every SIMD level", test_attention_blocked);
