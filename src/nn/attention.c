@@ -7,6 +7,9 @@
 
 #include "nn/nn_internal.h"
 
+#define BLOCK_ROWS 64     /* query rows of one head per task */
+#define BLOCK_MIN_ROWS 32 /* below this many query rows the per-row path is as fast */
+
 typedef struct {
     const loam_kernels *kern;
     const nn_heads *h;
@@ -84,17 +87,33 @@ static int reserve_scores(loam_nn *nn, int len) {
     return ok;
 }
 
+static void attention_blocked(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, size_t kv_stride,
+                              int pos0, const nn_heads *h, float *out);
+
+/* A prompt slice of one sequence at consecutive positions, over an f32
+ * cache: the blocked products apply. */
+static int one_run(const loam_kv_cache *kv, int T, const int32_t *pos, const int32_t *seq) {
+    if (kv->type != LOAM_KV_F32 || T < BLOCK_MIN_ROWS) return 0;
+    for (int r = 1; r < T; r++)
+        if (seq[r] != seq[0] || pos[r] != pos[0] + r) return 0;
+    return pos[0] >= 0 && pos[0] + T <= kv->n_ctx;
+}
+
 void nn_attention_cached(loam_nn *nn, const loam_kv_cache *kv, int layer, const float *q, int T, const int32_t *pos,
                          const int32_t *seq, const nn_heads *h, float *out) {
-    if (nn->status || !reserve_scores(nn, kv->n_ctx)) return;
+    if (nn->status) return;
+    if (one_run(kv, T, pos, seq)) { /* keys 0 .. pos[T-1] of the sequence, rows of dim floats */
+        const float *k = (const float *)loam_kv_k_row(kv, seq[0], layer, 0), *v = (const float *)loam_kv_v_row(kv, seq[0], layer, 0);
+        attention_blocked(nn, q, T, k, v, pos[0] + T, kv->row_bytes / sizeof(float), pos[0], h, out);
+        return;
+    }
+    if (!reserve_scores(nn, kv->n_ctx)) return;
     attn_job j = {nn->kernels, h, q, out, nn->scores, kv->n_ctx, kv, layer, pos, seq, NULL, NULL, T, 0, 1, 0};
     loam_pool_run(nn->pool, cached_task, &j, T * h->n_heads);
 }
 
 /* ------------------------------------------------- blocked (long inputs) */
 
-#define BLOCK_ROWS 64     /* query rows of one head per task */
-#define BLOCK_MIN_ROWS 32 /* below this many query rows the per-row path is as fast */
 
 typedef struct {
     const loam_kernels *kern;
@@ -102,6 +121,8 @@ typedef struct {
     const float *q, *k, *v;
     float *out;
     int T, S;
+    size_t kv_stride; /* floats from one position's keys (values) to the next */
+    int pos0;         /* causal: row r sees keys 0 .. pos0 + r; -1: every row sees all S */
     float *kc, *vt; /* [n_kv_heads][S][hd] keys, [n_kv_heads][hd][S] values transposed */
     float *work;    /* [threads][work_len]: query tile [R, hd], scores [R, S], output tile [R, hd] */
     size_t work_len;
@@ -112,7 +133,7 @@ static void pack_task(void *arg, int head, int thread) {
     (void)thread;
     const block_job *j = arg;
     int hd = j->h->head_dim, S = j->S;
-    size_t stride = (size_t)j->h->n_kv_heads * hd;
+    size_t stride = j->kv_stride;
     float *kc = j->kc + (size_t)head * S * hd, *vt = j->vt + (size_t)head * hd * S;
     for (int s = 0; s < S; s++) {
         const float *ks = j->k + s * stride + (size_t)head * hd, *vs = j->v + s * stride + (size_t)head * hd;
@@ -135,27 +156,40 @@ static void softmax_row(const loam_kernels *kern, float *s, int n) {
     for (p = 0; p < n; p++) s[p] *= inv;
 }
 
-/* scores[R, S] = (scale · Q_tile) · Kᵀ, softmax per row, out_tile[R, hd] = P · V. */
+/* scores[R, S] = (scale · Q_tile) · Kᵀ, softmax per row, out_tile[R, hd] = P · V.
+ * Causal: the tile's scores stop at the keys its last row sees, and each
+ * row's softmax covers its own keys (ALiBi's bias relative to its last),
+ * the rest of its row zero for P · V. */
 static void block_task(void *arg, int task, int thread) {
     const block_job *j = arg;
     const nn_heads *h = j->h;
     int hd = h->head_dim, nq = h->n_heads, group = nq / h->n_kv_heads, S = j->S;
     int n_tiles = (j->T + BLOCK_ROWS - 1) / BLOCK_ROWS, head = task / n_tiles, r0 = task % n_tiles * BLOCK_ROWS;
     int R = j->T - r0 < BLOCK_ROWS ? j->T - r0 : BLOCK_ROWS, kvh = head / group;
+    int seen = j->pos0 < 0 ? S : j->pos0 + r0 + R; /* keys the tile's last row sees */
     float *qt = j->work + (size_t)thread * j->work_len, *sc = qt + (size_t)BLOCK_ROWS * hd, *ot = sc + (size_t)BLOCK_ROWS * S;
-    float scale = head_scale(h);
+    float scale = head_scale(h), slope = j->pos0 >= 0 && h->alibi_slopes ? h->alibi_slopes[head] : 0.0f;
     for (int r = 0; r < R; r++) {
         const float *src = j->q + ((size_t)(r0 + r) * nq + head) * hd;
         for (int i = 0; i < hd; i++) qt[(size_t)r * hd + i] = src[i] * scale;
     }
-    j->kern->matmul(qt, R, hd, j->kc + (size_t)kvh * S * hd, LOAM_T_F32, 0, S, sc, S);
-    for (int r = 0; r < R; r++) softmax_row(j->kern, sc + (size_t)r * S, S);
+    j->kern->matmul(qt, R, hd, j->kc + (size_t)kvh * S * hd, LOAM_T_F32, 0, seen, sc, S);
+    for (int r = 0; r < R; r++) {
+        float *row = sc + (size_t)r * S;
+        int n = j->pos0 < 0 ? S : j->pos0 + r0 + r + 1;
+        if (slope != 0.0f)
+            for (int p = 0; p < n; p++) row[p] += slope * (float)(p - (n - 1));
+        softmax_row(j->kern, row, n);
+        for (int p = n; p < S; p++) row[p] = 0.0f;
+    }
     j->kern->matmul(sc, R, S, j->vt + (size_t)kvh * hd * S, LOAM_T_F32, 0, hd, ot, hd);
     for (int r = 0; r < R; r++) memcpy(j->out + ((size_t)(r0 + r) * nq + head) * hd, ot + (size_t)r * hd, sizeof(float) * (size_t)hd);
 }
 
-static void dense_blocked(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
-                          float *out) {
+/* q [T, n_heads, hd] against S keys and values of kv_stride floats per
+ * position; pos0 as in block_job. */
+static void attention_blocked(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, size_t kv_stride,
+                              int pos0, const nn_heads *h, float *out) {
     int hd = h->head_dim, nkv = h->n_kv_heads;
     size_t work_len = (size_t)BLOCK_ROWS * (2 * (size_t)hd + (size_t)S);
     void *pack = nn->attn_pack, *work = nn->attn_work;
@@ -163,9 +197,15 @@ static void dense_blocked(loam_nn *nn, const float *q, int T, const float *k, co
              nn_reserve(nn, &work, &nn->attn_work_cap, (size_t)nn_threads(nn) * work_len, sizeof(float), "attention tiles");
     nn->attn_pack = pack, nn->attn_work = work;
     if (!ok) return;
-    block_job j = {nn->kernels, h, q, k, v, out, T, S, nn->attn_pack, nn->attn_pack + (size_t)nkv * S * hd, nn->attn_work, work_len};
+    block_job j = {nn->kernels, h, q, k, v, out, T, S, kv_stride, pos0, nn->attn_pack, nn->attn_pack + (size_t)nkv * S * hd,
+                   nn->attn_work, work_len};
     loam_pool_run(nn->pool, pack_task, &j, nkv);
     loam_pool_run(nn->pool, block_task, &j, h->n_heads * ((T + BLOCK_ROWS - 1) / BLOCK_ROWS));
+}
+
+static void dense_blocked(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
+                          float *out) {
+    attention_blocked(nn, q, T, k, v, S, (size_t)h->n_kv_heads * h->head_dim, -1, h, out);
 }
 
 static void dense(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,

@@ -470,6 +470,50 @@ static void test_attention_cached(void) {
     nn_free(&nn);
 }
 
+/* A prompt slice over an f32 cache (one sequence, consecutive positions,
+ * at least 32 rows) takes the blocked products: first slices and later
+ * ones (keys before the slice), tiles that end mid-way, GQA, MQA with an
+ * odd head size, ALiBi, at every SIMD level this CPU runs. */
+static void test_attention_cached_blocked(void) {
+    loam_simd levels[] = {LOAM_SIMD_SCALAR, LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
+    float slopes[4] = {0.5f, 0.25f, 0.125f, 0.0625f};
+    nn_heads shapes[] = {{6, 2, 24, 0, NULL}, {4, 4, 32, 0, slopes}, {3, 1, 7, 0.3f, NULL}};
+    int ran = 0;
+    for (int li = 0; li < 3; li++) {
+        if (!loam_test_cpu_has(levels[li])) continue;
+        loam_nn nn;
+        CHECK(open_nn(&nn, levels[li], 2, 0), "nn_init failed");
+        ran++;
+        for (int si = 0; si < 3; si++)
+            for (int slice = 0; slice < 2; slice++) {
+                const nn_heads *h = &shapes[si];
+                int pos0 = slice ? 25 : 0, T = slice ? 70 : 40, n_ctx = 100, S = pos0 + T;
+                int dkv = h->n_kv_heads * h->head_dim, dq = h->n_heads * h->head_dim;
+                loam_kv_cache kv;
+                loam_error err;
+                CHECK(loam_kv_cache_init(&kv, LOAM_KV_F32, 1, n_ctx, 1, (size_t)dkv, &err) == LOAM_OK, "%s", err.message);
+                float *k = malloc((size_t)S * dkv * 4), *v = malloc((size_t)S * dkv * 4);
+                float *q = malloc((size_t)T * dq * 4), *out = malloc((size_t)T * dq * 4);
+                double *ref = malloc((size_t)T * dq * 8);
+                int32_t *pos = malloc((size_t)T * 4), *seq = calloc((size_t)T, 4);
+                int *n_vis = malloc((size_t)T * sizeof(int)), *qpos = malloc((size_t)T * sizeof(int));
+                fill(k, (size_t)S * dkv, 1.0f), fill(v, (size_t)S * dkv, 1.0f), fill(q, (size_t)T * dq, 1.0f);
+                for (int p = 0; p < S; p++) loam_kv_store(&kv, 0, 0, p, k + (size_t)p * dkv, v + (size_t)p * dkv);
+                for (int t = 0; t < T; t++) pos[t] = pos0 + t, n_vis[t] = pos0 + t + 1, qpos[t] = pos0 + t;
+                nn_attention_cached(&nn, &kv, 0, q, T, pos, seq, h, out);
+                attention_ref(q, T, k, v, n_vis, qpos, h, ref);
+                double worst = worst_diff(out, ref, (size_t)T * dq);
+                free(k), free(v), free(q), free(out), free(ref), free(pos), free(seq), free(n_vis), free(qpos);
+                loam_kv_cache_free(&kv);
+                CHECK(nn_status(&nn, NULL) == LOAM_OK, "attention failed");
+                CHECK(worst <= 1e-5, "%s heads %d/%d hd %d%s, rows %d at %d: differs by %g", loam_test_simd_name(levels[li]),
+                      h->n_heads, h->n_kv_heads, h->head_dim, h->alibi_slopes ? " alibi" : "", T, pos0, worst);
+            }
+        nn_free(&nn);
+    }
+    CHECK(ran > 0, "no SIMD level ran");
+}
+
 /* ------------------------------------------------------------ kv cache */
 
 static void test_kv_batch_rules(void) {
@@ -534,6 +578,9 @@ void register_nn_tests(void) {
     test_add("nn: rms_norm (w, 1 + w) and layer_norm (with/without bias) equal the definition", test_norms);
     test_add("nn: group_norm equals the definition", test_group_norm);
     test_add("nn: silu, gelu (erf), gelu (tanh), quick-gelu and gating equal the definitions", test_activations);
+    test_add("nn: a prompt slice over an f32 cache takes the blocked products and equals the definition (GQA, MQA, ALiBi, "
+             "later slices)",
+             test_attention_cached_blocked);
     test_add("nn: activations and gating split over the pool equal the serial ones bit for bit", test_activations_pooled);
     test_add("nn: rope (rotate_half and interleaved, partial rotary) equals the rotation", test_rope);
     test_add("nn: full, cross and masked attention equal softmax(qk)v (MHA, GQA, MQA)", test_attention_dense);
