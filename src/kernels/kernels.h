@@ -46,6 +46,9 @@ typedef struct loam_kernels {
     /* s[p] = exp(s[p] - max) for p < n; returns the sum. The SIMD versions use
      * a polynomial exp within 2 ulp of expf. */
     double (*softmax_exp)(float *s, int n, float max);
+    /* a[i] *= silu(g[i]) = g / (1 + exp(-g)) for i < n (SwiGLU), a may be g;
+     * the SIMD versions through the same polynomial exp, within 4 ulp. */
+    void (*silu_gate)(float *a, const float *g, size_t n);
 } loam_kernels;
 
 /* The kernels for a requested level: AUTO is the best this CPU runs, or

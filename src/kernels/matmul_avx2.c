@@ -223,6 +223,21 @@ static double softmax_exp_avx2(float *s, int n, float max) {
     return total;
 }
 
+/* silu(g) = g σ(g) with e = exp(-|g|) <= 1: σ = 1 / (1 + e) for g >= 0, e / (1 + e) below */
+static void silu_gate_avx2(float *a, const float *g, size_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i), nabs = _mm256_or_ps(x, sign);
+        /* below -87 exp underflows: 0, as expf's is */
+        __m256 e = _mm256_and_ps(exp_le0_256(nabs), _mm256_cmp_ps(nabs, _mm256_set1_ps(-87.0f), _CMP_GE_OQ));
+        __m256 num = _mm256_blendv_ps(one, e, x); /* e where the sign bit is set */
+        __m256 s = _mm256_div_ps(_mm256_mul_ps(x, num), _mm256_add_ps(one, e));
+        _mm256_storeu_ps(a + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), s));
+    }
+    for (; i < n; i++) a[i] *= g[i] / (1.0f + expf(-g[i]));
+}
+
 const loam_kernels loam_kernels_avx2 = {
     .name = "avx2",
     .level = LOAM_SIMD_AVX2,
@@ -233,5 +248,6 @@ const loam_kernels loam_kernels_avx2 = {
     .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
     .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
     .softmax_exp = softmax_exp_avx2,
+    .silu_gate = silu_gate_avx2,
 };
 #endif

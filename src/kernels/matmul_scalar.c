@@ -132,6 +132,10 @@ static double softmax_exp_scalar(float *s, int n, float max) {
     return sum;
 }
 
+static void silu_gate_scalar(float *a, const float *g, size_t n) {
+    for (size_t i = 0; i < n; i++) a[i] *= g[i] / (1.0f + expf(-g[i]));
+}
+
 const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
@@ -141,4 +145,5 @@ const loam_kernels loam_kernels_scalar = {
     .attn_scores = {scores_f32, scores_f16, scores_q8},
     .attn_mix = {mix_f32, mix_f16, mix_q8},
     .softmax_exp = softmax_exp_scalar,
+    .silu_gate = silu_gate_scalar,
 };

@@ -28,8 +28,10 @@ void nn_gate(nn_act act, float *a, const float *g, size_t n) {
 }
 
 /* The same split over the pool: a prompt's MLP activates T × n_ff values,
- * which on one thread cost as much as a tenth of the products around it. */
+ * which on one thread cost as much as a tenth of the products around it.
+ * SwiGLU's gate through the kernel table's vector exp. */
 typedef struct {
+    const loam_kernels *kern;
     nn_act act;
     float *a;
     const float *g; /* NULL: activate a in place */
@@ -40,13 +42,14 @@ static void act_task(void *arg, int task, int thread) {
     (void)thread;
     const act_job *j = arg;
     size_t i0 = (size_t)task * j->chunk, i1 = i0 + j->chunk < j->n ? i0 + j->chunk : j->n;
-    if (j->g) nn_gate(j->act, j->a + i0, j->g + i0, i1 - i0);
+    if (j->g && j->act == NN_ACT_SILU) j->kern->silu_gate(j->a + i0, j->g + i0, i1 - i0);
+    else if (j->g) nn_gate(j->act, j->a + i0, j->g + i0, i1 - i0);
     else nn_activate(j->act, j->a + i0, i1 - i0);
 }
 
 static void act_split(loam_nn *nn, nn_act act, float *a, const float *g, size_t n) {
     if (nn->status) return;
-    act_job j = {act, a, g, n, 1 << 14};
+    act_job j = {nn->kernels, act, a, g, n, 1 << 14};
     if (n <= j.chunk || nn_threads(nn) == 1) {
         act_task(&j, 0, 0);
         return;

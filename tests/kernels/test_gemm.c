@@ -142,7 +142,36 @@ static void test_quantize_act_levels(void) {
     if (!loam_kernels_for(LOAM_SIMD_AVX2)) test_not_run("no avx2");
 }
 
+/* Each level's SiLU gate is within 4 ulp of the scalar one (x / (1 +
+ * expf(-x))) from -120 to 120 (below 1e-35, where exp underflows, within
+ * that), keeps NaN, and handles every tail length. */
+static void test_silu_gate_levels(void) {
+    enum { N = 4099 };
+    static float g[N], a0[N], a1[N];
+    const loam_simd levels[] = {LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
+    for (int i = 0; i < N; i++) g[i] = -120.0f + 240.0f * (float)i / (float)(N - 1) + 0.01f * frand();
+    g[17] = NAN, g[18] = 0.0f, g[19] = -0.0f, g[20] = 1e-30f;
+    const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
+    int ran = 0;
+    for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+        const loam_kernels *k = loam_kernels_for(levels[l]);
+        if (!k) continue;
+        ran++;
+        for (int n = N; n > N - 17; n--) {
+            for (int i = 0; i < N; i++) a0[i] = a1[i] = 1.0f + 0.5f * frand();
+            ref->silu_gate(a0, g, (size_t)n);
+            k->silu_gate(a1, g, (size_t)n);
+            for (int i = 0; i < N; i++) {
+                int ok = i >= n ? a1[i] == a0[i] : isnan(a0[i]) ? isnan(a1[i]) : fabsf(a1[i] - a0[i]) <= 4 * 1.2e-7f * fabsf(a0[i]) + 1e-35f;
+                CHECK(ok, "%s: silu gate of %g (n %d): %.9g, scalar %.9g", k->name, g[i], n, a1[i], a0[i]);
+            }
+        }
+    }
+    if (!ran) test_not_run("no avx2");
+}
+
 void register_gemm_tests(void) {
+    test_add("kernels: every level's SiLU gate is within 4 ulp of the scalar one (tails, NaN, +-120)", test_silu_gate_levels);
     test_add("kernels: every level quantizes activations to the reference's int8 blocks bit for bit (ties, inf, NaN)",
              test_quantize_act_levels);
     test_add("kernels: avx2 blocked int8 product equals scalar (all block types, M 1/7/8/13/513, partial strips, "
