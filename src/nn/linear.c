@@ -8,7 +8,7 @@
 
 /* From this many rows the blocked product's packing pays; its tasks take
  * whole strips of columns (the micro-kernel's width). */
-enum { NN_GEMM_MIN_ROWS = 8, NN_GEMM_COLS = 48 };
+enum { NN_GEMM_MIN_ROWS = 8, NN_GEMM_COLS = 48, NN_GEMM_F_COLS = 64 };
 
 typedef struct {
     const loam_kernels *kernels;
@@ -17,6 +17,7 @@ typedef struct {
     const uint16_t *xb;       /* BF16 weights with bf16 dot products: the rounded activations */
     loam_bf16dot_fn bf16dot;
     const loam_cache_sizes *caches; /* set: the blocked product (many rows) */
+    int gemm_f;                     /* f32 activations through the blocked product */
     int T, K, N, chunk;
     const loam_tensor *w;
     float *y;
@@ -28,6 +29,7 @@ static void linear_task(void *arg, int task, int thread) {
     int n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
     if (j->xq && j->caches) j->kernels->gemm_q8(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
     else if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
+    else if (j->gemm_f) j->kernels->gemm_f(j->caches, j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
     else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->N);
     else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
 }
@@ -75,7 +77,7 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
     int threads = loam_pool_size(nn->pool);
     int chunk = (N + threads * 4 - 1) / (threads * 4); /* 4 tasks per thread balance uneven progress */
     chunk = chunk < 16 ? 16 : (chunk + 3) & ~3;
-    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, T, K, N, chunk, w, y};
+    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, chunk, w, y};
     if (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K)) {
         /* quantized weights: activations to int8 blocks once, then integer products */
         void *buf = nn->xq;
@@ -97,6 +99,10 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
         convert_job q = {nn->kernels, x, NULL, nn->xb, T, K, T};
         convert_activations(nn, &q);
         j.xb = nn->xb;
+    } else if (T >= NN_GEMM_MIN_ROWS && nn->kernels->gemm_f &&
+               (w->type == LOAM_T_F16 || w->type == LOAM_T_BF16 || w->type == LOAM_T_F32)) {
+        j.caches = &nn->caches, j.gemm_f = 1;
+        j.chunk = (j.chunk + NN_GEMM_F_COLS - 1) / NN_GEMM_F_COLS * NN_GEMM_F_COLS;
     }
     if ((int64_t)T * N * K < 65536) { /* waking threads costs more than this */
         j.chunk = N;

@@ -110,6 +110,47 @@ static void test_gemm_vnni(void) {
 #endif
 }
 
+/* The blocked product for f32 activations (F32, F16, BF16 weights) equals
+ * the scalar matmul: rows 1 .. 513, K with a tail of the 16-wide
+ * transpose, column ranges starting inside a strip with a partial last
+ * one, and a tiny L2 so that K runs over several slabs and rows over
+ * several blocks. */
+static void test_gemm_float(void) {
+#if defined(__x86_64__)
+    REQUIRE_SIMD(LOAM_SIMD_AVX512);
+    const loam_type types[] = {LOAM_T_F32, LOAM_T_F16, LOAM_T_BF16};
+    const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
+    static const int Ts[] = {1, 7, 8, 13, 513}, Ks[] = {1, 17, 100, 300};
+    const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
+    for (int ti = 0; ti < 3; ti++)
+        for (int c = 0; c < 2; c++)
+            for (int a = 0; a < 5; a++)
+                for (int b = 0; b < 4; b++) {
+                    int T = Ts[a], K = Ks[b], N = T == 513 ? 70 : 150, n0 = b % 2 ? 5 : 0, n1 = N - b, ldy = N + 3;
+                    if (T == 513 && b != 2) continue;
+                    float *x = malloc((size_t)T * K * 4), *y1 = calloc((size_t)T * ldy, 4), *y2 = malloc((size_t)T * ldy * 4);
+                    uint16_t *w16 = malloc((size_t)N * K * 4);
+                    float *w32 = (float *)w16;
+                    for (int i = 0; i < T * K; i++) x[i] = frand();
+                    for (int i = 0; i < N * K; i++) {
+                        float v = frand();
+                        if (types[ti] == LOAM_T_F32) w32[i] = v;
+                        else w16[i] = types[ti] == LOAM_T_F16 ? loam_f32_to_f16(v) : loam_f32_to_bf16(v);
+                    }
+                    for (int i = 0; i < T * ldy; i++) y2[i] = y1[i] = 0.0f;
+                    ref->matmul(x, T, K, w16, types[ti], n0, n1, y1, ldy);
+                    loam_gemm_f_avx512(&caches[c], x, T, K, w16, types[ti], n0, n1, y2, ldy);
+                    double worst = 0;
+                    for (int i = 0; i < T * ldy; i++) worst = fmax(worst, fabs(y1[i] - y2[i]));
+                    free(x), free(y1), free(y2), free(w16);
+                    CHECK(worst <= 1e-5 * K, "%s T=%d K=%d n %d..%d, caches %lld: differs by %g", loam_type_name(types[ti]), T,
+                          K, n0, n1, (long long)caches[c].l2, worst);
+                }
+#else
+    test_not_run("not x86-64");
+#endif
+}
+
 /* Each level's activation quantizer gives the reference's blocks bit for
  * bit: random rows, rows of exact halves (ties round to even), zeros, and
  * blocks with an inf or a NaN. */
@@ -171,6 +212,9 @@ static void test_silu_gate_levels(void) {
 }
 
 void register_gemm_tests(void) {
+    test_add("kernels: avx512 blocked product for f32/f16/bf16 weights equals scalar (M 1/7/8/13/513, K tails, partial "
+             "strips, several K slabs)",
+             test_gemm_float);
     test_add("kernels: every level's SiLU gate is within 4 ulp of the scalar one (tails, NaN, +-120)", test_silu_gate_levels);
     test_add("kernels: every level quantizes activations to the reference's int8 blocks bit for bit (ties, inf, NaN)",
              test_quantize_act_levels);

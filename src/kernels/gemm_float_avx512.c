@@ -1,0 +1,129 @@
+/* The blocked product for f32 activations and F16 / BF16 / F32 weights
+ * with AVX-512 (prefill of unquantized files, encoders):
+ *
+ *   y[t, n] = sum_k x[t, k] W[n, k]      t < T, n0 <= n < n1
+ *
+ * The GotoBLAS / BLIS structure: a strip of 64 weight columns × a slab of
+ * K is converted to f32 once and transposed to [k][64 columns], then every
+ * activation row runs against it in a micro-kernel that holds a 6 × 64
+ * tile of the output in registers (24 accumulators, 4 weight vectors, the
+ * activation broadcast from memory: 29 of the 32 zmm). Each FMA then needs
+ * no conversion and no horizontal sum, which the row-dot kernel
+ * (matmul_avx512.c) spends on every weight vector of every tile. Sizes
+ * from the L2 read at run time: the strip's slab and the activation rows'
+ * slab each fit a quarter of it.
+ *
+ * Built with -mavx512f -mavx512bw -mavx512vl -mavx2 -mfma -mf16c. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stdlib.h>
+
+#include "kernels/kernels.h"
+
+enum { MR = 6, NV = 4, COLS = 16 * NV };
+
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* r[i][j] -> r[j][i] for a 16 × 16 block of floats */
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16], v[16];
+    for (int i = 0; i < 16; i += 2) t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44), u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44), u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 16; i += 8)
+        for (int j = 0; j < 4; j++)
+            v[i + j] = _mm512_shuffle_f32x4(u[i + j], u[i + j + 4], 0x88), v[i + j + 4] = _mm512_shuffle_f32x4(u[i + j], u[i + j + 4], 0xDD);
+    for (int j = 0; j < 8; j++) r[j] = _mm512_shuffle_f32x4(v[j], v[j + 8], 0x88), r[j + 8] = _mm512_shuffle_f32x4(v[j], v[j + 8], 0xDD);
+}
+
+/* 16 weights of one row from k on (m: which), as f32 */
+static inline __m512 load16(loam_type t, const void *row, int k, __mmask16 m) {
+    if (t == LOAM_T_F32) return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k);
+    if (t == LOAM_T_BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
+}
+
+/* Columns c0 .. c0+ncols (the rest zero), k in [k0, k0 + kc), of W [N, K]
+ * into out[kc][64] as f32: 16 rows × 16 weights at a time, read along the
+ * rows (each row streams in order) and transposed in registers. */
+static void pack_strip(loam_type t, const void *w, int K, int c0, int ncols, int k0, int kc, float *out) {
+    size_t esize = t == LOAM_T_F32 ? 4 : 2;
+    for (int v = 0; v < NV; v++)
+        for (int k = 0; k < kc; k += 16) {
+            __mmask16 m = kc - k >= 16 ? 0xFFFF : (__mmask16)((1u << (kc - k)) - 1);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) {
+                int c = 16 * v + i;
+                r[i] = c < ncols ? load16(t, (const char *)w + (size_t)(c0 + c) * (size_t)K * esize, k0 + k, m) : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            for (int i = 0; i < 16 && k + i < kc; i++) _mm512_store_ps(out + (size_t)(k + i) * COLS + 16 * v, r[i]);
+        }
+}
+
+/* mr rows × one strip over kc: y = (accumulate ? y : 0) + x · strip */
+static inline __attribute__((always_inline)) void tile(int mr, const float *strip, int kc, const float *x, int ldx, float *y,
+                                                       int ldy, int ncols, int accumulate) {
+    __m512 acc[MR][NV];
+    UNROLL for (int r = 0; r < mr; r++) UNROLL for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 wv[NV];
+        UNROLL for (int v = 0; v < NV; v++) wv[v] = _mm512_load_ps(strip + (size_t)k * COLS + 16 * v);
+        UNROLL for (int r = 0; r < mr; r++) {
+            __m512 xb = _mm512_set1_ps(x[(size_t)r * ldx + k]);
+            UNROLL for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(xb, wv[v], acc[r][v]);
+        }
+    }
+    UNROLL for (int v = 0; v < NV; v++) {
+        int left = ncols - 16 * v;
+        __mmask16 m = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        UNROLL for (int r = 0; r < mr; r++) {
+            float *p = y + (size_t)r * ldy + 16 * v;
+            __m512 out = acc[r][v];
+            if (accumulate) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, p));
+            _mm512_mask_storeu_ps(p, m, out);
+        }
+    }
+}
+
+#define TILE_FN(ROWS)                                                                                         \
+    static void tile_##ROWS(const float *strip, int kc, const float *x, int ldx, float *y, int ldy, int ncols, \
+                            int accumulate) {                                                                 \
+        tile(ROWS, strip, kc, x, ldx, y, ldy, ncols, accumulate);                                             \
+    }
+TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
+static void (*const tiles[MR])(const float *, int, const float *, int, float *, int, int, int) = {tile_1, tile_2, tile_3,
+                                                                                                tile_4, tile_5, tile_6};
+
+void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int T, int K, const void *w, loam_type wtype,
+                        int n0, int n1, float *y, int ldy) {
+    int64_t l2 = caches && caches->l2 > 0 ? caches->l2 : 512 << 10;
+    int64_t kc64 = (l2 / 4) / (COLS * (int64_t)sizeof(float));
+    int kc = kc64 < 16 ? 16 : kc64 > K ? K : (int)kc64;
+    int64_t mc64 = (l2 / 4) / ((int64_t)kc * (int64_t)sizeof(float)) / MR * MR;
+    int mc = mc64 < MR ? MR : mc64 > T ? T : (int)mc64;
+    float *strip = aligned_alloc(64, (size_t)kc * COLS * sizeof(float));
+    if (!strip) { /* the row-dot kernel needs no memory */
+        loam_kernels_avx512.matmul(x, T, K, w, wtype, n0, n1, y, ldy);
+        return;
+    }
+    for (int c0 = n0; c0 < n1; c0 += COLS) {
+        int ncols = n1 - c0 < COLS ? n1 - c0 : COLS;
+        for (int k0 = 0; k0 < K; k0 += kc) {
+            int kn = K - k0 < kc ? K - k0 : kc;
+            pack_strip(wtype, w, K, c0, ncols, k0, kn, strip);
+            for (int ic = 0; ic < T; ic += mc) {
+                int t1 = ic + mc < T ? ic + mc : T;
+                for (int t = ic; t < t1; t += MR) {
+                    int mr = t1 - t < MR ? t1 - t : MR;
+                    tiles[mr - 1](strip, kn, x + (size_t)t * K + k0, K, y + (size_t)t * ldy + c0, ldy, ncols, k0 > 0);
+                }
+            }
+        }
+    }
+    free(strip);
+}
+#endif
