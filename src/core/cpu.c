@@ -78,6 +78,18 @@ static void cpuid_describe(loam_cpu_info *out) {
     }
     if (!strcmp(out->vendor, "AuthenticAMD") || !strcmp(out->vendor, "HygonGenuine")) {
         if (max_ext >= 0x8000001Du) cpuid_caches(0x8000001Du, out);
+        /* some hypervisors zero 0x8000001D but pass AMD's older size leaves:
+         * L1d KiB in 0x80000005 ECX[31:24], L2 KiB in 0x80000006 ECX[31:16]
+         * (its L3 field is left alone: under a hypervisor it may describe
+         * the host's whole socket, 508 MiB on one EPYC guest) */
+        if (!out->l1d_bytes && max_ext >= 0x80000005u) {
+            __cpuid(0x80000005u, a, b, c, d);
+            out->l1d_bytes = (int64_t)(c >> 24) << 10;
+        }
+        if (!out->l2_bytes && max_ext >= 0x80000006u) {
+            __cpuid(0x80000006u, a, b, c, d);
+            out->l2_bytes = (int64_t)(c >> 16) << 10;
+        }
     } else if (max >= 4) {
         cpuid_caches(4, out);
     }
