@@ -55,6 +55,7 @@ typedef enum loam_status {
     LOAM_E_NOMEM,       /* out of memory */
     LOAM_E_ARG,         /* bad argument from the caller */
     LOAM_E_RANGE,       /* a value is out of range (context full, bad token id) */
+    LOAM_E_CANCELLED,   /* a callback asked to stop */
 } loam_status;
 
 typedef struct loam_error {

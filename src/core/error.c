@@ -13,6 +13,7 @@ const char *loam_status_name(loam_status status) {
     case LOAM_E_NOMEM: return "out of memory";
     case LOAM_E_ARG: return "bad argument";
     case LOAM_E_RANGE: return "out of range";
+    case LOAM_E_CANCELLED: return "cancelled";
     }
     return "unknown error";
 }

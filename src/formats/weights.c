@@ -100,6 +100,19 @@ loam_status loam_weights_open_dir(loam_weight_store *ws, const char *dir, loam_e
     return st;
 }
 
+loam_status loam_weights_open_file(loam_weight_store *ws, const char *path, loam_error *err) {
+    memset(ws, 0, sizeof *ws);
+    if (!(ws->files = calloc(1, sizeof *ws->files))) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    loam_status st = loam_st_open(&ws->files[0], path, err);
+    if (st != LOAM_OK) {
+        loam_weights_close(ws);
+        return st;
+    }
+    ws->mapped_bytes = ws->files[0].map.size;
+    ws->n_files = 1;
+    return LOAM_OK;
+}
+
 loam_status loam_weights_open_gguf(loam_weight_store *ws, const char *path, loam_error *err) {
     memset(ws, 0, sizeof *ws);
     ws->gguf = calloc(1, sizeof *ws->gguf);

@@ -18,6 +18,8 @@ typedef struct loam_weight_store {
 /* Opens a GGUF file's tensors; fails on a tensor type loam cannot use. */
 loam_status loam_weights_open_gguf(loam_weight_store *ws, const char *path, loam_error *err);
 
+/* One .safetensors file (FLUX's flux1-*.safetensors, ae.safetensors). */
+loam_status loam_weights_open_file(loam_weight_store *ws, const char *path, loam_error *err);
 loam_status loam_weights_open_dir(loam_weight_store *ws, const char *dir, loam_error *err);
 void loam_weights_close(loam_weight_store *ws);
 const loam_tensor *loam_weights_find(const loam_weight_store *ws, const char *name);

@@ -26,11 +26,11 @@ typedef struct {
     int head_major; /* k, v as [n_kv_heads][S][hd] instead of [S][n_kv_heads · hd] */
 } attn_job;
 
-/* softmax(scores[0..n) · scale + slope (p − last)) in place. */
-static void softmax_scores(const loam_kernels *kern, float *scores, int n, float scale, float slope) {
+/* softmax(scores[0..n) · scale + slope (p − last) + bias[p]) in place (bias may be NULL). */
+static void softmax_scores(const loam_kernels *kern, float *scores, int n, float scale, float slope, const float *bias) {
     float max = -INFINITY;
     for (int p = 0; p < n; p++) {
-        scores[p] = scores[p] * scale + slope * (float)(p - (n - 1));
+        scores[p] = scores[p] * scale + slope * (float)(p - (n - 1)) + (bias ? bias[p] : 0.0f);
         if (scores[p] > max) max = scores[p];
     }
     float inv = (float)(1.0 / kern->softmax_exp(scores, n, max));
@@ -52,7 +52,7 @@ static void cached_task(void *arg, int task, int thread) {
     const float *q = j->q + ((size_t)row * nq + head) * hd;
     float *scores = j->scores + (size_t)thread * j->scores_len;
     j->kern->attn_scores[kv->type](q, loam_kv_k_row(kv, seq, j->layer, 0) + head_at, kv->row_bytes, n, hd, scores);
-    softmax_scores(j->kern, scores, n, head_scale(h), h->alibi_slopes ? h->alibi_slopes[head] : 0.0f);
+    softmax_scores(j->kern, scores, n, head_scale(h), h->alibi_slopes ? h->alibi_slopes[head] : 0.0f, NULL);
     float *out = j->out + ((size_t)row * nq + head) * hd;
     j->kern->attn_mix[kv->type](scores, loam_kv_v_row(kv, seq, j->layer, 0) + head_at, kv->row_bytes, n, hd, out);
 }
@@ -74,7 +74,8 @@ static void dense_task(void *arg, int task, int thread) {
     }
     j->kern->attn_scores[LOAM_KV_F32](q, (const uint8_t *)(j->k + head_at), stride, n, hd, scores);
     /* ALiBi's bias is relative to the row's own key position */
-    softmax_scores(j->kern, scores, n, head_scale(h), h->alibi_slopes && j->causal ? h->alibi_slopes[head] : 0.0f);
+    const float *bias = h->rel_bias && !j->causal ? h->rel_bias + (size_t)head * (2 * (size_t)j->S - 1) + (j->S - 1 - row) : NULL;
+    softmax_scores(j->kern, scores, n, head_scale(h), h->alibi_slopes && j->causal ? h->alibi_slopes[head] : 0.0f, bias);
     float *out = j->out + ((size_t)row * nq + head) * hd;
     j->kern->attn_mix[LOAM_KV_F32](scores, (const uint8_t *)(j->v + head_at), stride, n, hd, out);
 }
@@ -211,7 +212,7 @@ static void dense_blocked(loam_nn *nn, const float *q, int T, const float *k, co
 static void dense(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
                   int causal, float *out) {
     if (nn->status || T <= 0 || S <= 0) return;
-    if (!causal && !h->alibi_slopes && T >= BLOCK_MIN_ROWS) return dense_blocked(nn, q, T, k, v, S, h, out);
+    if (!causal && !h->alibi_slopes && !h->rel_bias && T >= BLOCK_MIN_ROWS) return dense_blocked(nn, q, T, k, v, S, h, out);
     if (!reserve_scores(nn, S)) return;
     attn_job j = {nn->kernels, h, q, out, nn->scores, S, NULL, 0, NULL, NULL, k, v, T, S, causal, 0};
     loam_pool_run(nn->pool, dense_task, &j, T * h->n_heads);

@@ -144,3 +144,55 @@ void nn_conv1d(loam_nn *nn, const float *x, int T_in, int C_in, const loam_tenso
     w2.shape[2] = 0;
     nn_linear(nn, nn->cols, T_out, &w2, b, y);
 }
+
+int nn_conv2d_out_len(int n_in, int k, int stride, int pad) { return nn_conv1d_out_len(n_in, k, stride, pad); }
+
+/* Gathered windows per band: about 8 MiB of floats. */
+enum { NN_CONV2D_BAND_FLOATS = 2 << 20 };
+
+void nn_conv2d(loam_nn *nn, const float *x, int H, int W, int C_in, const loam_tensor *w, const float *b, int stride,
+               int pad, float *y) {
+    if (nn->status) return;
+    int C_out = (int)w->shape[0], k = (int)w->shape[2];
+    int H_out = nn_conv2d_out_len(H, k, stride, pad), W_out = nn_conv2d_out_len(W, k, stride, pad);
+    if (H_out == 0 || W_out == 0) return;
+    /* W [C_out, C_in, k, k] is the matrix [C_out, C_in × k × k] */
+    loam_tensor w2 = *w;
+    w2.n_dims = 2;
+    w2.shape[1] = (int64_t)C_in * k * k;
+    w2.shape[2] = w2.shape[3] = 0;
+    if (k == 1 && stride == 1 && pad == 0) { /* a pointwise convolution is the product itself */
+        nn_linear(nn, x, H * W, &w2, b, y);
+        return;
+    }
+    size_t width = (size_t)w2.shape[1], row_floats = (size_t)W_out * width;
+    int band = (int)(NN_CONV2D_BAND_FLOATS / (row_floats ? row_floats : 1));
+    band = band < 1 ? 1 : band > H_out ? H_out : band;
+    void *buf = nn->cols;
+    int ok = nn_reserve(nn, &buf, &nn->cols_cap, (size_t)band * row_floats, sizeof(float), "conv2d columns");
+    nn->cols = buf;
+    if (!ok) return;
+    for (int r0 = 0; r0 < H_out; r0 += band) {
+        int rows = H_out - r0 < band ? H_out - r0 : band;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < W_out; c++) {
+                float *col = nn->cols + ((size_t)r * W_out + c) * width;
+                for (int ci = 0; ci < C_in; ci++)
+                    for (int i = 0; i < k; i++) {
+                        int sy = (r0 + r) * stride + i - pad;
+                        for (int j = 0; j < k; j++) {
+                            int sx = c * stride + j - pad;
+                            int inside = sy >= 0 && sy < H && sx >= 0 && sx < W;
+                            col[((size_t)ci * k + i) * k + j] = inside ? x[((size_t)sy * W + sx) * C_in + ci] : 0.0f;
+                        }
+                    }
+            }
+        nn_linear(nn, nn->cols, rows * W_out, &w2, b, y + (size_t)r0 * W_out * C_out);
+    }
+}
+
+void nn_upsample2x(const float *x, int H, int W, int C, float *y) {
+    for (int r = 0; r < 2 * H; r++)
+        for (int c = 0; c < 2 * W; c++)
+            memcpy(y + ((size_t)r * 2 * W + c) * C, x + ((size_t)(r / 2) * W + c / 2) * C, sizeof(float) * (size_t)C);
+}

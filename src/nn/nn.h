@@ -68,12 +68,22 @@ void nn_conv1d(loam_nn *nn, const float *x, int T_in, int C_in, const loam_tenso
                int pad, float *y);
 int nn_conv1d_out_len(int T_in, int k, int stride, int pad);
 
+/* y[H_out · W_out, C_out] = conv2d(x[H · W, C_in]) (channels last: a row per
+ * pixel) with W[C_out, C_in, k, k] (+ b[C_out]), zero padding `pad`, stride
+ * `stride`. As im2col products in bands of output rows, so the gathered
+ * windows stay within a few MiB whatever the image size. */
+void nn_conv2d(loam_nn *nn, const float *x, int H, int W, int C_in, const loam_tensor *w, const float *b, int stride,
+               int pad, float *y);
+int nn_conv2d_out_len(int n_in, int k, int stride, int pad);
+/* y[2H · 2W, C] = x[H · W, C] with every pixel repeated 2 × 2 (nearest). */
+void nn_upsample2x(const float *x, int H, int W, int C, float *y);
+
 /* ---------------------------------------------------------------- norms */
 
 /* y[T, C] = x / sqrt(mean(x²) + eps) · w  (plus_one: · (1 + w), Gemma).
  * y may be x. Sums in double, as the goldens are matched. */
 void nn_rms_norm(const float *x, float *y, int T, int C, const float *w, float eps, int plus_one);
-/* y[T, C] = (x − mean) / sqrt(var + eps) · w + b   (b may be NULL). y may be x. */
+/* y[T, C] = (x − mean) / sqrt(var + eps) · w + b   (w, b may be NULL: no affine). y may be x. */
 void nn_layer_norm(const float *x, float *y, int T, int C, const float *w, const float *b, float eps);
 /* x[T, C] channels-last (a row per pixel), G groups of C/G channels:
  * each group normalised over all its T × C/G values, then · w[c] + b[c]
@@ -115,11 +125,15 @@ void nn_rope(float *x, int T, int n_heads, int head_dim, int rope_dim, int inter
 
 /* The heads of an attention: n_heads query heads share n_kv_heads K/V heads
  * (GQA / MQA: n_heads a multiple of n_kv_heads). scale 0 = 1/√head_dim.
- * alibi_slopes[n_heads] (or NULL): ALiBi's bias slope·(p − pos). */
+ * alibi_slopes[n_heads] (or NULL): ALiBi's bias slope·(p − pos).
+ * rel_bias[n_heads][2S − 1] (or NULL; full and cross attention only): T5's
+ * learned bias of the distance s − t, added to the scaled score of query t
+ * and key s at rel_bias[h][s − t + S − 1]. */
 typedef struct nn_heads {
     int n_heads, n_kv_heads, head_dim;
     float scale;
     const float *alibi_slopes;
+    const float *rel_bias;
 } nn_heads;
 
 /* Causal, over a KV cache: for each row t of sequence seq[t] at position

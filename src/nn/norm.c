@@ -24,7 +24,7 @@ void nn_layer_norm(const float *x, float *y, int T, int C, const float *w, const
         mean /= C;
         for (int i = 0; i < C; i++) var += (xt[i] - mean) * (xt[i] - mean);
         float r = (float)(1.0 / sqrt(var / C + eps));
-        for (int i = 0; i < C; i++) yt[i] = (float)(xt[i] - mean) * r * w[i] + (b ? b[i] : 0.0f);
+        for (int i = 0; i < C; i++) yt[i] = (float)(xt[i] - mean) * r * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
     }
 }
 

@@ -45,7 +45,7 @@ typedef struct rows {
 
 static void attention(loam_whisper *w, const whisper_attn_w *a, attn_kind kind, int layer, rows *r, int n_heads) {
     int D = w->hp.d_model, T = r->T, S = w->hp.n_audio_ctx;
-    nn_heads heads = {n_heads, n_heads, D / n_heads, 0.0f, NULL};
+    nn_heads heads = {n_heads, n_heads, D / n_heads, 0.0f, NULL, NULL};
     norm(w, r->x, r->h, T, a->ln_w, a->ln_b);
     nn_linear(&w->nn, r->h, T, a->q, a->bq, r->q);
     if (kind == ATTN_CROSS) {
@@ -108,7 +108,7 @@ loam_status whisper_encode(loam_whisper *w, const float *mel, loam_error *err) {
     /* 4. enc_out = norm(x); every decoder layer's cross K, V from it, once per
      *    window, kept head-major: each decoder step streams a head's keys */
     norm(w, r.x, w->enc_out, S, w->enc_ln_w, w->enc_ln_b);
-    nn_heads dh = {hp->n_dec_heads, hp->n_dec_heads, D / hp->n_dec_heads, 0.0f, NULL};
+    nn_heads dh = {hp->n_dec_heads, hp->n_dec_heads, D / hp->n_dec_heads, 0.0f, NULL, NULL};
     for (int l = 0; l < hp->n_dec_layers; l++) {
         const whisper_attn_w *a = &w->dec[l].cross;
         nn_linear(&w->nn, w->enc_out, S, a->k, NULL, r.k);

@@ -86,7 +86,7 @@ static void attention(loam_context *c, const loam_batch *b, int l) {
     for (int t = 0; t < T; t++)
         loam_kv_store(&c->kv, b->seq_id[t], l, b->pos[t], c->k + (size_t)t * c->kv.dim, c->v + (size_t)t * c->kv.dim);
     nn_heads heads = {s->n_heads, s->n_kv_heads, s->head_dim, (float)s->attn_scale,
-                      s->pos == LOAM_POS_ALIBI ? m->alibi_slopes : NULL};
+                      s->pos == LOAM_POS_ALIBI ? m->alibi_slopes : NULL, NULL};
     nn_attention_cached(&c->nn, &c->kv, l, c->q, T, b->pos, b->seq_id, &heads, c->att);
     nn_linear(&c->nn, c->att, T, m->layer[l][LOAM_L_WO], m->layer_vec[l][LOAM_L_BO], c->o);
 }

@@ -351,7 +351,7 @@ static double worst_diff(const float *a, const double *b, size_t n) {
 static void test_attention_dense(void) {
     loam_nn nn;
     CHECK(open_nn(&nn, LOAM_SIMD_AUTO, 2, 0), "nn_init failed");
-    nn_heads shapes[] = {{4, 4, 16, 0, NULL}, {6, 2, 32, 0, NULL}, {2, 1, 7, 0.3f, NULL}}; /* MHA, GQA, MQA odd hd */
+    nn_heads shapes[] = {{4, 4, 16, 0, NULL, NULL}, {6, 2, 32, 0, NULL, NULL}, {2, 1, 7, 0.3f, NULL, NULL}}; /* MHA, GQA, MQA odd hd */
     for (int si = 0; si < 3; si++) {
         const nn_heads *h = &shapes[si];
         int T = 7, S = 13, dq = h->n_heads * h->head_dim, dkv = h->n_kv_heads * h->head_dim;
@@ -386,7 +386,7 @@ static void test_attention_dense(void) {
  * at every SIMD level this CPU runs, against the definition. */
 static void test_attention_blocked(void) {
     loam_simd levels[] = {LOAM_SIMD_SCALAR, LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
-    nn_heads shapes[] = {{4, 4, 64, 0, NULL}, {6, 2, 24, 0, NULL}, {3, 1, 7, 0.3f, NULL}};
+    nn_heads shapes[] = {{4, 4, 64, 0, NULL, NULL}, {6, 2, 24, 0, NULL, NULL}, {3, 1, 7, 0.3f, NULL, NULL}};
     int ran = 0;
     for (int li = 0; li < 3; li++) {
         if (!loam_test_cpu_has(levels[li])) continue;
@@ -432,7 +432,7 @@ static void test_attention_cached(void) {
     loam_nn nn;
     CHECK(open_nn(&nn, LOAM_SIMD_AUTO, 2, 0), "nn_init failed");
     float slopes[4] = {0.5f, 0.25f, 0.125f, 0.0625f};
-    nn_heads shapes[] = {{4, 2, 32, 0, NULL}, {4, 4, 32, 0, slopes}};
+    nn_heads shapes[] = {{4, 2, 32, 0, NULL, NULL}, {4, 4, 32, 0, slopes, NULL}};
     for (int type = 0; type < 3; type++)
         for (int si = 0; si < 2; si++) {
             const nn_heads *h = &shapes[si];
@@ -481,7 +481,7 @@ static void test_attention_cached(void) {
 static void test_attention_cached_blocked(void) {
     loam_simd levels[] = {LOAM_SIMD_SCALAR, LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
     float slopes[4] = {0.5f, 0.25f, 0.125f, 0.0625f};
-    nn_heads shapes[] = {{6, 2, 24, 0, NULL}, {4, 4, 32, 0, slopes}, {3, 1, 7, 0.3f, NULL}};
+    nn_heads shapes[] = {{6, 2, 24, 0, NULL, NULL}, {4, 4, 32, 0, slopes, NULL}, {3, 1, 7, 0.3f, NULL, NULL}};
     int ran = 0;
     for (int li = 0; li < 3; li++) {
         if (!loam_test_cpu_has(levels[li])) continue;

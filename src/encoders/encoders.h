@@ -1,0 +1,40 @@
+/* The text encoders that image (and later other) models condition on:
+ * CLIP's text transformer and T5's encoder, each opened from its
+ * transformers folder (config.json + safetensors, sharded or not) and run on
+ * token ids through the nn/ ops. Activations are f32; weights stay in their
+ * stored type. */
+#ifndef LOAM_ENCODERS_H
+#define LOAM_ENCODERS_H
+#include <stdint.h>
+
+#include "nn/nn.h"
+
+typedef struct enc_clip enc_clip;
+typedef struct enc_t5 enc_t5;
+
+/* CLIPTextModel: token + learned position embeddings, pre-LN blocks with a
+ * causal mask, the config's activation (quick_gelu for CLIP-L), final
+ * LayerNorm. */
+loam_status enc_clip_open(const char *dir, enc_clip **out, loam_error *err);
+void enc_clip_free(enc_clip *c);
+int enc_clip_dim(const enc_clip *c);
+int enc_clip_max_len(const enc_clip *c); /* max_position_embeddings (77) */
+/* ids[T] (T <= max_len) -> hidden[T, D] (may be NULL) and pooled[D]: the
+ * final hidden row at the first end-of-text token, as transformers picks
+ * it (argmax of the ids when eos_token_id is 2, as in CLIP-L's config). */
+loam_status enc_clip_encode(enc_clip *c, loam_nn *nn, const int32_t *ids, int T, float *hidden, float *pooled,
+                            loam_error *err);
+
+/* T5EncoderModel: shared embeddings, pre-RMSNorm blocks, attention without
+ * a 1/√d scale plus the first block's bidirectional relative-position
+ * buckets, gated-GELU (tanh) or ReLU feed-forward, final RMSNorm. No mask:
+ * padding attends and is attended, as FLUX's reference runs it. */
+loam_status enc_t5_open(const char *dir, enc_t5 **out, loam_error *err);
+void enc_t5_free(enc_t5 *t);
+int enc_t5_dim(const enc_t5 *t);
+/* ids[T] -> hidden[T, D] */
+loam_status enc_t5_encode(enc_t5 *t, loam_nn *nn, const int32_t *ids, int T, float *hidden, loam_error *err);
+/* The bucket of relative position s − t (transformers' _relative_position_bucket, bidirectional). */
+int enc_t5_bucket(int rel, int n_buckets, int max_distance);
+
+#endif

@@ -1,0 +1,65 @@
+/* FLUX.1 inside the library: the MMDiT (flux_dit.c), the autoencoder's
+ * decoder (flux_vae.c) and the pipeline around them (flux_pipeline.c,
+ * the public calls of loam_image.h). */
+#ifndef LOAM_IMAGE_FLUX_H
+#define LOAM_IMAGE_FLUX_H
+#include "encoders/bind.h"
+#include "loam_image.h"
+#include "nn/nn.h"
+
+enum { FLUX_MAX_DOUBLE = 256, FLUX_MAX_SINGLE = 512 };
+
+typedef struct {
+    const loam_tensor *w;
+    float *b; /* NULL: no bias */
+} flux_lin;
+
+typedef struct {
+    flux_lin mod, qkv, proj, mlp0, mlp2;
+    float *q_norm, *k_norm;
+} flux_stream;
+
+typedef struct {
+    flux_stream img, txt;
+} flux_double;
+
+typedef struct {
+    flux_lin mod, linear1, linear2;
+    float *q_norm, *k_norm;
+} flux_single;
+
+/* The transformer: hyperparameters from transformer/config.json, weights
+ * from the BFL single file. */
+typedef struct {
+    enc_bind b;
+    int in_ch, hidden, heads, head_dim, mlp, vec_in, ctx_in, n_double, n_single, guidance;
+    int axes[3];
+    double theta;
+    flux_lin img_in, txt_in, time_in, time_out, vec_in1, vec_out, guid_in, guid_out, final_mod, final_lin;
+    flux_double *dbl;
+    flux_single *sgl;
+} flux_dit;
+
+loam_status flux_dit_open(flux_dit *d, const char *weights, const char *config, loam_error *err);
+void flux_dit_close(flux_dit *d);
+/* v[L, in_ch] = the velocity at time t of the packed latent x[L, in_ch]
+ * (image tokens at img_pos[L][3]) given txt[T, ctx_in] (at position 0) and
+ * the pooled text y[vec_in]; guidance used when the model embeds it.
+ * vec_out[hidden] (or NULL) receives the modulation vector. */
+loam_status flux_dit_forward(flux_dit *d, loam_nn *nn, const float *x, const int32_t *img_pos, int L, const float *txt, int T,
+                             const float *y, float t, float guidance, float *v, float *vec_out, loam_error *err);
+
+/* The autoencoder's decoder with BFL's names, sizes from vae/config.json. */
+typedef struct {
+    enc_bind b;
+    int ch, z_ch, n_levels, n_res, groups;
+    int mult[8];
+    float scale, shift;
+} flux_vae;
+
+loam_status flux_vae_open(flux_vae *a, const char *weights, const char *config, loam_error *err);
+void flux_vae_close(flux_vae *a);
+/* image[3, 8h, 8w] = decoder(z / scale + shift) for z[z_ch, h, w] */
+loam_status flux_vae_decode(flux_vae *a, loam_nn *nn, const float *z, int h, int w, float *image, loam_error *err);
+
+#endif
