@@ -78,6 +78,10 @@ typedef struct loam_named_tensor {
 LOAM_API loam_status loam_write_safetensors(const char *path, const loam_named_tensor *tensors,
                                    int n_tensors, loam_error *err);
 
+/* Reads one tensor of a .safetensors file into *out (F32/F16/BF16/I32/I64,
+ * up to 4 dimensions; out->data is malloc'ed, free() it; out->name NULL). */
+LOAM_API loam_status loam_read_safetensors(const char *path, const char *name, loam_named_tensor *out, loam_error *err);
+
 /* The machine a measurement ran on, for benchmark rows: numbers from
  * different CPUs must never be compared by accident. */
 typedef struct loam_cpu_info {

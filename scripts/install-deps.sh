@@ -14,6 +14,7 @@ PACKAGES=(
   libssl-dev                  # sha256 and sha1 (OpenSSL libcrypto) to check downloaded files
   libsndfile1-dev             # loam transcribe: WAV, FLAC, OGG/Vorbis, Opus, MP3 decoding
   libsoxr-dev                 # loam transcribe: band-limited resampling to 16 kHz
+  libpng-dev                  # loam imagine: the PNG it writes (with the prompt, seed and steps in text chunks)
   zlib1g-dev                  # loam transcribe: the compression ratio of the temperature fallback (as openai/whisper's zlib)
   python3                     # tests only: the local hub look-alike (standard library, no packages)
   curl                        # tests only: requests to loam serve

@@ -8,6 +8,7 @@
 #include "loam_tools.h"
 #include "loam_store.h"
 #include "loam_speech.h"
+#include "loam_image.h"
 
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
@@ -24,6 +25,7 @@ int cmd_rm(int argc, char **argv);
 int cmd_pick(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_transcribe(int argc, char **argv);
+int cmd_imagine(int argc, char **argv);
 /* loam bench on a Whisper model (bench_speech.c) */
 int bench_speech(int argc, char **argv);
 /* The machine of every benchmark row (cmd_bench.c). */

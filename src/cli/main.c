@@ -24,6 +24,8 @@ static const char usage[] =
     "  synth --like NAME --type T -o OUT.gguf   random weights, real shapes of a published model\n"
     "  transcribe MODEL AUDIO|- [--language L] [--task translate] [--output srt,vtt,json,...]\n"
     "                            speech to text with Whisper (see loam transcribe --help)\n"
+    "  imagine MODEL \"PROMPT\" [-o OUT.png] [--steps N] [--seed S] [--width W --height H]\n"
+    "                            text to image with FLUX.1 schnell or dev (see loam imagine --help)\n"
     "  serve [MODEL] [--model NAME=PATH] [--port P] [--parallel N]   OpenAI- and ollama-compatible server\n"
     "                            with a chat page (see loam serve --help)\n"
     "  pick [--task T] [--lang L] [--context N] [--ram SIZE] [--commercial] [--json] [--all]\n"
@@ -64,6 +66,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "pick") == 0) return cmd_pick(argc - 1, argv + 1);
     if (strcmp(cmd, "transcribe") == 0) return cmd_transcribe(argc - 1, argv + 1);
+    if (strcmp(cmd, "imagine") == 0) return cmd_imagine(argc - 1, argv + 1);
     if (strcmp(cmd, "pull") == 0) return cmd_pull(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "rm") == 0) return cmd_rm(argc - 1, argv + 1);

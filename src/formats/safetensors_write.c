@@ -62,3 +62,26 @@ loam_status loam_write_safetensors(const char *path, const loam_named_tensor *te
     if (!ok) return loam_fail(err, LOAM_E_IO, "%s: write failed", path);
     return LOAM_OK;
 }
+
+#include "formats/safetensors.h"
+
+loam_status loam_read_safetensors(const char *path, const char *name, loam_named_tensor *out, loam_error *err) {
+    memset(out, 0, sizeof *out);
+    loam_st_file f;
+    loam_status st = loam_st_open(&f, path, err);
+    if (st) return st;
+    const loam_tensor *t = loam_st_find(&f, name);
+    if (!t) st = loam_fail(err, LOAM_E_FORMAT, "%s: no tensor \"%s\"", path, name);
+    else if (t->type > LOAM_T_I64 || t->n_dims > 4)
+        st = loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tensor \"%s\" is %s; F32, F16, BF16, I32 or I64 of up to 4 dimensions are read", path,
+                       name, loam_type_name(t->type));
+    void *data = st ? NULL : malloc(t->n_bytes ? t->n_bytes : 1);
+    if (!st && !data) st = loam_fail(err, LOAM_E_NOMEM, "%s: out of memory", path);
+    if (!st) {
+        memcpy(data, t->data, t->n_bytes);
+        out->name = NULL, out->dtype = (loam_dtype)t->type, out->n_dims = t->n_dims, out->data = data;
+        for (int i = 0; i < t->n_dims; i++) out->shape[i] = t->shape[i];
+    }
+    loam_st_close(&f);
+    return st;
+}

@@ -1,0 +1,288 @@
+/* loam imagine: text to image with FLUX.1, as BFL's CLI does it (4 steps
+ * for schnell, 28 for dev), written as a PNG whose text chunks say how to
+ * make it again; a progress bar per step on stderr. */
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "loam_image.h"
+
+static const char usage[] =
+    "usage: loam imagine MODEL \"PROMPT\" [-o OUT.png] [options]\n"
+    "\n"
+    "MODEL is a FLUX.1 folder as the hub publishes it (black-forest-labs/FLUX.1-schnell or -dev:\n"
+    "flux1-*.safetensors, ae.safetensors, text_encoder/, text_encoder_2/, tokenizer/, tokenizer_2/,\n"
+    "transformer/config.json, vae/config.json) or its hub id.\n"
+    "\n"
+    "  -o, --output FILE       the PNG to write (default image.png)\n"
+    "  --width W, --height H   size in pixels (default 1024 x 1024; rounded down to multiples of 16)\n"
+    "  --steps N               denoising steps (default 4 for schnell, 28 for dev)\n"
+    "  --guidance G            guidance of FLUX.1-dev (default 3.5)\n"
+    "  --seed S                seed of the noise, 0 .. 2^64-1 (default: from the clock; always printed)\n"
+    "  --inputs FILE           take clip_ids, t5_ids (I32) and, if present, noise_unpacked [16, H/8, W/8]\n"
+    "                          from a .safetensors file instead of the prompt and the seed\n"
+    "  --dump FILE             write clip_pooled, t5_hidden, timesteps, noise, latent_final and image\n"
+    "                          (F32) to a .safetensors file\n"
+    "  --show                  draw the image in the terminal (Kitty or iTerm2 image protocol)\n"
+    "  -t, --threads N         threads (default: physical cores)\n"
+    "  -q, --quiet             no progress on stderr\n";
+
+typedef struct opts {
+    const char *model, *prompt, *out, *inputs, *dump;
+    long width, height, steps, threads;
+    double guidance;
+    uint64_t seed;
+    int seed_given, guidance_given, show, quiet;
+} opts;
+
+static int parse(int argc, char **argv, opts *o) {
+    memset(o, 0, sizeof *o);
+    o->out = "image.png", o->width = o->height = 1024, o->guidance = 3.5;
+    for (int i = 1; i < argc; i++) { /* argv[0] is "imagine" */
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+#define VALUE(what) \
+    if (!v) return cli_error("%s needs %s", a, what); \
+    i++
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) { VALUE("a file name"); o->out = v; }
+        else if (!strcmp(a, "--width")) { VALUE("a number"); if (!cli_int(a, v, 1, 16384, &o->width)) return 1; }
+        else if (!strcmp(a, "--height")) { VALUE("a number"); if (!cli_int(a, v, 1, 16384, &o->height)) return 1; }
+        else if (!strcmp(a, "--steps")) { VALUE("a number"); if (!cli_int(a, v, 1, 1000, &o->steps)) return 1; }
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VALUE("a number"); if (!cli_int(a, v, 1, 4096, &o->threads)) return 1; }
+        else if (!strcmp(a, "--guidance")) {
+            VALUE("a number");
+            if (!cli_float(a, v, &o->guidance)) return 1;
+            if (!(o->guidance >= 0 && o->guidance <= 100)) return cli_error("--guidance: %s is outside 0 .. 100", v);
+            o->guidance_given = 1;
+        } else if (!strcmp(a, "--seed")) { VALUE("an integer"); if (!cli_u64(a, v, &o->seed)) return 1; o->seed_given = 1; }
+        else if (!strcmp(a, "--inputs")) { VALUE("a file name"); o->inputs = v; }
+        else if (!strcmp(a, "--dump")) { VALUE("a file name"); o->dump = v; }
+        else if (!strcmp(a, "--show")) o->show = 1;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = 1;
+        else if (a[0] == '-' && a[1]) return cli_error("imagine: unknown option %s (see loam imagine --help)", a);
+        else if (!o->model) o->model = a;
+        else if (!o->prompt) o->prompt = a;
+        else return cli_error("imagine: one prompt only (quote it)");
+#undef VALUE
+    }
+    if (!o->model) return cli_error("imagine: no model given (see loam imagine --help)");
+    if (!o->prompt && !o->inputs) return cli_error("imagine: no prompt given");
+    if (o->width < 16 || o->height < 16) return cli_error("imagine: %ld x %ld is below the smallest image, 16 x 16", o->width, o->height);
+    if (o->width % 16 || o->height % 16) {
+        fprintf(stderr, "loam: warning: %ld x %ld rounded down to %ld x %ld (multiples of 16)\n", o->width, o->height,
+                o->width / 16 * 16, o->height / 16 * 16);
+        o->width = o->width / 16 * 16, o->height = o->height / 16 * 16;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ PNG */
+
+static int write_png(const char *path, const uint8_t *rgb, int W, int H, const char *const *kv, int n_kv) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return cli_error("%s: cannot write", path);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info || setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        return cli_error("%s: cannot write the PNG", path);
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_text text[16];
+    memset(text, 0, sizeof text);
+    for (int i = 0; i < n_kv && i < 16; i++) { /* iTXt: UTF-8 prompts */
+        text[i].compression = PNG_ITXT_COMPRESSION_NONE;
+        text[i].key = (png_charp)kv[2 * i], text[i].text = (png_charp)kv[2 * i + 1];
+        text[i].lang = (png_charp) "", text[i].lang_key = (png_charp) "";
+    }
+    png_set_text(png, info, text, n_kv < 16 ? n_kv : 16);
+    png_write_info(png, info);
+    for (int y = 0; y < H; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * W * 3));
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    return fclose(f) == 0 ? 0 : cli_error("%s: cannot write", path);
+}
+
+/* The PNG file in the terminal: Kitty's graphics protocol or iTerm2's inline images. */
+static void show(const char *path) {
+    const char *term = getenv("TERM"), *prog = getenv("TERM_PROGRAM");
+    int kitty = getenv("KITTY_WINDOW_ID") || (term && strstr(term, "kitty")), iterm = prog && !strcmp(prog, "iTerm.app");
+    if (!kitty && !iterm) {
+        fprintf(stderr, "loam: --show: this terminal speaks neither the Kitty nor the iTerm2 image protocol\n");
+        return;
+    }
+    char *data = NULL;
+    FILE *f = fopen(path, "rb");
+    long n = 0;
+    if (f && !fseek(f, 0, SEEK_END) && (n = ftell(f)) > 0 && !fseek(f, 0, SEEK_SET) && (data = malloc((size_t)n)))
+        n = (long)fread(data, 1, (size_t)n, f);
+    if (f) fclose(f);
+    if (!data) return;
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t out_len = ((size_t)n + 2) / 3 * 4;
+    char *enc = malloc(out_len + 1);
+    for (long i = 0, o = 0; enc && i < n; i += 3, o += 4) {
+        uint32_t v = (uint32_t)(uint8_t)data[i] << 16 | (i + 1 < n ? (uint32_t)(uint8_t)data[i + 1] << 8 : 0) | (i + 2 < n ? (uint8_t)data[i + 2] : 0);
+        enc[o] = b64[v >> 18], enc[o + 1] = b64[(v >> 12) & 63];
+        enc[o + 2] = i + 1 < n ? b64[(v >> 6) & 63] : '=', enc[o + 3] = i + 2 < n ? b64[v & 63] : '=';
+    }
+    if (enc && iterm) printf("\033]1337;File=inline=1;size=%ld:%.*s\a\n", n, (int)out_len, enc);
+    for (size_t at = 0; enc && kitty && at < out_len; at += 4096) { /* chunks of 4096, m=1 until the last */
+        size_t len = out_len - at < 4096 ? out_len - at : 4096;
+        printf("\033_G%s%d;%.*s\033\\", at == 0 ? "f=100,a=T," : "", at + len < out_len, (int)len, enc + at);
+    }
+    if (kitty) printf("\n");
+    free(enc), free(data);
+}
+
+/* ------------------------------------------------------------ inputs */
+
+static int read_ids(const char *path, const char *name, int32_t *out, int n, int *got) {
+    loam_named_tensor t;
+    loam_error err;
+    if (loam_read_safetensors(path, name, &t, &err)) return cli_error_status(&err);
+    int64_t count = 1;
+    for (int i = 0; i < t.n_dims; i++) count *= t.shape[i];
+    int ok = t.dtype == LOAM_DTYPE_I32 && count >= 1 && count <= n;
+    if (ok) memcpy(out, t.data, sizeof(int32_t) * (size_t)count), *got = (int)count;
+    free((void *)t.data);
+    return ok ? 0 : cli_error("%s: \"%s\" must be I32 with 1 to %d values", path, name, n);
+}
+
+/* noise_unpacked [16, H/8, W/8] if the file has it (1 = absent, 0 = read, -1 = bad) */
+static int read_noise(const char *path, int W, int H, float *noise) {
+    loam_named_tensor t;
+    loam_error err;
+    if (loam_read_safetensors(path, "noise_unpacked", &t, &err)) return 1;
+    int ok = t.dtype == LOAM_DTYPE_F32 && t.n_dims == 3 && t.shape[0] == 16 && t.shape[1] == H / 8 && t.shape[2] == W / 8;
+    if (ok) memcpy(noise, t.data, sizeof(float) * 16 * (size_t)(H / 8) * (W / 8));
+    else cli_error("%s: noise_unpacked must be F32 [16, %d, %d] for a %d x %d image (--width, --height)", path, H / 8, W / 8, W, H);
+    free((void *)t.data);
+    return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ run */
+
+typedef struct {
+    int quiet;
+    double start;
+} progress;
+
+static int on_step(int step, int n, double seconds, void *user) {
+    progress *p = user;
+    if (p->quiet) return 0;
+    char bar[41];
+    int fill = step * 40 / n;
+    for (int i = 0; i < 40; i++) bar[i] = i < fill ? '#' : '.';
+    bar[40] = 0;
+    fprintf(stderr, "\r[%s] step %d/%d  %.2f s/step", bar, step, n, seconds);
+    if (step == n) fprintf(stderr, "  (%.1f s)\n", cli_now() - p->start);
+    return 0;
+}
+
+typedef struct {
+    float *pooled, *txt, *noise, *x, *ts, *image;
+    int32_t *t5_ids;
+    uint8_t *rgb;
+} buffers;
+
+static void buffers_free(buffers *b) {
+    free(b->pooled), free(b->txt), free(b->noise), free(b->x), free(b->ts), free(b->image), free(b->t5_ids), free(b->rgb);
+}
+
+static int dump(const char *path, const buffers *b, const float *noise, const loam_flux_info *in, int T, int W, int H, int steps) {
+    int64_t h = H / 8, w = W / 8;
+    loam_named_tensor t[] = {
+        {"clip_pooled", LOAM_DTYPE_F32, 1, {in->clip_dim}, b->pooled},
+        {"t5_hidden", LOAM_DTYPE_F32, 2, {T, in->t5_dim}, b->txt},
+        {"timesteps", LOAM_DTYPE_F32, 1, {steps + 1}, b->ts},
+        {"noise", LOAM_DTYPE_F32, 2, {h * w / 4, 64}, noise}, /* packed, as the loop starts */
+        {"latent_final", LOAM_DTYPE_F32, 3, {16, h, w}, b->noise},
+        {"image", LOAM_DTYPE_F32, 3, {3, H, W}, b->image},
+    };
+    loam_error err;
+    return loam_write_safetensors(path, t, 6, &err) ? cli_error_status(&err) : 0;
+}
+
+int cmd_imagine(int argc, char **argv) {
+    opts o;
+    if (parse(argc, argv, &o)) return 1;
+    char path[4096];
+    if (cli_resolve_model(o.model, 1, path, sizeof path)) return 1;
+    loam_error err;
+    loam_flux_open_params op = loam_flux_default_open_params();
+    op.n_threads = (int)o.threads;
+    loam_flux *f = NULL;
+    if (loam_flux_open(path, &op, &f, &err)) return cli_error_status(&err);
+    loam_flux_info in;
+    loam_flux_get_info(f, &in);
+    loam_flux_params p = loam_flux_default_params(f);
+    int W = (int)o.width, H = (int)o.height, steps = o.steps ? (int)o.steps : in.default_steps, T = in.t5_len, rc = 0;
+    if (!o.seed_given) o.seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
+    if (!in.guidance_embed && o.guidance_given) fprintf(stderr, "loam: warning: --guidance is ignored: FLUX.1-schnell has no guidance embedding\n");
+    p.width = W, p.height = H, p.steps = steps, p.guidance = (float)o.guidance, p.seed = o.seed;
+    progress prog = {o.quiet, cli_now()};
+    p.on_step = on_step, p.user = &prog;
+    size_t lat = (size_t)16 * (H / 8) * (W / 8);
+    int32_t clip_ids[77];
+    buffers b = {malloc(sizeof(float) * (size_t)in.clip_dim), NULL, malloc(sizeof(float) * lat), malloc(sizeof(float) * lat),
+                 malloc(sizeof(float) * (size_t)(steps + 1)), malloc(sizeof(float) * 3 * (size_t)W * H), malloc(sizeof(int32_t) * 65536),
+                 malloc(3 * (size_t)W * H)};
+    if (!b.pooled || !b.noise || !b.x || !b.ts || !b.image || !b.t5_ids || !b.rgb) rc = cli_error("out of memory");
+    int n_clip = 0, from_file = 1;
+    if (!rc && o.inputs) { /* ids (and noise) exactly as the file gives them */
+        rc = read_ids(o.inputs, "clip_ids", clip_ids, 77, &n_clip) || read_ids(o.inputs, "t5_ids", b.t5_ids, 65536, &T);
+        if (!rc && n_clip != in.clip_len) rc = cli_error("%s: clip_ids must have %d values", o.inputs, in.clip_len);
+        if (!rc && (from_file = read_noise(o.inputs, W, H, b.noise)) < 0) rc = 1;
+    } else if (!rc) {
+        int cut = 0;
+        if (loam_flux_tokenize(f, o.prompt, clip_ids, b.t5_ids, T, &cut, &err)) rc = cli_error_status(&err);
+        else if (cut) fprintf(stderr, "loam: warning: the prompt is longer than the text encoders take; it was truncated\n");
+    }
+    if (!rc && !(b.txt = malloc(sizeof(float) * (size_t)T * in.t5_dim))) rc = cli_error("out of memory");
+    if (!rc && !o.quiet) fprintf(stderr, "seed %llu, %d x %d, %d steps\n", (unsigned long long)o.seed, W, H, steps);
+    if (!rc) printf("seed %llu\n", (unsigned long long)o.seed);
+    double t0 = cli_now();
+    if (!rc && loam_flux_encode_text(f, clip_ids, b.t5_ids, T, b.pooled, b.txt, &err)) rc = cli_error_status(&err);
+    if (!rc && !o.quiet) fprintf(stderr, "text encoders: %.2f s\n", cli_now() - t0);
+    if (!rc) {
+        if (from_file != 0) loam_flux_noise(o.seed, W, H, b.noise);
+        loam_flux_pack(b.noise, 16, H / 8, W / 8, b.x);
+        loam_flux_schedule(f, steps, W, H, b.ts);
+        if (o.dump) memcpy(b.image, b.x, sizeof(float) * lat); /* the packed noise, kept for the dump */
+        if (loam_flux_denoise(f, b.x, W, H, b.txt, T, b.pooled, b.ts, steps, &p, &err)) rc = cli_error_status(&err);
+    }
+    if (!rc) {
+        float *packed_noise = o.dump ? malloc(sizeof(float) * lat) : NULL;
+        if (packed_noise) memcpy(packed_noise, b.image, sizeof(float) * lat);
+        loam_flux_unpack(b.x, 16, H / 8, W / 8, b.noise);
+        t0 = cli_now();
+        if (loam_flux_decode(f, b.noise, W, H, b.image, &err)) rc = cli_error_status(&err);
+        if (!rc && !o.quiet) fprintf(stderr, "decoder: %.2f s\n", cli_now() - t0);
+        if (!rc && o.dump) rc = packed_noise ? dump(o.dump, &b, packed_noise, &in, T, W, H, steps) : cli_error("out of memory");
+        free(packed_noise);
+    }
+    if (!rc) {
+        loam_flux_to_rgb8(b.image, W, H, b.rgb);
+        char seed[32], st[16], g[32], ws[16], hs[16];
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)o.seed), snprintf(st, sizeof st, "%d", steps);
+        snprintf(g, sizeof g, "%g", in.guidance_embed ? o.guidance : 0.0), snprintf(ws, sizeof ws, "%d", W), snprintf(hs, sizeof hs, "%d", H);
+        const char *kv[] = {"prompt", o.prompt ? o.prompt : "", "seed", seed, "steps", st, "guidance", g, "width", ws,
+                            "height", hs, "model", o.model, "Software", "loam " LOAM_VERSION};
+        rc = write_png(o.out, b.rgb, W, H, kv, 8);
+        if (!rc && !o.quiet) fprintf(stderr, "wrote %s\n", o.out);
+        if (!rc && o.show) show(o.out);
+    }
+    buffers_free(&b);
+    loam_flux_free(f);
+    return rc;
+}
