@@ -1,0 +1,155 @@
+/* loam imagine end to end on fixtures/flux/tiny-dev: from the golden ids
+ * and noise (--inputs), the dumped stages within the goldens' tolerances,
+ * the PNG's pixels exactly BFL's 8-bit mapping of the program's own image,
+ * within one level of the golden image's, and its text chunks; sizes and
+ * bad arguments. */
+#include <png.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/safetensors.h"
+#include "loam_image.h"
+#include "test.h"
+
+typedef struct {
+    int w, h;
+    uint8_t *rgb;
+    char text[2048];
+} png_read;
+
+static int read_png(const char *path, png_read *out) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info || setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        return 0;
+    }
+    png_init_io(png, f);
+    png_read_info(png, info);
+    out->w = (int)png_get_image_width(png, info), out->h = (int)png_get_image_height(png, info);
+    int ok = png_get_color_type(png, info) == PNG_COLOR_TYPE_RGB && png_get_bit_depth(png, info) == 8;
+    out->rgb = malloc((size_t)out->w * out->h * 3);
+    for (int y = 0; ok && y < out->h; y++) png_read_row(png, out->rgb + (size_t)y * out->w * 3, NULL);
+    png_textp text;
+    int n = 0;
+    png_get_text(png, info, &text, &n);
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(out->text);
+        snprintf(out->text + len, sizeof out->text - len, "%s=%s\n", text[i].key, text[i].text);
+    }
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    return ok;
+}
+
+static void test_imagine_inputs(void) {
+    const char *dir = fixture("flux/tiny-dev");
+    char golden_path[1024], out[1024], dump[1024], cmd[4096];
+    snprintf(golden_path, sizeof golden_path, "%s/golden.safetensors", dir);
+    snprintf(out, sizeof out, "%s/dev.png", temp_dir());
+    snprintf(dump, sizeof dump, "%s/dev.safetensors", temp_dir());
+    snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s --width 64 --height 64 --steps 6 --guidance 3.5 --seed 7 -q -o %s --dump %s",
+             LOAM_BIN, dir, golden_path, out, dump);
+    char *text = NULL;
+    int rc = run_capture(cmd, &text);
+    CHECK(rc == 0, "%s: exit %d: %s", cmd, rc, text ? text : "");
+    CHECK(text && strstr(text, "seed 7"), "the seed is not printed: %s", text ? text : "");
+    free(text);
+    golden g;
+    CHECK(golden_open(&g, dir), "goldens of %s", dir);
+    loam_st_file st;
+    loam_error err;
+    CHECK_OK(loam_st_open(&st, dump, &err), &err);
+    const char *names[] = {"clip_pooled", "t5_hidden", "timesteps", "noise", "latent_final", "image"};
+    for (int i = 0; i < 6; i++) {
+        const loam_tensor *a = loam_st_find(&st, names[i]), *b = golden_tensor(&g, names[i]);
+        CHECK(a && b && loam_tensor_nelements(a) == loam_tensor_nelements(b), "dump %s: missing or a different size", names[i]);
+        if (!a || !b || loam_tensor_nelements(a) != loam_tensor_nelements(b)) continue;
+        double d = max_abs_diff(a->data, b->data, (size_t)loam_tensor_nelements(a)), tol = golden_tol(&g, names[i]);
+        printf("    dump %s: max |diff| %.3g (tolerance %.3g)\n", names[i], d, tol);
+        CHECK(d <= tol, "dump %s: %g over %g", names[i], d, tol);
+    }
+    png_read p;
+    CHECK(read_png(out, &p), "%s is not an 8-bit RGB PNG", out);
+    CHECK(p.w == 64 && p.h == 64, "PNG is %d x %d", p.w, p.h);
+    const loam_tensor *img = loam_st_find(&st, "image"), *gimg = golden_tensor(&g, "image");
+    if (p.rgb && img && gimg && p.w == 64 && p.h == 64) {
+        uint8_t *mine = malloc(64 * 64 * 3), *ref = malloc(64 * 64 * 3);
+        loam_flux_to_rgb8(img->data, 64, 64, mine);
+        loam_flux_to_rgb8(gimg->data, 64, 64, ref);
+        int worst = 0;
+        for (int i = 0; i < 64 * 64 * 3; i++) worst = abs(p.rgb[i] - ref[i]) > worst ? abs(p.rgb[i] - ref[i]) : worst;
+        CHECK(memcmp(mine, p.rgb, 64 * 64 * 3) == 0, "the PNG's pixels are not the dumped image's");
+        CHECK(worst <= 1, "the PNG differs from the golden image by %d levels", worst);
+        /* BFL's mapping: clamp, (x + 1) · 127.5, truncate ([3, 2, 2]: R of the four pixels, then G, then B) */
+        float probe[3 * 4] = {-2.0f, -1.0f, 0.0f, 1.0f, 0.5f, 0.999f, 2.0f, -0.5f, 0.2f, 0.3f, 0.4f, 0.6f};
+        uint8_t b8[12];
+        loam_flux_to_rgb8(probe, 2, 2, b8);
+        CHECK(b8[0] == 0 && b8[3] == 0 && b8[6] == 127 && b8[9] == 255 && b8[1] == 191 && b8[4] == 254, "8-bit mapping: %d %d %d %d %d", b8[0], b8[3],
+              b8[6], b8[9], b8[1]);
+        free(mine), free(ref);
+    }
+    CHECK(strstr(p.text, "seed=7\n") && strstr(p.text, "steps=6\n") && strstr(p.text, "guidance=3.5\n") && strstr(p.text, "width=64\n"),
+          "PNG text chunks: %s", p.text);
+    free(p.rgb);
+    loam_st_close(&st);
+    golden_close(&g);
+}
+
+/* The same seed makes the same PNG; sizes round down to 16 with a warning;
+ * bad arguments are clear errors. */
+static void test_imagine_args(void) {
+    const char *dir = fixture("flux/tiny-schnell");
+    char golden_path[1024], a[1024], b[1024], cmd[4096];
+    snprintf(golden_path, sizeof golden_path, "%s/golden.safetensors", dir);
+    snprintf(a, sizeof a, "%s/a.png", temp_dir()), snprintf(b, sizeof b, "%s/b.png", temp_dir());
+    char *text = NULL;
+    /* ids from the file, noise from the seed (the file's noise is for 64 x 64; this is 40 -> 32) */
+    snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s --width 40 --height 48 --seed 11 -o %s 2>&1", LOAM_BIN, dir, golden_path, a);
+    int rc = run_capture(cmd, &text);
+    CHECK(rc != 0 && text && strstr(text, "noise_unpacked"), "a file's noise of another size is refused: %d %s", rc, text ? text : "");
+    free(text), text = NULL;
+    const char *tmp = temp_dir();
+    char ids[1024];
+    snprintf(ids, sizeof ids, "%s/ids.safetensors", tmp);
+    loam_named_tensor c, t;
+    loam_error err;
+    CHECK_OK(loam_read_safetensors(golden_path, "clip_ids", &c, &err), &err);
+    CHECK_OK(loam_read_safetensors(golden_path, "t5_ids", &t, &err), &err);
+    c.name = "clip_ids", t.name = "t5_ids";
+    loam_named_tensor both[2] = {c, t};
+    CHECK_OK(loam_write_safetensors(ids, both, 2, &err), &err);
+    free((void *)c.data), free((void *)t.data);
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s --width 40 --height 48 --seed 11 -o %s 2>&1", LOAM_BIN, dir, ids, i ? b : a);
+        rc = run_capture(cmd, &text);
+        CHECK(rc == 0, "%s: %s", cmd, text ? text : "");
+        if (i == 0) CHECK(text && strstr(text, "rounded down to 32 x 48"), "no warning for 40 x 48: %s", text ? text : "");
+        free(text), text = NULL;
+    }
+    png_read pa, pb;
+    CHECK(read_png(a, &pa) && read_png(b, &pb), "PNGs not written");
+    CHECK(pa.w == 32 && pa.h == 48, "%d x %d, want 32 x 48", pa.w, pa.h);
+    CHECK(pa.rgb && pb.rgb && pa.w == pb.w && pa.h == pb.h && !memcmp(pa.rgb, pb.rgb, (size_t)pa.w * pa.h * 3), "the same seed made another image");
+    free(pa.rgb), free(pb.rgb);
+    const char *bad[][2] = {{"--width 8", "below the smallest"}, {"--steps 0", "--steps"}, {"--seed -1", "--seed"}, {"--bogus", "unknown option"}};
+    for (int i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s %s -o %s 2>&1", LOAM_BIN, dir, ids, bad[i][0], a);
+        rc = run_capture(cmd, &text);
+        CHECK(rc != 0 && text && strstr(text, bad[i][1]), "%s: exit %d, %s", bad[i][0], rc, text ? text : "");
+        free(text), text = NULL;
+    }
+    snprintf(cmd, sizeof cmd, "%s imagine %s/text_encoder \"x\" -o %s 2>&1", LOAM_BIN, dir, a);
+    rc = run_capture(cmd, &text);
+    CHECK(rc != 0 && text && strstr(text, "flux1-"), "a folder without the transformer: exit %d, %s", rc, text ? text : "");
+    free(text);
+}
+
+void register_imagine_tests(void) {
+    test_add("imagine: --inputs of tiny-dev: dumped stages within the goldens, PNG pixels and text chunks", test_imagine_inputs);
+    test_add("imagine: same seed, same PNG; sizes rounded to 16; bad arguments and folders refused", test_imagine_args);
+}
