@@ -89,6 +89,14 @@ LOAM_API loam_status loam_flux_decode(loam_flux *f, const float *latent, int wid
 /* rgb[H, W, 3] = 8 bits as BFL writes them: clamp to [−1, 1], (x + 1) · 127.5, truncated. */
 LOAM_API void loam_flux_to_rgb8(const float *image, int width, int height, uint8_t *rgb);
 
+/* rgb[H, W, 3] as an 8-bit RGB PNG in memory (*out malloc'ed; free() it),
+ * with n_kv UTF-8 text chunks kv[2i] = kv[2i + 1] (at most 32). */
+LOAM_API loam_status loam_png_encode(const uint8_t *rgb, int width, int height, const char *const *kv, int n_kv, uint8_t **out,
+                                     size_t *len, loam_error *err);
+/* Whether path looks like a FLUX.1 folder (a flux1-*.safetensors file or a
+ * FluxPipeline model_index.json), without loading it. */
+LOAM_API int loam_flux_probe(const char *path);
+
 /* ------------------------------------------------------- the whole way */
 
 /* prompt -> rgb[H, W, 3]: tokenize, encode, noise, denoise, decode. */

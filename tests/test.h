@@ -49,6 +49,10 @@ const char *fixture(const char *rel);
 /* whisper/tiny-v3 as a hub folder has it (large-v3's tokenizer.json beside
  * the model), copied once per run into a temporary folder; NULL on failure. */
 const char *whisper_hub_copy(void);
+/* tiny-schnell with the real CLIP-L and T5 tokenizers beside it (its
+ * encoders' embeddings grown to their vocabularies), made once per run in a
+ * temporary folder, so prompts run the whole pipeline; NULL on failure. */
+const char *flux_prompt_copy(void);
 /* A fresh temporary folder (removed at exit). */
 const char *temp_dir(void);
 

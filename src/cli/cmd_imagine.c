@@ -1,7 +1,6 @@
 /* loam imagine: text to image with FLUX.1, as BFL's CLI does it (4 steps
  * for schnell, 28 for dev), written as a PNG whose text chunks say how to
  * make it again; a progress bar per step on stderr. */
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,31 +84,15 @@ static int parse(int argc, char **argv, opts *o) {
 /* ------------------------------------------------------------ PNG */
 
 static int write_png(const char *path, const uint8_t *rgb, int W, int H, const char *const *kv, int n_kv) {
+    uint8_t *png = NULL;
+    size_t len = 0;
+    loam_error err;
+    if (loam_png_encode(rgb, W, H, kv, n_kv, &png, &len, &err)) return cli_error_status(&err);
     FILE *f = fopen(path, "wb");
-    if (!f) return cli_error("%s: cannot write", path);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info || setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        return cli_error("%s: cannot write the PNG", path);
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-                 PNG_FILTER_TYPE_DEFAULT);
-    png_text text[16];
-    memset(text, 0, sizeof text);
-    for (int i = 0; i < n_kv && i < 16; i++) { /* iTXt: UTF-8 prompts */
-        text[i].compression = PNG_ITXT_COMPRESSION_NONE;
-        text[i].key = (png_charp)kv[2 * i], text[i].text = (png_charp)kv[2 * i + 1];
-        text[i].lang = (png_charp) "", text[i].lang_key = (png_charp) "";
-    }
-    png_set_text(png, info, text, n_kv < 16 ? n_kv : 16);
-    png_write_info(png, info);
-    for (int y = 0; y < H; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * W * 3));
-    png_write_end(png, info);
-    png_destroy_write_struct(&png, &info);
-    return fclose(f) == 0 ? 0 : cli_error("%s: cannot write", path);
+    int ok = f && fwrite(png, 1, len, f) == len;
+    if (f && fclose(f) != 0) ok = 0;
+    free(png);
+    return ok ? 0 : cli_error("%s: cannot write", path);
 }
 
 /* The PNG file in the terminal: Kitty's graphics protocol or iTerm2's inline images. */

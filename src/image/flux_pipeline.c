@@ -44,6 +44,20 @@ static char *find_transformer(const char *dir) {
     return found;
 }
 
+int loam_flux_probe(const char *path) {
+    char *t = find_transformer(path), *index = join(path, "model_index.json");
+    int yes = t != NULL;
+    if (!yes && index && loam_file_exists(index)) {
+        cJSON *j = NULL;
+        loam_error err;
+        const char *cls = NULL;
+        yes = !loam_json_load(index, &j, &err) && !loam_json_string(j, "_class_name", 0, "", &cls, index, &err) && !strcmp(cls, "FluxPipeline");
+        cJSON_Delete(j);
+    }
+    free(t), free(index);
+    return yes;
+}
+
 static loam_status read_scheduler(loam_flux *f, loam_error *err) {
     f->dynamic_shift = f->guidance_embed; /* BFL shifts every model but schnell */
     f->base_shift = 0.5, f->max_shift = 1.15, f->base_len = 256, f->max_len = 4096;

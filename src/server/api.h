@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "engine.h"
+#include "loam_image.h"
 #include "loam_speech.h"
 #include "server.h"
 
@@ -17,12 +18,22 @@ typedef struct srv_speech {
     int waiting;
 } srv_speech;
 
+/* An image model: one generation at a time (its mutex), `waiting` queued. */
+typedef struct srv_image {
+    char name[128];
+    loam_flux *f;
+    pthread_mutex_t mu;
+    int waiting;
+} srv_image;
+
 typedef struct srv_server {
     const srv_config *cfg;
     srv_engine *engines[SRV_MAX_MODELS];
     int n_engines;
     srv_speech speech[SRV_MAX_MODELS];
     int n_speech;
+    srv_image image[SRV_MAX_MODELS];
+    int n_image;
     int ready;
     pthread_mutex_t mu;
     uint64_t next_id, http_requests, http_errors;
@@ -64,6 +75,9 @@ struct MHD_Connection;
 void srv_audio_route(srv_server *s, struct MHD_Connection *c, const char *body, size_t len, int translate,
                      srv_reply *out);
 srv_speech *srv_find_speech(srv_server *s, const char *name);
+/* the image route (image.c): POST /v1/images/generations */
+void srv_image_route(srv_server *s, const cJSON *body, srv_reply *out);
+srv_image *srv_find_image(srv_server *s, const char *name);
 
 /* ------------------------------------------------ generation, shared */
 

@@ -39,7 +39,7 @@ static void version(srv_reply *out) {
 
 static int is_json_route(const char *url) {
     static const char *routes[] = {"/v1/chat/completions", "/v1/completions", "/api/generate", "/api/chat", "/api/show",
-                                   "/v1/embeddings", NULL};
+                                   "/v1/embeddings", "/v1/images/generations", NULL};
     for (int i = 0; routes[i]; i++)
         if (!strcmp(url, routes[i])) return 1;
     return 0;
@@ -90,6 +90,7 @@ static void route(srv_server *s, struct MHD_Connection *c, const char *url, cons
     else if (!strcmp(url, "/api/chat")) srv_ollama_chat(s, body, out);
     else if (!strcmp(url, "/api/show")) srv_ollama_show(s, body, out);
     else if (!strcmp(url, "/v1/embeddings")) srv_openai_embeddings(s, body, out);
+    else if (!strcmp(url, "/v1/images/generations")) srv_image_route(s, body, out);
     else srv_error(out, 404, NULL, "unknown_url", "%s is not served yet", url);
     cJSON_Delete(body);
 }
@@ -194,9 +195,28 @@ static loam_status open_speech(srv_server *s, const srv_model_arg *m, loam_error
     return LOAM_OK;
 }
 
+/* A FLUX.1 folder is served on the image route, one image at a time. */
+static loam_status open_image(srv_server *s, const srv_model_arg *m, loam_error *err) {
+    srv_image *im = &s->image[s->n_image];
+    loam_flux_open_params p = loam_flux_default_open_params();
+    p.n_threads = s->cfg->n_threads;
+    fprintf(stderr, "loading %s (image) from %s\n", m->name, m->path);
+    loam_status st = loam_flux_open(m->path, &p, &im->f, err);
+    if (st) return st;
+    snprintf(im->name, sizeof im->name, "%s", m->name);
+    pthread_mutex_init(&im->mu, NULL);
+    s->n_image++;
+    return LOAM_OK;
+}
+
 static loam_status open_engines(srv_server *s, loam_error *err) {
     const srv_config *cfg = s->cfg;
     for (int i = 0; i < cfg->n_models; i++) {
+        if (loam_flux_probe(cfg->models[i].path)) {
+            loam_status st = open_image(s, &cfg->models[i], err);
+            if (st) return st;
+            continue;
+        }
         if (loam_whisper_probe(cfg->models[i].path)) {
             loam_status st = open_speech(s, &cfg->models[i], err);
             if (st) return st;
@@ -247,8 +267,8 @@ int srv_run(const srv_config *cfg) {
         rc = 1;
     } else {
         s.ready = 1;
-        fprintf(stderr, "loam serve: ready (%d text model%s, %d slots each; %d speech model%s)\n", s.n_engines,
-                s.n_engines == 1 ? "" : "s", cfg->parallel, s.n_speech, s.n_speech == 1 ? "" : "s");
+        fprintf(stderr, "loam serve: ready (%d text model%s, %d slots each; %d speech model%s; %d image model%s)\n", s.n_engines,
+                s.n_engines == 1 ? "" : "s", cfg->parallel, s.n_speech, s.n_speech == 1 ? "" : "s", s.n_image, s.n_image == 1 ? "" : "s");
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         while (!stop_signal) pause();
@@ -259,6 +279,7 @@ int srv_run(const srv_config *cfg) {
     MHD_stop_daemon(d);
     for (int i = 0; i < s.n_engines; i++) srv_engine_free(s.engines[i]);
     for (int i = 0; i < s.n_speech; i++) loam_whisper_free(s.speech[i].w), pthread_mutex_destroy(&s.speech[i].mu);
+    for (int i = 0; i < s.n_image; i++) loam_flux_free(s.image[i].f), pthread_mutex_destroy(&s.image[i].mu);
     pthread_mutex_destroy(&s.mu);
     return rc;
 }

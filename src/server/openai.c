@@ -13,17 +13,14 @@
 void srv_openai_models(srv_server *s, srv_reply *out) {
     cJSON *o = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(o, "data");
     cJSON_AddStringToObject(o, "object", "list");
-    for (int i = 0; i < s->n_engines; i++) {
+    const char *names[3 * SRV_MAX_MODELS];
+    int n = 0;
+    for (int i = 0; i < s->n_engines; i++) names[n++] = srv_engine_name(s->engines[i]);
+    for (int i = 0; i < s->n_speech; i++) names[n++] = s->speech[i].name;
+    for (int i = 0; i < s->n_image; i++) names[n++] = s->image[i].name;
+    for (int i = 0; i < n; i++) {
         cJSON *m = cJSON_CreateObject();
-        cJSON_AddStringToObject(m, "id", srv_engine_name(s->engines[i]));
-        cJSON_AddStringToObject(m, "object", "model");
-        cJSON_AddNumberToObject(m, "created", (double)(long)s->started);
-        cJSON_AddStringToObject(m, "owned_by", "loam");
-        cJSON_AddItemToArray(data, m);
-    }
-    for (int i = 0; i < s->n_speech; i++) {
-        cJSON *m = cJSON_CreateObject();
-        cJSON_AddStringToObject(m, "id", s->speech[i].name);
+        cJSON_AddStringToObject(m, "id", names[i]);
         cJSON_AddStringToObject(m, "object", "model");
         cJSON_AddNumberToObject(m, "created", (double)(long)s->started);
         cJSON_AddStringToObject(m, "owned_by", "loam");

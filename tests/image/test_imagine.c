@@ -149,7 +149,27 @@ static void test_imagine_args(void) {
     free(text);
 }
 
+static void test_imagine_prompt(void);
+
 void register_imagine_tests(void) {
+    test_add("imagine: a prompt through the real CLIP and T5 tokenizers to a PNG", test_imagine_prompt);
     test_add("imagine: --inputs of tiny-dev: dumped stages within the goldens, PNG pixels and text chunks", test_imagine_inputs);
     test_add("imagine: same seed, same PNG; sizes rounded to 16; bad arguments and folders refused", test_imagine_args);
+}
+
+/* A prompt through the real tokenizers, the whole pipeline to a PNG. */
+static void test_imagine_prompt(void) {
+    const char *dir = flux_prompt_copy();
+    CHECK(dir, "could not make the prompt-taking copy of tiny-schnell");
+    if (!dir) return;
+    char out[1024], cmd[4096], *text = NULL;
+    snprintf(out, sizeof out, "%s/prompt.png", temp_dir());
+    snprintf(cmd, sizeof cmd, "%s imagine %s \"a red apple on a wooden table\" --width 64 --height 32 --seed 3 -o %s 2>&1", LOAM_BIN, dir, out);
+    int rc = run_capture(cmd, &text);
+    CHECK(rc == 0 && text && strstr(text, "step 4/4") && strstr(text, "seed 3"), "%s: exit %d: %s", cmd, rc, text ? text : "");
+    free(text);
+    png_read p;
+    CHECK(read_png(out, &p) && p.w == 64 && p.h == 32, "%s: not a 64 x 32 PNG", out);
+    CHECK(strstr(p.text, "prompt=a red apple on a wooden table\n") && strstr(p.text, "steps=4\n"), "text chunks: %s", p.text);
+    free(p.rgb);
 }
