@@ -24,8 +24,9 @@ extern "C" {
 typedef struct loam_flux loam_flux;
 
 typedef struct loam_flux_open_params {
-    int n_threads;  /* 0 = physical cores */
-    loam_simd simd; /* kernel level; AUTO picks from CPUID */
+    int n_threads;           /* 0 = physical cores */
+    loam_simd simd;          /* kernel level; AUTO picks from CPUID */
+    const char *transformer; /* another file for the transformer (a GGUF of it, e.g. from loam quantize); NULL = the folder's */
 } loam_flux_open_params;
 
 LOAM_API loam_flux_open_params loam_flux_default_open_params(void);

@@ -21,8 +21,11 @@ static const char usage[] =
     "  --steps N               denoising steps (default 4 for schnell, 28 for dev)\n"
     "  --guidance G            guidance of FLUX.1-dev (default 3.5)\n"
     "  --seed S                seed of the noise, 0 .. 2^64-1 (default: from the clock; always printed)\n"
-    "  --inputs FILE           take clip_ids, t5_ids (I32) and, if present, noise_unpacked [16, H/8, W/8]\n"
-    "                          from a .safetensors file instead of the prompt and the seed\n"
+    "  --inputs FILE           take clip_ids, t5_ids (I32) and, if present, noise [L, 64] (packed) or\n"
+    "                          noise_unpacked [16, H/8, W/8] from a .safetensors file instead of the prompt\n"
+    "                          and the seed (a fixture's golden.safetensors works as it is); the size\n"
+    "                          comes from the noise unless --width/--height say otherwise\n"
+    "  --transformer FILE      the transformer from another file (a GGUF of it, e.g. from loam quantize)\n"
     "  --dump FILE             write clip_pooled, t5_hidden, timesteps, noise, latent_final and image\n"
     "                          (F32) to a .safetensors file\n"
     "  --show                  draw the image in the terminal (Kitty or iTerm2 image protocol)\n"
@@ -30,11 +33,11 @@ static const char usage[] =
     "  -q, --quiet             no progress on stderr\n";
 
 typedef struct opts {
-    const char *model, *prompt, *out, *inputs, *dump;
+    const char *model, *prompt, *out, *inputs, *dump, *transformer;
     long width, height, steps, threads;
     double guidance;
     uint64_t seed;
-    int seed_given, guidance_given, show, quiet;
+    int seed_given, guidance_given, size_given, show, quiet;
 } opts;
 
 static int parse(int argc, char **argv, opts *o) {
@@ -50,8 +53,9 @@ static int parse(int argc, char **argv, opts *o) {
     if (!v) return cli_error("%s needs %s", a, what); \
     i++
         if (!strcmp(a, "-o") || !strcmp(a, "--output")) { VALUE("a file name"); o->out = v; }
-        else if (!strcmp(a, "--width")) { VALUE("a number"); if (!cli_int(a, v, 1, 16384, &o->width)) return 1; }
-        else if (!strcmp(a, "--height")) { VALUE("a number"); if (!cli_int(a, v, 1, 16384, &o->height)) return 1; }
+        else if (!strcmp(a, "--width")) { VALUE("a number"); if (!cli_int(a, v, 1, 16384, &o->width)) return 1; o->size_given = 1; }
+        else if (!strcmp(a, "--height")) { VALUE("a number"); if (!cli_int(a, v, 1, 16384, &o->height)) return 1; o->size_given = 1; }
+        else if (!strcmp(a, "--transformer")) { VALUE("a file name"); o->transformer = v; }
         else if (!strcmp(a, "--steps")) { VALUE("a number"); if (!cli_int(a, v, 1, 1000, &o->steps)) return 1; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VALUE("a number"); if (!cli_int(a, v, 1, 4096, &o->threads)) return 1; }
         else if (!strcmp(a, "--guidance")) {
@@ -141,16 +145,50 @@ static int read_ids(const char *path, const char *name, int32_t *out, int n, int
     return ok ? 0 : cli_error("%s: \"%s\" must be I32 with 1 to %d values", path, name, n);
 }
 
-/* noise_unpacked [16, H/8, W/8] if the file has it (1 = absent, 0 = read, -1 = bad) */
-static int read_noise(const char *path, int W, int H, float *noise) {
+/* The file's noise, packed [L, 64] ("noise") or not [16, h, w]
+ * ("noise_unpacked"): its size into *W, *H when size_from_noise. */
+typedef struct {
+    float *data; /* [16, h, w], malloc'ed */
+    int W, H;
+} file_noise;
+
+/* 1 = the file has no noise, 0 = read, -1 = bad (said). noise_unpacked
+ * says its size; a packed noise alone is laid out for the asked size
+ * (given: W, H), else it must be a square of tokens. */
+static int read_noise(const char *path, int given, int W, int H, file_noise *n) {
     loam_named_tensor t;
     loam_error err;
-    if (loam_read_safetensors(path, "noise_unpacked", &t, &err)) return 1;
-    int ok = t.dtype == LOAM_DTYPE_F32 && t.n_dims == 3 && t.shape[0] == 16 && t.shape[1] == H / 8 && t.shape[2] == W / 8;
-    if (ok) memcpy(noise, t.data, sizeof(float) * 16 * (size_t)(H / 8) * (W / 8));
-    else cli_error("%s: noise_unpacked must be F32 [16, %d, %d] for a %d x %d image (--width, --height)", path, H / 8, W / 8, W, H);
+    int packed = 0;
+    if (loam_read_safetensors(path, "noise_unpacked", &t, &err)) {
+        if (loam_read_safetensors(path, "noise", &t, &err)) return 1;
+        packed = 1;
+    }
+    int ok = t.dtype == LOAM_DTYPE_F32;
+    int64_t h = 0, w = 0;
+    if (ok && packed) {
+        int64_t side = 1;
+        while (side * side < t.shape[0]) side++;
+        h = given ? H / 8 : 2 * side, w = given ? W / 8 : 2 * side;
+        ok = t.n_dims == 2 && t.shape[1] == 64 && t.shape[0] == (h / 2) * (w / 2) && h >= 2 && w >= 2 && h <= 2048 && w <= 2048;
+        if (!ok && t.n_dims == 2 && t.shape[1] == 64) {
+            free((void *)t.data);
+            return cli_error("%s: the noise holds %lld tokens, not the %lld of a %d x %d image (--width, --height)", path,
+                             (long long)t.shape[0], (long long)((h / 2) * (w / 2)), (int)(w * 8), (int)(h * 8)), -1;
+        }
+    } else if (ok) {
+        ok = t.n_dims == 3 && t.shape[0] == 16 && t.shape[1] >= 2 && t.shape[2] >= 2 && t.shape[1] % 2 == 0 && t.shape[2] % 2 == 0 &&
+             t.shape[1] <= 2048 && t.shape[2] <= 2048;
+        h = t.shape[1], w = t.shape[2];
+    }
+    n->data = ok ? malloc(sizeof(float) * 16 * (size_t)(h * w)) : NULL;
+    if (ok && n->data) {
+        if (packed) loam_flux_unpack(t.data, 16, (int)h, (int)w, n->data);
+        else memcpy(n->data, t.data, sizeof(float) * 16 * (size_t)(h * w));
+        n->W = (int)w * 8, n->H = (int)h * 8;
+    }
+    if (!ok) cli_error("%s: %s must be F32 [L, 64] or [16, h, w] with even h, w", path, packed ? "noise" : "noise_unpacked");
     free((void *)t.data);
-    return ok ? 0 : -1;
+    return ok && n->data ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ run */
@@ -202,10 +240,19 @@ int cmd_imagine(int argc, char **argv) {
     char path[4096];
     if (cli_resolve_model(o.model, 1, path, sizeof path)) return 1;
     loam_error err;
+    /* the file's noise fixes the size unless --width/--height say it */
+    file_noise fn = {NULL, 0, 0};
+    int from_file = o.inputs ? read_noise(o.inputs, o.size_given, (int)o.width, (int)o.height, &fn) : 1;
+    if (from_file < 0) return 1;
+    if (from_file == 0 && !o.size_given) o.width = fn.W, o.height = fn.H;
+    if (from_file == 0 && (fn.W != o.width || fn.H != o.height)) {
+        free(fn.data);
+        return cli_error("%s: the noise is for a %d x %d image, not %ld x %ld", o.inputs, fn.W, fn.H, o.width, o.height);
+    }
     loam_flux_open_params op = loam_flux_default_open_params();
-    op.n_threads = (int)o.threads;
+    op.n_threads = (int)o.threads, op.transformer = o.transformer;
     loam_flux *f = NULL;
-    if (loam_flux_open(path, &op, &f, &err)) return cli_error_status(&err);
+    if (loam_flux_open(path, &op, &f, &err)) return free(fn.data), cli_error_status(&err);
     loam_flux_info in;
     loam_flux_get_info(f, &in);
     loam_flux_params p = loam_flux_default_params(f);
@@ -221,11 +268,11 @@ int cmd_imagine(int argc, char **argv) {
                  malloc(sizeof(float) * (size_t)(steps + 1)), malloc(sizeof(float) * 3 * (size_t)W * H), malloc(sizeof(int32_t) * 65536),
                  malloc(3 * (size_t)W * H)};
     if (!b.pooled || !b.noise || !b.x || !b.ts || !b.image || !b.t5_ids || !b.rgb) rc = cli_error("out of memory");
-    int n_clip = 0, from_file = 1;
+    int n_clip = 0;
     if (!rc && o.inputs) { /* ids (and noise) exactly as the file gives them */
         rc = read_ids(o.inputs, "clip_ids", clip_ids, 77, &n_clip) || read_ids(o.inputs, "t5_ids", b.t5_ids, 65536, &T);
         if (!rc && n_clip != in.clip_len) rc = cli_error("%s: clip_ids must have %d values", o.inputs, in.clip_len);
-        if (!rc && (from_file = read_noise(o.inputs, W, H, b.noise)) < 0) rc = 1;
+        if (!rc && fn.data) memcpy(b.noise, fn.data, sizeof(float) * lat);
     } else if (!rc) {
         int cut = 0;
         if (loam_flux_tokenize(f, o.prompt, clip_ids, b.t5_ids, T, &cut, &err)) rc = cli_error_status(&err);
@@ -266,6 +313,7 @@ int cmd_imagine(int argc, char **argv) {
         if (!rc && o.show) show(o.out);
     }
     buffers_free(&b);
+    free(fn.data);
     loam_flux_free(f);
     return rc;
 }

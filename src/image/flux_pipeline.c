@@ -26,22 +26,25 @@ struct loam_flux {
     double base_shift, max_shift, base_len, max_len;
 };
 
-loam_flux_open_params loam_flux_default_open_params(void) { return (loam_flux_open_params){0, LOAM_SIMD_AUTO}; }
+loam_flux_open_params loam_flux_default_open_params(void) { return (loam_flux_open_params){0, LOAM_SIMD_AUTO, NULL}; }
 
 static char *join(const char *dir, const char *name) { return loam_path_join(dir, name); }
 
-/* The BFL transformer file: flux1-*.safetensors (or a .gguf of it) in the folder. */
+/* The BFL transformer file: flux1-*.safetensors in the folder (else a
+ * flux1-*.gguf of it); the first by name when there are several. */
 static char *find_transformer(const char *dir) {
     DIR *d = opendir(dir);
-    char *found = NULL;
+    char best[2][256] = {"", ""};
     struct dirent *e;
-    while (d && !found && (e = readdir(d))) {
+    while (d && (e = readdir(d))) {
         size_t n = strlen(e->d_name);
         int st = n > 12 && !strcmp(e->d_name + n - 12, ".safetensors"), gg = n > 5 && !strcmp(e->d_name + n - 5, ".gguf");
-        if (!strncmp(e->d_name, "flux1-", 6) && (st || gg)) found = join(dir, e->d_name);
+        if (strncmp(e->d_name, "flux1-", 6) || !(st || gg) || n >= sizeof best[0]) continue;
+        char *b = best[st ? 0 : 1];
+        if (!b[0] || strcmp(e->d_name, b) < 0) snprintf(b, sizeof best[0], "%s", e->d_name);
     }
     if (d) closedir(d);
-    return found;
+    return best[0][0] ? join(dir, best[0]) : best[1][0] ? join(dir, best[1]) : NULL;
 }
 
 int loam_flux_probe(const char *path) {
@@ -94,7 +97,7 @@ loam_status loam_flux_open(const char *dir, const loam_flux_open_params *params,
     if (!params) params = &defaults;
     loam_flux *f = calloc(1, sizeof *f);
     if (!f || !(f->dir = strdup(dir))) return free(f), loam_fail(err, LOAM_E_NOMEM, "out of memory");
-    f->dit_path = find_transformer(dir);
+    f->dit_path = params->transformer ? strdup(params->transformer) : find_transformer(dir);
     f->dit_config = join(dir, "transformer/config.json"), f->ae_path = join(dir, "ae.safetensors");
     f->vae_config = join(dir, "vae/config.json"), f->clip_dir = join(dir, "text_encoder"), f->t5_dir = join(dir, "text_encoder_2");
     loam_status st = LOAM_OK;
@@ -105,8 +108,8 @@ loam_status loam_flux_open(const char *dir, const loam_flux_open_params *params,
         st = has ? loam_fail(err, LOAM_E_UNSUPPORTED, "%s: only the diffusers copy of the transformer is here; loam reads BFL's flux1-*.safetensors", dir)
                  : loam_fail(err, LOAM_E_IO, "%s: no flux1-*.safetensors (the FLUX.1 transformer)", dir);
     }
-    const char *need[] = {f->dit_config, f->ae_path, f->vae_config};
-    for (int i = 0; !st && i < 3; i++)
+    const char *need[] = {f->dit_path, f->dit_config, f->ae_path, f->vae_config};
+    for (int i = 0; !st && i < 4; i++)
         if (!need[i] || !loam_file_exists(need[i])) st = loam_fail(err, LOAM_E_IO, "%s: missing", need[i] ? need[i] : dir);
     const loam_kernels *kern = NULL;
     f->n_threads = params->n_threads > 0 ? params->n_threads : loam_physical_cores();

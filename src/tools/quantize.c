@@ -17,6 +17,7 @@
 #include "core/mapfile.h"
 #include "formats/gguf_write.h"
 #include "formats/json.h"
+#include "formats/weights.h"
 #include "kernels/kernels.h"
 #include "kernels/quants.h"
 #include "tokenizer/tokenizer.h"
@@ -323,12 +324,46 @@ static loam_status gguf_sources(const gguf_file *g, gguf_writer *w, const loam_q
     return LOAM_OK;
 }
 
+/* ---- FLUX.1's transformer as BFL publishes it (flux1-*.safetensors): every
+ * tensor under its own name, as the GGUF files people share it in carry them */
+
+static loam_status flux_sources(const loam_weight_store *ws, const char *in_path, gguf_writer *w, const loam_quant_target *tt,
+                                source_list *out, loam_error *err) {
+    const loam_st_file *f = &ws->files[0];
+    if (!loam_st_find(f, "double_blocks.0.img_attn.qkv.weight") && !loam_st_find(f, "single_blocks.0.linear1.weight"))
+        return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: not a FLUX.1 transformer (BFL names); safetensors input is for flux1-*.safetensors", in_path);
+    char name[128];
+    title_name(in_path, name, sizeof name);
+    char *dot = strstr(name, ".safetensors");
+    if (dot) *dot = 0;
+    gguf_w_str(w, "general.architecture", "flux");
+    gguf_w_str(w, "general.name", name);
+    gguf_w_u32(w, "general.quantization_version", 2);
+    gguf_w_u32(w, "general.file_type", (uint32_t)tt->ftype);
+    for (int i = 0; i < f->n_tensors; i++) {
+        const loam_tensor *t = &f->tensors[i];
+        if (t->type != LOAM_T_F32 && t->type != LOAM_T_F16 && t->type != LOAM_T_BF16)
+            return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tensor \"%s\" is %s; F32, F16 or BF16 are read", in_path, t->name, loam_type_name(t->type));
+        if (strlen(t->name) >= sizeof out->src->name || t->n_dims < 1 || t->n_dims > 4)
+            return loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\": name too long or shape out of range", in_path, t->name);
+        source *x = add_source(out);
+        if (!x) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+        snprintf(x->name, sizeof x->name, "%s", t->name);
+        x->n_dims = t->n_dims;
+        for (int d = 0; d < t->n_dims; d++) x->ne[d] = (uint64_t)t->shape[t->n_dims - 1 - d];
+        x->src_type = t->type, x->data = t->data;
+    }
+    return LOAM_OK;
+}
+
 loam_status loam_quantize(const char *in_path, const char *out_path, const char *type, loam_progress_fn progress, void *user,
                           loam_error *err) {
     const loam_quant_target *tt = loam_quant_target_find(type, 0);
     if (!tt) return loam_fail(err, LOAM_E_ARG, "quantize: unknown type \"%s\" (f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q6_k, q4_k_m, q5_k_s, q5_k_m)", type);
     size_t plen = strlen(in_path);
     int from_gguf = plen > 5 && !strcmp(in_path + plen - 5, ".gguf");
+    int from_flux = plen > 12 && !strcmp(in_path + plen - 12, ".safetensors");
+    loam_weight_store ws = {0};
     gguf_writer *w = gguf_writer_new();
     source_list list = {0};
     gguf_file g = {0};
@@ -343,6 +378,10 @@ loam_status loam_quantize(const char *in_path, const char *out_path, const char 
         uint64_t al;
         if (!st && gguf_get_str(&g, "general.architecture", &a, &al) && al < sizeof arch) snprintf(arch, sizeof arch, "%.*s", (int)al, a);
         if (!st) st = gguf_sources(&g, w, tt, &list, err);
+    } else if (!st && from_flux) {
+        snprintf(arch, sizeof arch, "flux");
+        st = loam_weights_open_file(&ws, in_path, err);
+        if (!st) st = flux_sources(&ws, in_path, w, tt, &list, err);
     } else if (!st) {
         loam_model_params mp = loam_model_default_params();
         mp.n_threads = 1;
@@ -412,6 +451,7 @@ loam_status loam_quantize(const char *in_path, const char *out_path, const char 
     free(chosen), free(row), free(qrow), free(rope), free(list.src);
     gguf_writer_free(w);
     if (from_gguf && g.kv) gguf_close(&g);
+    loam_weights_close(&ws);
     loam_model_free(m);
     return st;
 }

@@ -52,7 +52,7 @@ static void test_imagine_inputs(void) {
     snprintf(golden_path, sizeof golden_path, "%s/golden.safetensors", dir);
     snprintf(out, sizeof out, "%s/dev.png", temp_dir());
     snprintf(dump, sizeof dump, "%s/dev.safetensors", temp_dir());
-    snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s --width 64 --height 64 --steps 6 --guidance 3.5 --seed 7 -q -o %s --dump %s",
+    snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s --steps 6 --guidance 3.5 --seed 7 -q -o %s --dump %s",
              LOAM_BIN, dir, golden_path, out, dump);
     char *text = NULL;
     int rc = run_capture(cmd, &text);
@@ -111,7 +111,7 @@ static void test_imagine_args(void) {
     /* ids from the file, noise from the seed (the file's noise is for 64 x 64; this is 40 -> 32) */
     snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s --width 40 --height 48 --seed 11 -o %s 2>&1", LOAM_BIN, dir, golden_path, a);
     int rc = run_capture(cmd, &text);
-    CHECK(rc != 0 && text && strstr(text, "noise_unpacked"), "a file's noise of another size is refused: %d %s", rc, text ? text : "");
+    CHECK(rc != 0 && text && strstr(text, "the noise is for a 64 x 64 image"), "a file's noise of another size is refused: %d %s", rc, text ? text : "");
     free(text), text = NULL;
     const char *tmp = temp_dir();
     char ids[1024];
@@ -150,8 +150,12 @@ static void test_imagine_args(void) {
 }
 
 static void test_imagine_prompt(void);
+static void test_imagine_gguf(void);
+static void test_imagine_bad_folders(void);
 
 void register_imagine_tests(void) {
+    test_add("imagine: the transformer as a GGUF of loam quantize (F16, BF16 within the goldens, Q8_0 within its bound)", test_imagine_gguf);
+    test_add("imagine: a missing component, a VAE of other latent channels: clear errors", test_imagine_bad_folders);
     test_add("imagine: a prompt through the real CLIP and T5 tokenizers to a PNG", test_imagine_prompt);
     test_add("imagine: --inputs of tiny-dev: dumped stages within the goldens, PNG pixels and text chunks", test_imagine_inputs);
     test_add("imagine: same seed, same PNG; sizes rounded to 16; bad arguments and folders refused", test_imagine_args);
@@ -172,4 +176,68 @@ static void test_imagine_prompt(void) {
     CHECK(read_png(out, &p) && p.w == 64 && p.h == 32, "%s: not a 64 x 32 PNG", out);
     CHECK(strstr(p.text, "prompt=a red apple on a wooden table\n") && strstr(p.text, "steps=4\n"), "text chunks: %s", p.text);
     free(p.rgb);
+}
+
+/* max |dump − golden| of one tensor (−1 if either is missing) */
+static double dump_diff(const char *dump, const golden *g, const char *name) {
+    loam_st_file st;
+    loam_error err;
+    if (loam_st_open(&st, dump, &err)) return -1;
+    const loam_tensor *a = loam_st_find(&st, name), *b = golden_tensor(g, name);
+    double d = a && b && loam_tensor_nelements(a) == loam_tensor_nelements(b) ? max_abs_diff(a->data, b->data, (size_t)loam_tensor_nelements(a)) : -1;
+    loam_st_close(&st);
+    return d;
+}
+
+/* The transformer as a GGUF from loam quantize: F16 and BF16 within the
+ * goldens' tolerances (the tiny models' BF16 weights are exact in both),
+ * Q8_0 (int8 activations) within a stated bound: latent_final 0.15 and
+ * image 0.05 (measured 0.064 / 0.015 on these fixtures). */
+static void test_imagine_gguf(void) {
+    const char *cases[] = {"tiny-schnell", "tiny-dev"}, *types[] = {"f16", "bf16", "q8_0"};
+    for (int c = 0; c < 2; c++) {
+        char dir[1024], in[1100], gg[1100], dump[1100], png[1100], cmd[8192], *text = NULL;
+        snprintf(dir, sizeof dir, "%s", fixture(c ? "flux/tiny-dev" : "flux/tiny-schnell"));
+        snprintf(in, sizeof in, "%s/%s", dir, c ? "flux1-dev.safetensors" : "flux1-schnell.safetensors");
+        golden g;
+        CHECK(golden_open(&g, dir), "goldens of %s", dir);
+        int steps = g.ok ? (int)cJSON_GetNumberValue(cJSON_GetObjectItem(g.json, "num_steps")) : 0;
+        for (int t = 0; g.ok && t < 3; t++) {
+            snprintf(gg, sizeof gg, "%s/%s-%s.gguf", temp_dir(), cases[c], types[t]);
+            snprintf(dump, sizeof dump, "%s/%s-%s.safetensors", temp_dir(), cases[c], types[t]);
+            snprintf(png, sizeof png, "%s/%s-%s.png", temp_dir(), cases[c], types[t]);
+            snprintf(cmd, sizeof cmd, "%s quantize %s %s --type %s >/dev/null 2>&1 && %s imagine %s --inputs %s/golden.safetensors --steps %d "
+                     "--transformer %s -q -o %s --dump %s 2>&1", LOAM_BIN, in, gg, types[t], LOAM_BIN, dir, dir, steps, gg, png, dump);
+            int rc = run_capture(cmd, &text);
+            CHECK(rc == 0, "%s: %s", cmd, text ? text : "");
+            free(text), text = NULL;
+            double dl = dump_diff(dump, &g, "latent_final"), di = dump_diff(dump, &g, "image");
+            double tl = t < 2 ? golden_tol(&g, "latent_final") : 0.15, ti = t < 2 ? golden_tol(&g, "image") : 0.05;
+            printf("    %s %s GGUF: latent_final %.3g (bound %.3g), image %.3g (bound %.3g)\n", cases[c], types[t], dl, tl, di, ti);
+            CHECK(dl >= 0 && di >= 0 && dl <= tl && di <= ti, "%s %s: latent_final %g / %g, image %g / %g", cases[c], types[t], dl, tl, di, ti);
+        }
+        golden_close(&g);
+    }
+}
+
+/* A folder missing a component, a VAE whose latent channels are not the
+ * transformer's: clear errors naming the file. */
+static void test_imagine_bad_folders(void) {
+    const char *from = fixture("flux/tiny-schnell");
+    char dir[1024], cmd[8192], *text = NULL;
+    snprintf(dir, sizeof dir, "%s/flux-bad", temp_dir());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -r %s/* %s/ && chmod -R u+w %s && rm %s/ae.safetensors", dir, from, dir, dir, dir);
+    CHECK(run_capture(cmd, &text) == 0, "copy: %s", text ? text : "");
+    free(text), text = NULL;
+    snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s/golden.safetensors -q -o %s/x.png 2>&1", LOAM_BIN, dir, from, dir);
+    int rc = run_capture(cmd, &text);
+    CHECK(rc != 0 && text && strstr(text, "ae.safetensors"), "no ae.safetensors: exit %d, %s", rc, text ? text : "");
+    free(text), text = NULL;
+    snprintf(cmd, sizeof cmd, "cp %s/ae.safetensors %s/ && sed -i 's/\"latent_channels\": *16/\"latent_channels\": 8/' %s/vae/config.json", from, dir, dir);
+    CHECK(run_capture(cmd, &text) == 0, "edit: %s", text ? text : "");
+    free(text), text = NULL;
+    snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s/golden.safetensors -q -o %s/x.png 2>&1", LOAM_BIN, dir, from, dir);
+    rc = run_capture(cmd, &text);
+    CHECK(rc != 0 && text && strstr(text, "latent channels"), "8 latent channels: exit %d, %s", rc, text ? text : "");
+    free(text);
 }
