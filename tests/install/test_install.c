@@ -47,9 +47,9 @@ static void test_exports(void) {
     snprintf(cmd, sizeof cmd, "nm -D --defined-only %s/libloam.so | awk '$2==\"T\"{print $3}' | sort", LOAM_BUILD_DIR);
     int rc1 = run_capture(cmd, &exported);
     snprintf(cmd, sizeof cmd,
-             "cat %s/include/loam.h %s/include/loam_tools.h %s/include/loam_store.h %s/include/loam_speech.h | tr '\\n' ' ' | grep -oE 'LOAM_API [^(;]*[ *]loam_[a-z0-9_]+\\(' | "
+             "cat %s/include/loam.h %s/include/loam_tools.h %s/include/loam_store.h %s/include/loam_speech.h %s/include/loam_image.h | tr '\\n' ' ' | grep -oE 'LOAM_API [^(;]*[ *]loam_[a-z0-9_]+\\(' | "
              "grep -oE 'loam_[a-z0-9_]+\\($' | tr -d '(' | sort",
-             LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR);
+             LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR);
     int rc2 = run_capture(cmd, &declared);
     int ok = rc1 == 0 && rc2 == 0 && exported && declared && strlen(declared) > 200 && strcmp(exported, declared) == 0;
     CHECK(ok, "exported:\n%s\ndeclared LOAM_API:\n%s", exported ? exported : "", declared ? declared : "");
