@@ -98,6 +98,22 @@ LOAM_API loam_status loam_png_encode(const uint8_t *rgb, int width, int height, 
  * FluxPipeline model_index.json), without loading it. */
 LOAM_API int loam_flux_probe(const char *path);
 
+/* The transformer's speed at a real shape (loam bench): one denoising step
+ * on random inputs for a width × height image and t5_len text tokens, best
+ * of reps. transformer: a FLUX.1 transformer file (a GGUF with flux.*
+ * metadata, as loam synth writes, when config is NULL; else with
+ * transformer/config.json). */
+typedef struct loam_flux_bench_result {
+    double step_seconds;   /* one step, best run */
+    double gop;            /* its operations (2 × multiply-adds), 1e9 */
+    double open_seconds;   /* mapping the file and binding its tensors */
+    uint64_t weight_bytes; /* of the mapped file */
+    char weight_type[16];  /* of the block matrices, e.g. "q8_0" */
+    int image_tokens, text_tokens;
+} loam_flux_bench_result;
+LOAM_API loam_status loam_flux_bench_step(const char *transformer, const char *config, int width, int height, int t5_len, int n_threads,
+                                          int reps, loam_flux_bench_result *out, loam_error *err);
+
 /* ------------------------------------------------------- the whole way */
 
 /* prompt -> rgb[H, W, 3]: tokenize, encode, noise, denoise, decode. */

@@ -28,6 +28,8 @@ int cmd_transcribe(int argc, char **argv);
 int cmd_imagine(int argc, char **argv);
 /* loam bench on a Whisper model (bench_speech.c) */
 int bench_speech(int argc, char **argv);
+/* loam bench on a FLUX.1 transformer GGUF (bench_image.c) */
+int bench_image(int argc, char **argv);
 /* The machine of every benchmark row (cmd_bench.c). */
 void cli_print_cpu_json(const loam_cpu_info *c);
 void cli_print_cpu_line(const loam_cpu_info *c);

@@ -366,5 +366,13 @@ int cmd_bench(int argc, char **argv) {
         }
     for (int i = 1; i < argc; i++)
         if (argv[i][0] != '-' && loam_whisper_probe(argv[i])) return bench_speech(argc, argv);
+    for (int i = 1; i < argc; i++) { /* a FLUX.1 transformer: seconds per denoising step */
+        loam_file_summary fs;
+        loam_error err;
+        size_t n = strlen(argv[i]);
+        if (argv[i][0] != '-' && n > 5 && !strcmp(argv[i] + n - 5, ".gguf") && !loam_file_summarize(argv[i], &fs, &err) &&
+            !strcmp(fs.architecture, "flux"))
+            return bench_image(argc, argv);
+    }
     return bench_model(argc, argv);
 }

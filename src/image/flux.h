@@ -40,7 +40,10 @@ typedef struct {
     flux_single *sgl;
 } flux_dit;
 
+/* config NULL: the hyperparameters from a GGUF's flux.* metadata. */
 loam_status flux_dit_open(flux_dit *d, const char *weights, const char *config, loam_error *err);
+/* Operations (multiply-adds × 2) of one forward over L image and T text tokens. */
+double flux_dit_ops(const flux_dit *d, int L, int T);
 void flux_dit_close(flux_dit *d);
 /* v[L, in_ch] = the velocity at time t of the packed latent x[L, in_ch]
  * (image tokens at img_pos[L][3]) given txt[T, ctx_in] (at position 0) and

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "formats/gguf.h"
 #include "formats/json.h"
 #include "image/flux.h"
 
@@ -39,6 +40,29 @@ static loam_status read_config(flux_dit *d, const char *path, loam_error *err) {
     d->theta = 10000.0; /* BFL's EmbedND, for both published models */
     cJSON_Delete(j);
     return st;
+}
+
+/* The same hyperparameters from a GGUF's flux.* metadata (loam synth's
+ * files), for a transformer file without its folder. */
+static loam_status read_gguf_config(flux_dit *d, loam_error *err) {
+    const gguf_file *g = d->b.ws.gguf;
+    int64_t H = 0, heads = 0, nd = 0, ns = 0, in = 0, ctx = 0, vec = 0, guid = 0;
+    double theta = 10000;
+    const gguf_kv *axes = gguf_find(g, "flux.axes_dim");
+    int ok = gguf_get_int(g, "flux.hidden_size", &H) && gguf_get_int(g, "flux.num_heads", &heads) && gguf_get_int(g, "flux.depth", &nd) &&
+             gguf_get_int(g, "flux.depth_single_blocks", &ns) && gguf_get_int(g, "flux.in_channels", &in) &&
+             gguf_get_int(g, "flux.context_in_dim", &ctx) && gguf_get_int(g, "flux.vec_in_dim", &vec) && axes && axes->count == 3;
+    gguf_get_int(g, "flux.guidance_embed", &guid);
+    gguf_get_float(g, "flux.theta", &theta);
+    double a[3] = {0};
+    for (int i = 0; ok && i < 3; i++) ok = gguf_array_num(axes, (uint64_t)i, &a[i]);
+    if (!ok || heads <= 0 || H % heads || H <= 0 || H > 65536 || nd < 0 || nd > FLUX_MAX_DOUBLE || ns < 0 || ns > FLUX_MAX_SINGLE || in <= 0 ||
+        in > 4096 || ctx <= 0 || ctx > 65536 || vec <= 0 || vec > 65536 || a[0] + a[1] + a[2] != (double)(H / heads) || !(theta > 0))
+        return loam_fail(err, LOAM_E_FORMAT, "%s: no transformer/config.json, and its flux.* metadata is missing or out of range", d->b.path);
+    d->hidden = (int)H, d->heads = (int)heads, d->head_dim = (int)(H / heads), d->n_double = (int)nd, d->n_single = (int)ns;
+    d->in_ch = (int)in, d->ctx_in = (int)ctx, d->vec_in = (int)vec, d->guidance = guid != 0, d->theta = theta;
+    for (int i = 0; i < 3; i++) d->axes[i] = (int)a[i];
+    return LOAM_OK;
 }
 
 /* name.weight [rows, cols] and name.bias [rows] (the bias only when asked or present) */
@@ -92,8 +116,10 @@ static loam_status bind_single(flux_dit *d, int i, flux_single *s, loam_error *e
 
 loam_status flux_dit_open(flux_dit *d, const char *weights, const char *config, loam_error *err) {
     memset(d, 0, sizeof *d);
-    loam_status st = read_config(d, config, err);
+    loam_status st = config ? read_config(d, config, err) : LOAM_OK;
     if (!st) st = enc_bind_open(&d->b, weights, err);
+    if (!st && !config)
+        st = d->b.ws.gguf ? read_gguf_config(d, err) : loam_fail(err, LOAM_E_ARG, "%s: a transformer without transformer/config.json must be a GGUF with flux.* metadata", weights);
     int64_t H = d->hidden;
     if (!st) st = lin(d, "img_in", H, d->in_ch, 1, &d->img_in, err);
     if (!st) st = lin(d, "txt_in", H, d->ctx_in, 1, &d->txt_in, err);
@@ -313,4 +339,12 @@ loam_status flux_dit_forward(flux_dit *d, loam_nn *nn, const float *x, const int
     work_free(&w);
     free(seq), free(vec);
     return nn_status(nn, err);
+}
+
+double flux_dit_ops(const flux_dit *d, int L, int T) {
+    double H = d->hidden, M = d->mlp, N = (double)L + T, attn = 4.0 * N * N * H;
+    double stream = 4 * H * H + 2 * H * M; /* qkv, proj, the MLP: per row */
+    double dbl = 2.0 * (L + (double)T) * stream + attn, sgl = 2.0 * N * (H * (3 * H + M) + (H + M) * H) + attn;
+    double io = 2.0 * L * d->in_ch * H * 2 + 2.0 * T * d->ctx_in * H;
+    return d->n_double * dbl + d->n_single * sgl + io;
 }

@@ -327,6 +327,43 @@ static loam_status gguf_sources(const gguf_file *g, gguf_writer *w, const loam_q
 /* ---- FLUX.1's transformer as BFL publishes it (flux1-*.safetensors): every
  * tensor under its own name, as the GGUF files people share it in carry them */
 
+/* flux.* metadata (as loam synth writes it) from transformer/config.json
+ * beside the file, when the folder has it: the GGUF then stands alone. */
+static void flux_metadata(const loam_weight_store *ws, const char *in_path, gguf_writer *w) {
+    const char *slash = strrchr(in_path, '/');
+    char dir[4096], *cfg;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - in_path) : 1, slash ? in_path : ".");
+    if (!(cfg = loam_path_join(dir, "transformer/config.json"))) return;
+    cJSON *j = NULL;
+    loam_error e;
+    int64_t hd = 0, heads = 0, nd = 0, ns = 0, in = 64, ctx = 4096, pooled = 768;
+    int guid = 0, n_axes = 0;
+    int32_t axes[4] = {0};
+    int ok = loam_file_exists(cfg) && !loam_json_load(cfg, &j, &e) && !loam_json_int(j, "attention_head_dim", 1, 0, &hd, cfg, &e) &&
+             !loam_json_int(j, "num_attention_heads", 1, 0, &heads, cfg, &e) && !loam_json_int(j, "num_layers", 1, 0, &nd, cfg, &e) &&
+             !loam_json_int(j, "num_single_layers", 1, 0, &ns, cfg, &e) && !loam_json_int(j, "in_channels", 0, 64, &in, cfg, &e) &&
+             !loam_json_int(j, "joint_attention_dim", 0, 4096, &ctx, cfg, &e) &&
+             !loam_json_int(j, "pooled_projection_dim", 0, 768, &pooled, cfg, &e) &&
+             !loam_json_bool(j, "guidance_embeds", 0, 0, &guid, cfg, &e) &&
+             !loam_json_int_list(j, "axes_dims_rope", axes, 4, &n_axes, cfg, &e) && n_axes == 3;
+    const loam_tensor *mlp = loam_weights_find(ws, "double_blocks.0.img_mlp.0.weight");
+    if (ok) {
+        gguf_w_u32(w, "flux.hidden_size", (uint32_t)(hd * heads));
+        gguf_w_u32(w, "flux.num_heads", (uint32_t)heads);
+        gguf_w_u32(w, "flux.depth", (uint32_t)nd);
+        gguf_w_u32(w, "flux.depth_single_blocks", (uint32_t)ns);
+        gguf_w_u32(w, "flux.in_channels", (uint32_t)in);
+        gguf_w_u32(w, "flux.context_in_dim", (uint32_t)ctx);
+        gguf_w_u32(w, "flux.vec_in_dim", (uint32_t)pooled);
+        gguf_w_f32(w, "flux.mlp_ratio", mlp && hd * heads != 0 ? (float)mlp->shape[0] / (float)(hd * heads) : 4.0f);
+        gguf_w_arr_i32(w, "flux.axes_dim", axes, 3);
+        gguf_w_f32(w, "flux.theta", 10000.0f);
+        gguf_w_u32(w, "flux.guidance_embed", (uint32_t)guid);
+    }
+    cJSON_Delete(j);
+    free(cfg);
+}
+
 static loam_status flux_sources(const loam_weight_store *ws, const char *in_path, gguf_writer *w, const loam_quant_target *tt,
                                 source_list *out, loam_error *err) {
     const loam_st_file *f = &ws->files[0];
@@ -338,6 +375,7 @@ static loam_status flux_sources(const loam_weight_store *ws, const char *in_path
     if (dot) *dot = 0;
     gguf_w_str(w, "general.architecture", "flux");
     gguf_w_str(w, "general.name", name);
+    flux_metadata(ws, in_path, w);
     gguf_w_u32(w, "general.quantization_version", 2);
     gguf_w_u32(w, "general.file_type", (uint32_t)tt->ftype);
     for (int i = 0; i < f->n_tensors; i++) {
