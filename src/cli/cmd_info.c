@@ -12,7 +12,7 @@ static void human_bytes(uint64_t b, char *buf, size_t len) {
     snprintf(buf, len, u ? "%.2f %s" : "%.0f %s", v, units[u]);
 }
 
-/* A GGUF of an architecture loam has no model code for (Whisper, FLUX):
+/* A GGUF of an architecture loam has no text-model code for (Whisper, FLUX):
  * what its header says, and the memory its weights take. */
 static int info_summary(const char *path, int json, const loam_error *why) {
     loam_error err;
@@ -31,7 +31,9 @@ static int info_summary(const char *path, int json, const loam_error *why) {
         printf("parameters:     %lld (%.2f B) in %lld tensors\n", (long long)s.n_params, (double)s.n_params / 1e9, (long long)s.n_tensors);
         printf("dtype:          %s\n", s.dtype);
         printf("weights:        %s\n", wb);
-        printf("note:           loam cannot run this architecture yet (%s)\n", why->message);
+        if (!strcmp(s.architecture, "flux"))
+            printf("note:           a FLUX.1 transformer: loam imagine MODEL_DIR --transformer %s, or loam bench %s\n", path, path);
+        else printf("note:           loam cannot run this architecture yet (%s)\n", why->message);
     }
     return 0;
 }

@@ -129,15 +129,16 @@ int enc_t5_bucket(int rel, int n_buckets, int max_distance) {
 }
 
 /* bias[h][2T − 1]: the learned bias of distance d = s − t at d + T − 1. */
-static void relative_bias(const enc_t5 *t, int T, float *bias) {
+static int relative_bias(const enc_t5 *t, int T, float *bias) {
     int H = t->n_heads, W = 2 * T - 1;
     float *row = malloc(sizeof(float) * (size_t)H);
-    if (!row) return;
+    if (!row) return 0;
     for (int d = -(T - 1); d <= T - 1; d++) {
         enc_row(t->rel, enc_t5_bucket(d, t->n_buckets, t->max_distance), H, row);
         for (int h = 0; h < H; h++) bias[(size_t)h * W + d + T - 1] = row[h];
     }
     free(row);
+    return 1;
 }
 
 loam_status enc_t5_encode(enc_t5 *t, loam_nn *nn, const int32_t *ids, int T, float *hidden, loam_error *err) {
@@ -149,12 +150,11 @@ loam_status enc_t5_encode(enc_t5 *t, loam_nn *nn, const int32_t *ids, int T, flo
     size_t TD = (size_t)T * D, TI = (size_t)T * I, TF = (size_t)T * F;
     float *x = hidden, *h = malloc(sizeof(float) * (TD + 4 * TI + 2 * TF));
     float *bias = malloc(sizeof(float) * (size_t)t->n_heads * (size_t)(2 * T - 1));
-    if (!h || !bias) {
+    if (!h || !bias || !relative_bias(t, T, bias)) {
         free(h), free(bias);
         return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     }
     float *q = h + TD, *k = q + TI, *v = k + TI, *att = v + TI, *a = att + TI, *g = a + TF;
-    relative_bias(t, T, bias);
     for (int i = 0; i < T; i++) enc_row(t->embed, ids[i], D, x + (size_t)i * D);
     /* T5 folds the 1/√d into its initialisation: scores are plain dot products */
     nn_heads heads = {t->n_heads, t->n_heads, t->d_kv, 1.0f, NULL, bias};
