@@ -14,6 +14,8 @@ static const char bench_usage[] =
     "       loam bench --tokenizer PATH [--text FILE]   encode speed (MB/s, one thread)\n"
     "       loam bench WHISPER_MODEL [-t N[,N...]] [-n N] [-r N] [--json]   encoder seconds per 30 s window,\n"
     "              decoder ms per token beside the bandwidth bound (a hub folder, GGUF or whisper.cpp .bin)\n"
+    "       loam bench FLUX_TRANSFORMER.gguf [-t N] [--size S ...] [--t5-len N] [-r N] [--json]   seconds per\n"
+    "              denoising step at S x S (default 512 and 1024), GOP/s beside the product's peak, peak RSS\n"
     "       loam bench --gemm M,N,K [--type T] [-t N] [-r N] [--json]   the matrix product alone: GOP/s beside\n"
     "              the peak of its instructions measured on the same threads (T: f32, f16, bf16, q8_0,\n"
     "              q4_0 (default), q5_0, q4_k, q6_k)\n"
