@@ -55,6 +55,8 @@ typedef struct loam_flux_params {
     uint64_t seed;
     loam_flux_step_cb on_step;
     void *user;
+    const uint8_t *init_rgb; /* image-to-image: the start image [height, width, 3], or NULL */
+    float strength;          /* how much of it is redrawn, (0, 1]: the first (1 − strength) of the steps are skipped */
 } loam_flux_params;
 LOAM_API loam_flux_params loam_flux_default_params(const loam_flux *f);
 
@@ -84,6 +86,15 @@ LOAM_API loam_status loam_flux_velocity(loam_flux *f, const float *x, int width,
 LOAM_API loam_status loam_flux_denoise(loam_flux *f, float *x, int width, int height, const float *txt, int t5_len,
                                        const float *pooled, const float *timesteps, int steps, const loam_flux_params *p,
                                        loam_error *err);
+/* latent[16, H/8, W/8] = the autoencoder's encoder of image[3, H, W] in
+ * [−1, 1] (its distribution's mean, scaled and shifted as BFL's encode). */
+LOAM_API loam_status loam_flux_encode_image(loam_flux *f, const float *image, int width, int height, float *latent, loam_error *err);
+/* Image-to-image, as BFL's: the first int((1 − strength) · steps) steps are
+ * skipped (*first, so denoise from timesteps + *first), and the packed
+ * noise x[L, 64] becomes t · x + (1 − t) · the packed latent of
+ * p->init_rgb at the first kept step's t. */
+LOAM_API loam_status loam_flux_start_from_image(loam_flux *f, const loam_flux_params *p, int steps, const float *timesteps, float *x,
+                                                int *first, loam_error *err);
 /* image[3, H, W] (about −1 … 1) = the decoder of latent[16, H/8, W/8]. */
 LOAM_API loam_status loam_flux_decode(loam_flux *f, const float *latent, int width, int height, float *image,
                                       loam_error *err);
@@ -94,6 +105,9 @@ LOAM_API void loam_flux_to_rgb8(const float *image, int width, int height, uint8
  * with n_kv UTF-8 text chunks kv[2i] = kv[2i + 1] (at most 32). */
 LOAM_API loam_status loam_png_encode(const uint8_t *rgb, int width, int height, const char *const *kv, int n_kv, uint8_t **out,
                                      size_t *len, loam_error *err);
+/* A PNG in memory to rgb[H, W, 3] (any PNG: palette, grey, alpha and 16-bit
+ * are converted; at most 8192 × 8192); *rgb malloc'ed, free() it. */
+LOAM_API loam_status loam_png_decode(const uint8_t *data, size_t len, uint8_t **rgb, int *width, int *height, loam_error *err);
 /* Whether path looks like a FLUX.1 folder (a flux1-*.safetensors file or a
  * FluxPipeline model_index.json), without loading it. */
 LOAM_API int loam_flux_probe(const char *path);

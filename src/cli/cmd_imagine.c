@@ -25,6 +25,9 @@ static const char usage[] =
     "                          noise_unpacked [16, H/8, W/8] from a .safetensors file instead of the prompt\n"
     "                          and the seed (a fixture's golden.safetensors works as it is); the size\n"
     "                          comes from the noise unless --width/--height say otherwise\n"
+    "  --init IMAGE            image-to-image: start from this PNG (resized to the size asked, nearest;\n"
+    "                          without --width/--height its own size, rounded down to multiples of 16)\n"
+    "  --strength S            how much of the init image is redrawn, (0, 1] (default 0.6)\n"
     "  --transformer FILE      the transformer from another file (a GGUF of it, e.g. from loam quantize)\n"
     "  --dump FILE             write clip_pooled, t5_hidden, timesteps, noise, latent_final and image\n"
     "                          (F32) to a .safetensors file\n"
@@ -33,7 +36,8 @@ static const char usage[] =
     "  -q, --quiet             no progress on stderr\n";
 
 typedef struct opts {
-    const char *model, *prompt, *out, *inputs, *dump, *transformer;
+    const char *model, *prompt, *out, *inputs, *dump, *transformer, *init;
+    double strength;
     long width, height, steps, threads;
     double guidance;
     uint64_t seed;
@@ -42,7 +46,7 @@ typedef struct opts {
 
 static int parse(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
-    o->out = "image.png", o->width = o->height = 1024, o->guidance = 3.5;
+    o->out = "image.png", o->width = o->height = 1024, o->guidance = 3.5, o->strength = 0.6;
     for (int i = 1; i < argc; i++) { /* argv[0] is "imagine" */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -56,6 +60,12 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--width")) { VALUE("a number"); if (!cli_int(a, v, 1, 16384, &o->width)) return 1; o->size_given = 1; }
         else if (!strcmp(a, "--height")) { VALUE("a number"); if (!cli_int(a, v, 1, 16384, &o->height)) return 1; o->size_given = 1; }
         else if (!strcmp(a, "--transformer")) { VALUE("a file name"); o->transformer = v; }
+        else if (!strcmp(a, "--init")) { VALUE("a PNG file"); o->init = v; }
+        else if (!strcmp(a, "--strength")) {
+            VALUE("a number");
+            if (!cli_float(a, v, &o->strength)) return 1;
+            if (!(o->strength > 0 && o->strength <= 1)) return cli_error("--strength: %s is outside (0, 1]", v);
+        }
         else if (!strcmp(a, "--steps")) { VALUE("a number"); if (!cli_int(a, v, 1, 1000, &o->steps)) return 1; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VALUE("a number"); if (!cli_int(a, v, 1, 4096, &o->threads)) return 1; }
         else if (!strcmp(a, "--guidance")) {
@@ -191,6 +201,38 @@ static int read_noise(const char *path, int given, int W, int H, file_noise *n) 
     return ok && n->data ? 0 : -1;
 }
 
+/* The init image: a PNG file to rgb */
+static int read_init(const char *path, uint8_t **rgb, int *w, int *h) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return cli_error("%s: cannot open", path);
+    size_t cap = 1 << 20, len = 0, n;
+    uint8_t *data = malloc(cap);
+    while (data && (n = fread(data + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap && cap < ((size_t)512 << 20)) {
+            uint8_t *grown = realloc(data, cap * 2);
+            if (!grown) free(data);
+            data = grown, cap *= 2;
+        } else if (len == cap) {
+            break;
+        }
+    }
+    fclose(f);
+    if (!data) return cli_error("out of memory");
+    loam_error err;
+    loam_status st = loam_png_decode(data, len, rgb, w, h, &err);
+    free(data);
+    return st ? cli_error("%s: %s", path, err.message) : 0;
+}
+
+/* rgb of w × h to W × H, nearest (torch's interpolate default, as BFL resizes) */
+static uint8_t *resize_nearest(const uint8_t *in, int w, int h, int W, int H) {
+    uint8_t *out = malloc((size_t)W * H * 3);
+    for (int y = 0; out && y < H; y++)
+        for (int x = 0; x < W; x++) memcpy(out + ((size_t)y * W + x) * 3, in + ((size_t)(y * h / H) * w + x * w / W) * 3, 3);
+    return out;
+}
+
 /* ------------------------------------------------------------ run */
 
 typedef struct {
@@ -240,6 +282,12 @@ int cmd_imagine(int argc, char **argv) {
     char path[4096];
     if (cli_resolve_model(o.model, 1, path, sizeof path)) return 1;
     loam_error err;
+    /* an init image gives the size unless --width/--height say it */
+    uint8_t *init = NULL;
+    int iw = 0, ih = 0;
+    if (o.init && read_init(o.init, &init, &iw, &ih)) return 1;
+    if (init && !o.size_given) o.width = iw / 16 * 16, o.height = ih / 16 * 16;
+    if (init && (o.width < 16 || o.height < 16)) return free(init), cli_error("%s: %d x %d is below 16 x 16", o.init, iw, ih);
     /* the file's noise fixes the size unless --width/--height say it */
     file_noise fn = {NULL, 0, 0};
     int from_file = o.inputs ? read_noise(o.inputs, o.size_given, (int)o.width, (int)o.height, &fn) : 1;
@@ -247,12 +295,13 @@ int cmd_imagine(int argc, char **argv) {
     if (from_file == 0 && !o.size_given) o.width = fn.W, o.height = fn.H;
     if (from_file == 0 && (fn.W != o.width || fn.H != o.height)) {
         free(fn.data);
+        free(init);
         return cli_error("%s: the noise is for a %d x %d image, not %ld x %ld", o.inputs, fn.W, fn.H, o.width, o.height);
     }
     loam_flux_open_params op = loam_flux_default_open_params();
     op.n_threads = (int)o.threads, op.transformer = o.transformer;
     loam_flux *f = NULL;
-    if (loam_flux_open(path, &op, &f, &err)) return free(fn.data), cli_error_status(&err);
+    if (loam_flux_open(path, &op, &f, &err)) return free(fn.data), free(init), cli_error_status(&err);
     loam_flux_info in;
     loam_flux_get_info(f, &in);
     loam_flux_params p = loam_flux_default_params(f);
@@ -289,7 +338,13 @@ int cmd_imagine(int argc, char **argv) {
         loam_flux_pack(b.noise, 16, H / 8, W / 8, b.x);
         loam_flux_schedule(f, steps, W, H, b.ts);
         if (o.dump) memcpy(b.image, b.x, sizeof(float) * lat); /* the packed noise, kept for the dump */
-        if (loam_flux_denoise(f, b.x, W, H, b.txt, T, b.pooled, b.ts, steps, &p, &err)) rc = cli_error_status(&err);
+        int first = 0;
+        uint8_t *sized = init ? resize_nearest(init, iw, ih, W, H) : NULL;
+        if (init && !sized) rc = cli_error("out of memory");
+        p.init_rgb = sized, p.strength = (float)o.strength;
+        if (!rc && sized && loam_flux_start_from_image(f, &p, steps, b.ts, b.x, &first, &err)) rc = cli_error_status(&err);
+        if (!rc && loam_flux_denoise(f, b.x, W, H, b.txt, T, b.pooled, b.ts + first, steps - first, &p, &err)) rc = cli_error_status(&err);
+        free(sized);
     }
     if (!rc) {
         float *packed_noise = o.dump ? malloc(sizeof(float) * lat) : NULL;
@@ -306,14 +361,16 @@ int cmd_imagine(int argc, char **argv) {
         char seed[32], st[16], g[32], ws[16], hs[16];
         snprintf(seed, sizeof seed, "%llu", (unsigned long long)o.seed), snprintf(st, sizeof st, "%d", steps);
         snprintf(g, sizeof g, "%g", in.guidance_embed ? o.guidance : 0.0), snprintf(ws, sizeof ws, "%d", W), snprintf(hs, sizeof hs, "%d", H);
+        char sg[32];
+        snprintf(sg, sizeof sg, "%g", o.strength);
         const char *kv[] = {"prompt", o.prompt ? o.prompt : "", "seed", seed, "steps", st, "guidance", g, "width", ws,
-                            "height", hs, "model", o.model, "Software", "loam " LOAM_VERSION};
-        rc = write_png(o.out, b.rgb, W, H, kv, 8);
+                            "height", hs, "model", o.model, "Software", "loam " LOAM_VERSION, "init", o.init ? o.init : "", "strength", sg};
+        rc = write_png(o.out, b.rgb, W, H, kv, o.init ? 10 : 8);
         if (!rc && !o.quiet) fprintf(stderr, "wrote %s\n", o.out);
         if (!rc && o.show) show(o.out);
     }
     buffers_free(&b);
-    free(fn.data);
+    free(fn.data), free(init);
     loam_flux_free(f);
     return rc;
 }

@@ -62,6 +62,10 @@ typedef struct {
 
 loam_status flux_vae_open(flux_vae *a, const char *weights, const char *config, loam_error *err);
 void flux_vae_close(flux_vae *a);
+/* z[z_ch, H/8, W/8] = scale · (mean − shift): the encoder's moments' mean
+ * (the mode of its distribution, so one image gives one latent) of
+ * image[3, H, W] in [−1, 1]. */
+loam_status flux_vae_encode(flux_vae *a, loam_nn *nn, const float *image, int H, int W, float *z, loam_error *err);
 /* image[3, 8h, 8w] = decoder(z / scale + shift) for z[z_ch, h, w] */
 loam_status flux_vae_decode(flux_vae *a, loam_nn *nn, const float *z, int h, int w, float *image, loam_error *err);
 

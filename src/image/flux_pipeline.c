@@ -140,7 +140,7 @@ void loam_flux_get_info(const loam_flux *f, loam_flux_info *info) {
 }
 
 loam_flux_params loam_flux_default_params(const loam_flux *f) {
-    loam_flux_params p = {1024, 1024, f && f->guidance_embed ? 28 : 4, 3.5f, 0, NULL, NULL};
+    loam_flux_params p = {1024, 1024, f && f->guidance_embed ? 28 : 4, 3.5f, 0, NULL, NULL, NULL, 0.6f};
     return p;
 }
 
@@ -305,6 +305,39 @@ loam_status loam_flux_decode(loam_flux *f, const float *latent, int width, int h
     return st;
 }
 
+loam_status loam_flux_encode_image(loam_flux *f, const float *image, int width, int height, float *latent, loam_error *err) {
+    loam_status st = check_size(width, height, err);
+    flux_vae a;
+    if (!st) st = flux_vae_open(&a, f->ae_path, f->vae_config, err);
+    if (st) return st;
+    if (a.z_ch != f->latent_ch)
+        st = loam_fail(err, LOAM_E_FORMAT, "%s: %d latent channels, the transformer makes %d", f->vae_config, a.z_ch, f->latent_ch);
+    if (!st) st = flux_vae_encode(&a, &f->nn, image, height, width, latent, err);
+    flux_vae_close(&a);
+    return st;
+}
+
+loam_status loam_flux_start_from_image(loam_flux *f, const loam_flux_params *p, int steps, const float *ts, float *x, int *first,
+                                       loam_error *err) {
+    int W = p->width, H = p->height;
+    size_t px = (size_t)W * H, lat = (size_t)16 * (H / 8) * (W / 8);
+    if (!(p->strength > 0 && p->strength <= 1)) return loam_fail(err, LOAM_E_ARG, "strength %g: it must be in (0, 1]", p->strength);
+    *first = (int)((1.0f - p->strength) * (float)steps);
+    if (*first >= steps) *first = steps - 1;
+    float *img = malloc(sizeof(float) * 3 * px), *z = malloc(sizeof(float) * lat), *zp = malloc(sizeof(float) * lat);
+    loam_status st = img && z && zp ? LOAM_OK : loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    for (size_t i = 0; !st && i < px; i++)
+        for (int c = 0; c < 3; c++) img[(size_t)c * px + i] = (float)p->init_rgb[i * 3 + c] / 127.5f - 1.0f;
+    if (!st) st = loam_flux_encode_image(f, img, W, H, z, err);
+    if (!st) {
+        loam_flux_pack(z, 16, H / 8, W / 8, zp);
+        float t = ts[*first];
+        for (size_t i = 0; i < lat; i++) x[i] = t * x[i] + (1.0f - t) * zp[i];
+    }
+    free(img), free(z), free(zp);
+    return st;
+}
+
 void loam_flux_to_rgb8(const float *image, int width, int height, uint8_t *rgb) {
     size_t px = (size_t)width * height;
     for (size_t p = 0; p < px; p++)
@@ -334,7 +367,9 @@ loam_status loam_flux_generate(loam_flux *f, const char *prompt, const loam_flux
         loam_flux_noise(p->seed, W, H, noise);
         loam_flux_pack(noise, 16, H / 8, W / 8, x);
         loam_flux_schedule(f, steps, W, H, ts);
-        st = loam_flux_denoise(f, x, W, H, txt, T, pooled, ts, steps, p, err);
+        int first = 0;
+        if (p->init_rgb) st = loam_flux_start_from_image(f, p, steps, ts, x, &first, err);
+        if (!st) st = loam_flux_denoise(f, x, W, H, txt, T, pooled, ts + first, steps - first, p, err);
     }
     if (!st) {
         loam_flux_unpack(x, 16, H / 8, W / 8, noise);

@@ -58,8 +58,9 @@ static const float *vec(vae_run *r, const char *name, int n) {
     return out;
 }
 
-/* out[h · w, C_out] = conv k × k (stride 1, same padding) of in[h · w, C_in] */
-static void conv(vae_run *r, const char *name, const float *in, int C_in, int C_out, int k, float *out) {
+/* out = conv k × k of in[H · W, C_in] with stride and zero padding pad */
+static void conv_at(vae_run *r, const char *name, const float *in, int H, int W, int C_in, int C_out, int k, int stride, int pad,
+                    float *out) {
     char n[200];
     const loam_tensor *w = NULL;
     int64_t shape[4] = {C_out, C_in, k, k};
@@ -67,7 +68,12 @@ static void conv(vae_run *r, const char *name, const float *in, int C_in, int C_
     if (!r->st) r->st = enc_matrix(&r->a->b, n, 4, shape, &w, r->err);
     snprintf(n, sizeof n, "%s.bias", name);
     const float *b = vec(r, n, C_out);
-    if (!r->st) nn_conv2d(r->nn, in, r->h, r->w, C_in, w, b, 1, k / 2, out);
+    if (!r->st) nn_conv2d(r->nn, in, H, W, C_in, w, b, stride, pad, out);
+}
+
+/* out[h · w, C_out] = conv k × k (stride 1, same padding) of in[h · w, C_in] */
+static void conv(vae_run *r, const char *name, const float *in, int C_in, int C_out, int k, float *out) {
+    conv_at(r, name, in, r->h, r->w, C_in, C_out, k, 1, k / 2, out);
 }
 
 /* out = swish(GroupNorm(in)) (swish optional) */
@@ -120,6 +126,65 @@ static void upsample(vae_run *r, const char *pre) {
     nn_upsample2x(r->x, r->h, r->w, r->C, r->t1);
     r->h *= 2, r->w *= 2;
     snprintf(n, sizeof n, "%s.conv", pre), conv(r, n, r->t1, r->C, r->C, 3, r->x);
+}
+
+/* zero row and column added at the bottom and right, then a 3 × 3 conv of stride 2 (BFL's Downsample) */
+static void downsample(vae_run *r, const char *pre) {
+    char n[200];
+    int H = r->h + 1, W = r->w + 1, C = r->C;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < C; c++)
+                r->t1[((size_t)y * W + x) * C + c] = y < r->h && x < r->w ? r->x[((size_t)y * r->w + x) * C + c] : 0.0f;
+    snprintf(n, sizeof n, "%s.conv", pre), conv_at(r, n, r->t1, H, W, C, C, 3, 2, 0, r->x);
+    r->h /= 2, r->w /= 2;
+}
+
+loam_status flux_vae_encode(flux_vae *a, loam_nn *nn, const float *image, int H, int W, float *z, loam_error *err) {
+    int top = a->ch * a->mult[a->n_levels - 1], down = 1 << (a->n_levels - 1);
+    if (H <= 0 || W <= 0 || H % (2 * down) || W % (2 * down) || (int64_t)H * W > (1 << 26))
+        return loam_fail(err, LOAM_E_RANGE, "a %d x %d image is outside what the encoder takes", W, H);
+    /* the largest map: level lvl runs at 1/2^lvl of the image (plus the
+     * downsample's padding row and column), holding its channels or those
+     * carried down from the level before */
+    size_t cap = (size_t)H * W * 3, lat = (size_t)(H / down) * (W / down);
+    for (int lvl = 0; lvl < a->n_levels; lvl++) {
+        int c = a->ch * a->mult[lvl], before = lvl ? a->ch * a->mult[lvl - 1] : a->ch, f = 1 << lvl;
+        size_t need = (size_t)(H / f + 1) * (size_t)(W / f + 1) * (size_t)(c > before ? c : before);
+        cap = need > cap ? need : cap;
+    }
+    cap = lat * 2 * (size_t)a->z_ch > cap ? lat * 2 * (size_t)a->z_ch : cap;
+    vae_run r = {a, nn, malloc(sizeof(float) * cap), malloc(sizeof(float) * cap), malloc(sizeof(float) * cap), H, W, 3, LOAM_OK, err};
+    size_t mid_px = lat;
+    float *att = malloc(sizeof(float) * mid_px * 3 * top);
+    if (!r.x || !r.t1 || !r.t2 || !att) {
+        free(r.x), free(r.t1), free(r.t2), free(att);
+        return loam_fail(err, LOAM_E_NOMEM, "out of memory for a %d x %d image", W, H);
+    }
+    for (size_t p = 0; p < (size_t)H * W; p++) /* channels last */
+        for (int c = 0; c < 3; c++) r.t2[p * 3 + c] = image[(size_t)c * H * W + p];
+    conv(&r, "encoder.conv_in", r.t2, 3, a->ch, 3, r.x);
+    r.C = a->ch;
+    char n[128];
+    for (int lvl = 0; lvl < a->n_levels; lvl++) {
+        for (int b = 0; b < a->n_res; b++) {
+            snprintf(n, sizeof n, "encoder.down.%d.block.%d", lvl, b);
+            resnet(&r, n, a->ch * a->mult[lvl]);
+        }
+        if (lvl != a->n_levels - 1) snprintf(n, sizeof n, "encoder.down.%d.downsample", lvl), downsample(&r, n);
+    }
+    resnet(&r, "encoder.mid.block_1", top);
+    mid_attention(&r, "encoder.mid.attn_1", att, att + mid_px * top, att + 2 * mid_px * top);
+    resnet(&r, "encoder.mid.block_2", top);
+    norm(&r, "encoder.norm_out", r.x, r.C, 1, r.t1);
+    conv(&r, "encoder.conv_out", r.t1, r.C, 2 * a->z_ch, 3, r.t2);
+    /* the mean half of the moments (the distribution's mode), scaled: z = scale (mean − shift) */
+    if (!r.st)
+        for (size_t p = 0; p < lat; p++)
+            for (int c = 0; c < a->z_ch; c++) z[(size_t)c * lat + p] = a->scale * (r.t2[p * 2 * a->z_ch + c] - a->shift);
+    free(r.x), free(r.t1), free(r.t2), free(att);
+    loam_status nst = nn_status(nn, r.st ? NULL : err);
+    return r.st ? r.st : nst;
 }
 
 loam_status flux_vae_decode(flux_vae *a, loam_nn *nn, const float *z, int h, int w, float *image, loam_error *err) {

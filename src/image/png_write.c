@@ -1,5 +1,5 @@
-/* PNG out, through libpng: the image with its text chunks in memory, for
- * the CLI's files and the server's b64_json answers alike. */
+/* PNG through libpng: out with its text chunks in memory, for the CLI's
+ * files and the server's b64_json answers alike; in for image-to-image. */
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,5 +64,30 @@ loam_status loam_png_encode(const uint8_t *rgb, int width, int height, const cha
         return loam_fail(err, LOAM_E_NOMEM, "out of memory for the PNG");
     }
     *out = b.data, *len = b.len;
+    return LOAM_OK;
+}
+
+loam_status loam_png_decode(const uint8_t *data, size_t len, uint8_t **rgb, int *width, int *height, loam_error *err) {
+    *rgb = NULL, *width = *height = 0;
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&img, data, len))
+        return loam_fail(err, LOAM_E_FORMAT, "not a PNG image (%s)", img.message[0] ? img.message : "unreadable");
+    if (img.width < 1 || img.height < 1 || img.width > 8192 || img.height > 8192) {
+        png_image_free(&img);
+        return loam_fail(err, LOAM_E_RANGE, "a %u x %u PNG: loam takes up to 8192 x 8192", img.width, img.height);
+    }
+    img.format = PNG_FORMAT_RGB;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
+    if (!px) {
+        png_image_free(&img);
+        return loam_fail(err, LOAM_E_NOMEM, "out of memory for a %u x %u image", img.width, img.height);
+    }
+    if (!png_image_finish_read(&img, NULL, px, 0, NULL)) {
+        free(px);
+        return loam_fail(err, LOAM_E_FORMAT, "a damaged PNG (%s)", img.message);
+    }
+    *rgb = px, *width = (int)img.width, *height = (int)img.height;
     return LOAM_OK;
 }

@@ -3,6 +3,7 @@
  * the PNG's pixels exactly BFL's 8-bit mapping of the program's own image,
  * within one level of the golden image's, and its text chunks; sizes and
  * bad arguments. */
+#include <math.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,8 +153,10 @@ static void test_imagine_args(void) {
 static void test_imagine_prompt(void);
 static void test_imagine_gguf(void);
 static void test_imagine_bad_folders(void);
+static void test_imagine_init(void);
 
 void register_imagine_tests(void) {
+    test_add("imagine: image-to-image (strength 1 = text-to-image, 0.5 another image, the same each run; the encoder; a bad --init)", test_imagine_init);
     test_add("imagine: the transformer as a GGUF of loam quantize (F16, BF16 within the goldens, Q8_0 within its bound)", test_imagine_gguf);
     test_add("imagine: a missing component, a VAE of other latent channels: clear errors", test_imagine_bad_folders);
     test_add("imagine: a prompt through the real CLIP and T5 tokenizers to a PNG", test_imagine_prompt);
@@ -239,5 +242,56 @@ static void test_imagine_bad_folders(void) {
     snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s/golden.safetensors -q -o %s/x.png 2>&1", LOAM_BIN, dir, from, dir);
     rc = run_capture(cmd, &text);
     CHECK(rc != 0 && text && strstr(text, "latent channels"), "8 latent channels: exit %d, %s", rc, text ? text : "");
+    free(text);
+}
+
+/* Image-to-image: strength 1 redraws everything (the text-to-image pixels
+ * of the same noise), a lower strength starts from the init image's latent
+ * (another image, the same each run); the encoder gives a finite latent of
+ * the right size; a file that is not a PNG is refused. */
+static void test_imagine_init(void) {
+    const char *dir = fixture("flux/tiny-schnell");
+    char base[1100], s1[1100], half[1100], half2[1100], cmd[8192], *text = NULL;
+    snprintf(base, sizeof base, "%s/i2i-base.png", temp_dir()), snprintf(s1, sizeof s1, "%s/i2i-1.png", temp_dir());
+    snprintf(half, sizeof half, "%s/i2i-half.png", temp_dir()), snprintf(half2, sizeof half2, "%s/i2i-half2.png", temp_dir());
+    const char *runs[][2] = {{base, ""}, {s1, "--init BASE --strength 1"}, {half, "--init BASE --strength 0.5"}, {half2, "--init BASE --strength 0.5"}};
+    for (int i = 0; i < 4; i++) {
+        char extra[1300];
+        snprintf(extra, sizeof extra, "%s", runs[i][1]);
+        char *at = strstr(extra, "BASE");
+        if (at) snprintf(at, sizeof extra - (size_t)(at - extra), "%s %s", base, strstr(runs[i][1], "BASE") + 5);
+        snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s/golden.safetensors %s -q -o %s 2>&1", LOAM_BIN, dir, dir, extra, runs[i][0]);
+        int rc = run_capture(cmd, &text);
+        CHECK(rc == 0, "%s: %s", cmd, text ? text : "");
+        free(text), text = NULL;
+    }
+    png_read a, b, c, d;
+    int ok = read_png(base, &a) & read_png(s1, &b) & read_png(half, &c) & read_png(half2, &d);
+    CHECK(ok && a.w == 64 && b.w == 64 && c.w == 64, "PNGs not written");
+    if (ok) {
+        size_t n = 64 * 64 * 3;
+        CHECK(!memcmp(a.rgb, b.rgb, n), "strength 1 is not the text-to-image result");
+        CHECK(memcmp(a.rgb, c.rgb, n) != 0, "strength 0.5 gave the text-to-image result");
+        CHECK(!memcmp(c.rgb, d.rgb, n), "strength 0.5 gave another image on a second run");
+        CHECK(strstr(c.text, "strength=0.5\n") != NULL, "text chunks: %s", c.text);
+    }
+    free(a.rgb), free(b.rgb), free(c.rgb), free(d.rgb);
+    /* the encoder through the library */
+    loam_flux *f = NULL;
+    loam_error err;
+    CHECK_OK(loam_flux_open(dir, NULL, &f, &err), &err);
+    if (f) {
+        float *img = malloc(sizeof(float) * 3 * 32 * 48), *z = malloc(sizeof(float) * 16 * 4 * 6);
+        for (int i = 0; i < 3 * 32 * 48; i++) img[i] = (float)((i * 37) % 200) / 100.0f - 1.0f;
+        CHECK_OK(loam_flux_encode_image(f, img, 48, 32, z, &err), &err);
+        int finite = 1, varied = 0;
+        for (int i = 0; i < 16 * 4 * 6; i++) finite &= isfinite(z[i]), varied |= z[i] != z[0];
+        CHECK(finite && varied, "the encoder's latent is not finite or is constant");
+        free(img), free(z);
+        loam_flux_free(f);
+    }
+    snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s/golden.safetensors --init %s/golden.json -q -o %s 2>&1", LOAM_BIN, dir, dir, dir, half);
+    int rc = run_capture(cmd, &text);
+    CHECK(rc != 0 && text && strstr(text, "not a PNG"), "a JSON file as --init: %d %s", rc, text ? text : "");
     free(text);
 }
