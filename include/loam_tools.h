@@ -38,6 +38,11 @@ LOAM_API loam_status loam_synth(const char *like, const char *type, const char *
                        loam_error *err);
 /* What that file would hold, without writing it: parameters (every tensor
  * element, tied weights once) and bytes of tensor data. */
+/* FLUX.1 (like "flux.1-schnell" or "flux.1-dev") as a whole hub-like folder
+ * at the real shapes: the transformer as a GGUF of `type`, CLIP-L and T5-XXL
+ * (BF16 safetensors), ae.safetensors (F32) and the configs. */
+LOAM_API loam_status loam_synth_flux_folder(const char *like, const char *type, const char *dir, loam_progress_fn progress, void *user,
+                                            loam_error *err);
 LOAM_API loam_status loam_synth_estimate(const char *like, const char *type, int64_t *n_params, uint64_t *weight_bytes, loam_error *err);
 
 /* What any GGUF file holds, whether or not loam can run its architecture

@@ -26,8 +26,14 @@ int cmd_synth(int argc, char **argv) {
             return 0;
         } else return cli_error("synth: unknown or incomplete option \"%s\"", argv[i]);
     }
-    if (!like || !out) return cli_error("usage: loam synth --like NAME --type T -o OUT.gguf");
+    if (!like || !out) return cli_error("usage: loam synth --like NAME --type T -o OUT.gguf (FLUX.1: -o FOLDER for the whole pipeline)");
     loam_error err;
+    size_t n = strlen(out);
+    int folder = !strncmp(like, "flux", 4) && !(n > 5 && !strcmp(out + n - 5, ".gguf"));
+    if (folder) { /* FLUX.1's whole pipeline: a folder */
+        if (loam_synth_flux_folder(like, type, out, show_progress, NULL, &err) != LOAM_OK) return cli_error_status(&err);
+        return 0;
+    }
     if (loam_synth(like, type, out, show_progress, NULL, &err) != LOAM_OK) return cli_error_status(&err);
     return 0;
 }

@@ -293,28 +293,27 @@ loam_status loam_flux_denoise(loam_flux *f, float *x, int width, int height, con
     return st;
 }
 
-loam_status loam_flux_decode(loam_flux *f, const float *latent, int width, int height, float *image, loam_error *err) {
+/* The autoencoder for one stage: loaded, checked against the transformer's
+ * latent channels, run one way, released. */
+static loam_status with_vae(loam_flux *f, int width, int height, int decode, const float *in, float *out, loam_error *err) {
     loam_status st = check_size(width, height, err);
     flux_vae a;
     if (!st) st = flux_vae_open(&a, f->ae_path, f->vae_config, err);
     if (st) return st;
     if (a.z_ch != f->latent_ch)
         st = loam_fail(err, LOAM_E_FORMAT, "%s: %d latent channels, the transformer makes %d", f->vae_config, a.z_ch, f->latent_ch);
-    if (!st) st = flux_vae_decode(&a, &f->nn, latent, height / 8, width / 8, image, err);
+    if (!st && decode) st = flux_vae_decode(&a, &f->nn, in, height / 8, width / 8, out, err);
+    if (!st && !decode) st = flux_vae_encode(&a, &f->nn, in, height, width, out, err);
     flux_vae_close(&a);
     return st;
 }
 
+loam_status loam_flux_decode(loam_flux *f, const float *latent, int width, int height, float *image, loam_error *err) {
+    return with_vae(f, width, height, 1, latent, image, err);
+}
+
 loam_status loam_flux_encode_image(loam_flux *f, const float *image, int width, int height, float *latent, loam_error *err) {
-    loam_status st = check_size(width, height, err);
-    flux_vae a;
-    if (!st) st = flux_vae_open(&a, f->ae_path, f->vae_config, err);
-    if (st) return st;
-    if (a.z_ch != f->latent_ch)
-        st = loam_fail(err, LOAM_E_FORMAT, "%s: %d latent channels, the transformer makes %d", f->vae_config, a.z_ch, f->latent_ch);
-    if (!st) st = flux_vae_encode(&a, &f->nn, image, height, width, latent, err);
-    flux_vae_close(&a);
-    return st;
+    return with_vae(f, width, height, 0, image, latent, err);
 }
 
 loam_status loam_flux_start_from_image(loam_flux *f, const loam_flux_params *p, int steps, const float *ts, float *x, int *first,
