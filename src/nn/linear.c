@@ -174,16 +174,19 @@ void nn_conv2d(loam_nn *nn, const float *x, int H, int W, int C_in, const loam_t
     if (!ok) return;
     for (int r0 = 0; r0 < H_out; r0 += band) {
         int rows = H_out - r0 < band ? H_out - r0 : band;
+        /* each tap's C_in channels are contiguous in x (channels last): read
+         * them in order, write them k² apart (W's [C_in][k][k] columns) */
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < W_out; c++) {
                 float *col = nn->cols + ((size_t)r * W_out + c) * width;
-                for (int ci = 0; ci < C_in; ci++)
-                    for (int i = 0; i < k; i++) {
-                        int sy = (r0 + r) * stride + i - pad;
-                        for (int j = 0; j < k; j++) {
-                            int sx = c * stride + j - pad;
-                            int inside = sy >= 0 && sy < H && sx >= 0 && sx < W;
-                            col[((size_t)ci * k + i) * k + j] = inside ? x[((size_t)sy * W + sx) * C_in + ci] : 0.0f;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) {
+                        int sy = (r0 + r) * stride + i - pad, sx = c * stride + j - pad, tap = i * k + j, kk = k * k;
+                        if (sy >= 0 && sy < H && sx >= 0 && sx < W) {
+                            const float *src = x + ((size_t)sy * W + sx) * C_in;
+                            for (int ci = 0; ci < C_in; ci++) col[(size_t)ci * kk + tap] = src[ci];
+                        } else {
+                            for (int ci = 0; ci < C_in; ci++) col[(size_t)ci * kk + tap] = 0.0f;
                         }
                     }
             }

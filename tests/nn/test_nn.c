@@ -115,6 +115,48 @@ static void test_linear_avx2(void) { check_linear(LOAM_SIMD_AVX2, 0); }
 static void test_linear_avx512(void) { check_linear(LOAM_SIMD_AVX512, 0); }
 static void test_linear_exact(void) { check_linear(LOAM_SIMD_AUTO, 1); }
 
+/* ------------------------------------------------------------- conv2d */
+
+/* channels-last conv2d (im2col in bands, the 1 × 1 shortcut) against the
+ * direct sum: odd sizes, strides 1 and 2, padding 0 and 1, a band split */
+static void test_conv2d(void) {
+    loam_nn nn;
+    CHECK(open_nn(&nn, LOAM_SIMD_AUTO, 2, 0), "nn_init failed");
+    static const int cases[][7] = {/* H, W, C_in, C_out, k, stride, pad */ {7, 5, 3, 4, 3, 1, 1}, {9, 8, 6, 5, 3, 2, 0},
+                                   {4, 6, 5, 7, 1, 1, 0}, {300, 40, 40, 8, 3, 1, 1}, {5, 5, 2, 3, 3, 2, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        int H = cases[c][0], W = cases[c][1], C_in = cases[c][2], C_out = cases[c][3], k = cases[c][4], stride = cases[c][5], pad = cases[c][6];
+        int Ho = nn_conv2d_out_len(H, k, stride, pad), Wo = nn_conv2d_out_len(W, k, stride, pad);
+        size_t nw = (size_t)C_out * C_in * k * k;
+        float *x = malloc((size_t)H * W * C_in * sizeof(float)), *wv = malloc(nw * sizeof(float));
+        float *y = malloc((size_t)Ho * Wo * C_out * sizeof(float)), *b = malloc((size_t)C_out * sizeof(float));
+        fill(x, (size_t)H * W * C_in, 1.0f), fill(wv, nw, 0.5f), fill(b, (size_t)C_out, 1.0f);
+        loam_tensor w = {.name = "conv", .type = LOAM_T_F32, .n_dims = 4, .shape = {C_out, C_in, k, k}, .data = wv};
+        nn_conv2d(&nn, x, H, W, C_in, &w, b, stride, pad, y);
+        double worst = 0;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++)
+                for (int o = 0; o < C_out; o++) {
+                    double s = b[o];
+                    for (int ci = 0; ci < C_in; ci++)
+                        for (int i = 0; i < k; i++)
+                            for (int j = 0; j < k; j++) {
+                                int sy = oy * stride + i - pad, sx = ox * stride + j - pad;
+                                if (sy >= 0 && sy < H && sx >= 0 && sx < W)
+                                    s += (double)x[((size_t)sy * W + sx) * C_in + ci] * wv[(((size_t)o * C_in + ci) * k + i) * k + j];
+                            }
+                    worst = fmax(worst, fabs(y[((size_t)oy * Wo + ox) * C_out + o] - s));
+                }
+        free(x), free(wv), free(y), free(b);
+        CHECK(nn_status(&nn, NULL) == LOAM_OK, "conv2d failed");
+        CHECK(worst <= 1e-4, "conv2d %dx%d C_in=%d k=%d stride %d pad %d: differs by %g", H, W, C_in, k, stride, pad, worst);
+    }
+    float px[2 * 2 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, up[4 * 4 * 3];
+    nn_upsample2x(px, 2, 2, 3, up);
+    CHECK(up[0] == 1 && up[3] == 1 && up[6] == 4 && up[(4 + 0) * 3] == 1 && up[(8 + 3) * 3 + 2] == 12, "upsample2x repeats each pixel 2 x 2");
+    nn_free(&nn);
+}
+
 /* ------------------------------------------------------------- conv1d */
 
 static void test_conv1d(void) {
@@ -579,6 +621,7 @@ void register_nn_tests(void) {
     test_add("nn: linear equals the reference, avx512 kernels", test_linear_avx512);
     test_add("nn: linear with quant_exact equals float math on the dequantized weights", test_linear_exact);
     test_add("nn: conv1d (im2col through linear) equals the direct sum (strides, padding)", test_conv1d);
+    test_add("nn: conv2d (banded im2col through linear, 1 x 1 direct) equals the direct sum; upsample2x", test_conv2d);
     test_add("nn: rms_norm (w, 1 + w) and layer_norm (with/without bias) equal the definition", test_norms);
     test_add("nn: group_norm equals the definition", test_group_norm);
     test_add("nn: silu, gelu (erf), gelu (tanh), quick-gelu and gating equal the definitions", test_activations);
