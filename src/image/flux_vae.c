@@ -84,7 +84,7 @@ static void norm(vae_run *r, const char *name, const float *in, int C, int swish
     snprintf(n, sizeof n, "%s.bias", name);
     const float *b = vec(r, n, C);
     if (r->st) return;
-    nn_group_norm(in, out, r->h * r->w, C, r->a->groups, w, b, 1e-6f);
+    nn_group_norm_on(r->nn, in, out, r->h * r->w, C, r->a->groups, w, b, 1e-6f);
     if (swish) nn_activate_on(r->nn, NN_ACT_SILU, out, (size_t)r->h * r->w * C);
 }
 

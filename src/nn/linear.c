@@ -147,6 +147,31 @@ void nn_conv1d(loam_nn *nn, const float *x, int T_in, int C_in, const loam_tenso
 
 int nn_conv2d_out_len(int n_in, int k, int stride, int pad) { return nn_conv1d_out_len(n_in, k, stride, pad); }
 
+typedef struct {
+    const float *x;
+    float *cols;
+    int H, W, C_in, W_out, k, stride, pad, r0;
+} im2col_job;
+
+/* Output row r0 + task's windows: each tap's C_in channels are contiguous
+ * in x (channels last), read in order and written k² apart (W's
+ * [C_in][k][k] columns). */
+static void im2col_task(void *arg, int task, int thread) {
+    (void)thread;
+    const im2col_job *j = arg;
+    int k = j->k, kk = k * k, sy0 = (j->r0 + task) * j->stride - j->pad;
+    size_t width = (size_t)j->C_in * kk;
+    for (int c = 0; c < j->W_out; c++) {
+        float *col = j->cols + ((size_t)task * j->W_out + c) * width;
+        for (int i = 0; i < k; i++)
+            for (int t = 0; t < k; t++) {
+                int sy = sy0 + i, sx = c * j->stride + t - j->pad, tap = i * k + t;
+                const float *src = sy >= 0 && sy < j->H && sx >= 0 && sx < j->W ? j->x + ((size_t)sy * j->W + sx) * j->C_in : NULL;
+                for (int ci = 0; ci < j->C_in; ci++) col[(size_t)ci * kk + tap] = src ? src[ci] : 0.0f;
+            }
+    }
+}
+
 /* Gathered windows per band: about 8 MiB of floats. */
 enum { NN_CONV2D_BAND_FLOATS = 2 << 20 };
 
@@ -174,22 +199,8 @@ void nn_conv2d(loam_nn *nn, const float *x, int H, int W, int C_in, const loam_t
     if (!ok) return;
     for (int r0 = 0; r0 < H_out; r0 += band) {
         int rows = H_out - r0 < band ? H_out - r0 : band;
-        /* each tap's C_in channels are contiguous in x (channels last): read
-         * them in order, write them k² apart (W's [C_in][k][k] columns) */
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < W_out; c++) {
-                float *col = nn->cols + ((size_t)r * W_out + c) * width;
-                for (int i = 0; i < k; i++)
-                    for (int j = 0; j < k; j++) {
-                        int sy = (r0 + r) * stride + i - pad, sx = c * stride + j - pad, tap = i * k + j, kk = k * k;
-                        if (sy >= 0 && sy < H && sx >= 0 && sx < W) {
-                            const float *src = x + ((size_t)sy * W + sx) * C_in;
-                            for (int ci = 0; ci < C_in; ci++) col[(size_t)ci * kk + tap] = src[ci];
-                        } else {
-                            for (int ci = 0; ci < C_in; ci++) col[(size_t)ci * kk + tap] = 0.0f;
-                        }
-                    }
-            }
+        im2col_job j = {x, nn->cols, H, W, C_in, W_out, k, stride, pad, r0};
+        loam_pool_run(nn->pool, im2col_task, &j, rows);
         nn_linear(nn, nn->cols, rows * W_out, &w2, b, y + (size_t)r0 * W_out * C_out);
     }
 }

@@ -89,6 +89,8 @@ void nn_layer_norm(const float *x, float *y, int T, int C, const float *w, const
  * each group normalised over all its T × C/G values, then · w[c] + b[c]
  * (w, b may be NULL). y may be x. C must be a multiple of G. */
 void nn_group_norm(const float *x, float *y, int T, int C, int G, const float *w, const float *b, float eps);
+/* The same, the groups split over nn's pool (the same values). */
+void nn_group_norm_on(loam_nn *nn, const float *x, float *y, int T, int C, int G, const float *w, const float *b, float eps);
 
 /* ---------------------------------------------------------- activations */
 

@@ -2,7 +2,7 @@
  * this way, and a row of 8192 floats summed in float loses digits. */
 #include <math.h>
 
-#include "nn/nn.h"
+#include "nn/nn_internal.h"
 
 void nn_rms_norm(const float *x, float *y, int T, int C, const float *w, float eps, int plus_one) {
     for (int t = 0; t < T; t++) {
@@ -28,24 +28,43 @@ void nn_layer_norm(const float *x, float *y, int T, int C, const float *w, const
     }
 }
 
+/* Group g of x[T, C]: normalised over its T × C/G values. */
+static void group_norm_one(const float *x, float *y, int T, int C, int G, int g, const float *w, const float *b, float eps) {
+    int per = C / G, c0 = g * per;
+    double mean = 0, var = 0, n = (double)T * per;
+    for (int t = 0; t < T; t++)
+        for (int c = c0; c < c0 + per; c++) mean += x[(size_t)t * C + c];
+    mean /= n;
+    for (int t = 0; t < T; t++)
+        for (int c = c0; c < c0 + per; c++) {
+            double d = x[(size_t)t * C + c] - mean;
+            var += d * d;
+        }
+    float r = (float)(1.0 / sqrt(var / n + eps));
+    for (int t = 0; t < T; t++)
+        for (int c = c0; c < c0 + per; c++) {
+            float v = (float)(x[(size_t)t * C + c] - mean) * r;
+            y[(size_t)t * C + c] = v * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+        }
+}
+
 void nn_group_norm(const float *x, float *y, int T, int C, int G, const float *w, const float *b, float eps) {
-    int per = C / G;
-    for (int g = 0; g < G; g++) {
-        int c0 = g * per;
-        double mean = 0, var = 0, n = (double)T * per;
-        for (int t = 0; t < T; t++)
-            for (int c = c0; c < c0 + per; c++) mean += x[(size_t)t * C + c];
-        mean /= n;
-        for (int t = 0; t < T; t++)
-            for (int c = c0; c < c0 + per; c++) {
-                double d = x[(size_t)t * C + c] - mean;
-                var += d * d;
-            }
-        float r = (float)(1.0 / sqrt(var / n + eps));
-        for (int t = 0; t < T; t++)
-            for (int c = c0; c < c0 + per; c++) {
-                float v = (float)(x[(size_t)t * C + c] - mean) * r;
-                y[(size_t)t * C + c] = v * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
-            }
-    }
+    for (int g = 0; g < G; g++) group_norm_one(x, y, T, C, G, g, w, b, eps);
+}
+
+typedef struct {
+    const float *x, *w, *b;
+    float *y, eps;
+    int T, C, G;
+} group_job;
+
+static void group_task(void *arg, int task, int thread) {
+    (void)thread;
+    const group_job *j = arg;
+    group_norm_one(j->x, j->y, j->T, j->C, j->G, task, j->w, j->b, j->eps);
+}
+
+void nn_group_norm_on(loam_nn *nn, const float *x, float *y, int T, int C, int G, const float *w, const float *b, float eps) {
+    group_job j = {x, w, b, y, eps, T, C, G};
+    loam_pool_run(nn->pool, group_task, &j, G);
 }

@@ -262,6 +262,13 @@ static void test_group_norm(void) {
     for (int t = 0; t < T; t++)
         for (int c = 0; c < per; c++) mean += y[t * C + c];
     CHECK(fabs(mean / (T * per)) < 1e-5, "a group without affine has mean %g", mean / (T * per));
+    float y2[108];
+    loam_nn nn;
+    CHECK(open_nn(&nn, LOAM_SIMD_AUTO, 2, 0), "nn_init failed");
+    nn_group_norm(x, y, T, C, G, w, b, 1e-6f);
+    nn_group_norm_on(&nn, x, y2, T, C, G, w, b, 1e-6f);
+    CHECK(!memcmp(y, y2, sizeof y), "group_norm over the pool differs from the serial one");
+    nn_free(&nn);
 }
 
 /* -------------------------------------------------------- activations */
@@ -623,7 +630,7 @@ void register_nn_tests(void) {
     test_add("nn: conv1d (im2col through linear) equals the direct sum (strides, padding)", test_conv1d);
     test_add("nn: conv2d (banded im2col through linear, 1 x 1 direct) equals the direct sum; upsample2x", test_conv2d);
     test_add("nn: rms_norm (w, 1 + w) and layer_norm (with/without bias) equal the definition", test_norms);
-    test_add("nn: group_norm equals the definition", test_group_norm);
+    test_add("nn: group_norm equals the definition (serial and over the pool)", test_group_norm);
     test_add("nn: silu, gelu (erf), gelu (tanh), quick-gelu and gating equal the definitions", test_activations);
     test_add("nn: a prompt slice over an f32 cache takes the blocked products and equals the definition (GQA, MQA, ALiBi, "
              "later slices)",
