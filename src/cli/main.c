@@ -14,7 +14,7 @@ static const char usage[] =
     "  chat MODEL_DIR [options]  interactive chat with the model's template (see loam chat --help)\n"
     "  info MODEL_DIR [--json]   architecture, parameters, dtype, context, memory needed (at the default\n"
     "                            context and the training context)\n"
-    "                            (of any GGUF, e.g. Whisper or FLUX ones loam cannot run yet: what it holds)\n"
+    "                            (of any GGUF, e.g. a Whisper or FLUX.1 transformer one: what it holds)\n"
     "  bench MODEL_DIR [options] prefill and decode speed; bench --gemm M,N,K the matrix product alone\n"
     "  tokenize PATH [--no-special] [--json] TEXT   text (or - for stdin) to ids\n"
     "  detokenize PATH [--skip-special] ID...      ids to text, exactly\n"

@@ -2,8 +2,8 @@
  * speed it will have, from its published shape (the synth presets), the
  * runtime's own memory arithmetic and the rates measured on this machine.
  * Text models use exactly what the runtime allocates (loam_text_memory);
- * Whisper and FLUX.1, which loam does not run yet, use the arithmetic of
- * their reference pipelines, said so in the row. */
+ * Whisper and FLUX.1 use the arithmetic of their reference pipelines (not
+ * yet the runtime's own allocation), said so in the row. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
