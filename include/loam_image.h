@@ -27,6 +27,8 @@ typedef struct loam_flux_open_params {
     int n_threads;           /* 0 = physical cores */
     loam_simd simd;          /* kernel level; AUTO picks from CPUID */
     const char *transformer; /* another file for the transformer (a GGUF of it, e.g. from loam quantize); NULL = the folder's */
+    const char *t5;          /* another T5 encoder: a GGUF with llama.cpp's t5encoder names (loam quantize of
+                                text_encoder_2/, or such a file from elsewhere); NULL = text_encoder_2/ */
 } loam_flux_open_params;
 
 LOAM_API loam_flux_open_params loam_flux_default_open_params(void);

@@ -29,6 +29,8 @@ static const char usage[] =
     "                          without --width/--height its own size, rounded down to multiples of 16)\n"
     "  --strength S            how much of the init image is redrawn, (0, 1] (default 0.6)\n"
     "  --transformer FILE      the transformer from another file (a GGUF of it, e.g. from loam quantize)\n"
+    "  --t5 FILE               the T5 encoder from a GGUF (llama.cpp's t5encoder names, e.g. loam quantize\n"
+    "                          of text_encoder_2/)\n"
     "  --dump FILE             write clip_pooled, t5_hidden, timesteps, noise, latent_final and image\n"
     "                          (F32) to a .safetensors file\n"
     "  --show                  draw the image in the terminal (Kitty or iTerm2 image protocol)\n"
@@ -36,7 +38,7 @@ static const char usage[] =
     "  -q, --quiet             no progress on stderr\n";
 
 typedef struct opts {
-    const char *model, *prompt, *out, *inputs, *dump, *transformer, *init;
+    const char *model, *prompt, *out, *inputs, *dump, *transformer, *init, *t5;
     double strength;
     long width, height, steps, threads;
     double guidance;
@@ -60,6 +62,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--width")) { VALUE("a number"); if (!cli_int(a, v, 1, 16384, &o->width)) return 1; o->size_given = 1; }
         else if (!strcmp(a, "--height")) { VALUE("a number"); if (!cli_int(a, v, 1, 16384, &o->height)) return 1; o->size_given = 1; }
         else if (!strcmp(a, "--transformer")) { VALUE("a file name"); o->transformer = v; }
+        else if (!strcmp(a, "--t5")) { VALUE("a file name"); o->t5 = v; }
         else if (!strcmp(a, "--init")) { VALUE("a PNG file"); o->init = v; }
         else if (!strcmp(a, "--strength")) {
             VALUE("a number");
@@ -299,7 +302,7 @@ int cmd_imagine(int argc, char **argv) {
         return cli_error("%s: the noise is for a %d x %d image, not %ld x %ld", o.inputs, fn.W, fn.H, o.width, o.height);
     }
     loam_flux_open_params op = loam_flux_default_open_params();
-    op.n_threads = (int)o.threads, op.transformer = o.transformer;
+    op.n_threads = (int)o.threads, op.transformer = o.transformer, op.t5 = o.t5;
     loam_flux *f = NULL;
     if (loam_flux_open(path, &op, &f, &err)) return free(fn.data), free(init), cli_error_status(&err);
     loam_flux_info in;

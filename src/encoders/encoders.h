@@ -5,6 +5,7 @@
  * stored type. */
 #ifndef LOAM_ENCODERS_H
 #define LOAM_ENCODERS_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nn/nn.h"
@@ -34,6 +35,12 @@ void enc_t5_free(enc_t5 *t);
 int enc_t5_dim(const enc_t5 *t);
 /* ids[T] -> hidden[T, D] */
 loam_status enc_t5_encode(enc_t5 *t, loam_nn *nn, const int32_t *ids, int T, float *hidden, loam_error *err);
+/* transformers' T5 tensor name -> llama.cpp's (convert_hf_to_gguf's T5
+ * encoder: token_embd, enc.blk.N.attn_q/k/v/o, attn_rel_b, attn_norm,
+ * ffn_gate (wi_0), ffn_up (wi_1 or wi), ffn_down, ffn_norm,
+ * enc.output_norm); other names are returned as they are. An encoder path
+ * ending in .gguf is read with these names and its t5encoder.* metadata. */
+const char *enc_t5_gguf_name(const char *hf, char *out, size_t n);
 /* The bucket of relative position s − t (transformers' _relative_position_bucket, bidirectional). */
 int enc_t5_bucket(int rel, int n_buckets, int max_distance);
 

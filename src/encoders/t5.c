@@ -9,6 +9,7 @@
 #include "core/mapfile.h"
 #include "encoders/bind.h"
 #include "encoders/encoders.h"
+#include "formats/gguf.h"
 #include "formats/json.h"
 
 typedef struct {
@@ -18,6 +19,7 @@ typedef struct {
 
 struct enc_t5 {
     enc_bind b;
+    int gguf; /* llama.cpp's t5encoder names and metadata */
     int D, F, d_kv, n_layers, n_heads, n_vocab, n_buckets, max_distance, gated;
     float eps;
     nn_act act;
@@ -25,6 +27,29 @@ struct enc_t5 {
     t5_layer *layers;
     float *final_w;
 };
+
+const char *enc_t5_gguf_name(const char *hf, char *out, size_t n) {
+    int i = 0, at = 0;
+    char part[48];
+    if (!strcmp(hf, "shared.weight")) return snprintf(out, n, "token_embd.weight"), out;
+    if (!strcmp(hf, "encoder.final_layer_norm.weight")) return snprintf(out, n, "enc.output_norm.weight"), out;
+    if (sscanf(hf, "encoder.block.%d.layer.0.SelfAttention.%47[a-z_].weight%n", &i, part, &at) == 2 && !hf[at]) {
+        snprintf(out, n, "enc.blk.%d.attn_%s.weight", i, !strcmp(part, "relative_attention_bias") ? "rel_b" : part);
+        return out;
+    }
+    if (sscanf(hf, "encoder.block.%d.layer.1.DenseReluDense.%47[a-z_0-9].weight%n", &i, part, &at) == 2 && !hf[at]) {
+        const char *g = !strcmp(part, "wi_0") ? "gate" : !strcmp(part, "wo") ? "down" : "up"; /* wi_1, wi */
+        snprintf(out, n, "enc.blk.%d.ffn_%s.weight", i, g);
+        return out;
+    }
+    int l = 0;
+    if (sscanf(hf, "encoder.block.%d.layer.%d.layer_norm.weight%n", &i, &l, &at) == 2 && !hf[at])
+        return snprintf(out, n, "enc.blk.%d.%s.weight", i, l ? "ffn_norm" : "attn_norm"), out;
+    return hf;
+}
+
+/* The name a tensor has in the opened file. */
+static const char *nm(const enc_t5 *t, const char *hf, char *buf, size_t n) { return t->gguf ? enc_t5_gguf_name(hf, buf, n) : hf; }
 
 static loam_status read_act(enc_t5 *t, const cJSON *j, const char *path, loam_error *err) {
     const char *proj = NULL;
@@ -64,11 +89,39 @@ static loam_status read_config(enc_t5 *t, const char *dir, loam_error *err) {
     return st;
 }
 
+/* The hyperparameters from llama.cpp's metadata (`<arch>.embedding_length`,
+ * ...; arch t5encoder or t5); gated when the file has ffn_gate tensors. */
+static loam_status read_gguf_config(enc_t5 *t, loam_error *err) {
+    const gguf_file *g = t->b.ws.gguf;
+    const char *a;
+    uint64_t al;
+    char arch[32] = "t5encoder", key[96];
+    if (gguf_get_str(g, "general.architecture", &a, &al) && al < sizeof arch) snprintf(arch, sizeof arch, "%.*s", (int)al, a);
+    int64_t D = 0, F = 0, kv = 0, L = 0, H = 0, nb = 32;
+    double eps = 1e-6;
+#define KEY(k) (snprintf(key, sizeof key, "%s.%s", arch, k), key)
+    int ok = gguf_get_int(g, KEY("embedding_length"), &D) && gguf_get_int(g, KEY("feed_forward_length"), &F) &&
+             gguf_get_int(g, KEY("attention.key_length"), &kv) && gguf_get_int(g, KEY("block_count"), &L) &&
+             gguf_get_int(g, KEY("attention.head_count"), &H);
+    gguf_get_int(g, KEY("attention.relative_buckets_count"), &nb);
+    gguf_get_float(g, KEY("attention.layer_norm_epsilon"), &eps);
+#undef KEY
+    const loam_tensor *emb = loam_weights_find(&t->b.ws, "token_embd.weight");
+    if (!ok || !emb || emb->n_dims != 2 || D <= 0 || F <= 0 || kv <= 0 || L <= 0 || L > 1024 || H <= 0 || H * kv > (1 << 20) || nb < 4 ||
+        nb > 4096)
+        return loam_fail(err, LOAM_E_FORMAT, "%s: not a T5 encoder GGUF (%s.* metadata or token_embd missing or out of range)", t->b.path, arch);
+    t->D = (int)D, t->F = (int)F, t->d_kv = (int)kv, t->n_layers = (int)L, t->n_heads = (int)H, t->n_buckets = (int)nb;
+    t->max_distance = 128, t->eps = (float)eps, t->n_vocab = (int)emb->shape[0];
+    t->gated = loam_weights_find(&t->b.ws, "enc.blk.0.ffn_gate.weight") != NULL;
+    t->act = t->gated ? NN_ACT_GELU_TANH : (nn_act)-2;
+    return LOAM_OK;
+}
+
 static loam_status bind_layer(enc_t5 *t, int i, t5_layer *l, loam_error *err) {
-    char n[160];
+    char n[160], g[160];
     enc_bind *b = &t->b;
     int64_t inner = (int64_t)t->n_heads * t->d_kv;
-#define P(suffix) (snprintf(n, sizeof n, "encoder.block.%d.layer.%s", i, suffix), n)
+#define P(suffix) (snprintf(n, sizeof n, "encoder.block.%d.layer.%s", i, suffix), nm(t, n, g, sizeof g))
     loam_status st = enc_linear(b, P("0.SelfAttention.q.weight"), inner, t->D, &l->q, err);
     if (!st) st = enc_linear(b, P("0.SelfAttention.k.weight"), inner, t->D, &l->k, err);
     if (!st) st = enc_linear(b, P("0.SelfAttention.v.weight"), inner, t->D, &l->v, err);
@@ -87,17 +140,21 @@ loam_status enc_t5_open(const char *dir, enc_t5 **out, loam_error *err) {
     *out = NULL;
     enc_t5 *t = calloc(1, sizeof *t);
     if (!t) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
-    loam_status st = read_config(t, dir, err);
-    if (!st) st = enc_bind_open(&t->b, dir, err);
+    size_t len = strlen(dir);
+    t->gguf = len > 5 && !strcmp(dir + len - 5, ".gguf");
+    loam_status st = t->gguf ? enc_bind_open(&t->b, dir, err) : read_config(t, dir, err);
+    if (!st && t->gguf) st = read_gguf_config(t, err);
+    if (!st && !t->gguf) st = enc_bind_open(&t->b, dir, err);
     /* the encoder's embed_tokens is tied to shared */
-    const char *emb = !st && enc_has(&t->b, "shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
-    if (!st) st = enc_linear(&t->b, emb, t->n_vocab, t->D, &t->embed, err);
+    char g[160];
+    const char *emb = !st && (t->gguf || enc_has(&t->b, "shared.weight")) ? "shared.weight" : "encoder.embed_tokens.weight";
+    if (!st) st = enc_linear(&t->b, nm(t, emb, g, sizeof g), t->n_vocab, t->D, &t->embed, err);
     if (!st)
-        st = enc_linear(&t->b, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", t->n_buckets, t->n_heads,
-                        &t->rel, err);
+        st = enc_linear(&t->b, nm(t, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", g, sizeof g), t->n_buckets,
+                        t->n_heads, &t->rel, err);
     if (!st && !(t->layers = calloc((size_t)t->n_layers, sizeof *t->layers))) st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
     for (int i = 0; !st && i < t->n_layers; i++) st = bind_layer(t, i, &t->layers[i], err);
-    if (!st) st = enc_floats(&t->b, "encoder.final_layer_norm.weight", t->D, &t->final_w, err);
+    if (!st) st = enc_floats(&t->b, nm(t, "encoder.final_layer_norm.weight", g, sizeof g), t->D, &t->final_w, err);
     if (!st && loam_type_is_quantized(t->rel->type))
         st = loam_fail(err, LOAM_E_UNSUPPORTED, "%s: the relative attention bias must be a float tensor", t->b.path);
     if (st) {

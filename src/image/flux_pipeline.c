@@ -26,7 +26,7 @@ struct loam_flux {
     double base_shift, max_shift, base_len, max_len;
 };
 
-loam_flux_open_params loam_flux_default_open_params(void) { return (loam_flux_open_params){0, LOAM_SIMD_AUTO, NULL}; }
+loam_flux_open_params loam_flux_default_open_params(void) { return (loam_flux_open_params){0, LOAM_SIMD_AUTO, NULL, NULL}; }
 
 static char *join(const char *dir, const char *name) { return loam_path_join(dir, name); }
 
@@ -99,7 +99,8 @@ loam_status loam_flux_open(const char *dir, const loam_flux_open_params *params,
     if (!f || !(f->dir = strdup(dir))) return free(f), loam_fail(err, LOAM_E_NOMEM, "out of memory");
     f->dit_path = params->transformer ? strdup(params->transformer) : find_transformer(dir);
     f->dit_config = join(dir, "transformer/config.json"), f->ae_path = join(dir, "ae.safetensors");
-    f->vae_config = join(dir, "vae/config.json"), f->clip_dir = join(dir, "text_encoder"), f->t5_dir = join(dir, "text_encoder_2");
+    f->vae_config = join(dir, "vae/config.json"), f->clip_dir = join(dir, "text_encoder");
+    f->t5_dir = params->t5 ? strdup(params->t5) : join(dir, "text_encoder_2");
     loam_status st = LOAM_OK;
     if (!f->dit_path) {
         char *diffusers = join(dir, "transformer/diffusion_pytorch_model.safetensors.index.json");

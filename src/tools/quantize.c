@@ -18,6 +18,7 @@
 #include "formats/gguf_write.h"
 #include "formats/json.h"
 #include "formats/weights.h"
+#include "encoders/encoders.h"
 #include "kernels/kernels.h"
 #include "kernels/quants.h"
 #include "tokenizer/tokenizer.h"
@@ -37,6 +38,7 @@ typedef struct {
     int permute_heads;    /* HF q/k: permute rows to interleaved rotary order, heads */
     int round_f16;        /* HF weights pass through f16 as the converter writes them */
     float *owned;         /* computed data (rope_freqs) */
+    int keep_f32;         /* written as F32 whatever the target (T5's relative-position bias) */
 } source;
 
 static int row_is_finite(const float *row, uint64_t n) {
@@ -394,6 +396,74 @@ static loam_status flux_sources(const loam_weight_store *ws, const char *in_path
     return LOAM_OK;
 }
 
+/* ---- T5's encoder (text_encoder_2/ of FLUX.1): llama.cpp's t5encoder names
+ * and metadata, as the GGUF copies people share; the relative-position
+ * bias stays F32 (loam reads it as floats) */
+
+static loam_status t5_sources(const char *dir, const loam_weight_store *ws, gguf_writer *w, const loam_quant_target *tt, source_list *out,
+                              loam_error *err) {
+    char *cfg = loam_path_join(dir, "config.json");
+    cJSON *j = NULL;
+    int64_t D = 0, F = 0, kv = 0, L = 0, H = 0, nb = 32;
+    double eps = 1e-6;
+    loam_status st = cfg ? loam_json_load(cfg, &j, err) : loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    if (!st) st = loam_json_int(j, "d_model", 1, 0, &D, cfg, err);
+    if (!st) st = loam_json_int(j, "d_ff", 1, 0, &F, cfg, err);
+    if (!st) st = loam_json_int(j, "d_kv", 1, 0, &kv, cfg, err);
+    if (!st) st = loam_json_int(j, "num_layers", 1, 0, &L, cfg, err);
+    if (!st) st = loam_json_int(j, "num_heads", 1, 0, &H, cfg, err);
+    if (!st) st = loam_json_int(j, "relative_attention_num_buckets", 0, 32, &nb, cfg, err);
+    if (!st) st = loam_json_float(j, "layer_norm_epsilon", 0, 1e-6, &eps, cfg, err);
+    cJSON_Delete(j);
+    free(cfg);
+    if (st) return st;
+    gguf_w_str(w, "general.architecture", "t5encoder");
+    gguf_w_str(w, "general.name", "T5 encoder");
+    gguf_w_u32(w, "t5encoder.context_length", 512);
+    gguf_w_u32(w, "t5encoder.embedding_length", (uint32_t)D);
+    gguf_w_u32(w, "t5encoder.feed_forward_length", (uint32_t)F);
+    gguf_w_u32(w, "t5encoder.block_count", (uint32_t)L);
+    gguf_w_u32(w, "t5encoder.attention.head_count", (uint32_t)H);
+    gguf_w_u32(w, "t5encoder.attention.key_length", (uint32_t)kv);
+    gguf_w_u32(w, "t5encoder.attention.value_length", (uint32_t)kv);
+    gguf_w_f32(w, "t5encoder.attention.layer_norm_epsilon", (float)eps);
+    gguf_w_u32(w, "t5encoder.attention.relative_buckets_count", (uint32_t)nb);
+    gguf_w_u32(w, "general.quantization_version", 2);
+    gguf_w_u32(w, "general.file_type", (uint32_t)tt->ftype);
+    for (int fi = 0; fi < ws->n_files; fi++)
+        for (int i = 0; i < ws->files[fi].n_tensors; i++) {
+            const loam_tensor *t = &ws->files[fi].tensors[i];
+            char name[128];
+            const char *g = enc_t5_gguf_name(t->name, name, sizeof name);
+            if (!strncmp(g, "decoder.", 8) || !strcmp(g, "lm_head.weight") || !strcmp(t->name, "encoder.embed_tokens.weight")) continue;
+            if ((t->type != LOAM_T_F32 && t->type != LOAM_T_F16 && t->type != LOAM_T_BF16) || t->n_dims < 1 || t->n_dims > 2 ||
+                strlen(g) >= sizeof out->src->name)
+                return loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tensor \"%s\" (%s) cannot be converted", dir, t->name, loam_type_name(t->type));
+            source *x = add_source(out);
+            if (!x) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+            snprintf(x->name, sizeof x->name, "%s", g);
+            x->n_dims = t->n_dims;
+            for (int d = 0; d < t->n_dims; d++) x->ne[d] = (uint64_t)t->shape[t->n_dims - 1 - d];
+            x->src_type = t->type, x->data = t->data;
+            x->keep_f32 = strstr(g, "attn_rel_b") != NULL;
+        }
+    qsort(out->src, (size_t)out->n, sizeof *out->src, cmp_tensor_order);
+    return LOAM_OK;
+}
+
+/* A folder whose config.json says model_type t5. */
+static int is_t5_folder(const char *dir) {
+    char *cfg = loam_path_join(dir, "config.json");
+    cJSON *j = NULL;
+    loam_error e;
+    const char *mt = NULL;
+    int yes = cfg && loam_file_exists(cfg) && !loam_json_load(cfg, &j, &e) && !loam_json_string(j, "model_type", 0, "", &mt, cfg, &e) &&
+              !strcmp(mt, "t5");
+    cJSON_Delete(j);
+    free(cfg);
+    return yes;
+}
+
 loam_status loam_quantize(const char *in_path, const char *out_path, const char *type, loam_progress_fn progress, void *user,
                           loam_error *err) {
     const loam_quant_target *tt = loam_quant_target_find(type, 0);
@@ -416,6 +486,10 @@ loam_status loam_quantize(const char *in_path, const char *out_path, const char 
         uint64_t al;
         if (!st && gguf_get_str(&g, "general.architecture", &a, &al) && al < sizeof arch) snprintf(arch, sizeof arch, "%.*s", (int)al, a);
         if (!st) st = gguf_sources(&g, w, tt, &list, err);
+    } else if (!st && is_t5_folder(in_path)) {
+        snprintf(arch, sizeof arch, "t5encoder");
+        st = loam_weights_open_dir(&ws, in_path, err);
+        if (!st) st = t5_sources(in_path, &ws, w, tt, &list, err);
     } else if (!st && from_flux) {
         snprintf(arch, sizeof arch, "flux");
         st = loam_weights_open_file(&ws, in_path, err);
@@ -442,7 +516,7 @@ loam_status loam_quantize(const char *in_path, const char *out_path, const char 
     uint64_t max_row = 1;
     for (int i = 0; !st && i < list.n; i++) {
         source *x = &list.src[i];
-        loam_type t = loam_quant_tensor_type(tt, x->name, x->n_dims, (int64_t)x->ne[0], n_layers, has_output, arch);
+        loam_type t = x->keep_f32 ? LOAM_T_F32 : loam_quant_tensor_type(tt, x->name, x->n_dims, (int64_t)x->ne[0], n_layers, has_output, arch);
         if (t == LOAM_T_COUNT) t = from_gguf ? x->src_type : LOAM_T_F32; /* unchanged; the converter writes 1-D tensors as F32 */
         if (t == LOAM_T_COUNT && from_gguf) st = loam_fail(err, LOAM_E_UNSUPPORTED, "%s: tensor \"%s\" has a type loam cannot copy", in_path, x->name);
         chosen[i] = t;
