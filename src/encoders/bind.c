@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/mapfile.h"
 #include "encoders/bind.h"
 #include "kernels/kernels.h"
 
@@ -15,7 +16,12 @@ loam_status enc_bind_open(enc_bind *b, const char *path, loam_error *err) {
     struct stat st;
     if (stat(path, &st) != 0) return loam_fail(err, LOAM_E_IO, "%s: cannot open: no such file or folder", path);
     if (n > 5 && !strcmp(path + n - 5, ".gguf")) return loam_weights_open_gguf(&b->ws, path, err);
-    if (S_ISDIR(st.st_mode)) return loam_weights_open_dir(&b->ws, path, err);
+    if (S_ISDIR(st.st_mode)) { /* transformers' model.*, or diffusers' diffusion_pytorch_model.* */
+        char *single = loam_path_join(path, "diffusion_pytorch_model.safetensors"), *index = loam_path_join(path, "diffusion_pytorch_model.safetensors.index.json");
+        int diffusers = (single && loam_file_exists(single)) || (index && loam_file_exists(index));
+        free(single), free(index);
+        return loam_weights_open_dir_named(&b->ws, path, diffusers ? "diffusion_pytorch_model" : "model", err);
+    }
     return loam_weights_open_file(&b->ws, path, err);
 }
 

@@ -1,5 +1,6 @@
 #include "formats/weights.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,18 +82,25 @@ static loam_status open_sharded(loam_weight_store *ws, const char *dir, const ch
 }
 
 loam_status loam_weights_open_dir(loam_weight_store *ws, const char *dir, loam_error *err) {
+    return loam_weights_open_dir_named(ws, dir, "model", err);
+}
+
+loam_status loam_weights_open_dir_named(loam_weight_store *ws, const char *dir, const char *base, loam_error *err) {
     memset(ws, 0, sizeof *ws);
-    char *index_path = loam_path_join(dir, "model.safetensors.index.json");
-    char *single_path = loam_path_join(dir, "model.safetensors");
+    char index_name[128], single_name[128];
+    snprintf(index_name, sizeof index_name, "%s.safetensors.index.json", base);
+    snprintf(single_name, sizeof single_name, "%s.safetensors", base);
+    char *index_path = loam_path_join(dir, index_name);
+    char *single_path = loam_path_join(dir, single_name);
     loam_status st;
     if (!index_path || !single_path) {
         st = loam_fail(err, LOAM_E_NOMEM, "out of memory");
     } else if (loam_file_exists(index_path)) {
         st = open_sharded(ws, dir, index_path, err);
     } else if (loam_file_exists(single_path)) {
-        st = open_one(ws, dir, "model.safetensors", err);
+        st = open_one(ws, dir, single_name, err);
     } else {
-        st = loam_fail(err, LOAM_E_IO, "%s: no model.safetensors or model.safetensors.index.json", dir);
+        st = loam_fail(err, LOAM_E_IO, "%s: no %s or %s", dir, single_name, index_name);
     }
     free(index_path);
     free(single_path);

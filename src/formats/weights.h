@@ -21,6 +21,8 @@ loam_status loam_weights_open_gguf(loam_weight_store *ws, const char *path, loam
 /* One .safetensors file (FLUX's flux1-*.safetensors, ae.safetensors). */
 loam_status loam_weights_open_file(loam_weight_store *ws, const char *path, loam_error *err);
 loam_status loam_weights_open_dir(loam_weight_store *ws, const char *dir, loam_error *err);
+/* The same with another base name than "model" (diffusers' "diffusion_pytorch_model"). */
+loam_status loam_weights_open_dir_named(loam_weight_store *ws, const char *dir, const char *base, loam_error *err);
 void loam_weights_close(loam_weight_store *ws);
 const loam_tensor *loam_weights_find(const loam_weight_store *ws, const char *name);
 

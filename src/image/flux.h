@@ -14,8 +14,16 @@ typedef struct {
     float *b; /* NULL: no bias */
 } flux_lin;
 
+/* One product whose output is several stored matrices side by side: BFL's
+ * fused q|k|v (one part), or diffusers' to_q, to_k, to_v (, proj_mlp). */
 typedef struct {
-    flux_lin mod, qkv, proj, mlp0, mlp2;
+    flux_lin part[4];
+    int n, rows; /* parts, and their output columns together */
+} flux_fused;
+
+typedef struct {
+    flux_lin mod, proj, mlp0, mlp2;
+    flux_fused qkv;
     float *q_norm, *k_norm;
 } flux_stream;
 
@@ -24,17 +32,19 @@ typedef struct {
 } flux_double;
 
 typedef struct {
-    flux_lin mod, linear1, linear2;
+    flux_lin mod, linear2;
+    flux_fused linear1; /* q | k | v | mlp */
     float *q_norm, *k_norm;
 } flux_single;
 
 /* The transformer: hyperparameters from transformer/config.json, weights
- * from the BFL single file. */
+ * from the BFL single file (or a GGUF of it), or from diffusers' folder. */
 typedef struct {
     enc_bind b;
     int in_ch, hidden, heads, head_dim, mlp, vec_in, ctx_in, n_double, n_single, guidance;
     int axes[3];
     double theta;
+    int diffusers; /* diffusers' FluxTransformer2DModel names (its final modulation is (scale, shift)) */
     flux_lin img_in, txt_in, time_in, time_out, vec_in1, vec_out, guid_in, guid_out, final_mod, final_lin;
     flux_double *dbl;
     flux_single *sgl;

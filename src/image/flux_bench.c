@@ -55,7 +55,7 @@ loam_status loam_flux_bench_step(const char *transformer, const char *config, in
     if (!st) {
         out->gop = flux_dit_ops(&d, L, t5_len) * 1e-9;
         out->weight_bytes = d.b.ws.mapped_bytes;
-        const loam_tensor *w = d.n_double ? d.dbl[0].img.qkv.w : d.img_in.w;
+        const loam_tensor *w = d.n_double ? d.dbl[0].img.qkv.part[0].w : d.img_in.w;
         snprintf(out->weight_type, sizeof out->weight_type, "%s", loam_type_short(w->type));
         out->image_tokens = L, out->text_tokens = t5_len;
     }

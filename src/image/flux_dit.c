@@ -65,9 +65,49 @@ static loam_status read_gguf_config(flux_dit *d, loam_error *err) {
     return LOAM_OK;
 }
 
+/* BFL's name of a part -> diffusers' (FluxTransformer2DModel); %d is the block */
+static const char *const DIFFUSERS_NAMES[][2] = {
+    {"img_in", "x_embedder"},
+    {"txt_in", "context_embedder"},
+    {"time_in.in_layer", "time_text_embed.timestep_embedder.linear_1"},
+    {"time_in.out_layer", "time_text_embed.timestep_embedder.linear_2"},
+    {"guidance_in.in_layer", "time_text_embed.guidance_embedder.linear_1"},
+    {"guidance_in.out_layer", "time_text_embed.guidance_embedder.linear_2"},
+    {"vector_in.in_layer", "time_text_embed.text_embedder.linear_1"},
+    {"vector_in.out_layer", "time_text_embed.text_embedder.linear_2"},
+    {"final_layer.adaLN_modulation.1", "norm_out.linear"},
+    {"final_layer.linear", "proj_out"},
+    {"double_blocks.%d.img_mod.lin", "transformer_blocks.%d.norm1.linear"},
+    {"double_blocks.%d.txt_mod.lin", "transformer_blocks.%d.norm1_context.linear"},
+    {"double_blocks.%d.img_attn.proj", "transformer_blocks.%d.attn.to_out.0"},
+    {"double_blocks.%d.txt_attn.proj", "transformer_blocks.%d.attn.to_add_out"},
+    {"double_blocks.%d.img_mlp.0", "transformer_blocks.%d.ff.net.0.proj"},
+    {"double_blocks.%d.img_mlp.2", "transformer_blocks.%d.ff.net.2"},
+    {"double_blocks.%d.txt_mlp.0", "transformer_blocks.%d.ff_context.net.0.proj"},
+    {"double_blocks.%d.txt_mlp.2", "transformer_blocks.%d.ff_context.net.2"},
+    {"double_blocks.%d.img_attn.norm.query_norm.scale", "transformer_blocks.%d.attn.norm_q.weight"},
+    {"double_blocks.%d.img_attn.norm.key_norm.scale", "transformer_blocks.%d.attn.norm_k.weight"},
+    {"double_blocks.%d.txt_attn.norm.query_norm.scale", "transformer_blocks.%d.attn.norm_added_q.weight"},
+    {"double_blocks.%d.txt_attn.norm.key_norm.scale", "transformer_blocks.%d.attn.norm_added_k.weight"},
+    {"single_blocks.%d.modulation.lin", "single_transformer_blocks.%d.norm.linear"},
+    {"single_blocks.%d.linear2", "single_transformer_blocks.%d.proj_out"},
+    {"single_blocks.%d.norm.query_norm.scale", "single_transformer_blocks.%d.attn.norm_q.weight"},
+    {"single_blocks.%d.norm.key_norm.scale", "single_transformer_blocks.%d.attn.norm_k.weight"},
+};
+
+/* The file's name for BFL's `bfl` (block i where it has %d). */
+static const char *name_of(const flux_dit *d, const char *bfl, int i, char *out, size_t n) {
+    const char *pat = bfl;
+    for (size_t k = 0; d->diffusers && k < sizeof DIFFUSERS_NAMES / sizeof *DIFFUSERS_NAMES; k++)
+        if (!strcmp(DIFFUSERS_NAMES[k][0], bfl)) pat = DIFFUSERS_NAMES[k][1];
+    snprintf(out, n, pat, i);
+    return out;
+}
+
 /* name.weight [rows, cols] and name.bias [rows] (the bias only when asked or present) */
-static loam_status lin(flux_dit *d, const char *name, int64_t rows, int64_t cols, int bias, flux_lin *out, loam_error *err) {
-    char n[200];
+static loam_status lin_at(flux_dit *d, const char *bfl, int block, int64_t rows, int64_t cols, int bias, flux_lin *out, loam_error *err) {
+    char n[200], name[160];
+    name_of(d, bfl, block, name, sizeof name);
     snprintf(n, sizeof n, "%s.weight", name);
     loam_status st = enc_linear(&d->b, n, rows, cols, &out->w, err);
     snprintf(n, sizeof n, "%s.bias", name);
@@ -76,41 +116,74 @@ static loam_status lin(flux_dit *d, const char *name, int64_t rows, int64_t cols
     return st;
 }
 
-static loam_status bind_qk_norm(flux_dit *d, const char *pre, float **q, float **k, loam_error *err) {
-    char n[200];
-    snprintf(n, sizeof n, "%s.query_norm.scale", pre);
-    loam_status st = enc_floats(&d->b, n, d->head_dim, q, err);
-    snprintf(n, sizeof n, "%s.key_norm.scale", pre);
-    return st ? st : enc_floats(&d->b, n, d->head_dim, k, err);
+static loam_status lin(flux_dit *d, const char *name, int64_t rows, int64_t cols, int bias, flux_lin *out, loam_error *err) {
+    return lin_at(d, name, 0, rows, cols, bias, out, err);
+}
+
+/* pre (a BFL pattern) + ".query_norm.scale" / ".key_norm.scale" */
+static loam_status bind_qk_norm(flux_dit *d, const char *pre, int block, float **q, float **k, loam_error *err) {
+    char p[160], n[200];
+    snprintf(p, sizeof p, "%s.query_norm.scale", pre);
+    loam_status st = enc_floats(&d->b, name_of(d, p, block, n, sizeof n), d->head_dim, q, err);
+    snprintf(p, sizeof p, "%s.key_norm.scale", pre);
+    return st ? st : enc_floats(&d->b, name_of(d, p, block, n, sizeof n), d->head_dim, k, err);
+}
+
+/* A fused product: BFL's one matrix `bfl` of `rows`, or diffusers' parts
+ * (each "…%d…" with its rows), side by side in that order. */
+static loam_status fused(flux_dit *d, const char *bfl, int block, int64_t rows, const char *const *parts, const int64_t *part_rows, int n_parts,
+                         int64_t cols, flux_fused *out, loam_error *err) {
+    out->rows = (int)rows;
+    if (!d->diffusers) return out->n = 1, lin_at(d, bfl, block, rows, cols, 0, &out->part[0], err);
+    loam_status st = LOAM_OK;
+    out->n = n_parts;
+    for (int i = 0; !st && i < n_parts; i++) {
+        char n[200], w[220];
+        snprintf(n, sizeof n, parts[i], block);
+        snprintf(w, sizeof w, "%s.weight", n);
+        st = enc_linear(&d->b, w, part_rows[i], cols, &out->part[i].w, err);
+        snprintf(w, sizeof w, "%s.bias", n);
+        out->part[i].b = NULL;
+        if (!st && enc_has(&d->b, w)) st = enc_floats(&d->b, w, part_rows[i], &out->part[i].b, err);
+    }
+    return st;
 }
 
 static loam_status bind_stream(flux_dit *d, int i, const char *which, flux_stream *s, loam_error *err) {
     char p[160];
     int64_t H = d->hidden;
-#define NM(part) (snprintf(p, sizeof p, "double_blocks.%d.%s_%s", i, which, part), p)
-    loam_status st = lin(d, NM("mod.lin"), 6 * H, H, 1, &s->mod, err);
-    if (!st) st = lin(d, NM("attn.qkv"), 3 * H, H, 0, &s->qkv, err);
-    if (!st) st = lin(d, NM("attn.proj"), H, H, 1, &s->proj, err);
-    if (!st) st = bind_qk_norm(d, NM("attn.norm"), &s->q_norm, &s->k_norm, err);
+    int img = !strcmp(which, "img");
+#define NM(part) (snprintf(p, sizeof p, "double_blocks.%%d.%s_%s", which, part), p)
+    loam_status st = lin_at(d, NM("mod.lin"), i, 6 * H, H, 1, &s->mod, err);
+    static const char *const img_qkv[] = {"transformer_blocks.%d.attn.to_q", "transformer_blocks.%d.attn.to_k", "transformer_blocks.%d.attn.to_v"};
+    static const char *const txt_qkv[] = {"transformer_blocks.%d.attn.add_q_proj", "transformer_blocks.%d.attn.add_k_proj",
+                                          "transformer_blocks.%d.attn.add_v_proj"};
+    const int64_t thirds[] = {H, H, H};
+    if (!st) st = fused(d, NM("attn.qkv"), i, 3 * H, img ? img_qkv : txt_qkv, thirds, 3, H, &s->qkv, err);
+    if (!st) st = lin_at(d, NM("attn.proj"), i, H, H, 1, &s->proj, err);
+    if (!st) st = bind_qk_norm(d, NM("attn.norm"), i, &s->q_norm, &s->k_norm, err);
     /* the MLP width from the file (mlp_ratio 4 in both published models) */
-    const loam_tensor *m0 = st ? NULL : loam_weights_find(&d->b.ws, NM("mlp.0.weight"));
-    if (!st && !m0) st = loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" is missing", d->b.path, p);
+    char n[200], w[220];
+    snprintf(w, sizeof w, "%s.weight", name_of(d, NM("mlp.0"), i, n, sizeof n));
+    const loam_tensor *m0 = st ? NULL : loam_weights_find(&d->b.ws, w);
+    if (!st && !m0) st = loam_fail(err, LOAM_E_FORMAT, "%s: tensor \"%s\" is missing", d->b.path, w);
     if (!st && !d->mlp) d->mlp = (int)(m0->shape[0] > 0 && m0->shape[0] < (1 << 20) ? m0->shape[0] : 0);
-    if (!st) st = lin(d, NM("mlp.0"), d->mlp, H, 1, &s->mlp0, err);
-    if (!st) st = lin(d, NM("mlp.2"), H, d->mlp, 1, &s->mlp2, err);
+    if (!st) st = lin_at(d, NM("mlp.0"), i, d->mlp, H, 1, &s->mlp0, err);
+    if (!st) st = lin_at(d, NM("mlp.2"), i, H, d->mlp, 1, &s->mlp2, err);
 #undef NM
     return st;
 }
 
 static loam_status bind_single(flux_dit *d, int i, flux_single *s, loam_error *err) {
-    char p[160];
     int64_t H = d->hidden;
-#define NM(part) (snprintf(p, sizeof p, "single_blocks.%d.%s", i, part), p)
-    loam_status st = lin(d, NM("modulation.lin"), 3 * H, H, 1, &s->mod, err);
-    if (!st) st = lin(d, NM("linear1"), 3 * H + d->mlp, H, 1, &s->linear1, err);
-    if (!st) st = lin(d, NM("linear2"), H, H + d->mlp, 1, &s->linear2, err);
-    if (!st) st = bind_qk_norm(d, NM("norm"), &s->q_norm, &s->k_norm, err);
-#undef NM
+    loam_status st = lin_at(d, "single_blocks.%d.modulation.lin", i, 3 * H, H, 1, &s->mod, err);
+    static const char *const parts[] = {"single_transformer_blocks.%d.attn.to_q", "single_transformer_blocks.%d.attn.to_k",
+                                        "single_transformer_blocks.%d.attn.to_v", "single_transformer_blocks.%d.proj_mlp"};
+    const int64_t rows[] = {H, H, H, d->mlp};
+    if (!st) st = fused(d, "single_blocks.%d.linear1", i, 3 * H + d->mlp, parts, rows, 4, H, &s->linear1, err);
+    if (!st && !d->diffusers && !s->linear1.part[0].b) st = loam_fail(err, LOAM_E_FORMAT, "%s: single_blocks.%d.linear1.bias is missing", d->b.path, i);
+    if (!st) st = lin_at(d, "single_blocks.%d.linear2", i, H, H + d->mlp, 1, &s->linear2, err);
+    if (!st) st = bind_qk_norm(d, "single_blocks.%d.norm", i, &s->q_norm, &s->k_norm, err);
     return st;
 }
 
@@ -121,6 +194,7 @@ loam_status flux_dit_open(flux_dit *d, const char *weights, const char *config, 
     if (!st && !config)
         st = d->b.ws.gguf ? read_gguf_config(d, err) : loam_fail(err, LOAM_E_ARG, "%s: a transformer without transformer/config.json must be a GGUF with flux.* metadata", weights);
     int64_t H = d->hidden;
+    d->diffusers = !st && enc_has(&d->b, "x_embedder.weight");
     if (!st) st = lin(d, "img_in", H, d->in_ch, 1, &d->img_in, err);
     if (!st) st = lin(d, "txt_in", H, d->ctx_in, 1, &d->txt_in, err);
     if (!st) st = lin(d, "time_in.in_layer", H, 256, 1, &d->time_in, err);
@@ -173,6 +247,15 @@ static void modulation(loam_nn *nn, const flux_lin *m, const float *vec, int H, 
     memcpy(tmp, vec, sizeof(float) * (size_t)H);
     nn_silu(tmp, (size_t)H);
     nn_linear(nn, tmp, 1, m->w, m->b, mod);
+}
+
+/* y[T, f->rows] = x · [the parts side by side]ᵀ (+ their biases) */
+static void fused_linear(loam_nn *nn, const flux_fused *f, const float *x, int T, float *y) {
+    int at = 0;
+    for (int i = 0; i < f->n; i++) {
+        nn_linear_to(nn, x, T, f->part[i].w, f->part[i].b, y + at, f->rows);
+        at += (int)f->part[i].w->shape[0];
+    }
 }
 
 /* y[T, C] = (1 + scale) · LN(x) + shift  (LayerNorm without affine, eps 1e-6) */
@@ -249,10 +332,10 @@ static void double_block(const flux_dit *d, loam_nn *nn, const flux_double *blk,
     modulation(nn, &blk->img.mod, vec, H, w->tmp, mi);
     modulation(nn, &blk->txt.mod, vec, H, w->tmp, mt);
     modulate(txt, T, H, mt, mt + H, w->a);
-    nn_linear(nn, w->a, T, blk->txt.qkv.w, blk->txt.qkv.b, w->b);
+    fused_linear(nn, &blk->txt.qkv, w->a, T, w->b);
     split_qkv(w->b, T, H, 3 * H, d->head_dim, blk->txt.q_norm, blk->txt.k_norm, w->q, w->k, w->v, 0);
     modulate(img, L, H, mi, mi + H, w->a);
-    nn_linear(nn, w->a, L, blk->img.qkv.w, blk->img.qkv.b, w->b);
+    fused_linear(nn, &blk->img.qkv, w->a, L, w->b);
     split_qkv(w->b, L, H, 3 * H, d->head_dim, blk->img.q_norm, blk->img.k_norm, w->q, w->k, w->v, T);
     joint_attention(d, nn, w, T + L);
     nn_linear(nn, w->att, T, blk->txt.proj.w, blk->txt.proj.b, w->a);
@@ -269,7 +352,7 @@ static void single_block(const flux_dit *d, loam_nn *nn, const flux_single *blk,
     int H = d->hidden, M = d->mlp, W1 = 3 * H + M;
     modulation(nn, &blk->mod, vec, H, w->tmp, w->mod);
     modulate(x, N, H, w->mod, w->mod + H, w->a);
-    nn_linear(nn, w->a, N, blk->linear1.w, blk->linear1.b, w->b);
+    fused_linear(nn, &blk->linear1, w->a, N, w->b);
     split_qkv(w->b, N, H, W1, d->head_dim, blk->q_norm, blk->k_norm, w->q, w->k, w->v, 0);
     joint_attention(d, nn, w, N);
     /* a[N, H + M] = [att | gelu(mlp)] */
@@ -332,9 +415,10 @@ loam_status flux_dit_forward(flux_dit *d, loam_nn *nn, const float *x, const int
     rope_tables(d, img_pos, T, L, w.cos_t, w.sin_t);
     for (int i = 0; i < d->n_double; i++) double_block(d, nn, &d->dbl[i], tx, T, im, L, vec, &w);
     for (int i = 0; i < d->n_single; i++) single_block(d, nn, &d->sgl[i], seq, N, vec, &w);
-    /* v[L, in_ch] = linear((1 + scale) LN(img) + shift), (shift, scale) in that order */
+    /* v[L, in_ch] = linear((1 + scale) LN(img) + shift): BFL's modulation is
+     * (shift, scale), diffusers' (scale, shift) */
     modulation(nn, &d->final_mod, vec, H, w.tmp, w.mod);
-    modulate(im, L, H, w.mod, w.mod + H, w.a);
+    modulate(im, L, H, w.mod + (d->diffusers ? H : 0), w.mod + (d->diffusers ? 0 : H), w.a);
     nn_linear(nn, w.a, L, d->final_lin.w, d->final_lin.b, v);
     work_free(&w);
     free(seq), free(vec);

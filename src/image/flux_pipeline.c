@@ -102,15 +102,15 @@ loam_status loam_flux_open(const char *dir, const loam_flux_open_params *params,
     f->vae_config = join(dir, "vae/config.json"), f->clip_dir = join(dir, "text_encoder");
     f->t5_dir = params->t5 ? strdup(params->t5) : join(dir, "text_encoder_2");
     loam_status st = LOAM_OK;
-    if (!f->dit_path) {
-        char *diffusers = join(dir, "transformer/diffusion_pytorch_model.safetensors.index.json");
-        int has = diffusers && loam_file_exists(diffusers);
-        free(diffusers);
-        st = has ? loam_fail(err, LOAM_E_UNSUPPORTED, "%s: only the diffusers copy of the transformer is here; loam reads BFL's flux1-*.safetensors", dir)
-                 : loam_fail(err, LOAM_E_IO, "%s: no flux1-*.safetensors (the FLUX.1 transformer)", dir);
+    if (!f->dit_path) { /* else diffusers' copy of the transformer, in transformer/ */
+        char *one = join(dir, "transformer/diffusion_pytorch_model.safetensors"), *index = join(dir, "transformer/diffusion_pytorch_model.safetensors.index.json");
+        if ((one && loam_file_exists(one)) || (index && loam_file_exists(index))) f->dit_path = join(dir, "transformer");
+        free(one), free(index);
+        if (!f->dit_path) st = loam_fail(err, LOAM_E_IO, "%s: no flux1-*.safetensors and no transformer/diffusion_pytorch_model.safetensors (the FLUX.1 transformer)", dir);
     }
-    const char *need[] = {f->dit_path, f->dit_config, f->ae_path, f->vae_config};
-    for (int i = 0; !st && i < 4; i++)
+    /* a transformer file given by the caller must exist; the folder's were found */
+    const char *need[] = {f->dit_config, f->ae_path, f->vae_config, params->transformer};
+    for (int i = 0; !st && i < (params->transformer ? 4 : 3); i++)
         if (!need[i] || !loam_file_exists(need[i])) st = loam_fail(err, LOAM_E_IO, "%s: missing", need[i] ? need[i] : dir);
     const loam_kernels *kern = NULL;
     f->n_threads = params->n_threads > 0 ? params->n_threads : loam_physical_cores();

@@ -21,17 +21,18 @@ typedef struct {
     int T, K, N, chunk;
     const loam_tensor *w;
     float *y;
+    int ldy; /* row stride of y (N, or wider: a slice of a wider output) */
 } linear_job;
 
 static void linear_task(void *arg, int task, int thread) {
     (void)thread;
     const linear_job *j = arg;
     int n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
-    if (j->xq && j->caches) j->kernels->gemm_q8(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
-    else if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
-    else if (j->gemm_f) j->kernels->gemm_f(j->caches, j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
-    else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->N);
-    else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->N);
+    if (j->xq && j->caches) j->kernels->gemm_q8(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
+    else if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
+    else if (j->gemm_f) j->kernels->gemm_f(j->caches, j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
+    else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->ldy);
+    else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
 }
 
 typedef struct {
@@ -72,12 +73,16 @@ static void convert_activations(loam_nn *nn, convert_job *q) {
 }
 
 void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y) {
+    nn_linear_to(nn, x, T, w, b, y, (int)w->shape[0]);
+}
+
+void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y, int ldy) {
     if (nn->status) return;
     int N = (int)w->shape[0], K = (int)w->shape[1];
     int threads = loam_pool_size(nn->pool);
     int chunk = (N + threads * 4 - 1) / (threads * 4); /* 4 tasks per thread balance uneven progress */
     chunk = chunk < 16 ? 16 : (chunk + 3) & ~3;
-    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, chunk, w, y};
+    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, chunk, w, y, ldy};
     if (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K)) {
         /* quantized weights: activations to int8 blocks once, then integer products */
         void *buf = nn->xq;
@@ -112,7 +117,7 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
     }
     if (b)
         for (int t = 0; t < T; t++)
-            for (int n = 0; n < N; n++) y[(size_t)t * N + n] += b[n];
+            for (int n = 0; n < N; n++) y[(size_t)t * ldy + n] += b[n];
 }
 
 int nn_conv1d_out_len(int T_in, int k, int stride, int pad) {

@@ -58,6 +58,9 @@ int nn_threads(const loam_nn *nn);
  * activations quantized to int8 blocks (or, with quant_exact, dequantized
  * in f32). Split over the pool by output columns. */
 void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y);
+/* The same into a slice of a wider output: row t at y + t · ldy (ldy >= N),
+ * e.g. separately stored q, k, v side by side as one fused q|k|v would be. */
+void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y, int ldy);
 
 /* y[T_out, C_out] = conv1d(x[T_in, C_in]) with W[C_out, C_in, k] (+ b[C_out]),
  * zero padding `pad` on both ends, stride `stride`:

@@ -155,8 +155,10 @@ static void test_imagine_gguf(void);
 static void test_imagine_bad_folders(void);
 static void test_imagine_init(void);
 static void test_imagine_t5_gguf(void);
+static void test_imagine_diffusers(void);
 
 void register_imagine_tests(void) {
+    test_add("imagine: diffusers' transformer folder (split q/k/v, its final modulation order) within the goldens", test_imagine_diffusers);
     test_add("imagine: T5 as a GGUF of loam quantize (llama.cpp's t5encoder names; F16 within the goldens, Q8_0 within its bound)",
              test_imagine_t5_gguf);
     test_add("imagine: image-to-image (strength 1 = text-to-image, 0.5 another image, the same each run; the encoder; a bad --init)", test_imagine_init);
@@ -323,6 +325,121 @@ static void test_imagine_t5_gguf(void) {
             printf("    T5 %s GGUF: %s %.3g (bound %.3g)\n", types[t], names[k], d, tol);
             CHECK(d >= 0 && d <= tol, "T5 %s: %s %g over %g", types[t], names[k], d, tol);
         }
+    }
+    golden_close(&g);
+}
+
+/* ---- diffusers' copy of the transformer, made from the BFL file */
+
+typedef struct {
+    loam_named_tensor t[512];
+    char names[512][112];
+    void *owned[64];
+    int n, n_owned;
+} dtensors;
+
+static void dput(dtensors *d, const char *name, const loam_tensor *src, int64_t row0, int64_t rows) {
+    if (d->n >= 512) return;
+    snprintf(d->names[d->n], sizeof d->names[0], "%s", name);
+    loam_named_tensor *t = &d->t[d->n++];
+    int64_t cols = src->n_dims == 2 ? src->shape[1] : 1;
+    size_t es = loam_type_size(src->type);
+    *t = (loam_named_tensor){d->names[d->n - 1], (loam_dtype)src->type, src->n_dims, {rows, cols}, (const uint8_t *)src->data + (size_t)(row0 * cols) * es};
+    if (src->n_dims == 1) t->shape[1] = 0;
+}
+
+/* BFL name -> diffusers', with fused q|k|v(|mlp) split and the final (shift, scale) swapped */
+static int to_diffusers(const char *bfl_path, const char *out_path, int H, int M) {
+    loam_st_file f;
+    loam_error err;
+    if (loam_st_open(&f, bfl_path, &err)) return 0;
+    dtensors *d = calloc(1, sizeof *d);
+    char n[160];
+    int i;
+    for (int k = 0; k < f.n_tensors; k++) {
+        const loam_tensor *t = &f.tensors[k];
+        const char *nm = t->name, *suf = strrchr(nm, '.') + 1; /* weight, bias, scale */
+        static const char *const simple[][2] = {{"img_in", "x_embedder"}, {"txt_in", "context_embedder"},
+            {"time_in.in_layer", "time_text_embed.timestep_embedder.linear_1"}, {"time_in.out_layer", "time_text_embed.timestep_embedder.linear_2"},
+            {"guidance_in.in_layer", "time_text_embed.guidance_embedder.linear_1"}, {"guidance_in.out_layer", "time_text_embed.guidance_embedder.linear_2"},
+            {"vector_in.in_layer", "time_text_embed.text_embedder.linear_1"}, {"vector_in.out_layer", "time_text_embed.text_embedder.linear_2"},
+            {"final_layer.linear", "proj_out"}};
+        int done = 0;
+        for (size_t s = 0; s < sizeof simple / sizeof *simple && !done; s++)
+            if (!strncmp(nm, simple[s][0], strlen(simple[s][0])) && nm[strlen(simple[s][0])] == '.')
+                snprintf(n, sizeof n, "%s.%s", simple[s][1], suf), dput(d, n, t, 0, t->shape[0]), done = 1;
+        if (done) continue;
+        if (!strncmp(nm, "final_layer.adaLN_modulation.1.", 31)) { /* rows [shift; scale] -> [scale; shift] */
+            size_t es = loam_type_size(t->type), cols = t->n_dims == 2 ? (size_t)t->shape[1] : 1, half = (size_t)H * cols * es;
+            uint8_t *sw = malloc(2 * half);
+            memcpy(sw, (const uint8_t *)t->data + half, half), memcpy(sw + half, t->data, half);
+            d->owned[d->n_owned++] = sw;
+            snprintf(n, sizeof n, "norm_out.linear.%s", suf), dput(d, n, t, 0, t->shape[0]);
+            d->t[d->n - 1].data = sw;
+            continue;
+        }
+        char which[8], part[96];
+        if (sscanf(nm, "double_blocks.%d.%3[a-z]_%95s", &i, which, part) == 3) {
+            int img = !strcmp(which, "img");
+            const char *tb = "transformer_blocks";
+            if (!strncmp(part, "attn.qkv.", 9)) {
+                const char *q[] = {"to_q", "to_k", "to_v"}, *a[] = {"add_q_proj", "add_k_proj", "add_v_proj"};
+                for (int p = 0; p < 3; p++) snprintf(n, sizeof n, "%s.%d.attn.%s.%s", tb, i, img ? q[p] : a[p], suf), dput(d, n, t, (int64_t)p * H, H);
+                continue;
+            }
+            const char *map = !strncmp(part, "mod.lin.", 8) ? (img ? "norm1.linear" : "norm1_context.linear")
+                            : !strncmp(part, "attn.proj.", 10) ? (img ? "attn.to_out.0" : "attn.to_add_out")
+                            : !strncmp(part, "mlp.0.", 6) ? (img ? "ff.net.0.proj" : "ff_context.net.0.proj")
+                            : !strncmp(part, "mlp.2.", 6) ? (img ? "ff.net.2" : "ff_context.net.2")
+                            : !strncmp(part, "attn.norm.query_norm", 20) ? (img ? "attn.norm_q" : "attn.norm_added_q")
+                            : !strncmp(part, "attn.norm.key_norm", 18) ? (img ? "attn.norm_k" : "attn.norm_added_k") : NULL;
+            if (!map) continue;
+            snprintf(n, sizeof n, "%s.%d.%s.%s", tb, i, map, !strcmp(suf, "scale") ? "weight" : suf), dput(d, n, t, 0, t->shape[0]);
+            continue;
+        }
+        if (sscanf(nm, "single_blocks.%d.%95s", &i, part) == 2) {
+            const char *sb = "single_transformer_blocks";
+            if (!strncmp(part, "linear1.", 8)) {
+                const char *q[] = {"attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"};
+                for (int p = 0; p < 4; p++) snprintf(n, sizeof n, "%s.%d.%s.%s", sb, i, q[p], suf), dput(d, n, t, (int64_t)p * H, p < 3 ? H : M);
+                continue;
+            }
+            const char *map = !strncmp(part, "linear2.", 8) ? "proj_out" : !strncmp(part, "modulation.lin.", 15) ? "norm.linear"
+                            : !strncmp(part, "norm.query_norm", 15) ? "attn.norm_q" : !strncmp(part, "norm.key_norm", 13) ? "attn.norm_k" : NULL;
+            if (map) snprintf(n, sizeof n, "%s.%d.%s.%s", sb, i, map, !strcmp(suf, "scale") ? "weight" : suf), dput(d, n, t, 0, t->shape[0]);
+        }
+    }
+    int ok = loam_write_safetensors(out_path, d->t, d->n, &err) == LOAM_OK;
+    for (int k = 0; k < d->n_owned; k++) free(d->owned[k]);
+    free(d);
+    loam_st_close(&f);
+    return ok;
+}
+
+/* diffusers' transformer folder (split q/k/v, (scale, shift) final modulation)
+ * gives the BFL file's results: within the goldens of tiny-dev */
+static void test_imagine_diffusers(void) {
+    const char *from = fixture("flux/tiny-dev");
+    char dir[1024], cmd[8192], path[1200], bfl[1200], dump[1200], *text = NULL;
+    snprintf(dir, sizeof dir, "%s/flux-diffusers", temp_dir());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -r %s/* %s/ && chmod -R u+w %s && rm %s/flux1-dev.safetensors", dir, from, dir, dir, dir);
+    CHECK(run_capture(cmd, &text) == 0, "copy: %s", text ? text : "");
+    free(text), text = NULL;
+    snprintf(bfl, sizeof bfl, "%s/flux1-dev.safetensors", from);
+    snprintf(path, sizeof path, "%s/transformer/diffusion_pytorch_model.safetensors", dir);
+    CHECK(to_diffusers(bfl, path, 64, 256), "could not write the diffusers copy");
+    snprintf(dump, sizeof dump, "%s/diffusers.safetensors", temp_dir());
+    snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s/golden.safetensors --steps 6 -q -o %s/x.png --dump %s 2>&1", LOAM_BIN, dir, from, dir, dump);
+    int rc = run_capture(cmd, &text);
+    CHECK(rc == 0, "%s: %s", cmd, text ? text : "");
+    free(text);
+    golden g;
+    CHECK(golden_open(&g, from), "goldens");
+    const char *names[] = {"latent_final", "image"};
+    for (int k = 0; g.ok && k < 2; k++) {
+        double d = dump_diff(dump, &g, names[k]), tol = golden_tol(&g, names[k]);
+        printf("    diffusers transformer: %s %.3g (tolerance %.3g)\n", names[k], d, tol);
+        CHECK(d >= 0 && d <= tol, "diffusers transformer: %s %g over %g", names[k], d, tol);
     }
     golden_close(&g);
 }

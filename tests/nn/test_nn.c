@@ -115,6 +115,42 @@ static void test_linear_avx2(void) { check_linear(LOAM_SIMD_AVX2, 0); }
 static void test_linear_avx512(void) { check_linear(LOAM_SIMD_AVX512, 0); }
 static void test_linear_exact(void) { check_linear(LOAM_SIMD_AUTO, 1); }
 
+/* nn_linear_to into a slice of a wider output equals nn_linear (every
+ * kernel path: one row, the blocked products; f32 and int8 activations),
+ * and leaves the rest of the row alone. */
+static void test_linear_to(void) {
+    loam_nn nn;
+    CHECK(open_nn(&nn, LOAM_SIMD_AUTO, 2, 0), "nn_init failed");
+    const int K = 64, N = 96, ld = 150, off = 7;
+    const loam_type types[] = {LOAM_T_F32, LOAM_T_Q8_0};
+    float *wf = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N), *x = malloc(sizeof(float) * 33 * K);
+    uint8_t *wq = malloc((size_t)N * loam_row_bytes(LOAM_T_Q8_0, K));
+    fill(wf, (size_t)N * K, 0.5f), fill(b, N, 1.0f), fill(x, (size_t)33 * K, 1.0f);
+    for (int r = 0; r < N; r++) loam_quantize_row(LOAM_T_Q8_0, wf + (size_t)r * K, K, wq + (size_t)r * loam_row_bytes(LOAM_T_Q8_0, K));
+    for (int ti = 0; ti < 2; ti++) {
+        loam_tensor w = {.name = "w", .type = types[ti], .n_dims = 2, .shape = {N, K}, .data = ti ? (const void *)wq : wf};
+        const int Ts[] = {1, 33};
+        for (int k = 0; k < 2; k++) {
+            int T = Ts[k];
+            float *want = malloc(sizeof(float) * T * N), *got = malloc(sizeof(float) * T * ld);
+            for (int i = 0; i < T * ld; i++) got[i] = -123.0f;
+            nn_linear(&nn, x, T, &w, b, want);
+            nn_linear_to(&nn, x, T, &w, b, got + off, ld);
+            int same = 1, kept = 1;
+            for (int t = 0; t < T; t++)
+                for (int c = 0; c < ld; c++) {
+                    float v = got[(size_t)t * ld + c];
+                    if (c >= off && c < off + N) same &= v == want[(size_t)t * N + c - off];
+                    else kept &= v == -123.0f;
+                }
+            CHECK(same && kept, "%s T=%d: nn_linear_to %s", loam_type_name(types[ti]), T, !same ? "differs from nn_linear" : "wrote outside its slice");
+            free(want), free(got);
+        }
+    }
+    free(wf), free(b), free(x), free(wq);
+    nn_free(&nn);
+}
+
 /* ------------------------------------------------------------- conv2d */
 
 /* channels-last conv2d (im2col in bands, the 1 × 1 shortcut) against the
@@ -627,6 +663,7 @@ void register_nn_tests(void) {
     test_add("nn: linear equals the reference, avx2 kernels", test_linear_avx2);
     test_add("nn: linear equals the reference, avx512 kernels", test_linear_avx512);
     test_add("nn: linear with quant_exact equals float math on the dequantized weights", test_linear_exact);
+    test_add("nn: linear into a slice of a wider output (one row, blocked; f32 and int8) equals linear", test_linear_to);
     test_add("nn: conv1d (im2col through linear) equals the direct sum (strides, padding)", test_conv1d);
     test_add("nn: conv2d (banded im2col through linear, 1 x 1 direct) equals the direct sum; upsample2x", test_conv2d);
     test_add("nn: rms_norm (w, 1 + w) and layer_norm (with/without bias) equal the definition", test_norms);
