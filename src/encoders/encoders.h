@@ -33,6 +33,12 @@ loam_status enc_clip_encode(enc_clip *c, loam_nn *nn, const int32_t *ids, int T,
 loam_status enc_t5_open(const char *dir, enc_t5 **out, loam_error *err);
 void enc_t5_free(enc_t5 *t);
 int enc_t5_dim(const enc_t5 *t);
+/* The hyperparameters as read (for writing them elsewhere: loam quantize). */
+typedef struct {
+    int d_model, d_ff, d_kv, n_layers, n_heads, n_buckets, max_distance, gated;
+    float eps;
+} enc_t5_config;
+void enc_t5_get_config(const enc_t5 *t, enc_t5_config *out);
 /* ids[T] -> hidden[T, D] */
 loam_status enc_t5_encode(enc_t5 *t, loam_nn *nn, const int32_t *ids, int T, float *hidden, loam_error *err);
 /* transformers' T5 tensor name -> llama.cpp's (convert_hf_to_gguf's T5

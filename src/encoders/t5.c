@@ -174,6 +174,10 @@ void enc_t5_free(enc_t5 *t) {
 
 int enc_t5_dim(const enc_t5 *t) { return t->D; }
 
+void enc_t5_get_config(const enc_t5 *t, enc_t5_config *out) {
+    *out = (enc_t5_config){t->D, t->F, t->d_kv, t->n_layers, t->n_heads, t->n_buckets, t->max_distance, t->gated, t->eps};
+}
+
 /* Half the buckets for keys after the query; within each half, exact
  * distances below n/4, then logarithmic up to max_distance (in float, as
  * transformers computes it, truncated). */

@@ -19,6 +19,7 @@
 #include "formats/json.h"
 #include "formats/weights.h"
 #include "encoders/encoders.h"
+#include "image/flux.h"
 #include "kernels/kernels.h"
 #include "kernels/quants.h"
 #include "tokenizer/tokenizer.h"
@@ -330,39 +331,30 @@ static loam_status gguf_sources(const gguf_file *g, gguf_writer *w, const loam_q
  * tensor under its own name, as the GGUF files people share it in carry them */
 
 /* flux.* metadata (as loam synth writes it) from transformer/config.json
- * beside the file, when the folder has it: the GGUF then stands alone. */
-static void flux_metadata(const loam_weight_store *ws, const char *in_path, gguf_writer *w) {
+ * beside the file, read by the transformer's own loader, when the folder
+ * has it: the GGUF then stands alone. */
+static void flux_metadata(const char *in_path, gguf_writer *w) {
     const char *slash = strrchr(in_path, '/');
     char dir[4096], *cfg;
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - in_path) : 1, slash ? in_path : ".");
     if (!(cfg = loam_path_join(dir, "transformer/config.json"))) return;
-    cJSON *j = NULL;
+    flux_dit d;
     loam_error e;
-    int64_t hd = 0, heads = 0, nd = 0, ns = 0, in = 64, ctx = 4096, pooled = 768;
-    int guid = 0, n_axes = 0;
-    int32_t axes[4] = {0};
-    int ok = loam_file_exists(cfg) && !loam_json_load(cfg, &j, &e) && !loam_json_int(j, "attention_head_dim", 1, 0, &hd, cfg, &e) &&
-             !loam_json_int(j, "num_attention_heads", 1, 0, &heads, cfg, &e) && !loam_json_int(j, "num_layers", 1, 0, &nd, cfg, &e) &&
-             !loam_json_int(j, "num_single_layers", 1, 0, &ns, cfg, &e) && !loam_json_int(j, "in_channels", 0, 64, &in, cfg, &e) &&
-             !loam_json_int(j, "joint_attention_dim", 0, 4096, &ctx, cfg, &e) &&
-             !loam_json_int(j, "pooled_projection_dim", 0, 768, &pooled, cfg, &e) &&
-             !loam_json_bool(j, "guidance_embeds", 0, 0, &guid, cfg, &e) &&
-             !loam_json_int_list(j, "axes_dims_rope", axes, 4, &n_axes, cfg, &e) && n_axes == 3;
-    const loam_tensor *mlp = loam_weights_find(ws, "double_blocks.0.img_mlp.0.weight");
-    if (ok) {
-        gguf_w_u32(w, "flux.hidden_size", (uint32_t)(hd * heads));
-        gguf_w_u32(w, "flux.num_heads", (uint32_t)heads);
-        gguf_w_u32(w, "flux.depth", (uint32_t)nd);
-        gguf_w_u32(w, "flux.depth_single_blocks", (uint32_t)ns);
-        gguf_w_u32(w, "flux.in_channels", (uint32_t)in);
-        gguf_w_u32(w, "flux.context_in_dim", (uint32_t)ctx);
-        gguf_w_u32(w, "flux.vec_in_dim", (uint32_t)pooled);
-        gguf_w_f32(w, "flux.mlp_ratio", mlp && hd * heads != 0 ? (float)mlp->shape[0] / (float)(hd * heads) : 4.0f);
+    if (loam_file_exists(cfg) && flux_dit_open(&d, in_path, cfg, &e) == LOAM_OK) {
+        int32_t axes[3] = {d.axes[0], d.axes[1], d.axes[2]};
+        gguf_w_u32(w, "flux.hidden_size", (uint32_t)d.hidden);
+        gguf_w_u32(w, "flux.num_heads", (uint32_t)d.heads);
+        gguf_w_u32(w, "flux.depth", (uint32_t)d.n_double);
+        gguf_w_u32(w, "flux.depth_single_blocks", (uint32_t)d.n_single);
+        gguf_w_u32(w, "flux.in_channels", (uint32_t)d.in_ch);
+        gguf_w_u32(w, "flux.context_in_dim", (uint32_t)d.ctx_in);
+        gguf_w_u32(w, "flux.vec_in_dim", (uint32_t)d.vec_in);
+        gguf_w_f32(w, "flux.mlp_ratio", (float)d.mlp / (float)d.hidden);
         gguf_w_arr_i32(w, "flux.axes_dim", axes, 3);
-        gguf_w_f32(w, "flux.theta", 10000.0f);
-        gguf_w_u32(w, "flux.guidance_embed", (uint32_t)guid);
+        gguf_w_f32(w, "flux.theta", (float)d.theta);
+        gguf_w_u32(w, "flux.guidance_embed", (uint32_t)d.guidance);
+        flux_dit_close(&d);
     }
-    cJSON_Delete(j);
     free(cfg);
 }
 
@@ -377,7 +369,7 @@ static loam_status flux_sources(const loam_weight_store *ws, const char *in_path
     if (dot) *dot = 0;
     gguf_w_str(w, "general.architecture", "flux");
     gguf_w_str(w, "general.name", name);
-    flux_metadata(ws, in_path, w);
+    flux_metadata(in_path, w);
     gguf_w_u32(w, "general.quantization_version", 2);
     gguf_w_u32(w, "general.file_type", (uint32_t)tt->ftype);
     for (int i = 0; i < f->n_tensors; i++) {
@@ -402,21 +394,14 @@ static loam_status flux_sources(const loam_weight_store *ws, const char *in_path
 
 static loam_status t5_sources(const char *dir, const loam_weight_store *ws, gguf_writer *w, const loam_quant_target *tt, source_list *out,
                               loam_error *err) {
-    char *cfg = loam_path_join(dir, "config.json");
-    cJSON *j = NULL;
-    int64_t D = 0, F = 0, kv = 0, L = 0, H = 0, nb = 32;
-    double eps = 1e-6;
-    loam_status st = cfg ? loam_json_load(cfg, &j, err) : loam_fail(err, LOAM_E_NOMEM, "out of memory");
-    if (!st) st = loam_json_int(j, "d_model", 1, 0, &D, cfg, err);
-    if (!st) st = loam_json_int(j, "d_ff", 1, 0, &F, cfg, err);
-    if (!st) st = loam_json_int(j, "d_kv", 1, 0, &kv, cfg, err);
-    if (!st) st = loam_json_int(j, "num_layers", 1, 0, &L, cfg, err);
-    if (!st) st = loam_json_int(j, "num_heads", 1, 0, &H, cfg, err);
-    if (!st) st = loam_json_int(j, "relative_attention_num_buckets", 0, 32, &nb, cfg, err);
-    if (!st) st = loam_json_float(j, "layer_norm_epsilon", 0, 1e-6, &eps, cfg, err);
-    cJSON_Delete(j);
-    free(cfg);
+    enc_t5 *t5 = NULL;
+    loam_status st = enc_t5_open(dir, &t5, err); /* the hyperparameters as the encoder reads and checks them */
     if (st) return st;
+    enc_t5_config c;
+    enc_t5_get_config(t5, &c);
+    enc_t5_free(t5);
+    int64_t D = c.d_model, F = c.d_ff, kv = c.d_kv, L = c.n_layers, H = c.n_heads, nb = c.n_buckets;
+    double eps = c.eps;
     gguf_w_str(w, "general.architecture", "t5encoder");
     gguf_w_str(w, "general.name", "T5 encoder");
     gguf_w_u32(w, "t5encoder.context_length", 512);
