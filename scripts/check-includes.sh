@@ -44,53 +44,51 @@ for f in "${!allowed[@]}"; do
   case "${allowed[$f]}" in *" cli "*|*" server "*) fail "ARCHITECTURE.md lets $f include the CLI or the server";; esac
 done
 
-while IFS= read -r file; do
-  rel=${file#"$ROOT"/}
-  folder=$(echo "$rel" | cut -d/ -f2)
-  n=0
-  while IFS= read -r line; do
-    n=$((n + 1))
-    [[ "$line" =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]] || continue
-    inc=${BASH_REMATCH[1]}
-    case "$inc" in loam.h|loam_tools.h|loam_store.h|loam_speech.h|loam_image.h) continue;; esac
-    if [[ "$inc" != */* ]]; then
-      # a bare name: a file of the same folder
-      [ -f "$(dirname "$file")/$inc" ] || fail "$rel:$n: \"$inc\" is not a file of $(dirname "$rel")"
-      continue
-    fi
-    target=${inc%%/*}
-    # the program starts the server through its one entry point
-    [ "$folder" = cli ] && [ "$inc" = server/server.h ] && continue
-    if [ "$folder" = cli ] || [ "$folder" = server ]; then
-      fail "$rel:$n: \"$inc\": the $folder includes only the public headers (loam.h, loam_tools.h, loam_store.h, loam_speech.h, loam_image.h) and its own"
-      continue
-    fi
-    [ "$target" = "$folder" ] && continue
-    if [[ "$modalities" == *" $folder "* && "$modalities" == *" $target "* ]]; then
-      fail "$rel:$n: \"$inc\": one modality ($folder) never includes another ($target)"
-    elif [[ "${allowed[$folder]:-}" != *" $target "* ]]; then
-      fail "$rel:$n: \"$inc\": $folder may not include $target (ARCHITECTURE.md: $folder may include:${allowed[$folder]:- nothing})"
-    fi
-  done < "$file"
-done < <(find "$ROOT/src" -type f \( -name '*.c' -o -name '*.h' -o -name '*.inc' \) | sort)
+sources() { find "$ROOT/src" -type f \( -name '*.c' -o -name '*.h' -o -name '*.inc' \) | sort; }
 
-# size rules: files, functions (a definition opens at column 0 and closes
-# with a "}" at column 0), and no exit() in the library
-while IFS= read -r file; do
+# Only the #include lines are read by the shell (one grep over the tree):
+# a read loop over every line of src/ took minutes.
+while IFS= read -r hit; do
+  file=${hit%%:*}; rest=${hit#*:}; n=${rest%%:*}; line=${rest#*:}
   rel=${file#"$ROOT"/}
-  lines=$(wc -l < "$file")
-  [ "$lines" -le 1500 ] || fail "$rel: $lines lines (at most 1,500)"
-  awk -v f="$rel" '
-    /^[A-Za-z].*\)[[:space:]]*\{[[:space:]]*$/ { start = NR; name = $0; next }
-    /^\}/ && start { if (NR - start > 150) printf "%s:%d: a function of %d lines (at most 150): %s\n", f, start, NR - start, name; start = 0 }
-  ' "$file" | while IFS= read -r l; do echo "$l"; done > /tmp/check-includes.$$
-  if [ -s /tmp/check-includes.$$ ]; then cat /tmp/check-includes.$$; bad=1; fi
-  rm -f /tmp/check-includes.$$
-  case "$rel" in src/cli/*|src/server/*) continue;; esac
-  if grep -nE '(^|[^_a-z])(exit|_Exit|abort)[[:space:]]*\(' "$file" | grep -v '^\s*[0-9]*:\s*/\?\*' >/dev/null; then
-    fail "$rel:$(grep -nE '(^|[^_a-z])(exit|_Exit|abort)[[:space:]]*\(' "$file" | head -1 | cut -d: -f1): exit() or abort() in the library"
+  folder=${rel#src/}; folder=${folder%%/*}
+  [[ "$line" =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]] || continue
+  inc=${BASH_REMATCH[1]}
+  case "$inc" in loam.h|loam_tools.h|loam_store.h|loam_speech.h|loam_image.h) continue;; esac
+  if [[ "$inc" != */* ]]; then
+    # a bare name: a file of the same folder
+    [ -f "${file%/*}/$inc" ] || fail "$rel:$n: \"$inc\" is not a file of ${rel%/*}"
+    continue
   fi
-done < <(find "$ROOT/src" -type f \( -name '*.c' -o -name '*.h' -o -name '*.inc' \) | sort)
+  target=${inc%%/*}
+  # the program starts the server through its one entry point
+  [ "$folder" = cli ] && [ "$inc" = server/server.h ] && continue
+  if [ "$folder" = cli ] || [ "$folder" = server ]; then
+    fail "$rel:$n: \"$inc\": the $folder includes only the public headers (loam.h, loam_tools.h, loam_store.h, loam_speech.h, loam_image.h) and its own"
+    continue
+  fi
+  [ "$target" = "$folder" ] && continue
+  if [[ "$modalities" == *" $folder "* && "$modalities" == *" $target "* ]]; then
+    fail "$rel:$n: \"$inc\": one modality ($folder) never includes another ($target)"
+  elif [[ "${allowed[$folder]:-}" != *" $target "* ]]; then
+    fail "$rel:$n: \"$inc\": $folder may not include $target (ARCHITECTURE.md: $folder may include:${allowed[$folder]:- nothing})"
+  fi
+done < <(sources | tr '\n' '\0' | xargs -0 grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"')
+
+# size rules, in one awk pass over src/: files, functions (a definition
+# opens at column 0 and closes with a "}" at column 0), and no exit() in the
+# library (the CLI and the server may exit)
+sizes=$(sources | tr '\n' '\0' | xargs -0 awk -v root="$ROOT/" '
+  function file_done() { if (rel != "" && lines > 1500) printf "%s: %d lines (at most 1,500)\n", rel, lines }
+  FNR == 1 { file_done(); rel = substr(FILENAME, length(root) + 1); lines = 0; start = 0; exited = 0
+             library = rel !~ /^src\/(cli|server)\// }
+  { lines++ }
+  /^[A-Za-z].*\)[[:space:]]*\{[[:space:]]*$/ { start = FNR; name = $0; next }
+  /^\}/ && start { if (FNR - start > 150) printf "%s:%d: a function of %d lines (at most 150): %s\n", rel, start, FNR - start, name; start = 0 }
+  library && !exited && /(^|[^_a-z])(exit|_Exit|abort)[[:space:]]*\(/ && !/^[[:space:]]*\/?\*/ {
+    printf "%s:%d: exit() or abort() in the library\n", rel, FNR; exited = 1 }
+  END { file_done() }')
+[ -z "$sizes" ] || { echo "$sizes"; bad=1; }
 
 [ $bad -eq 0 ] && echo "includes and sizes follow ARCHITECTURE.md"
 exit $bad

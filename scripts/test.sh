@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it:
-#   1. the unit and fixture tests (release build),
-#   2. the same suite under AddressSanitizer + UBSan (clang),
+#   1. the unit and fixture tests (release build), the crafted-file suites
+#      in a second process beside the rest,
+#   2. the same suite under AddressSanitizer + UBSan (clang), split the same way,
 #   3. each libFuzzer target for ~15 s, one per core (scripts/fuzz.sh; `scripts/fuzz.sh
 #      --long` or the fuzz-long build target runs them for 10 minutes each).
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
@@ -33,10 +34,26 @@ count() {
   fi
 }
 
+# Runs a test binary as two processes at once: the crafted-file suites
+# (mostly starting loam processes) and the rest (mostly one process
+# computing), which alone would each leave a core of the two idle. The rest
+# streams; the crafted suites' log follows it. Each log is counted.
+run_split() {
+  local bin=$1 dir=$2 rc_rest rc_crafted
+  "$bin" 'crafted:' >"$dir/tests-crafted.log" 2>&1 &
+  local pid=$!
+  "$bin" '!crafted:' 2>&1 | tee "$dir/tests.log"
+  rc_rest=${PIPESTATUS[0]}
+  wait "$pid"
+  rc_crafted=$?
+  cat "$dir/tests-crafted.log"
+  count "$dir/tests.log" "$3 tests" "$rc_rest"
+  count "$dir/tests-crafted.log" "$3 crafted-file tests" "$rc_crafted"
+}
+
 echo "== release build"
 if cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j"$JOBS" >build.log 2>&1; then
-  ./build/loam_tests | tee build/tests.log
-  count build/tests.log "release tests" "${PIPESTATUS[0]}"
+  run_split ./build/loam_tests build release
 else
   cat build.log; failed=$((failed + 1))
 fi
@@ -45,8 +62,8 @@ echo "== AddressSanitizer + UBSan build"
 if CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DLOAM_SANITIZE=ON -DLOAM_FUZZ=ON >/dev/null &&
    cmake --build build-asan -j"$JOBS" >build-asan.log 2>&1; then
   rm -rf build-asan/seeds # the crafted suites write the fuzz seeds as they run
-  LOAM_CRAFTED_SEEDS=$ROOT/build-asan/seeds ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/loam_tests 2>&1 | tee build-asan/tests.log
-  count build-asan/tests.log "sanitizer tests" "${PIPESTATUS[0]}"
+  LOAM_CRAFTED_SEEDS=$ROOT/build-asan/seeds ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_split ./build-asan/loam_tests build-asan sanitizer
 else
   cat build-asan.log; failed=$((failed + 1))
 fi

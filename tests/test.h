@@ -96,6 +96,8 @@ typedef struct {
     char *out, *err;
 } guarded_run;
 int run_guarded(char *const argv[], double timeout_s, long rss_limit_kb, guarded_run *r);
+/* the same with the child's environment given */
+int run_guarded_env(char *const argv[], char *const envp[], double timeout_s, long rss_limit_kb, guarded_run *r);
 void guarded_free(guarded_run *r);
 
 /* Writes text to a file; 0 on failure. */

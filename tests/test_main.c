@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -17,6 +18,8 @@
 #include "core/mapfile.h"
 #include "kernels/kernels.h"
 #include "test.h"
+
+extern char **environ;
 
 #define MAX_TESTS 1024
 static struct {
@@ -206,19 +209,30 @@ static double now_s(void) {
 }
 
 int run_guarded(char *const argv[], double timeout_s, long rss_limit_kb, guarded_run *r) {
+    return run_guarded_env(argv, environ, timeout_s, rss_limit_kb, r);
+}
+
+int run_guarded_env(char *const argv[], char *const envp[], double timeout_s, long rss_limit_kb, guarded_run *r) {
     memset(r, 0, sizeof *r);
     int out[2], err[2];
-    if (pipe(out) || pipe(err)) return 0;
+    /* close-on-exec, so that a child started at the same time by another
+     * thread does not hold this child's pipes open */
+    if (pipe2(out, O_CLOEXEC)) return 0;
+    if (pipe2(err, O_CLOEXEC)) return close(out[0]), close(out[1]), 0;
     double t0 = now_s();
-    pid_t pid = fork();
-    if (pid < 0) return 0;
-    if (pid == 0) {
-        dup2(out[1], 1), dup2(err[1], 2);
+    /* posix_spawn (a vfork underneath) rather than fork: copying the page
+     * tables of a large test process (ASan's) cost more than the run. */
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    pid_t pid;
+    int spawned = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp) == 0;
+    posix_spawn_file_actions_destroy(&fa);
+    if (!spawned) {
         close(out[0]), close(out[1]), close(err[0]), close(err[1]);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) dup2(devnull, 0);
-        execv(argv[0], argv);
-        _exit(127);
+        return 0;
     }
     close(out[1]), close(err[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK), fcntl(err[0], F_SETFL, O_NONBLOCK);
@@ -328,15 +342,20 @@ int main(int argc, char **argv) {
     if (stat(fixtures_dir(), &st) != 0)
         printf("FIXTURES MISSING: %s (set LOAM_FIXTURES); every fixture test will fail\n", fixtures_dir());
     for (int i = 0; i < n_tests; i++) {
-        if (filter && !strstr(tests[i].name, filter)) continue;
+        if (filter && filter[0] != '!' && !strstr(tests[i].name, filter)) continue;
+        if (filter && filter[0] == '!' && strstr(tests[i].name, filter + 1)) continue;
         current_failed = current_not_run = 0;
+        double t0 = now_s();
         tests[i].fn();
+        double took = now_s() - t0;
         if (current_not_run && !current_failed) {
             printf("n/a  %s (not run on this CPU: %s)\n", tests[i].name, not_run_reason);
             not_run++;
             continue;
         }
-        printf("%s %s\n", current_failed ? "FAIL" : "ok  ", tests[i].name);
+        /* The time of a slow test is printed, so a suite over its budget says where it goes. */
+        if (took >= 1.0) printf("%s %s (%.1f s)\n", current_failed ? "FAIL" : "ok  ", tests[i].name, took);
+        else printf("%s %s\n", current_failed ? "FAIL" : "ok  ", tests[i].name);
         if (current_failed) failed++;
         else passed++;
     }

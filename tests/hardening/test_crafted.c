@@ -9,7 +9,9 @@ void crafted_files(crafted_stats *safetensors, crafted_stats *config, crafted_st
 
 static void test_gguf(void) {
     crafted_keep_fixture_seeds();
-    crafted_stats container = {.format = "gguf container"}, meta = {.format = "gguf metadata and vocabulary"};
+    /* the walker's ~900 files all fail in the GGUF reader: each is still run
+     * by all three commands under ASan, but leak-checked in one of them */
+    crafted_stats container = {.format = "gguf container", .leak_check_one = 1}, meta = {.format = "gguf metadata and vocabulary"};
     crafted_gguf(&container, &meta);
     crafted_report(&container);
     crafted_report(&meta);
@@ -22,7 +24,7 @@ static void test_scale(void) {
 }
 
 static void test_files(void) {
-    crafted_stats st = {.format = "safetensors"}, cfg = {.format = "config.json, generation_config.json"},
+    crafted_stats st = {.format = "safetensors"}, cfg = {.format = "config.json, generation_config.json", .leak_check_one = 1},
                   tj = {.format = "tokenizer.json"}, spm = {.format = "tokenizer.model"}, tik = {.format = "tiktoken"};
     crafted_files(&st, &cfg, &tj, &spm, &tik);
     crafted_report(&st);
