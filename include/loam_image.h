@@ -29,6 +29,10 @@ typedef struct loam_flux_open_params {
     const char *transformer; /* another file for the transformer (a GGUF of it, e.g. from loam quantize); NULL = the folder's */
     const char *t5;          /* another T5 encoder: a GGUF with llama.cpp's t5encoder names (loam quantize of
                                 text_encoder_2/, or such a file from elsewhere); NULL = text_encoder_2/ */
+    int vae_tile;            /* decoding in tiles of this many pixels, a quarter overlapping and blended as diffusers'
+                                enable_tiling() does (close to, not equal to, the whole-image decode); 0 = never;
+                                -1 (default) = only when the whole image would need over half the machine's memory,
+                                then in tiles of vae/config.json's sample_size */
 } loam_flux_open_params;
 
 LOAM_API loam_flux_open_params loam_flux_default_open_params(void);

@@ -31,6 +31,10 @@ static const char usage[] =
     "  --transformer FILE      the transformer from another file (a GGUF of it, e.g. from loam quantize)\n"
     "  --t5 FILE               the T5 encoder from a GGUF (llama.cpp's t5encoder names, e.g. loam quantize\n"
     "                          of text_encoder_2/)\n"
+    "  --vae-tiling            decode in 512-pixel tiles, a quarter overlapping and blended (diffusers'\n"
+    "                          tiled decoding: less memory, close to but not equal to the whole image; by\n"
+    "                          default tiles are used only when the whole image would need over half the RAM)\n"
+    "  --vae-tile-size PX      decode in tiles of PX pixels (0: never tile)\n"
     "  --dump FILE             write clip_pooled, t5_hidden, timesteps, noise, latent_final and image\n"
     "                          (F32) to a .safetensors file\n"
     "  --show                  draw the image in the terminal (Kitty or iTerm2 image protocol)\n"
@@ -44,11 +48,12 @@ typedef struct opts {
     double guidance;
     uint64_t seed;
     int seed_given, guidance_given, size_given, show, quiet;
+    long vae_tile; /* -1: the library's choice */
 } opts;
 
 static int parse(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
-    o->out = "image.png", o->width = o->height = 1024, o->guidance = 3.5, o->strength = 0.6;
+    o->out = "image.png", o->width = o->height = 1024, o->guidance = 3.5, o->strength = 0.6, o->vae_tile = -1;
     for (int i = 1; i < argc; i++) { /* argv[0] is "imagine" */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -79,6 +84,8 @@ static int parse(int argc, char **argv, opts *o) {
         } else if (!strcmp(a, "--seed")) { VALUE("an integer"); if (!cli_u64(a, v, &o->seed)) return 1; o->seed_given = 1; }
         else if (!strcmp(a, "--inputs")) { VALUE("a file name"); o->inputs = v; }
         else if (!strcmp(a, "--dump")) { VALUE("a file name"); o->dump = v; }
+        else if (!strcmp(a, "--vae-tiling")) o->vae_tile = 512;
+        else if (!strcmp(a, "--vae-tile-size")) { VALUE("a number of pixels"); if (!cli_int(a, v, 0, 16384, &o->vae_tile)) return 1; }
         else if (!strcmp(a, "--show")) o->show = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = 1;
         else if (a[0] == '-' && a[1]) return cli_error("imagine: unknown option %s (see loam imagine --help)", a);
@@ -302,7 +309,7 @@ int cmd_imagine(int argc, char **argv) {
         return cli_error("%s: the noise is for a %d x %d image, not %ld x %ld", o.inputs, fn.W, fn.H, o.width, o.height);
     }
     loam_flux_open_params op = loam_flux_default_open_params();
-    op.n_threads = (int)o.threads, op.transformer = o.transformer, op.t5 = o.t5;
+    op.n_threads = (int)o.threads, op.transformer = o.transformer, op.t5 = o.t5, op.vae_tile = (int)o.vae_tile;
     loam_flux *f = NULL;
     if (loam_flux_open(path, &op, &f, &err)) return free(fn.data), free(init), cli_error_status(&err);
     loam_flux_info in;

@@ -66,6 +66,7 @@ loam_status flux_dit_forward(flux_dit *d, loam_nn *nn, const float *x, const int
 typedef struct {
     enc_bind b;
     int ch, z_ch, n_levels, n_res, groups;
+    int sample_size; /* pixels (vae/config.json's sample_size): the tile size of diffusers' enable_tiling() */
     int mult[8];
     float scale, shift;
 } flux_vae;
@@ -78,5 +79,16 @@ void flux_vae_close(flux_vae *a);
 loam_status flux_vae_encode(flux_vae *a, loam_nn *nn, const float *image, int H, int W, float *z, loam_error *err);
 /* image[3, 8h, 8w] = decoder(z / scale + shift) for z[z_ch, h, w] */
 loam_status flux_vae_decode(flux_vae *a, loam_nn *nn, const float *z, int h, int w, float *image, loam_error *err);
+
+/* flux_vae_tiles.c: bytes the whole-image decoder allocates for z[., h, w] */
+size_t flux_vae_decode_bytes(const flux_vae *a, int h, int w);
+/* The latent tile (a multiple of 4) for tile_px: 0 = whole image (tile_px
+ * 0, or the image fits in one tile); tile_px < 0 = auto, tiles of
+ * sample_size only when the whole image's buffers would exceed half of the
+ * machine's memory. */
+int flux_vae_tile_for(const flux_vae *a, int h, int w, int tile_px);
+/* The same image as flux_vae_decode, in tile × tile latent tiles blended as
+ * diffusers' tiled_decode blends them (tile a multiple of 4). */
+loam_status flux_vae_decode_tiled(flux_vae *a, loam_nn *nn, const float *z, int h, int w, int tile, float *image, loam_error *err);
 
 #endif

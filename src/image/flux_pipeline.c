@@ -23,10 +23,11 @@ struct loam_flux {
     int dit_open;
     int guidance_embed, clip_len, clip_dim, t5_dim, latent_ch;
     int dynamic_shift;
+    int vae_tile; /* loam_flux_open_params.vae_tile */
     double base_shift, max_shift, base_len, max_len;
 };
 
-loam_flux_open_params loam_flux_default_open_params(void) { return (loam_flux_open_params){0, LOAM_SIMD_AUTO, NULL, NULL}; }
+loam_flux_open_params loam_flux_default_open_params(void) { return (loam_flux_open_params){0, LOAM_SIMD_AUTO, NULL, NULL, -1}; }
 
 static char *join(const char *dir, const char *name) { return loam_path_join(dir, name); }
 
@@ -114,6 +115,7 @@ loam_status loam_flux_open(const char *dir, const loam_flux_open_params *params,
         if (!need[i] || !loam_file_exists(need[i])) st = loam_fail(err, LOAM_E_IO, "%s: missing", need[i] ? need[i] : dir);
     const loam_kernels *kern = NULL;
     f->n_threads = params->n_threads > 0 ? params->n_threads : loam_physical_cores();
+    f->vae_tile = params->vae_tile;
     if (!st) st = loam_kernels_choose(params->simd, &kern, err);
     if (!st) st = nn_init(&f->nn, kern, f->n_threads, NULL, 0, err);
     if (!st) st = probe_components(f, err);
@@ -303,7 +305,9 @@ static loam_status with_vae(loam_flux *f, int width, int height, int decode, con
     if (st) return st;
     if (a.z_ch != f->latent_ch)
         st = loam_fail(err, LOAM_E_FORMAT, "%s: %d latent channels, the transformer makes %d", f->vae_config, a.z_ch, f->latent_ch);
-    if (!st && decode) st = flux_vae_decode(&a, &f->nn, in, height / 8, width / 8, out, err);
+    int tile = decode && !st ? flux_vae_tile_for(&a, height / 8, width / 8, f->vae_tile) : 0;
+    if (!st && decode && tile) st = flux_vae_decode_tiled(&a, &f->nn, in, height / 8, width / 8, tile, out, err);
+    if (!st && decode && !tile) st = flux_vae_decode(&a, &f->nn, in, height / 8, width / 8, out, err);
     if (!st && !decode) st = flux_vae_encode(&a, &f->nn, in, height, width, out, err);
     flux_vae_close(&a);
     return st;

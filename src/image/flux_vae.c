@@ -16,22 +16,27 @@ loam_status flux_vae_open(flux_vae *a, const char *weights, const char *config, 
     loam_status st = loam_json_load(config, &j, err);
     int32_t boc[8] = {0};
     int n = 0;
-    int64_t layers = 0, z = 0, groups = 0;
+    int64_t layers = 0, z = 0, groups = 0, sample = 0;
     double scale = 0, shift = 0;
     if (!st) st = loam_json_int_list(j, "block_out_channels", boc, 8, &n, config, err);
     if (!st) st = loam_json_int(j, "layers_per_block", 0, 2, &layers, config, err);
     if (!st) st = loam_json_int(j, "latent_channels", 0, 16, &z, config, err);
     if (!st) st = loam_json_int(j, "norm_num_groups", 0, 32, &groups, config, err);
     if (!st) st = loam_json_float(j, "scaling_factor", 1, 0, &scale, config, err);
+    /* the image size it was trained at: diffusers' tile size when tiling */
+    if (!st && !cJSON_IsArray(cJSON_GetObjectItem(j, "sample_size")))
+        st = loam_json_int(j, "sample_size", 0, 1024, &sample, config, err);
+    else if (!st) sample = 1024;
     if (!st) st = loam_json_float(j, "shift_factor", 0, 0, &shift, config, err);
     cJSON_Delete(j);
-    if (!st && (n < 1 || layers < 1 || layers > 16 || z < 1 || z > 1024 || groups < 1 || scale == 0))
+    if (!st && (n < 1 || layers < 1 || layers > 16 || sample < 8 || sample > 65536 || z < 1 || z > 1024 || groups < 1 || scale == 0))
         st = loam_fail(err, LOAM_E_FORMAT, "%s: block_out_channels, layers_per_block, latent_channels, norm_num_groups or scaling_factor out of range", config);
     for (int i = 0; !st && i < n; i++)
         if (boc[i] <= 0 || boc[i] > 8192 || boc[i] % boc[0] || boc[i] % groups)
             st = loam_fail(err, LOAM_E_FORMAT, "%s: block_out_channels must be multiples of the first and of norm_num_groups", config);
     if (st) return st;
     a->ch = boc[0], a->n_levels = n, a->n_res = (int)layers, a->z_ch = (int)z, a->groups = (int)groups;
+    a->sample_size = (int)sample;
     for (int i = 0; i < n; i++) a->mult[i] = boc[i] / boc[0];
     a->scale = (float)scale, a->shift = (float)shift;
     return enc_bind_open(&a->b, weights, err);

@@ -134,9 +134,108 @@ static void test_noise(void) {
     free(a), free(b);
 }
 
+/* diffusers' tiled_decode restated: every tile decoded alone (tiles[i][j]
+ * [3, 8th, 8tw]), then in order each blended in place with the tile above
+ * and the one to its left, its first rows and columns cropped, the crops
+ * concatenated. */
+enum { TILE = 8, UP = 8 };
+static void tiled_reference(loam_flux *whole, const float *z, int h, int w, float *image) {
+    int ov = TILE * 3 / 4, sample = TILE * UP, extent = sample / 4, limit = sample - extent;
+    int rows = (h + ov - 1) / ov, cols = (w + ov - 1) / ov, W = w * UP;
+    float *tiles[8][8] = {{0}};
+    int th[8][8], tw[8][8];
+    loam_error err;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            int lh = h - i * ov < TILE ? h - i * ov : TILE, lw = w - j * ov < TILE ? w - j * ov : TILE;
+            float *win = malloc(sizeof(float) * 16 * lh * lw);
+            for (int c = 0; c < 16; c++)
+                for (int y = 0; y < lh; y++)
+                    for (int x = 0; x < lw; x++) win[(c * lh + y) * lw + x] = z[(c * h + i * ov + y) * w + j * ov + x];
+            th[i][j] = lh * UP, tw[i][j] = lw * UP, tiles[i][j] = malloc(sizeof(float) * 3 * lh * UP * lw * UP);
+            CHECK_OK(loam_flux_decode(whole, win, lw * UP, lh * UP, tiles[i][j], &err), &err);
+            free(win);
+        }
+    int oy = 0;
+    for (int i = 0; i < rows; i++) {
+        int ox = 0;
+        for (int j = 0; j < cols; j++) {
+            float *b = tiles[i][j];
+            int bh = th[i][j], bw = tw[i][j];
+#define PX(t, wd, hh, c, y, x) (t)[((c) * (hh) + (y)) * (wd) + (x)]
+            if (i > 0) {
+                float *a = tiles[i - 1][j];
+                int ah = th[i - 1][j], e = extent < ah ? extent : ah;
+                e = e < bh ? e : bh;
+                for (int c = 0; c < 3; c++)
+                    for (int y = 0; y < e; y++)
+                        for (int x = 0; x < bw; x++)
+                            PX(b, bw, bh, c, y, x) = PX(a, bw, ah, c, ah - e + y, x) * (float)(1.0 - (double)y / e) +
+                                                     PX(b, bw, bh, c, y, x) * (float)((double)y / e);
+            }
+            if (j > 0) {
+                float *a = tiles[i][j - 1];
+                int aw = tw[i][j - 1], e = extent < aw ? extent : aw;
+                e = e < bw ? e : bw;
+                for (int c = 0; c < 3; c++)
+                    for (int y = 0; y < bh; y++)
+                        for (int x = 0; x < e; x++)
+                            PX(b, bw, bh, c, y, x) = PX(a, aw, bh, c, y, aw - e + x) * (float)(1.0 - (double)x / e) +
+                                                     PX(b, bw, bh, c, y, x) * (float)((double)x / e);
+            }
+            int kh = bh < limit ? bh : limit, kw = bw < limit ? bw : limit;
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < kh; y++)
+                    for (int x = 0; x < kw; x++) image[(c * h * UP + oy + y) * W + ox + x] = PX(b, bw, bh, c, y, x);
+#undef PX
+            ox += kw;
+        }
+        oy += th[i][0] < limit ? th[i][0] : limit;
+    }
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) free(tiles[i][j]);
+}
+
+/* Tiled decoding (--vae-tile-size): equal to diffusers' tiled_decode
+ * restated above, close to the whole image; a tile as large as the image,
+ * or the default on a small image, is the whole-image decode itself. */
+static void test_vae_tiles(void) {
+    int h = 16, w = 22, H = h * UP, W = w * UP; /* tiles at 0, 6, 12 (rows) and 0 … 18 (columns), edges of 4 */
+    size_t n_img = (size_t)3 * H * W, n_lat = (size_t)16 * h * w;
+    float *z = malloc(n_lat * 4), *whole = malloc(n_img * 4), *tiled = malloc(n_img * 4), *ref = calloc(n_img, 4);
+    loam_flux_noise(7, W, H, z);
+    loam_error err;
+    loam_flux_open_params op = loam_flux_default_open_params();
+    loam_flux *fw = NULL, *ft = NULL, *fbig = NULL;
+    CHECK_OK(loam_flux_open(fixture("flux/tiny-schnell"), &op, &fw, &err), &err); /* default: whole, it fits */
+    op.vae_tile = TILE * UP;
+    CHECK_OK(loam_flux_open(fixture("flux/tiny-schnell"), &op, &ft, &err), &err);
+    op.vae_tile = 256; /* one tile (32 latent pixels) holds it all */
+    CHECK_OK(loam_flux_open(fixture("flux/tiny-schnell"), &op, &fbig, &err), &err);
+    if (fw && ft && fbig) {
+        CHECK_OK(loam_flux_decode(fw, z, W, H, whole, &err), &err);
+        CHECK_OK(loam_flux_decode(ft, z, W, H, tiled, &err), &err);
+        tiled_reference(fw, z, h, w, ref);
+        double d_ref = max_abs_diff(tiled, ref, n_img), mean = 0, size = 0;
+        for (size_t i = 0; i < n_img; i++) mean += fabs(tiled[i] - whole[i]), size += fabs(whole[i]);
+        mean /= (double)n_img, size /= (double)n_img;
+        printf("    %d x %d in %d-pixel tiles: max |diff| to diffusers' tiling %.3g; mean |diff| to the whole image %.3g (mean |pixel| %.3g)\n",
+               W, H, TILE * UP, d_ref, mean, size);
+        CHECK(d_ref <= 1e-6, "tiled decode differs from diffusers' tiled_decode by %g", d_ref);
+        /* the tiny random decoder at 4-latent tiles: GroupNorm over a tile
+         * differs from the whole, so only "the same picture, not another" */
+        CHECK(mean > 0 && mean < 0.5 * size, "tiled decode's mean |diff| to the whole image: %g (mean |pixel| %g)", mean, size);
+        CHECK_OK(loam_flux_decode(fbig, z, W, H, tiled, &err), &err);
+        CHECK(memcmp(tiled, whole, n_img * 4) == 0, "a tile as large as the image changed the decode");
+    }
+    loam_flux_free(fw), loam_flux_free(ft), loam_flux_free(fbig);
+    free(z), free(whole), free(tiled), free(ref);
+}
+
 void register_image_tests(void) {
     test_add("image: T5 relative-position buckets", test_t5_buckets);
     test_add("image: seeded noise reproduces and is N(0, 1)", test_noise);
     test_add("image: FLUX.1 schnell tiny: every stage and the whole chain within the BFL goldens", test_schnell);
+    test_add("image: tiled VAE decoding equals diffusers' tiled_decode; one tile is the whole decode", test_vae_tiles);
     test_add("image: FLUX.1 dev tiny: every stage and the whole chain within the BFL goldens", test_dev);
 }

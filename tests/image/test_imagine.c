@@ -136,9 +136,23 @@ static void test_imagine_args(void) {
     CHECK(read_png(a, &pa) && read_png(b, &pb), "PNGs not written");
     CHECK(pa.w == 32 && pa.h == 48, "%d x %d, want 32 x 48", pa.w, pa.h);
     CHECK(pa.rgb && pb.rgb && pa.w == pb.w && pa.h == pb.h && !memcmp(pa.rgb, pb.rgb, (size_t)pa.w * pa.h * 3), "the same seed made another image");
+    /* tiled decoding: 512-pixel tiles hold this image whole (the same PNG);
+     * 32-pixel ones (4 latent pixels) tile its 6 latent rows (another PNG) */
+    const char *tiling[] = {"--vae-tiling", "--vae-tile-size 32"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s --width 32 --height 48 --seed 11 %s -o %s 2>&1", LOAM_BIN, dir, ids, tiling[i], b);
+        rc = run_capture(cmd, &text);
+        CHECK(rc == 0, "%s: %s", cmd, text ? text : "");
+        free(text), text = NULL;
+        free(pb.rgb);
+        CHECK(read_png(b, &pb) && pb.w == 32 && pb.h == 48, "%s: no 32 x 48 PNG", tiling[i]);
+        int same = pa.rgb && pb.rgb && pb.w == pa.w && pb.h == pa.h && !memcmp(pa.rgb, pb.rgb, (size_t)pa.w * pa.h * 3);
+        CHECK(i == 0 ? same : !same, "%s: %s image", tiling[i], same ? "the same" : "another");
+    }
     free(pa.rgb), free(pb.rgb);
-    const char *bad[][2] = {{"--width 8", "below the smallest"}, {"--steps 0", "--steps"}, {"--seed -1", "--seed"}, {"--bogus", "unknown option"}};
-    for (int i = 0; i < 4; i++) {
+    const char *bad[][2] = {{"--width 8", "below the smallest"}, {"--steps 0", "--steps"}, {"--seed -1", "--seed"}, {"--bogus", "unknown option"},
+                            {"--vae-tile-size -5", "--vae-tile-size"}};
+    for (int i = 0; i < 5; i++) {
         snprintf(cmd, sizeof cmd, "%s imagine %s --inputs %s %s -o %s 2>&1", LOAM_BIN, dir, ids, bad[i][0], a);
         rc = run_capture(cmd, &text);
         CHECK(rc != 0 && text && strstr(text, bad[i][1]), "%s: exit %d, %s", bad[i][0], rc, text ? text : "");
