@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "image/flux.h"
 #include "nn/kv_cache.h"
 #include "text/context.h"
 #include "tools/pick.h"
@@ -24,6 +25,10 @@ int pick_types_of(const char *model, const char *quant, int *types, int max) {
     int n = 0;
     for (int t = 0; t < LOAM_T_COUNT && n < max; t++)
         if (z.decode_bytes_by_type[t] > z.bytes / 50) types[n++] = t; /* 2% or more of what a token reads */
+    /* FLUX.1's other stages: the text encoders in bf16, the decoder in f32 */
+    const loam_preset *pr = loam_preset_find(model);
+    if (pr && !strcmp(pr->arch, "flux"))
+        for (int t = LOAM_T_F32; t <= LOAM_T_BF16 && n < max; t += LOAM_T_BF16 - LOAM_T_F32) types[n++] = t;
     return n;
 }
 
@@ -152,44 +157,87 @@ static void whisper_estimate(const loam_preset *pr, const loam_synth_sizes *z, c
     (void)dec_layers;
     double window = enc + 100.0 * tok;
     row->realtime_factor = window > 0 ? 30.0 / window : 0;
-    say(row, "a 30 s window: encoder %.2f s (1,500 positions) + 100 tokens x %.1f ms -> %.1fx real time (an estimate: loam does "
-        "not run Whisper yet)\n", enc, tok * 1e3, row->realtime_factor);
+    say(row, "a 30 s window: encoder %.2f s (1,500 positions) + 100 tokens x %.1f ms -> %.1fx real time \n", enc, tok * 1e3, row->realtime_factor);
 }
 
-/* FLUX.1 at 1024x1024: 4,096 image tokens and the T5 prompt (256 tokens
- * for schnell, 512 for dev) through the transformer at each step, the text
- * encoders once. The VAE decode (a few seconds) is not counted. */
+/* BFL's autoencoder as published (AutoEncoderParams of FLUX.1: ch 128,
+ * ch_mult 1 2 4 4, 2 ResNet blocks a level, 16 latent channels). */
+static flux_vae flux_published_vae(void) {
+    flux_vae a = {.ch = 128, .z_ch = 16, .n_levels = 4, .n_res = 2, .groups = 32, .sample_size = 1024, .mult = {1, 2, 4, 4}};
+    return a;
+}
+
+/* Operations (2 × multiply-adds) of the decoder for an S × S image: its
+ * convolutions as products, and the mid block's attention over every latent pixel. */
+static double vae_decoder_ops(const flux_vae *a, double S) {
+    double s = S / (1 << (a->n_levels - 1)), ops = 0;
+    int top = a->ch * a->mult[a->n_levels - 1];
+#define CONV(px, ci, co, k) (ops += 2.0 * (px) * (double)(ci) * (double)(co) * (k) * (k))
+    CONV(s * s, a->z_ch, top, 3);
+    CONV(s * s, top, top, 3 * 2), CONV(s * s, top, top, 1 * 2); /* 2 mid ResNets: 4 convs 3x3 (9 × 4 = 36 = 3² × 2 × 2) */
+    ops += 4 * 2.0 * s * s * top * top + 2 * 2.0 * s * s * s * s * top; /* q, k, v, proj_out; QKᵀ and PV */
+    int c_in = top;
+    for (int lvl = a->n_levels - 1; lvl >= 0; lvl--) {
+        int c = a->ch * a->mult[lvl];
+        double side = s * (1 << (a->n_levels - 1 - lvl));
+        for (int b = 0; b <= a->n_res; b++, c_in = c) {
+            CONV(side * side, c_in, c, 3), CONV(side * side, c, c, 3);
+            if (c_in != c) CONV(side * side, c_in, c, 1);
+        }
+        if (lvl) CONV(4 * side * side, c, c, 3);
+    }
+    CONV(S * S, a->ch, 3, 3);
+#undef CONV
+    return ops;
+}
+
+/* FLUX.1 at 1024x1024 as loam runs it: the stages one after the other,
+ * each loaded, run and released (text encoders, then the transformer for
+ * every step over 4,096 image tokens and the T5 prompt — 256 tokens for
+ * schnell, 512 for dev —, then the decoder), so memory is the largest stage's. */
 static void flux_estimate(const cJSON *entry, const loam_preset *pr, const loam_synth_sizes *z, const char *quant,
                           const loam_pick_rates *r, loam_pick_row *row) {
     const cJSON *c, *comps = cJSON_GetObjectItemCaseSensitive(entry, "components"), *st = cJSON_GetObjectItemCaseSensitive(entry, "steps");
-    double comp_params = 0, t5_params = 0;
+    double comp_params = 0, t5_params = 0, vae_params = 0;
     cJSON_ArrayForEach(c, comps) {
         const cJSON *np = cJSON_GetObjectItemCaseSensitive(c, "params"), *nm = cJSON_GetObjectItemCaseSensitive(c, "name");
         if (!cJSON_IsNumber(np)) continue;
         comp_params += np->valuedouble;
         if (cJSON_IsString(nm) && strstr(nm->valuestring, "T5")) t5_params = np->valuedouble;
+        if (cJSON_IsString(nm) && strstr(nm->valuestring, "autoencoder")) vae_params = np->valuedouble;
     }
-    /* the encoders as people run them: f16, or T5 in q8_0 beside a quantized transformer */
+    /* the encoders as people run them: bf16, or T5 in q8_0 (loam quantize, --t5) beside a quantized transformer */
     int quantized = strcmp(quant, "f16") != 0;
-    double comp_bytes = (comp_params - t5_params) * 2 + t5_params * (quantized ? 34.0 / 32 : 2);
+    double enc_bytes = (comp_params - t5_params - vae_params) * 2 + t5_params * (quantized ? 34.0 / 32 : 2);
     double txt = pr->guidance ? 512 : 256, L = 4096 + txt, H = pr->n_embd;
-    row->weights_bytes = z->bytes + (uint64_t)comp_bytes;
+    flux_vae vae = flux_published_vae();
+    double vae_bytes = vae_params * 4 + (double)flux_vae_decode_bytes(&vae, 128, 128);
+    double dit_scratch = L * (9 * H + 4 * pr->n_ff) * 4 + L * L * 4;
+    double dit_bytes = (double)z->bytes + dit_scratch;
+    /* the largest stage: its weights as weights, the rest as scratch */
+    double peak = dit_bytes > enc_bytes ? dit_bytes : enc_bytes;
+    peak = peak > vae_bytes ? peak : vae_bytes;
+    row->weights_bytes = peak == dit_bytes ? z->bytes : (uint64_t)(peak == enc_bytes ? enc_bytes : vae_params * 4);
+    row->scratch_bytes = (uint64_t)peak - row->weights_bytes;
     say_weights(row, z);
-    say(row, "text encoders and autoencoder: %.3f GiB (%.2f B parameters)\n", comp_bytes / GIB, comp_params / 1e9);
-    row->scratch_bytes = (uint64_t)(L * (9 * H + 4 * pr->n_ff) * 4 + L * L * 4);
+    say(row, "stages one at a time, the largest counts: text encoders %.3f GiB, transformer %.3f GiB + %.3f GiB scratch, "
+        "decoder %.3f GiB (weights and the whole 1024x1024 image's maps)\n", enc_bytes / GIB, z->bytes / GIB, dit_scratch / GIB,
+        vae_bytes / GIB);
     row->overhead_bytes = (32ull << 20) + 32128ull * 160 + 49408ull * 160; /* T5 and CLIP vocabularies */
     if (!r) return;
     double steps = cJSON_IsNumber(st) ? st->valuedouble : 4;
-    double peak = 0;
+    double best = 0;
     for (int t = 0; t < 32; t++)
-        if (r->prefill_gops[t] > peak) peak = r->prefill_gops[t];
-    double attn = 4.0 * L * L * H * (pr->n_double + pr->n_single) / (peak * 1e9);
+        if (r->prefill_gops[t] > best) best = r->prefill_gops[t];
+    double attn = 4.0 * L * L * H * (pr->n_double + pr->n_single) / (best * 1e9);
     double step = product_seconds(z->matmul_params_by_type, NULL, L, r) + attn;
-    double enc = 2.0 * t5_params * txt / (peak * 1e9);
-    row->seconds_per_image = steps * step + enc;
-    say(row, "1024x1024: %.0f steps x %.1f s (%.0f tokens through %d double and %d single blocks) + T5 %.1f s -> %.0f s an image, "
-        "VAE not counted (an estimate: loam does not run FLUX.1 yet)\n", steps, step, L, pr->n_double, pr->n_single, enc,
-        row->seconds_per_image);
+    /* the encoders and the decoder at the rates of their weights' products (bf16, f32) */
+    double enc = 2.0 * t5_params * txt / (rate_of(r->prefill_gops, quantized ? LOAM_T_Q8_0 : LOAM_T_BF16, best) * 1e9);
+    double dec = vae_decoder_ops(&vae, 1024) / (rate_of(r->prefill_gops, LOAM_T_F32, best) * 1e9);
+    row->seconds_per_image = steps * step + enc + dec;
+    say(row, "1024x1024: %.0f steps x %.1f s (%.0f tokens through %d double and %d single blocks) + T5 %.1f s + decoder %.1f s "
+        "(%.0f GOP in f32; its im2col costs more than this counts) -> %.0f s an image\n", steps, step, L, pr->n_double, pr->n_single, enc, dec,
+        vae_decoder_ops(&vae, 1024) / 1e9, row->seconds_per_image);
 }
 
 loam_status pick_estimate(const cJSON *entry, const char *quant, const loam_pick_params *p, uint64_t ram_bytes,
