@@ -3,7 +3,7 @@
 #   1. the unit and fixture tests (release build), the crafted-file suites
 #      in a second process beside the rest,
 #   2. the same suite under AddressSanitizer + UBSan (clang), split the same way,
-#   3. each libFuzzer target for ~15 s, one per core (scripts/fuzz.sh; `scripts/fuzz.sh
+#   3. each libFuzzer target for ~10 s, one per core (scripts/fuzz.sh; `scripts/fuzz.sh
 #      --long` or the fuzz-long build target runs them for 10 minutes each).
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
 set -uo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 export LOAM_FIXTURES=${LOAM_FIXTURES:-$ROOT/../shared/fixtures}
-FUZZ_SECONDS=${LOAM_FUZZ_SECONDS:-15}
+FUZZ_SECONDS=${LOAM_FUZZ_SECONDS:-10}
 JOBS=$(nproc)
 passed=0
 failed=0
