@@ -1,6 +1,5 @@
 #include "store/download.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/sys.h"
+#include "store/curl_api.h"
 #include "store/hash.h"
 #include "store/hf_cache.h"
 
@@ -34,6 +34,7 @@ typedef struct {
     int n;
     uint64_t total, base_done;
     double t0, last_report;
+    store_curl cu; /* libcurl, loaded for this download */
 } dl_set;
 
 uint64_t store_missing_bytes(const char *repo_dir, const store_file *f) {
@@ -132,42 +133,42 @@ static loam_status start(dl_set *s, dl_file *d, CURLM *multi, loam_error *err) {
         loam_status st = open_part(s, d, err);
         if (st != LOAM_OK) return st;
     }
-    d->h = curl_easy_init();
+    d->h = s->cu.easy_init();
     if (!d->h) return loam_fail(err, LOAM_E_NOMEM, "cannot start an HTTP request");
     if (j->token && *j->token) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", j->token);
-        d->headers = curl_slist_append(NULL, auth);
+        d->headers = s->cu.slist_append(NULL, auth);
     }
     CURL *h = d->h;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, d->headers);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L); /* LFS files redirect to a CDN; curl drops the token there */
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "loam/" LOAM_VERSION);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled connection is cut after a minute */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_part);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, d);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, d);
-    curl_easy_setopt(h, CURLOPT_PRIVATE, d);
-    if (d->have > 0) curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d->have);
+    s->cu.easy_setopt(h, CURLOPT_URL, url);
+    s->cu.easy_setopt(h, CURLOPT_HTTPHEADER, d->headers);
+    s->cu.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L); /* LFS files redirect to a CDN; curl drops the token there */
+    s->cu.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    s->cu.easy_setopt(h, CURLOPT_USERAGENT, "loam/" LOAM_VERSION);
+    s->cu.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    s->cu.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled connection is cut after a minute */
+    s->cu.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    s->cu.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    s->cu.easy_setopt(h, CURLOPT_WRITEFUNCTION, write_part);
+    s->cu.easy_setopt(h, CURLOPT_WRITEDATA, d);
+    s->cu.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    s->cu.easy_setopt(h, CURLOPT_HEADERDATA, d);
+    s->cu.easy_setopt(h, CURLOPT_PRIVATE, d);
+    if (d->have > 0) s->cu.easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d->have);
     d->status = 0, d->restart = 0, d->write_errno = 0;
     d->attempts++;
     d->state = 1;
-    curl_multi_add_handle(multi, h);
+    s->cu.multi_add_handle(multi, h);
     return LOAM_OK;
 }
 
-static void stop(dl_file *d, CURLM *multi) {
+static void stop(dl_set *s, dl_file *d, CURLM *multi) {
     if (d->h) {
-        curl_multi_remove_handle(multi, d->h);
-        curl_easy_cleanup(d->h);
+        s->cu.multi_remove_handle(multi, d->h);
+        s->cu.easy_cleanup(d->h);
         d->h = NULL;
     }
-    curl_slist_free_all(d->headers);
+    s->cu.slist_free_all(d->headers);
     d->headers = NULL;
 }
 
@@ -197,7 +198,7 @@ static int transient(CURLcode rc, long status) {
 /* One transfer ended: done, retried from where it stopped, or an error. */
 static loam_status ended(dl_set *s, dl_file *d, CURLcode rc, CURLM *multi, loam_error *err) {
     const store_download_job *j = s->job;
-    stop(d, multi);
+    stop(s, d, multi);
     if (d->write_errno) {
         fflush(d->out);
         return loam_fail(err, LOAM_E_IO, "%s: writing %s into %s failed: %s (%llu of %llu bytes kept; loam pull resumes it)",
@@ -223,7 +224,7 @@ static loam_status ended(dl_set *s, dl_file *d, CURLcode rc, CURLM *multi, loam_
                          j->repo, d->f->path, d->status, j->endpoint, j->repo);
     if (rc != CURLE_OK)
         return loam_fail(err, LOAM_E_IO, "%s: downloading %s failed after %d attempts: %s (%llu of %llu bytes kept; loam pull resumes it)",
-                         j->repo, d->f->path, d->attempts, curl_easy_strerror(rc), (unsigned long long)d->have,
+                         j->repo, d->f->path, d->attempts, s->cu.easy_strerror(rc), (unsigned long long)d->have,
                          (unsigned long long)d->f->size);
     return loam_fail(err, LOAM_E_IO, "%s: downloading %s: HTTP %ld after %llu of %llu bytes", j->repo, d->f->path, d->status,
                      (unsigned long long)d->have, (unsigned long long)d->f->size);
@@ -242,15 +243,15 @@ static loam_status run_all(dl_set *s, CURLM *multi, loam_error *err) {
         }
         if (running == 0 && pending == 0) return LOAM_OK;
         int still;
-        CURLMcode mc = curl_multi_perform(multi, &still);
-        if (mc == CURLM_OK) mc = curl_multi_poll(multi, NULL, 0, 100, NULL);
-        if (mc != CURLM_OK) return loam_fail(err, LOAM_E_IO, "download: %s", curl_multi_strerror(mc));
+        CURLMcode mc = s->cu.multi_perform(multi, &still);
+        if (mc == CURLM_OK) mc = s->cu.multi_poll(multi, NULL, 0, 100, NULL);
+        if (mc != CURLM_OK) return loam_fail(err, LOAM_E_IO, "download: %s", s->cu.multi_strerror(mc));
         CURLMsg *msg;
         int left;
-        while ((msg = curl_multi_info_read(multi, &left))) {
+        while ((msg = s->cu.multi_info_read(multi, &left))) {
             if (msg->msg != CURLMSG_DONE) continue;
             dl_file *d = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
+            s->cu.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
             loam_status st = ended(s, d, msg->data.result, multi, err);
             report(s, d->f->path, 1);
             if (st != LOAM_OK) return st;
@@ -262,10 +263,13 @@ static loam_status run_all(dl_set *s, CURLM *multi, loam_error *err) {
 loam_status store_download(const store_download_job *job, const store_file *files, int n_files, loam_error *err) {
     dl_set s = {.job = job, .n = 0, .t0 = loam_seconds_now()};
     s.files = calloc((size_t)(n_files ? n_files : 1), sizeof *s.files);
-    CURLM *multi = curl_multi_init();
+    loam_status loaded = store_curl_open(&s.cu, err);
+    if (loaded) return free(s.files), loaded;
+    CURLM *multi = s.cu.multi_init();
     if (!s.files || !multi) {
         free(s.files);
-        if (multi) curl_multi_cleanup(multi);
+        if (multi) s.cu.multi_cleanup(multi);
+        store_curl_close(&s.cu);
         return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     }
     loam_status st = LOAM_OK;
@@ -290,10 +294,11 @@ loam_status store_download(const store_download_job *job, const store_file *file
     if (st == LOAM_OK) st = run_all(&s, multi, err);
     report(&s, "", 1);
     for (int i = 0; i < s.n; i++) {
-        stop(&s.files[i], multi);
+        stop(&s, &s.files[i], multi);
         if (s.files[i].out) fclose(s.files[i].out);
     }
-    curl_multi_cleanup(multi);
+    s.cu.multi_cleanup(multi);
+    store_curl_close(&s.cu);
     free(s.files);
     return st;
 }
