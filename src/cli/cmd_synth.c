@@ -20,9 +20,12 @@ int cmd_synth(int argc, char **argv) {
             puts("usage: loam synth --like NAME --type f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q6_k|q4_k_m|q5_k_s|q5_k_m -o OUT.gguf\n"
                  "  NAME: llama-3.2-1b, llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, phi-2, gemma-2b, gemma-7b,\n"
                  "        falcon-7b, falcon-40b, mpt-7b, bloom-560m, bloom, whisper-large-v3, flux.1-schnell,\n"
-                 "        flux.1-dev (or the hub name). Whisper is written with transformers' tensor names, FLUX.1\n"
-                 "        as its 12B transformer with Black Forest Labs' names; loam cannot run those two yet, but\n"
-                 "        `loam info` reports their size.");
+                 "        flux.1-dev (or the hub name). Random weights at the real shapes, for benchmarks.\n"
+                 "  Whisper is written with transformers' tensor names (loam transcribe and loam bench run it).\n"
+                 "  FLUX.1: -o FILE.gguf writes its 12B transformer with Black Forest Labs' names (loam bench\n"
+                 "  times a step of it); -o FOLDER the whole pipeline as the hub lays it out (the transformer in\n"
+                 "  --type, CLIP-L and T5-XXL in bf16, the autoencoder in f32), which loam imagine runs; put the\n"
+                 "  real CLIP and T5 tokenizers in tokenizer/ and tokenizer_2/ for a prompt.");
             return 0;
         } else return cli_error("synth: unknown or incomplete option \"%s\"", argv[i]);
     }
