@@ -1,4 +1,4 @@
-/* loam bench on a FLUX.1 transformer file (loam synth --like flux.1-schnell,
+/* loam bench on a FLUX.1 folder (every stage) or a FLUX.1 transformer file (loam synth --like flux.1-schnell,
  * or a GGUF of the real one): seconds per denoising step for each image
  * size asked (default 512 and 1024), beside the operations' rate and the
  * share of the machine's peak for the product that path uses. */
@@ -7,6 +7,52 @@
 #include <string.h>
 
 #include "cli.h"
+
+/* A whole FLUX.1 folder (a hub folder, or loam synth --like flux.1-schnell
+ * -o DIR): the text encoders once, then for each size the second of two
+ * denoising steps (the first pages the transformer in) and the decoder, on
+ * fixed ids and seeded noise (the values do not change the time). */
+static int bench_folder(const char *path, const int *sizes, int n_sizes, long threads) {
+    loam_flux_open_params op = loam_flux_default_open_params();
+    op.n_threads = (int)threads;
+    loam_flux *f = NULL;
+    loam_error err;
+    if (loam_flux_open(path, &op, &f, &err)) return cli_error_status(&err);
+    loam_flux_info in;
+    loam_flux_get_info(f, &in);
+    int32_t *clip = calloc((size_t)in.clip_len, 4), *t5 = calloc((size_t)in.t5_len, 4);
+    float *pooled = malloc(sizeof(float) * in.clip_dim), *txt = malloc(sizeof(float) * in.t5_len * in.t5_dim);
+    int rc = 0;
+    double t0 = cli_now();
+    if (!clip || !t5 || !pooled || !txt) rc = cli_error("bench: out of memory");
+    else if (loam_flux_encode_text(f, clip, t5, in.t5_len, pooled, txt, &err)) rc = cli_error_status(&err);
+    else printf("flux text encoders (CLIP-L %d + T5 %d tokens): %.2f s\n", in.clip_len, in.t5_len, cli_now() - t0);
+    for (int i = 0; !rc && i < n_sizes; i++) {
+        int S = sizes[i], L = (S / 16) * (S / 16);
+        size_t lat = (size_t)in.latent_channels * (S / 8) * (S / 8);
+        float *z = malloc(sizeof(float) * lat), *x = malloc(sizeof(float) * lat), *v = malloc(sizeof(float) * lat);
+        float *img = malloc(sizeof(float) * 3 * S * S);
+        double step = 0, dec = 0;
+        if (!z || !x || !v || !img) rc = cli_error("bench: out of memory for %d x %d", S, S);
+        if (!rc) loam_flux_noise(1, S, S, z), loam_flux_pack(z, in.latent_channels, S / 8, S / 8, x);
+        for (int k = 0; !rc && k < 2; k++) {
+            t0 = cli_now();
+            if (loam_flux_velocity(f, x, S, S, txt, in.t5_len, pooled, 1.0f, 3.5f, v, NULL, &err)) rc = cli_error_status(&err);
+            step = cli_now() - t0;
+        }
+        t0 = cli_now();
+        if (!rc && loam_flux_decode(f, z, S, S, img, &err)) rc = cli_error_status(&err);
+        dec = cli_now() - t0;
+        if (!rc)
+            printf("flux %4d x %-4d (%d image tokens): step %.2f s, decoder %.2f s, peak RSS %.2f GiB\n", S, S, L, step, dec,
+                   loam_peak_resident_bytes() / 1073741824.0);
+        fflush(stdout);
+        free(z), free(x), free(v), free(img);
+    }
+    free(clip), free(t5), free(pooled), free(txt);
+    loam_flux_free(f);
+    return rc;
+}
 
 int bench_image(int argc, char **argv) {
     const char *path = NULL;
@@ -35,6 +81,11 @@ int bench_image(int argc, char **argv) {
     if (!n_sizes) sizes[0] = 512, sizes[1] = 1024, n_sizes = 2;
     loam_cpu_info cpu;
     loam_cpu_get_info(&cpu);
+    if (path && loam_flux_probe(path) && !json) {
+        int rc = bench_folder(path, sizes, n_sizes, threads);
+        if (!rc) cli_print_cpu_line(&cpu);
+        return rc;
+    }
     if (json) printf("[");
     for (int i = 0; i < n_sizes; i++) {
         loam_flux_bench_result r;

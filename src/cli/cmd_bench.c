@@ -16,6 +16,8 @@ static const char bench_usage[] =
     "              decoder ms per token beside the bandwidth bound (a hub folder, GGUF or whisper.cpp .bin)\n"
     "       loam bench FLUX_TRANSFORMER.gguf [-t N] [--size S ...] [--t5-len N] [-r N] [--json]   seconds per\n"
     "              denoising step at S x S (default 512 and 1024), GOP/s beside the product's peak, peak RSS\n"
+    "       loam bench FLUX_FOLDER [-t N] [--size S ...]   every stage of a FLUX.1 folder: the text encoders,\n"
+    "              a denoising step and the decoder at each size, peak RSS\n"
     "       loam bench --gemm M,N,K [--type T] [-t N] [-r N] [--json]   the matrix product alone: GOP/s beside\n"
     "              the peak of its instructions measured on the same threads (T: f32, f16, bf16, q8_0,\n"
     "              q4_0 (default), q5_0, q4_k, q6_k)\n"
@@ -368,6 +370,8 @@ int cmd_bench(int argc, char **argv) {
         }
     for (int i = 1; i < argc; i++)
         if (argv[i][0] != '-' && loam_whisper_probe(argv[i])) return bench_speech(argc, argv);
+    for (int i = 1; i < argc; i++) /* a FLUX.1 folder: every stage */
+        if (argv[i][0] != '-' && loam_flux_probe(argv[i])) return bench_image(argc, argv);
     for (int i = 1; i < argc; i++) { /* a FLUX.1 transformer: seconds per denoising step */
         loam_file_summary fs;
         loam_error err;

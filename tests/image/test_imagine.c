@@ -164,6 +164,17 @@ static void test_imagine_args(void) {
     free(text);
 }
 
+/* loam bench on a FLUX.1 folder times every stage */
+static void test_bench_folder(void) {
+    char cmd[2048], *text = NULL;
+    snprintf(cmd, sizeof cmd, "%s bench %s --size 64 --size 32 -t 2 2>&1", LOAM_BIN, fixture("flux/tiny-schnell"));
+    int rc = run_capture(cmd, &text);
+    int ok = rc == 0 && text && strstr(text, "flux text encoders (CLIP-L 77 + T5") && strstr(text, "flux   64 x 64   (16 image tokens): step ") &&
+             strstr(text, "flux   32 x 32   (4 image tokens): step ") && strstr(text, "decoder ");
+    CHECK(ok, "%s: exit %d\n%s", cmd, rc, text ? text : "");
+    free(text);
+}
+
 static void test_imagine_prompt(void);
 static void test_imagine_gguf(void);
 static void test_imagine_bad_folders(void);
@@ -180,6 +191,7 @@ void register_imagine_tests(void) {
     test_add("imagine: a missing component, a VAE of other latent channels: clear errors", test_imagine_bad_folders);
     test_add("imagine: a prompt through the real CLIP and T5 tokenizers to a PNG", test_imagine_prompt);
     test_add("imagine: --inputs of tiny-dev: dumped stages within the goldens, PNG pixels and text chunks", test_imagine_inputs);
+    test_add("bench: a FLUX.1 folder's text encoders, step and decoder at each size", test_bench_folder);
     test_add("imagine: same seed, same PNG; sizes rounded to 16; bad arguments and folders refused", test_imagine_args);
 }
 
