@@ -83,9 +83,13 @@ srv_image *srv_find_image(srv_server *s, const char *name);
 
 typedef enum { FORMAT_OPENAI_CHAT, FORMAT_OPENAI_COMPLETION, FORMAT_OLLAMA_GENERATE, FORMAT_OLLAMA_CHAT } srv_format;
 
+#define SRV_MAX_CHOICES 16 /* OpenAI's n */
+
 typedef struct {
     srv_engine *engine;
-    srv_request *req;
+    srv_request *req;                         /* what is asked (choice 0 once submitted) */
+    srv_request *choice[SRV_MAX_CHOICES];     /* the submitted requests, one per choice */
+    int n_choices;                            /* asked: n (0 means 1); submitted: how many */
     srv_format format;
     int stream, include_usage;
     char id[48], model[128];

@@ -68,6 +68,32 @@ srv_request *srv_request_new(void) {
     return r;
 }
 
+static void request_free(srv_request *r);
+
+static int copy_array(void **dst, const void *src, size_t n, size_t size) {
+    if (!src) return 1;
+    *dst = malloc((n ? n : 1) * size);
+    if (*dst) memcpy(*dst, src, n * size);
+    return *dst != NULL;
+}
+
+srv_request *srv_request_clone(const srv_request *r) {
+    srv_request *c = srv_request_new();
+    if (!c) return NULL;
+    c->n_prompt = r->n_prompt, c->sampling = r->sampling, c->max_tokens = r->max_tokens, c->ignore_eos = r->ignore_eos;
+    c->n_bias = r->n_bias, c->top_logprobs = r->top_logprobs;
+    int ok = copy_array((void **)&c->prompt, r->prompt, (size_t)r->n_prompt, sizeof *r->prompt) &&
+             copy_array((void **)&c->bias_ids, r->bias_ids, (size_t)r->n_bias, sizeof *r->bias_ids) &&
+             copy_array((void **)&c->bias, r->bias, (size_t)r->n_bias, sizeof *r->bias) &&
+             (!r->n_stop || (c->stop = calloc((size_t)r->n_stop, sizeof *c->stop)) != NULL);
+    for (int i = 0; ok && i < r->n_stop; i++) ok = (c->stop[c->n_stop++] = strdup(r->stop[i])) != NULL;
+    if (!ok) {
+        request_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 static void request_free(srv_request *r) {
     free(r->prompt);
     free(r->bias_ids), free(r->bias), free(r->lp);
@@ -463,10 +489,10 @@ srv_finish srv_engine_wait(srv_engine *e, srv_request *r, size_t *seen, char **n
     return srv_engine_wait_lp(e, r, seen, new_text, new_len, NULL, NULL, NULL);
 }
 
-srv_finish srv_engine_wait_lp(srv_engine *e, srv_request *r, size_t *seen, char **new_text, size_t *new_len, int *lp_seen,
-                              srv_logprob **lp, int *n_lp) {
+static srv_finish take_new(srv_engine *e, srv_request *r, int block, size_t *seen, char **new_text, size_t *new_len, int *lp_seen,
+                           srv_logprob **lp, int *n_lp) {
     pthread_mutex_lock(&e->mu);
-    while (r->len <= *seen && r->finish == FINISH_NONE) pthread_cond_wait(&r->changed, &e->mu);
+    while (block && r->len <= *seen && r->finish == FINISH_NONE) pthread_cond_wait(&r->changed, &e->mu);
     size_t n = r->len - *seen;
     *new_text = malloc(n + 1);
     if (*new_text) {
@@ -486,6 +512,16 @@ srv_finish srv_engine_wait_lp(srv_engine *e, srv_request *r, size_t *seen, char 
     }
     pthread_mutex_unlock(&e->mu);
     return f;
+}
+
+srv_finish srv_engine_wait_lp(srv_engine *e, srv_request *r, size_t *seen, char **new_text, size_t *new_len, int *lp_seen,
+                              srv_logprob **lp, int *n_lp) {
+    return take_new(e, r, 1, seen, new_text, new_len, lp_seen, lp, n_lp);
+}
+
+srv_finish srv_engine_poll_lp(srv_engine *e, srv_request *r, size_t *seen, char **new_text, size_t *new_len, int *lp_seen,
+                              srv_logprob **lp, int *n_lp) {
+    return take_new(e, r, 0, seen, new_text, new_len, lp_seen, lp, n_lp);
 }
 
 void srv_engine_cancel(srv_engine *e, srv_request *r) {

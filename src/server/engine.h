@@ -91,6 +91,9 @@ int srv_engine_stop_tokens(const srv_engine *e, int for_chat, int32_t *ids, int 
 /* A new request owning prompt (malloc'ed ids) and stop (each string and
  * the array malloc'ed), refs = 1 (the caller's). */
 srv_request *srv_request_new(void);
+/* A new request (refs = 1) asking what r asks: its prompt, sampling,
+ * limits, stops, biases and logprobs copied; none of r's results. */
+srv_request *srv_request_clone(const srv_request *r);
 /* Drops one reference (the caller's or the engine's); frees at zero. */
 void srv_request_release(srv_engine *e, srv_request *r);
 
@@ -102,6 +105,9 @@ loam_status srv_engine_submit(srv_engine *e, srv_request *r, int for_chat, loam_
  * lp_seen/lp/n_lp (may be NULL): the logprob entries past *lp_seen, malloc'ed. */
 srv_finish srv_engine_wait(srv_engine *e, srv_request *r, size_t *seen, char **new_text, size_t *new_len);
 srv_finish srv_engine_wait_lp(srv_engine *e, srv_request *r, size_t *seen, char **new_text, size_t *new_len, int *lp_seen,
+                              srv_logprob **lp, int *n_lp);
+/* As srv_engine_wait_lp, without waiting: nothing new gives an empty text. */
+srv_finish srv_engine_poll_lp(srv_engine *e, srv_request *r, size_t *seen, char **new_text, size_t *new_len, int *lp_seen,
                               srv_logprob **lp, int *n_lp);
 /* The client is gone: the slot is freed at the next step. */
 void srv_engine_cancel(srv_engine *e, srv_request *r);

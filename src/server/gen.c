@@ -8,15 +8,21 @@
 
 #include "api.h"
 
+/* What one choice of a stream has sent so far. */
+typedef struct {
+    size_t seen;        /* of the request's text */
+    int lp_seen;        /* logprob entries sent */
+    size_t lp_offset;   /* completions' text_offset */
+    int started, ended;
+} choice_state;
+
 struct srv_stream {
     srv_server *server;
     srv_job job;
-    int lp_seen;        /* logprob entries sent */
-    size_t lp_offset;   /* completions' text_offset */
+    choice_state c[SRV_MAX_CHOICES];
     char *out;          /* formatted bytes not yet read */
     size_t len, at, cap;
-    size_t seen;        /* of the request's text */
-    int started, ended;
+    int ended;
 };
 
 /* A token's text as clients see it: the decoded piece (SentencePiece's
@@ -101,11 +107,15 @@ static void rfc3339_now(char *buf, size_t n) {
     snprintf(buf + w, n - w, ".%09ldZ", ts.tv_nsec);
 }
 
-static cJSON *usage_json(const srv_request *r) {
+/* The prompt counts once; every choice's tokens count. */
+static cJSON *usage_json(const srv_job *j) {
+    const srv_request *r = j->choice[0];
+    int generated = 0;
+    for (int i = 0; i < j->n_choices; i++) generated += j->choice[i]->n_generated;
     cJSON *u = cJSON_CreateObject();
     cJSON_AddNumberToObject(u, "prompt_tokens", r->n_prompt);
-    cJSON_AddNumberToObject(u, "completion_tokens", r->n_generated);
-    cJSON_AddNumberToObject(u, "total_tokens", r->n_prompt + r->n_generated);
+    cJSON_AddNumberToObject(u, "completion_tokens", generated);
+    cJSON_AddNumberToObject(u, "total_tokens", r->n_prompt + generated);
     cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
     cJSON_AddNumberToObject(d, "cached_tokens", r->cached_tokens);
     return u;
@@ -151,14 +161,14 @@ static void ollama_text(cJSON *o, const srv_job *j, const char *text) {
     }
 }
 
-/* One chunk of the stream for new text (final: the closing one). */
-static cJSON *chunk(const srv_job *j, const char *text, int first, srv_finish fin, cJSON *logprobs) {
+/* One chunk of the stream for new text of choice `index` (final: its closing one). */
+static cJSON *chunk(const srv_job *j, int index, const char *text, int first, srv_finish fin, cJSON *logprobs) {
     int final = fin != FINISH_NONE;
     if (j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION) {
         int chat = j->format == FORMAT_OPENAI_CHAT;
         cJSON *o = head(j, chat ? "chat.completion.chunk" : "text_completion"), *choices = cJSON_AddArrayToObject(o, "choices");
         cJSON *c = cJSON_CreateObject();
-        cJSON_AddNumberToObject(c, "index", 0);
+        cJSON_AddNumberToObject(c, "index", index);
         if (chat) {
             cJSON *d = cJSON_AddObjectToObject(c, "delta");
             if (first) cJSON_AddStringToObject(d, "role", "assistant");
@@ -178,7 +188,7 @@ static cJSON *chunk(const srv_job *j, const char *text, int first, srv_finish fi
     cJSON_AddBoolToObject(o, "done", final);
     if (final) {
         cJSON_AddStringToObject(o, "done_reason", finish_name(fin));
-        ollama_counts(o, j->req);
+        ollama_counts(o, j->choice[0]);
     }
     return o;
 }
@@ -215,46 +225,68 @@ srv_stream *srv_stream_new(srv_server *s, const srv_job *job) {
     return st;
 }
 
-static void close_stream(srv_stream *st, srv_finish fin) {
+static int is_sse(const srv_job *j) { return j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION; }
+
+/* Choice i has ended: its closing chunk, or an error object. */
+static void end_choice(srv_stream *st, int i, srv_finish fin) {
     const srv_job *j = &st->job;
-    int sse = j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION;
+    const srv_request *r = j->choice[i];
     if (fin == FINISH_ERROR || fin == FINISH_CANCELLED) {
         cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
-        cJSON_AddStringToObject(e, "message", j->req->error[0] ? j->req->error : "the generation was stopped");
+        cJSON_AddStringToObject(e, "message", r->error[0] ? r->error : "the generation was stopped");
         cJSON_AddStringToObject(e, "type", "server_error");
         put_json(st, o);
     } else {
-        put_json(st, chunk(j, "", !st->started, fin, NULL));
-        if (sse && j->include_usage) {
-            cJSON *o = head(j, j->format == FORMAT_OPENAI_CHAT ? "chat.completion.chunk" : "text_completion");
-            cJSON_AddArrayToObject(o, "choices");
-            cJSON_AddItemToObject(o, "usage", usage_json(j->req));
-            put_json(st, o);
-        }
+        put_json(st, chunk(j, i, "", !st->c[i].started, fin, NULL));
     }
-    if (sse) put(st, "data: [DONE]\n\n", 14);
+    st->c[i].ended = 1;
+}
+
+/* Every choice has ended: the usage chunk when asked, then [DONE]. */
+static void end_stream(srv_stream *st) {
+    const srv_job *j = &st->job;
+    if (is_sse(j) && j->include_usage) {
+        cJSON *o = head(j, j->format == FORMAT_OPENAI_CHAT ? "chat.completion.chunk" : "text_completion");
+        cJSON_AddArrayToObject(o, "choices");
+        cJSON_AddItemToObject(o, "usage", usage_json(j));
+        put_json(st, o);
+    }
+    if (is_sse(j)) put(st, "data: [DONE]\n\n", 14);
     st->ended = 1;
+}
+
+/* Formats what choice i has new (waiting for it when `block`). */
+static void pull_choice(srv_stream *st, int i, int block) {
+    choice_state *c = &st->c[i];
+    srv_request *r = st->job.choice[i];
+    char *text = NULL;
+    size_t n = 0;
+    srv_logprob *lp = NULL;
+    int n_lp = 0, want_lp = r->top_logprobs >= 0;
+    srv_finish fin = (block ? srv_engine_wait_lp : srv_engine_poll_lp)(st->job.engine, r, &c->seen, &text, &n,
+                                                                       want_lp ? &c->lp_seen : NULL, want_lp ? &lp : NULL, &n_lp);
+    if (n || n_lp) {
+        cJSON *l = want_lp && is_sse(&st->job) ? logprobs_json(&st->job, lp, n_lp, &c->lp_offset) : NULL;
+        put_json(st, chunk(&st->job, i, text, !c->started, FINISH_NONE, l));
+        c->started = 1;
+    }
+    free(text), free(lp);
+    if (fin != FINISH_NONE) end_choice(st, i, fin);
 }
 
 size_t srv_stream_read(srv_stream *st, char *buf, size_t max) {
     while (st->at == st->len) {
         if (st->ended) return 0;
         st->at = st->len = 0;
-        char *text = NULL;
-        size_t n = 0;
-        srv_logprob *lp = NULL;
-        int n_lp = 0, want_lp = st->job.req->top_logprobs >= 0;
-        srv_finish fin = srv_engine_wait_lp(st->job.engine, st->job.req, &st->seen, &text, &n, want_lp ? &st->lp_seen : NULL,
-                                            want_lp ? &lp : NULL, &n_lp);
-        if (n || n_lp) {
-            cJSON *l = want_lp && (st->job.format == FORMAT_OPENAI_CHAT || st->job.format == FORMAT_OPENAI_COMPLETION)
-                           ? logprobs_json(&st->job, lp, n_lp, &st->lp_offset)
-                           : NULL;
-            put_json(st, chunk(&st->job, text, !st->started, FINISH_NONE, l));
-            st->started = 1;
+        /* wait on the first choice still running, then take what the others
+         * have: they run in the same batch, so they advance together */
+        int waited = 0;
+        for (int i = 0; i < st->job.n_choices; i++) {
+            if (st->c[i].ended) continue;
+            pull_choice(st, i, !waited);
+            waited = 1;
         }
-        free(text), free(lp);
-        if (fin != FINISH_NONE) close_stream(st, fin);
+        if (!waited) end_stream(st);
     }
     size_t n = st->len - st->at < max ? st->len - st->at : max;
     memcpy(buf, st->out + st->at, n);
@@ -262,69 +294,95 @@ size_t srv_stream_read(srv_stream *st, char *buf, size_t max) {
     return n;
 }
 
-void srv_stream_cancel(srv_stream *st) { srv_engine_cancel(st->job.engine, st->job.req); }
+void srv_stream_cancel(srv_stream *st) {
+    for (int i = 0; i < st->job.n_choices; i++) srv_engine_cancel(st->job.engine, st->job.choice[i]);
+}
 
 void srv_stream_free(srv_stream *st) {
     if (!st) return;
-    srv_engine_cancel(st->job.engine, st->job.req); /* a no-op once it has ended */
-    srv_request_release(st->job.engine, st->job.req);
+    for (int i = 0; i < st->job.n_choices; i++) {
+        srv_engine_cancel(st->job.engine, st->job.choice[i]); /* a no-op once it has ended */
+        srv_request_release(st->job.engine, st->job.choice[i]);
+    }
     free(st->out);
     free(st);
 }
 
-void srv_job_finish(srv_server *s, srv_job *j, srv_reply *out) {
-    (void)s;
-    if (j->stream) {
-        out->status = 200;
-        int sse = j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION;
-        out->content_type = sse ? "text/event-stream" : "application/x-ndjson";
-        out->stream = srv_stream_new(s, j);
-        if (!out->stream) srv_request_release(j->engine, j->req), srv_error(out, 500, NULL, NULL, "out of memory");
-        return;
-    }
-    size_t seen = 0;
-    char *all = NULL, *text = NULL;
-    size_t n_all = 0, n;
+/* Waits for choice i to end; its whole text (malloc'ed) and how it ended. */
+static srv_finish wait_choice(srv_job *j, int i, char **all) {
+    size_t seen = 0, n_all = 0, n;
+    char *text = NULL;
     srv_finish fin;
+    *all = calloc(1, 1);
     do {
-        fin = srv_engine_wait(j->engine, j->req, &seen, &text, &n);
-        char *g = realloc(all, n_all + n + 1);
-        if (g) memcpy(g + n_all, text, n), n_all += n, g[n_all] = 0, all = g;
+        fin = srv_engine_wait(j->engine, j->choice[i], &seen, &text, &n);
+        char *g = *all ? realloc(*all, n_all + n + 1) : NULL;
+        if (g) memcpy(g + n_all, text, n), n_all += n, g[n_all] = 0, *all = g;
         free(text);
     } while (fin == FINISH_NONE);
-    srv_request *r = j->req;
-    if (fin == FINISH_ERROR || fin == FINISH_CANCELLED) {
-        srv_error(out, 500, NULL, NULL, "generation failed: %s", r->error[0] ? r->error : "stopped");
-    } else if (j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION) {
-        int chat = j->format == FORMAT_OPENAI_CHAT;
-        cJSON *o = head(j, chat ? "chat.completion" : "text_completion"), *choices = cJSON_AddArrayToObject(o, "choices");
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddNumberToObject(c, "index", 0);
-        if (chat) {
-            cJSON *m = cJSON_AddObjectToObject(c, "message");
-            cJSON_AddStringToObject(m, "role", "assistant");
-            cJSON_AddStringToObject(m, "content", all ? all : "");
-        } else {
-            cJSON_AddStringToObject(c, "text", all ? all : "");
-        }
-        if (r->top_logprobs >= 0) {
-            size_t offset = 0;
-            cJSON_AddItemToObject(c, "logprobs", logprobs_json(j, r->lp, r->n_lp, &offset));
-        } else {
-            cJSON_AddNullToObject(c, "logprobs");
-        }
-        cJSON_AddStringToObject(c, "finish_reason", finish_name(fin));
-        cJSON_AddItemToArray(choices, c);
-        cJSON_AddItemToObject(o, "usage", usage_json(r));
-        srv_json(out, 200, o);
+    return fin;
+}
+
+/* OpenAI's choices[i] of a whole reply. */
+static cJSON *openai_choice(srv_job *j, int i, const char *text, srv_finish fin) {
+    const srv_request *r = j->choice[i];
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", i);
+    if (j->format == FORMAT_OPENAI_CHAT) {
+        cJSON *m = cJSON_AddObjectToObject(c, "message");
+        cJSON_AddStringToObject(m, "role", "assistant");
+        cJSON_AddStringToObject(m, "content", text);
     } else {
-        cJSON *o = ollama_head(j);
-        ollama_text(o, j, all ? all : "");
-        cJSON_AddBoolToObject(o, "done", 1);
-        cJSON_AddStringToObject(o, "done_reason", finish_name(fin));
-        ollama_counts(o, r);
-        srv_json(out, 200, o);
+        cJSON_AddStringToObject(c, "text", text);
     }
-    free(all);
-    srv_request_release(j->engine, r);
+    if (r->top_logprobs >= 0) {
+        size_t offset = 0;
+        cJSON_AddItemToObject(c, "logprobs", logprobs_json(j, r->lp, r->n_lp, &offset));
+    } else {
+        cJSON_AddNullToObject(c, "logprobs");
+    }
+    cJSON_AddStringToObject(c, "finish_reason", finish_name(fin));
+    return c;
+}
+
+void srv_job_finish(srv_server *s, srv_job *j, srv_reply *out) {
+    if (j->stream) {
+        out->status = 200;
+        out->content_type = is_sse(j) ? "text/event-stream" : "application/x-ndjson";
+        out->stream = srv_stream_new(s, j);
+        if (!out->stream) {
+            for (int i = 0; i < j->n_choices; i++) srv_engine_cancel(j->engine, j->choice[i]), srv_request_release(j->engine, j->choice[i]);
+            srv_error(out, 500, NULL, NULL, "out of memory");
+        }
+        return;
+    }
+    cJSON *o = NULL, *choices = NULL;
+    for (int i = 0; i < j->n_choices; i++) {
+        char *all = NULL;
+        srv_finish fin = wait_choice(j, i, &all);
+        const srv_request *r = j->choice[i];
+        if (fin == FINISH_ERROR || fin == FINISH_CANCELLED) {
+            cJSON_Delete(o), o = NULL;
+            srv_error(out, 500, NULL, NULL, "generation failed: %s", r->error[0] ? r->error : "stopped");
+            free(all);
+            break;
+        }
+        if (is_sse(j)) {
+            if (!o) o = head(j, j->format == FORMAT_OPENAI_CHAT ? "chat.completion" : "text_completion"), choices = cJSON_AddArrayToObject(o, "choices");
+            cJSON_AddItemToArray(choices, openai_choice(j, i, all ? all : "", fin));
+        } else {
+            o = ollama_head(j);
+            ollama_text(o, j, all ? all : "");
+            cJSON_AddBoolToObject(o, "done", 1);
+            cJSON_AddStringToObject(o, "done_reason", finish_name(fin));
+            ollama_counts(o, r);
+        }
+        free(all);
+    }
+    if (o && is_sse(j)) cJSON_AddItemToObject(o, "usage", usage_json(j));
+    if (o) srv_json(out, 200, o);
+    for (int i = 0; i < j->n_choices; i++) {
+        srv_engine_cancel(j->engine, j->choice[i]); /* after an error, the others stop too */
+        srv_request_release(j->engine, j->choice[i]);
+    }
 }

@@ -40,12 +40,15 @@ static const srv_sampling_field openai_sampling[] = {
 };
 
 /* The OpenAI sampling fields into the request. 0 after writing the error. */
-static int openai_fields(srv_server *s, srv_engine *e, const cJSON *b, srv_request *r, srv_reply *out) {
+static int openai_fields(srv_server *s, srv_engine *e, const cJSON *b, srv_job *job, srv_reply *out) {
+    srv_request *r = job->req;
     double v;
     r->sampling = loam_model_sampling_params(srv_engine_model(e));
     r->sampling.seed = (uint64_t)time(NULL);
     if (!srv_param_sampling(b, openai_sampling, (int)(sizeof openai_sampling / sizeof *openai_sampling), &r->sampling, out)) return 0;
-    if (srv_param_number(b, "n", 1, 1, 1, &v, out) < 0) return 0; /* several choices are not offered yet */
+    int got_n = srv_param_number(b, "n", 1, SRV_MAX_CHOICES, 1, &v, out);
+    if (got_n < 0) return 0;
+    job->n_choices = got_n ? (int)v : 1;
     int cap = s->cfg->max_tokens, got;
     r->max_tokens = cap;
     if ((got = srv_param_number(b, "max_tokens", 1, cap, 1, &v, out)) < 0) return 0;
@@ -101,19 +104,40 @@ static srv_engine *common(srv_server *s, const cJSON *b, srv_job *job, srv_reply
     return e;
 }
 
+static void release_choices(srv_engine *e, srv_job *job, int cancel) {
+    for (int i = 0; i < job->n_choices; i++) {
+        if (cancel) srv_engine_cancel(e, job->choice[i]);
+        srv_request_release(e, job->choice[i]);
+    }
+}
+
+/* Submits the asked request as n choices: choice i samples with seed + i
+ * (OpenAI's n gives different answers; under greedy decoding they agree). */
 static void submit(srv_server *s, srv_job *job, int for_chat, srv_reply *out) {
     loam_error err;
     srv_engine *e = job->engine;
+    int n = job->n_choices > 0 ? job->n_choices : 1;
     if (job->req->n_prompt + 1 > srv_engine_n_ctx(e)) {
         srv_error(out, 400, "messages", "context_length_exceeded", "the prompt is %d tokens; the context holds %d", job->req->n_prompt,
                   srv_engine_n_ctx(e));
         srv_request_release(e, job->req);
         return;
     }
-    if (srv_engine_submit(e, job->req, for_chat, &err) != LOAM_OK) {
-        srv_error(out, 429, NULL, "queue_full", "%s", err.message);
-        srv_request_release(e, job->req);
-        return;
+    job->choice[0] = job->req, job->n_choices = 1;
+    for (int i = 1; i < n; i++) {
+        if (!(job->choice[i] = srv_request_clone(job->req))) {
+            release_choices(e, job, 0);
+            return srv_error(out, 500, NULL, NULL, "out of memory");
+        }
+        job->choice[i]->sampling.seed += (uint64_t)i;
+        job->n_choices++;
+    }
+    for (int i = 0; i < n; i++) {
+        if (srv_engine_submit(e, job->choice[i], for_chat, &err) != LOAM_OK) {
+            srv_error(out, 429, NULL, "queue_full", "%s", err.message);
+            release_choices(e, job, 1); /* the ones queued end at the engine's next step */
+            return;
+        }
     }
     srv_job_finish(s, job, out);
 }
@@ -125,7 +149,7 @@ void srv_openai_chat(srv_server *s, const cJSON *b, srv_reply *out) {
     srv_request *r = srv_request_new();
     if (!r) return srv_error(out, 500, NULL, NULL, "out of memory");
     job.req = r;
-    if (!openai_fields(s, e, b, r, out) || !logprob_fields(b, 1, r, out) ||
+    if (!openai_fields(s, e, b, &job, out) || !logprob_fields(b, 1, r, out) ||
         !srv_chat_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "messages"), r, out))
         return srv_request_release(e, r);
     srv_new_id(s, "chatcmpl-", job.id, sizeof job.id);
@@ -139,7 +163,7 @@ void srv_openai_completions(srv_server *s, const cJSON *b, srv_reply *out) {
     srv_request *r = srv_request_new();
     if (!r) return srv_error(out, 500, NULL, NULL, "out of memory");
     job.req = r;
-    if (!openai_fields(s, e, b, r, out) || !logprob_fields(b, 0, r, out) ||
+    if (!openai_fields(s, e, b, &job, out) || !logprob_fields(b, 0, r, out) ||
         !srv_text_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "prompt"), "prompt", r, out))
         return srv_request_release(e, r);
     srv_new_id(s, "cmpl-", job.id, sizeof job.id);

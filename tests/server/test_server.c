@@ -247,6 +247,8 @@ static const bad_case bad_cases[] = {
     {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", 400, "stop"},
     {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"stream_options\": \"x\"}", 400, "stream_options"},
     {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": [99999]}", 400, "prompt"},
+    {"/v1/completions", "{\"model\": \"stories-chat\", \"prompt\": \"x\", \"n\": 0}", 400, "n"},
+    {"/v1/chat/completions", "{\"model\": \"stories-chat\", \"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"n\": 17}", 400, "n"},
     {"/v1/completions", "{\"model\": \"nope\", \"prompt\": \"x\"}", 404, "model"},
     {"/v1/completions", "{\"model\": 5, \"prompt\": \"x\"}", 400, "model"},
     {"/v1/chat/completions", "{\"model\": \"stories-chat\"}", 400, "messages"},
@@ -568,6 +570,74 @@ static void test_logprobs_and_bias(void) {
     free(a), free(c);
 }
 
+/* The text of choice `index` across an SSE stream of several choices, and
+ * how many closing chunks (a finish_reason) that choice got. */
+static char *choice_stream_text(const char *body, int index, int *n_finish) {
+    size_t cap = strlen(body) + 1, len = 0;
+    char *all = calloc(1, cap), *copy = strdup(body), *save = NULL;
+    *n_finish = 0;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "data: ", 6) || !strcmp(line, "data: [DONE]")) continue;
+        cJSON *j = cJSON_Parse(line + 6);
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "choices")) {
+            if (cJSON_GetNumberValue(cJSON_GetObjectItem(c, "index")) != index) continue;
+            const cJSON *t = cJSON_GetObjectItem(c, "text");
+            if (cJSON_IsString(t) && len + strlen(t->valuestring) < cap) strcpy(all + len, t->valuestring), len += strlen(t->valuestring);
+            *n_finish += cJSON_IsString(cJSON_GetObjectItem(c, "finish_reason"));
+        }
+        cJSON_Delete(j);
+    }
+    free(copy);
+    return all;
+}
+
+/* n choices: under greedy decoding each equals loam run; sampled, choice i
+ * equals a one-choice request with seed + i; streamed, each choice's chunks
+ * carry its index and one closing chunk each. */
+static void test_several_choices(void) {
+    const char *model = fixture("llm/stories260k");
+    test_server s;
+    CHECK(server_start(&s, model), "no server");
+    char *want = run_text(model, "", prompts[1], 16), *a = NULL, *b = NULL, *c = NULL, *d = NULL, body[512];
+    snprintf(body, sizeof body, "{\"model\": \"stories260k\", \"prompt\": \"%s\", \"max_tokens\": 16, \"temperature\": 0, \"n\": 3}", prompts[1]);
+    int s1 = server_post(&s, "/v1/completions", body, strlen(body), &a);
+    snprintf(body, sizeof body, "{\"model\": \"stories260k\", \"prompt\": \"%s\", \"max_tokens\": 16, \"temperature\": 0, \"n\": 3, \"stream\": true}",
+             prompts[1]);
+    int s2 = server_post(&s, "/v1/completions", body, strlen(body), &b);
+    snprintf(body, sizeof body, "{\"model\": \"stories260k\", \"prompt\": \"%s\", \"max_tokens\": 16, \"temperature\": 1, \"seed\": 7, \"n\": 2}", prompts[2]);
+    int s3 = server_post(&s, "/v1/completions", body, strlen(body), &c);
+    snprintf(body, sizeof body, "{\"model\": \"stories260k\", \"prompt\": \"%s\", \"max_tokens\": 16, \"temperature\": 1, \"seed\": 8}", prompts[2]);
+    int s4 = server_post(&s, "/v1/completions", body, strlen(body), &d);
+    server_stop(&s);
+    CHECK(want && strlen(want) > 5, "loam run printed nothing");
+    cJSON *ja = cJSON_Parse(a ? a : "");
+    const cJSON *choices = cJSON_GetObjectItem(ja, "choices");
+    int ok = s1 == 200 && cJSON_GetArraySize(choices) == 3;
+    for (int i = 0; ok && i < 3; i++) {
+        const cJSON *ch = cJSON_GetArrayItem(choices, i);
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "text"));
+        ok = t && want && !strcmp(t, want) && cJSON_GetNumberValue(cJSON_GetObjectItem(ch, "index")) == i;
+    }
+    const cJSON *usage = cJSON_GetObjectItem(ja, "usage");
+    int completion = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(usage, "completion_tokens"));
+    CHECK(ok && completion == 48, "n=3 greedy (%d), completion_tokens %d (want 48): %s", s1, completion, a ? a : "");
+    cJSON_Delete(ja);
+    int ok2 = s2 == 200 && b && strstr(b, "data: [DONE]");
+    for (int i = 0; ok2 && i < 3; i++) {
+        int fin = 0;
+        char *t = choice_stream_text(b, i, &fin);
+        ok2 = want && !strcmp(t, want) && fin == 1;
+        free(t);
+    }
+    CHECK(ok2, "n=3 streamed (%d): %s", s2, b ? b : "");
+    char *second = c ? json_field(c, "choices", "1", "text") : NULL, *first = c ? json_field(c, "choices", "0", "text") : NULL;
+    char *alone = d ? json_field(d, "choices", "0", "text") : NULL;
+    CHECK(s3 == 200 && s4 == 200 && second && alone && !strcmp(second, alone) && first && strcmp(first, second),
+          "sampled: choice 1 \"%s\" vs seed 8 alone \"%s\" (choice 0 \"%s\")", second ? second : "", alone ? alone : "", first ? first : "");
+    free(want), free(a), free(b), free(c), free(d), free(first), free(second), free(alone);
+}
+
 void register_server_tests(void) {
     test_add("serve: /v1/completions, its stream, /api/generate (raw and streamed) equal loam run; no template: 400", test_routes_equal_run);
     test_add("serve: /v1/chat/completions (and stream) and /api/chat equal loam run --chat", test_chat_routes_equal_run_chat);
@@ -577,6 +647,7 @@ void register_server_tests(void) {
     test_add("serve: --api-key 401s; a full queue 429s", test_auth_and_queue);
     test_add("serve: a client that leaves mid-stream frees its slot", test_disconnect);
     test_add("serve: an answer may wait longer than --timeout for its first token", test_long_wait);
+    test_add("serve: n choices: greedy each equals loam run, sampled each equals its seed alone, streamed by index", test_several_choices);
     test_add("serve: logprobs equal the log-softmax of the model's logits; logit_bias moves the choice", test_logprobs_and_bias);
     test_add("serve: the official openai npm package: chat, its stream, completions, models, embeddings, an error", test_openai_package);
     test_add("serve: the chat page in headless Chromium: a typed message, the streamed reply, kept, phone width", test_chat_page);
