@@ -26,6 +26,15 @@ typedef struct srv_image {
     int waiting;
 } srv_image;
 
+/* HTTP answers of one route with one status, and their durations. */
+#define SRV_MAX_ROUTE_COUNTS 96
+typedef struct {
+    const char *route; /* a known route's path, or "other" */
+    int status;
+    uint64_t count;
+    double seconds;    /* until the answer was queued (a stream's first byte) */
+} srv_route_count;
+
 typedef struct srv_server {
     const srv_config *cfg;
     srv_engine *engines[SRV_MAX_MODELS];
@@ -37,6 +46,8 @@ typedef struct srv_server {
     int ready;
     pthread_mutex_t mu;
     uint64_t next_id, http_requests, http_errors;
+    srv_route_count routes[SRV_MAX_ROUTE_COUNTS];
+    int n_routes;
     double started;
 } srv_server;
 

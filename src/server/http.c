@@ -37,12 +37,39 @@ static void version(srv_reply *out) {
     srv_json(out, 200, o);
 }
 
-static int is_json_route(const char *url) {
-    static const char *routes[] = {"/v1/chat/completions", "/v1/completions", "/api/generate", "/api/chat", "/api/show",
-                                   "/v1/embeddings", "/v1/images/generations", NULL};
+static const char *const json_routes[] = {"/v1/chat/completions", "/v1/completions", "/api/generate", "/api/chat", "/api/show",
+                                           "/v1/embeddings", "/v1/images/generations", NULL};
+static const char *const other_routes[] = {"/", "/index.html", "/health", "/v1/models", "/api/tags", "/api/version", "/metrics",
+                                           "/v1/audio/transcriptions", "/v1/audio/translations", NULL};
+
+static const char *known_route(const char *url, const char *const *routes) {
     for (int i = 0; routes[i]; i++)
-        if (!strcmp(url, routes[i])) return 1;
-    return 0;
+        if (!strcmp(url, routes[i])) return routes[i];
+    return NULL;
+}
+
+static int is_json_route(const char *url) { return known_route(url, json_routes) != NULL; }
+
+/* Counts an answer under its route (a static string: unknown paths are
+ * "other", so clients cannot grow the table) and status. */
+static void count_answer(srv_server *s, const char *url, int status, double seconds) {
+    const char *route = known_route(url, json_routes);
+    if (!route) route = known_route(url, other_routes);
+    if (!route) route = "other";
+    pthread_mutex_lock(&s->mu);
+    s->http_requests++;
+    if (status >= 400) s->http_errors++;
+    int i = 0;
+    while (i < s->n_routes && (s->routes[i].route != route || s->routes[i].status != status)) i++;
+    if (i == s->n_routes && i < SRV_MAX_ROUTE_COUNTS) s->routes[s->n_routes++] = (srv_route_count){.route = route, .status = status};
+    if (i < SRV_MAX_ROUTE_COUNTS) s->routes[i].count++, s->routes[i].seconds += seconds;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static int is_audio_route(const char *url) {
@@ -153,11 +180,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
      * prompt) without a byte to send */
     MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)0);
     srv_reply r = {.status = 500};
+    double t0 = seconds_now();
     route(s, c, url, method, cs, &r);
-    pthread_mutex_lock(&s->mu);
-    s->http_requests++;
-    if (r.status >= 400) s->http_errors++;
-    pthread_mutex_unlock(&s->mu);
+    count_answer(s, url, r.status, seconds_now() - t0);
     enum MHD_Result ok = send_reply(c, cs, &r);
     free(r.body);
     if (!ok && r.stream) srv_stream_free(r.stream), cs->stream = NULL;

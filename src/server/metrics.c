@@ -74,8 +74,15 @@ void srv_metrics(srv_server *s, srv_reply *out) {
         histogram(&b, "loam_time_per_output_token_seconds", "between consecutive generated tokens", srv_engine_name(s->engines[e]),
                   st[e].tpot_buckets, st[e].tpot_sum, st[e].tpot_count, e == 0);
     pthread_mutex_lock(&s->mu);
-    add(&b, "# HELP loam_http_requests_total HTTP requests answered\n# TYPE loam_http_requests_total counter\nloam_http_requests_total %llu\n",
-        (unsigned long long)s->http_requests);
+    add(&b, "# HELP loam_http_requests_total HTTP requests answered, by route and status\n# TYPE loam_http_requests_total counter\n");
+    for (int i = 0; i < s->n_routes; i++)
+        add(&b, "loam_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n", s->routes[i].route, s->routes[i].status,
+            (unsigned long long)s->routes[i].count);
+    add(&b, "# HELP loam_http_request_seconds_total time from a complete request to its answer (a stream: its start), by route and status\n"
+            "# TYPE loam_http_request_seconds_total counter\n");
+    for (int i = 0; i < s->n_routes; i++)
+        add(&b, "loam_http_request_seconds_total{route=\"%s\",code=\"%d\"} %.6f\n", s->routes[i].route, s->routes[i].status,
+            s->routes[i].seconds);
     add(&b, "# HELP loam_http_errors_total HTTP answers with a 4xx or 5xx status\n# TYPE loam_http_errors_total counter\nloam_http_errors_total %llu\n",
         (unsigned long long)s->http_errors);
     pthread_mutex_unlock(&s->mu);

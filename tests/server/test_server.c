@@ -609,7 +609,18 @@ static void test_several_choices(void) {
     int s3 = server_post(&s, "/v1/completions", body, strlen(body), &c);
     snprintf(body, sizeof body, "{\"model\": \"stories260k\", \"prompt\": \"%s\", \"max_tokens\": 16, \"temperature\": 1, \"seed\": 8}", prompts[2]);
     int s4 = server_post(&s, "/v1/completions", body, strlen(body), &d);
+    /* per-route metrics: the four answers above, a 400 and an unknown path */
+    char *e = NULL, *f = NULL, *metrics = NULL;
+    server_post(&s, "/v1/completions", "{\"prompt\": \"x\", \"n\": 0}", 27, &e);
+    server_curl(&s, "", "/no/such/route", &f);
+    server_curl(&s, "", "/metrics", &metrics);
     server_stop(&s);
+    const char *lines[] = {"loam_http_requests_total{route=\"/v1/completions\",code=\"200\"} 4\n",
+                           "loam_http_requests_total{route=\"/v1/completions\",code=\"400\"} 1\n",
+                           "loam_http_requests_total{route=\"other\",code=\"404\"} 1\n",
+                           "loam_http_request_seconds_total{route=\"/v1/completions\",code=\"200\"} "};
+    for (int i = 0; i < 4; i++) CHECK(metrics && strstr(metrics, lines[i]), "/metrics lacks %s", lines[i]);
+    free(e), free(f), free(metrics);
     CHECK(want && strlen(want) > 5, "loam run printed nothing");
     cJSON *ja = cJSON_Parse(a ? a : "");
     const cJSON *choices = cJSON_GetObjectItem(ja, "choices");
@@ -647,7 +658,7 @@ void register_server_tests(void) {
     test_add("serve: --api-key 401s; a full queue 429s", test_auth_and_queue);
     test_add("serve: a client that leaves mid-stream frees its slot", test_disconnect);
     test_add("serve: an answer may wait longer than --timeout for its first token", test_long_wait);
-    test_add("serve: n choices: greedy each equals loam run, sampled each equals its seed alone, streamed by index", test_several_choices);
+    test_add("serve: n choices: greedy each equals loam run, sampled each equals its seed alone, streamed by index; per-route metrics", test_several_choices);
     test_add("serve: logprobs equal the log-softmax of the model's logits; logit_bias moves the choice", test_logprobs_and_bias);
     test_add("serve: the official openai npm package: chat, its stream, completions, models, embeddings, an error", test_openai_package);
     test_add("serve: the chat page in headless Chromium: a typed message, the streamed reply, kept, phone width", test_chat_page);
