@@ -86,7 +86,7 @@ void srv_ollama_generate(srv_server *s, const cJSON *b, srv_reply *out) {
         }
         cJSON_AddItemToArray(msgs, m = cJSON_CreateObject());
         cJSON_AddStringToObject(m, "role", "user"), cJSON_AddStringToObject(m, "content", prompt->valuestring);
-        ok = srv_chat_prompt(e, msgs, r, out);
+        ok = srv_chat_prompt(e, msgs, NULL, r, out);
         cJSON_Delete(msgs);
     }
     if (!ok) return srv_request_release(e, r);
@@ -100,7 +100,7 @@ void srv_ollama_chat(srv_server *s, const cJSON *b, srv_reply *out) {
     srv_request *r = srv_request_new();
     if (!r) return srv_error(out, 500, NULL, NULL, "out of memory");
     job.req = r;
-    if (!options(s, e, b, r, out) || !srv_chat_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "messages"), r, out))
+    if (!options(s, e, b, r, out) || !srv_chat_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "messages"), cJSON_GetObjectItemCaseSensitive(b, "tools"), r, out))
         return srv_request_release(e, r);
     srv_submit_job(s, &job, 1, out);
 }

@@ -150,7 +150,7 @@ void srv_openai_chat(srv_server *s, const cJSON *b, srv_reply *out) {
     if (!r) return srv_error(out, 500, NULL, NULL, "out of memory");
     job.req = r;
     if (!openai_fields(s, e, b, &job, out) || !logprob_fields(b, 1, r, out) ||
-        !srv_chat_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "messages"), r, out))
+        !srv_chat_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "messages"), cJSON_GetObjectItemCaseSensitive(b, "tools"), r, out))
         return srv_request_release(e, r);
     srv_new_id(s, "chatcmpl-", job.id, sizeof job.id);
     submit(s, &job, 1, out);

@@ -169,7 +169,28 @@ static int content_text(const cJSON *m, int i, char **out, srv_reply *reply) {
     return 1;
 }
 
-int srv_chat_prompt(srv_engine *e, const cJSON *messages, srv_request *r, srv_reply *out) {
+/* A message's tool fields as the template sees them: the assistant's
+ * tool_calls (a list), a tool answer's tool_call_id and name (strings). */
+static int copy_tool_fields(const cJSON *m, int i, cJSON *to, srv_reply *out) {
+    static const struct {
+        const char *key;
+        int list;
+    } fields[] = {{"tool_calls", 1}, {"tool_call_id", 0}, {"name", 0}};
+    for (size_t k = 0; k < sizeof fields / sizeof *fields; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, fields[k].key);
+        if (!v || cJSON_IsNull(v)) continue;
+        if (fields[k].list ? !cJSON_IsArray(v) : !cJSON_IsString(v)) {
+            char param[96];
+            snprintf(param, sizeof param, "messages[%d].%s", i, fields[k].key);
+            srv_error(out, 400, param, "invalid_type", "%s must be %s", param, fields[k].list ? "a list" : "a string");
+            return 0;
+        }
+        cJSON_AddItemToObject(to, fields[k].key, cJSON_Duplicate(v, 1));
+    }
+    return 1;
+}
+
+int srv_chat_prompt(srv_engine *e, const cJSON *messages, const cJSON *tools, srv_request *r, srv_reply *out) {
     static const char *roles[] = {"system", "developer", "user", "assistant", "tool", NULL};
     if (!cJSON_IsArray(messages) || cJSON_GetArraySize(messages) == 0)
         return srv_error(out, 400, "messages", messages ? "invalid_type" : "missing_required_parameter",
@@ -203,14 +224,24 @@ int srv_chat_prompt(srv_engine *e, const cJSON *messages, srv_request *r, srv_re
         cJSON_AddStringToObject(n, "content", text);
         free(text);
         cJSON_AddItemToArray(norm, n);
+        if (!copy_tool_fields(m, i, n, out)) {
+            ok = 0;
+            break;
+        }
         i++;
     }
+    if (ok && tools && !cJSON_IsNull(tools) && !cJSON_IsArray(tools)) {
+        srv_error(out, 400, "tools", "invalid_type", "tools must be a list of tool definitions");
+        ok = 0;
+    }
     char *json = ok ? cJSON_PrintUnformatted(norm) : NULL, *rendered = NULL;
+    char *tools_json = ok && cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0 ? cJSON_PrintUnformatted(tools) : NULL;
     cJSON_Delete(norm);
     if (!ok) return 0;
     loam_error err;
-    loam_status st = loam_chat_apply_template(srv_engine_tokenizer(e), NULL, json, NULL, NULL, 1, &rendered, &err);
-    free(json);
+    /* the tools go to the template as `tools` (a template without tool support ignores them) */
+    loam_status st = loam_chat_apply_template(srv_engine_tokenizer(e), NULL, json, tools_json, NULL, 1, &rendered, &err);
+    free(json), free(tools_json);
     if (st != LOAM_OK) return srv_error(out, 400, "messages", "template_error", "the chat template failed: %s", err.message), 0;
     ok = tokenize(e, rendered, 0, "messages", r, out);
     free(rendered);

@@ -24,9 +24,9 @@ int srv_param_bool(const cJSON *o, const char *key, int dflt, srv_reply *out);
 int srv_param_stop(const cJSON *o, const char *key, int max, srv_request *r, srv_reply *out);
 /* A prompt string (or a list of token ids) tokenized as `loam run` does. 0 after an error. */
 int srv_text_prompt(srv_engine *e, const cJSON *prompt, const char *key, srv_request *r, srv_reply *out);
-/* Chat messages through the model's template, tokenized without special
+/* Chat messages (with their tool calls) and tools through the model's template, tokenized without special
  * tokens added (as transformers' apply_chat_template). 0 after an error. */
-int srv_chat_prompt(srv_engine *e, const cJSON *messages, srv_request *r, srv_reply *out);
+int srv_chat_prompt(srv_engine *e, const cJSON *messages, const cJSON *tools, srv_request *r, srv_reply *out);
 /* logit_bias {"token id": bias in [-100, 100]} into the request; -1 after a 400. */
 int srv_param_logit_bias(const cJSON *o, int n_vocab, srv_request *r, srv_reply *out);
 void srv_submit_job(srv_server *s, srv_job *job, int for_chat, srv_reply *out);

@@ -97,20 +97,30 @@ static void test_routes_equal_run(void) {
 }
 
 /* A copy of stories260k whose tokenizer_config.json has a chat template. */
-static const char *chat_model(void) {
-    static char dir[600];
-    snprintf(dir, sizeof dir, "%s/stories-chat", temp_dir());
+/* A copy of stories260k (in temp_dir()/name) whose tokenizer_config.json
+ * carries `template`, or Llama 3.1's real one (tools, tool calls) when NULL. */
+static const char *model_with_template(const char *name, const char *template) {
+    static char dirs[2][600];
+    char *dir = dirs[template == NULL];
+    snprintf(dirs[template == NULL], sizeof dirs[0], "%s/%s", temp_dir(), name);
     if (!copy_dir(fixture("llm/stories260k"), dir)) return NULL;
     char path[700], *text = NULL;
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
     loam_error err;
-    if (loam_read_file(path, 1 << 20, &text, NULL, &err) != LOAM_OK) return NULL;
+    cJSON *llama = NULL;
+    if (!template) {
+        if (loam_read_file(fixture("tokenizers/llama31/tokenizer_config.json"), 1 << 24, &text, NULL, &err) != LOAM_OK) return NULL;
+        llama = cJSON_Parse(text);
+        free(text), text = NULL;
+        template = cJSON_GetStringValue(cJSON_GetObjectItem(llama, "chat_template"));
+        if (!template) return cJSON_Delete(llama), NULL;
+    }
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    if (loam_read_file(path, 1 << 20, &text, NULL, &err) != LOAM_OK) return cJSON_Delete(llama), NULL;
     cJSON *j = cJSON_Parse(text);
     free(text);
     cJSON_DeleteItemFromObject(j, "chat_template");
-    cJSON_AddStringToObject(j, "chat_template",
-                            "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-                            "{% if add_generation_prompt %}assistant:{% endif %}");
+    cJSON_AddStringToObject(j, "chat_template", template);
+    cJSON_Delete(llama);
     char *out = cJSON_Print(j);
     cJSON_Delete(j);
     unlink(path);
@@ -118,6 +128,12 @@ static const char *chat_model(void) {
     free(out);
     return ok ? dir : NULL;
 }
+
+static const char *chat_model(void) {
+    return model_with_template("stories-chat", "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                                               "{% if add_generation_prompt %}assistant:{% endif %}");
+}
+
 
 static void test_chat_routes_equal_run_chat(void) {
     const char *model = chat_model();
@@ -649,6 +665,54 @@ static void test_several_choices(void) {
     free(want), free(a), free(b), free(c), free(d), free(first), free(second), free(alone);
 }
 
+/* Tools and tool calls reach the template: the server's prompt is the
+ * library's rendering of the same messages and tools (Llama 3.1's template). */
+static void test_tools(void) {
+    const char *model = model_with_template("stories-tools", NULL);
+    CHECK(model, "cannot make the copy with Llama 3.1's template");
+    const char *messages =
+        "[{\"role\": \"user\", \"content\": \"Weather in Paris?\"},"
+        "{\"role\": \"assistant\", \"content\": \"\", \"tool_calls\": [{\"id\": \"c1\", \"type\": \"function\", "
+        "\"function\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}}]},"
+        "{\"role\": \"tool\", \"tool_call_id\": \"c1\", \"content\": \"{\\\"celsius\\\": 21}\"}]";
+    const char *tools = "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Current weather\", "
+                        "\"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}}}}]";
+    /* the reference: the library renders and tokenizes as the server should */
+    loam_tokenizer *tok = NULL;
+    loam_error err;
+    CHECK_OK(loam_tokenizer_open(model, &tok, &err), &err);
+    char *rendered = NULL, *plain = NULL;
+    int32_t *ids = NULL;
+    int n_want = 0;
+    CHECK_OK(loam_chat_apply_template(tok, NULL, messages, tools, NULL, 1, &rendered, &err), &err);
+    CHECK_OK(loam_chat_apply_template(tok, NULL, messages, NULL, NULL, 1, &plain, &err), &err);
+    CHECK_OK(loam_tokenize(tok, rendered, strlen(rendered), 0, &ids, &n_want, &err), &err);
+    CHECK(strstr(rendered, "Current weather") && strstr(plain, "\"city\": \"Paris\"") && strstr(plain, "ipython"),
+          "the template did not render the tools and the call: %s", rendered);
+    loam_tokenizer_free(tok);
+    test_server s;
+    char args[700];
+    snprintf(args, sizeof args, "%s -c 2048", model); /* the template's preamble and the tool's JSON are long in this small vocabulary */
+    CHECK(server_start(&s, args), "no server");
+    char body[2048], *a = NULL, *b = NULL, *c = NULL;
+    snprintf(body, sizeof body, "{\"messages\": %s, \"tools\": %s, \"max_tokens\": 1, \"temperature\": 0}", messages, tools);
+    int s1 = server_post(&s, "/v1/chat/completions", body, strlen(body), &a);
+    snprintf(body, sizeof body, "{\"model\": \"stories-tools\", \"messages\": %s, \"tools\": %s, \"stream\": false, "
+             "\"options\": {\"num_predict\": 1}}", messages, tools);
+    int s2 = server_post(&s, "/api/chat", body, strlen(body), &b);
+    const char *bad = "{\"messages\": [{\"role\": \"assistant\", \"content\": \"\", \"tool_calls\": {}}], \"tools\": []}";
+    int s3 = server_post(&s, "/v1/chat/completions", bad, strlen(bad), &c);
+    server_stop(&s);
+    cJSON *ja = cJSON_Parse(a ? a : ""), *jb = cJSON_Parse(b ? b : "");
+    int got = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(ja, "usage"), "prompt_tokens"));
+    int got_ollama = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(jb, "prompt_eval_count"));
+    CHECK(s1 == 200 && got == n_want, "/v1/chat/completions with tools (%d): %d prompt tokens, the library rendering %d: %s", s1, got, n_want, a ? a : "");
+    CHECK(s2 == 200 && got_ollama == n_want, "/api/chat with tools (%d): %d prompt tokens, want %d", s2, got_ollama, n_want);
+    CHECK(s3 == 400 && c && strstr(c, "messages[0].tool_calls"), "tool_calls not a list (%d): %s", s3, c ? c : "");
+    cJSON_Delete(ja), cJSON_Delete(jb);
+    free(rendered), free(plain), free(ids), free(a), free(b), free(c);
+}
+
 void register_server_tests(void) {
     test_add("serve: /v1/completions, its stream, /api/generate (raw and streamed) equal loam run; no template: 400", test_routes_equal_run);
     test_add("serve: /v1/chat/completions (and stream) and /api/chat equal loam run --chat", test_chat_routes_equal_run_chat);
@@ -658,6 +722,7 @@ void register_server_tests(void) {
     test_add("serve: --api-key 401s; a full queue 429s", test_auth_and_queue);
     test_add("serve: a client that leaves mid-stream frees its slot", test_disconnect);
     test_add("serve: an answer may wait longer than --timeout for its first token", test_long_wait);
+    test_add("serve: tools and tool calls reach the chat template (Llama 3.1's) on both chat routes", test_tools);
     test_add("serve: n choices: greedy each equals loam run, sampled each equals its seed alone, streamed by index; per-route metrics", test_several_choices);
     test_add("serve: logprobs equal the log-softmax of the model's logits; logit_bias moves the choice", test_logprobs_and_bias);
     test_add("serve: the official openai npm package: chat, its stream, completions, models, embeddings, an error", test_openai_package);
