@@ -53,7 +53,8 @@ static void test_encode_is_linear(void) {
     printf("    100 kB: %.1f ms, 1 MB: %.1f ms (%.1f MB/s), ratio %.1f\n", best_small * 1e3, best_big * 1e3, 1.0 / best_big,
            best_big / best_small);
     CHECK(n_big > 100000, "1 MB gave only %d ids", n_big);
-    CHECK(best_big / best_small < 15, "1 MB took %.1fx the time of 100 kB (not linear)", best_big / best_small);
+    /* linear is 10x, quadratic 100x; 30 leaves room for a loaded machine under ASan (16x was seen once) */
+    CHECK(best_big / best_small < 30, "1 MB took %.1fx the time of 100 kB (not linear)", best_big / best_small);
 }
 
 /* Streamed pieces are always whole UTF-8 characters and add up to the full
