@@ -627,7 +627,8 @@ static void test_several_choices(void) {
     int s4 = server_post(&s, "/v1/completions", body, strlen(body), &d);
     /* per-route metrics: the four answers above, a 400 and an unknown path */
     char *e = NULL, *f = NULL, *metrics = NULL;
-    server_post(&s, "/v1/completions", "{\"prompt\": \"x\", \"n\": 0}", 27, &e);
+    const char *bad_n = "{\"prompt\": \"x\", \"n\": 0}";
+    server_post(&s, "/v1/completions", bad_n, strlen(bad_n), &e);
     server_curl(&s, "", "/no/such/route", &f);
     server_curl(&s, "", "/metrics", &metrics);
     server_stop(&s);
