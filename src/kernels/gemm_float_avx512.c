@@ -47,9 +47,10 @@ static inline __m512 load16(loam_type t, const void *row, int k, __mmask16 m) {
 }
 
 /* Columns c0 .. c0+ncols (the rest zero), k in [k0, k0 + kc), of W [N, K]
- * into out[kc][64] as f32: 16 rows × 16 weights at a time, read along the
- * rows (each row streams in order) and transposed in registers. */
-static void pack_strip(loam_type t, const void *w, int K, int c0, int ncols, int k0, int kc, float *out) {
+ * (rows ldw elements apart) into out[kc][64] as f32: 16 rows × 16 weights
+ * at a time, read along the rows (each row streams in order) and
+ * transposed in registers. */
+static void pack_strip(loam_type t, const void *w, int ldw, int c0, int ncols, int k0, int kc, float *out) {
     size_t esize = t == LOAM_T_F32 ? 4 : 2;
     for (int v = 0; v < NV; v++)
         for (int k = 0; k < kc; k += 16) {
@@ -57,7 +58,7 @@ static void pack_strip(loam_type t, const void *w, int K, int c0, int ncols, int
             __m512 r[16];
             for (int i = 0; i < 16; i++) {
                 int c = 16 * v + i;
-                r[i] = c < ncols ? load16(t, (const char *)w + (size_t)(c0 + c) * (size_t)K * esize, k0 + k, m) : _mm512_setzero_ps();
+                r[i] = c < ncols ? load16(t, (const char *)w + (size_t)(c0 + c) * (size_t)ldw * esize, k0 + k, m) : _mm512_setzero_ps();
             }
             transpose16(r);
             for (int i = 0; i < 16 && k + i < kc; i++) _mm512_store_ps(out + (size_t)(k + i) * COLS + 16 * v, r[i]);
@@ -98,28 +99,39 @@ TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
 static void (*const tiles[MR])(const float *, int, const float *, int, float *, int, int, int) = {tile_1, tile_2, tile_3,
                                                                                                 tile_4, tile_5, tile_6};
 
-void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int T, int K, const void *w, loam_type wtype,
-                        int n0, int n1, float *y, int ldy) {
+/* Without memory for a strip: the row-dot kernel, which needs none, one
+ * weight row at a time (its rows may be ldw apart). */
+static void row_dot_fallback(const float *x, int ldx, int T, int K, const void *w, int ldw, loam_type wtype, int n0, int n1,
+                             float *y, int ldy) {
+    size_t esize = wtype == LOAM_T_F32 ? 4 : 2;
+    for (int t = 0; t < T; t++)
+        for (int n = n0; n < n1; n++)
+            loam_kernels_avx512.matmul(x + (size_t)t * ldx, 1, K, (const char *)w + (size_t)n * ldw * esize, wtype, 0, 1,
+                                       y + (size_t)t * ldy + n, ldy);
+}
+
+void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
+                        loam_type wtype, int n0, int n1, float *y, int ldy) {
     int64_t l2 = caches && caches->l2 > 0 ? caches->l2 : 512 << 10;
     int64_t kc64 = (l2 / 4) / (COLS * (int64_t)sizeof(float));
     int kc = kc64 < 16 ? 16 : kc64 > K ? K : (int)kc64;
     int64_t mc64 = (l2 / 4) / ((int64_t)kc * (int64_t)sizeof(float)) / MR * MR;
     int mc = mc64 < MR ? MR : mc64 > T ? T : (int)mc64;
     float *strip = aligned_alloc(64, (size_t)kc * COLS * sizeof(float));
-    if (!strip) { /* the row-dot kernel needs no memory */
-        loam_kernels_avx512.matmul(x, T, K, w, wtype, n0, n1, y, ldy);
+    if (!strip) {
+        row_dot_fallback(x, ldx, T, K, w, ldw, wtype, n0, n1, y, ldy);
         return;
     }
     for (int c0 = n0; c0 < n1; c0 += COLS) {
         int ncols = n1 - c0 < COLS ? n1 - c0 : COLS;
         for (int k0 = 0; k0 < K; k0 += kc) {
             int kn = K - k0 < kc ? K - k0 : kc;
-            pack_strip(wtype, w, K, c0, ncols, k0, kn, strip);
+            pack_strip(wtype, w, ldw, c0, ncols, k0, kn, strip);
             for (int ic = 0; ic < T; ic += mc) {
                 int t1 = ic + mc < T ? ic + mc : T;
                 for (int t = ic; t < t1; t += MR) {
                     int mr = t1 - t < MR ? t1 - t : MR;
-                    tiles[mr - 1](strip, kn, x + (size_t)t * K + k0, K, y + (size_t)t * ldy + c0, ldy, ncols, k0 > 0);
+                    tiles[mr - 1](strip, kn, x + (size_t)t * ldx + k0, ldx, y + (size_t)t * ldy + c0, ldy, ncols, k0 > 0);
                 }
             }
         }

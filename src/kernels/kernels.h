@@ -31,9 +31,11 @@ typedef struct loam_kernels {
      * unpacked once into the micro-kernel's layout, block sizes from the
      * caches. NULL where the level has none; matmul_q8 is then used. */
     /* matmul blocked for many rows, for F32, F16 and BF16 weights: weight
-     * strips converted to f32 once per slab. NULL where the level has none. */
-    void (*gemm_f)(const loam_cache_sizes *caches, const float *x, int T, int K, const void *w, loam_type wtype, int n0,
-                   int n1, float *y, int ldy);
+     * strips converted to f32 once per slab. NULL where the level has none.
+     * Rows of x are ldx floats apart and rows of W ldw elements apart (K
+     * for whole matrices; wider for attention's tiles inside a buffer). */
+    void (*gemm_f)(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
+                   loam_type wtype, int n0, int n1, float *y, int ldy);
     /* One row of k (a multiple of 32) floats to int8 blocks, bit-identical
      * to loam_quantize_act_row (the reference, and the scalar entry). */
     void (*quantize_act)(const float *x, int k, loam_act_block *out);
@@ -77,8 +79,8 @@ extern const loam_kernels loam_kernels_avx512_vnni;
 void loam_qmatmul_avx2(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out);
-void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int T, int K, const void *w, loam_type wtype,
-                        int n0, int n1, float *y, int ldy);
+void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
+                        loam_type wtype, int n0, int n1, float *y, int ldy);
 void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy);
 void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,

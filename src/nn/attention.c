@@ -118,6 +118,7 @@ void nn_attention_cached(loam_nn *nn, const loam_kv_cache *kv, int layer, const 
 
 typedef struct {
     const loam_kernels *kern;
+    const loam_cache_sizes *caches;
     const nn_heads *h;
     const float *q, *k, *v;
     float *out;
@@ -174,7 +175,9 @@ static void block_task(void *arg, int task, int thread) {
         const float *src = j->q + ((size_t)(r0 + r) * nq + head) * hd;
         for (int i = 0; i < hd; i++) qt[(size_t)r * hd + i] = src[i] * scale;
     }
-    j->kern->matmul(qt, R, hd, j->kc + (size_t)kvh * S * hd, LOAM_T_F32, 0, seen, sc, S);
+    const float *kc = j->kc + (size_t)kvh * S * hd, *vt = j->vt + (size_t)kvh * hd * S;
+    if (j->kern->gemm_f) j->kern->gemm_f(j->caches, qt, hd, R, hd, kc, hd, LOAM_T_F32, 0, seen, sc, S);
+    else j->kern->matmul(qt, R, hd, kc, LOAM_T_F32, 0, seen, sc, S);
     for (int r = 0; r < R; r++) {
         float *row = sc + (size_t)r * S;
         int n = j->pos0 < 0 ? S : j->pos0 + r0 + r + 1;
@@ -183,7 +186,10 @@ static void block_task(void *arg, int task, int thread) {
         softmax_row(j->kern, row, n);
         for (int p = n; p < S; p++) row[p] = 0.0f;
     }
-    j->kern->matmul(sc, R, S, j->vt + (size_t)kvh * hd * S, LOAM_T_F32, 0, hd, ot, hd);
+    /* the blocked product takes strided rows, so it stops at the seen keys;
+     * the row-dot kernel runs over all S (the rest of each row is zero) */
+    if (j->kern->gemm_f) j->kern->gemm_f(j->caches, sc, S, R, seen, vt, S, LOAM_T_F32, 0, hd, ot, hd);
+    else j->kern->matmul(sc, R, S, vt, LOAM_T_F32, 0, hd, ot, hd);
     for (int r = 0; r < R; r++) memcpy(j->out + ((size_t)(r0 + r) * nq + head) * hd, ot + (size_t)r * hd, sizeof(float) * (size_t)hd);
 }
 
@@ -198,7 +204,7 @@ static void attention_blocked(loam_nn *nn, const float *q, int T, const float *k
              nn_reserve(nn, &work, &nn->attn_work_cap, (size_t)nn_threads(nn) * work_len, sizeof(float), "attention tiles");
     nn->attn_pack = pack, nn->attn_work = work;
     if (!ok) return;
-    block_job j = {nn->kernels, h, q, k, v, out, T, S, kv_stride, pos0, nn->attn_pack, nn->attn_pack + (size_t)nkv * S * hd,
+    block_job j = {nn->kernels, &nn->caches, h, q, k, v, out, T, S, kv_stride, pos0, nn->attn_pack, nn->attn_pack + (size_t)nkv * S * hd,
                    nn->attn_work, work_len};
     loam_pool_run(nn->pool, pack_task, &j, nkv);
     loam_pool_run(nn->pool, block_task, &j, h->n_heads * ((T + BLOCK_ROWS - 1) / BLOCK_ROWS));

@@ -18,7 +18,8 @@ typedef struct {
     loam_bf16dot_fn bf16dot;
     const loam_cache_sizes *caches; /* set: the blocked product (many rows) */
     int gemm_f;                     /* f32 activations through the blocked product */
-    int T, K, N, chunk;
+    int T, K, N;
+    int unit, units, tasks; /* columns split in `tasks` runs of whole `unit`s, sizes differing by at most one */
     const loam_tensor *w;
     float *y;
     int ldy; /* row stride of y (N, or wider: a slice of a wider output) */
@@ -27,10 +28,12 @@ typedef struct {
 static void linear_task(void *arg, int task, int thread) {
     (void)thread;
     const linear_job *j = arg;
-    int n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
+    int n0 = (int)((int64_t)task * j->units / j->tasks) * j->unit;
+    int n1 = (int)((int64_t)(task + 1) * j->units / j->tasks) * j->unit;
+    if (n1 > j->N) n1 = j->N;
     if (j->xq && j->caches) j->kernels->gemm_q8(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
     else if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
-    else if (j->gemm_f) j->kernels->gemm_f(j->caches, j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
+    else if (j->gemm_f) j->kernels->gemm_f(j->caches, j->x, j->K, j->T, j->K, j->w->data, j->K, j->w->type, n0, n1, j->y, j->ldy);
     else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->ldy);
     else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
 }
@@ -79,10 +82,7 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
 void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y, int ldy) {
     if (nn->status) return;
     int N = (int)w->shape[0], K = (int)w->shape[1];
-    int threads = loam_pool_size(nn->pool);
-    int chunk = (N + threads * 4 - 1) / (threads * 4); /* 4 tasks per thread balance uneven progress */
-    chunk = chunk < 16 ? 16 : (chunk + 3) & ~3;
-    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, chunk, w, y, ldy};
+    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, 16, 0, 0, w, y, ldy};
     if (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K)) {
         /* quantized weights: activations to int8 blocks once, then integer products */
         void *buf = nn->xq;
@@ -94,7 +94,7 @@ void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, cons
         j.xq = nn->xq;
         if (T >= NN_GEMM_MIN_ROWS && nn->kernels->gemm_q8) {
             j.caches = &nn->caches;
-            j.chunk = (j.chunk + NN_GEMM_COLS - 1) / NN_GEMM_COLS * NN_GEMM_COLS; /* whole strips */
+            j.unit = NN_GEMM_COLS; /* whole strips */
         }
     } else if (w->type == LOAM_T_BF16 && nn->bf16dot) {
         void *buf = nn->xb;
@@ -107,14 +107,16 @@ void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, cons
     } else if (T >= NN_GEMM_MIN_ROWS && nn->kernels->gemm_f &&
                (w->type == LOAM_T_F16 || w->type == LOAM_T_BF16 || w->type == LOAM_T_F32)) {
         j.caches = &nn->caches, j.gemm_f = 1;
-        j.chunk = (j.chunk + NN_GEMM_F_COLS - 1) / NN_GEMM_F_COLS * NN_GEMM_F_COLS;
+        j.unit = NN_GEMM_F_COLS;
     }
-    if ((int64_t)T * N * K < 65536) { /* waking threads costs more than this */
-        j.chunk = N;
-        linear_task(&j, 0, 0);
-    } else {
-        loam_pool_run(nn->pool, linear_task, &j, (N + chunk - 1) / chunk);
-    }
+    /* 4 tasks per thread balance uneven progress; equal ones, so that no
+     * thread is left with a short last task while the other works */
+    int threads = loam_pool_size(nn->pool);
+    j.units = (N + j.unit - 1) / j.unit;
+    j.tasks = (int64_t)T * N * K < 65536 ? 1 : threads * 4; /* waking threads costs more than a small product */
+    if (j.tasks > j.units) j.tasks = j.units;
+    if (j.tasks == 1) linear_task(&j, 0, 0);
+    else loam_pool_run(nn->pool, linear_task, &j, j.tasks);
     if (b)
         for (int t = 0; t < T; t++)
             for (int n = 0; n < N; n++) y[(size_t)t * ldy + n] += b[n];

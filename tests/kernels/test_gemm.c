@@ -139,13 +139,46 @@ static void test_gemm_float(void) {
                     }
                     for (int i = 0; i < T * ldy; i++) y2[i] = y1[i] = 0.0f;
                     ref->matmul(x, T, K, w16, types[ti], n0, n1, y1, ldy);
-                    loam_gemm_f_avx512(&caches[c], x, T, K, w16, types[ti], n0, n1, y2, ldy);
+                    loam_gemm_f_avx512(&caches[c], x, K, T, K, w16, K, types[ti], n0, n1, y2, ldy);
                     double worst = 0;
                     for (int i = 0; i < T * ldy; i++) worst = fmax(worst, fabs(y1[i] - y2[i]));
                     free(x), free(y1), free(y2), free(w16);
                     CHECK(worst <= 1e-5 * K, "%s T=%d K=%d n %d..%d, caches %lld: differs by %g", loam_type_name(types[ti]), T,
                           K, n0, n1, (long long)caches[c].l2, worst);
                 }
+#else
+    test_not_run("not x86-64");
+#endif
+}
+
+/* The same with rows of x and W inside wider buffers (attention's tiles:
+ * scores and transposed values with a row stride past K): equal to the
+ * scalar matmul on compact copies. */
+static void test_gemm_float_strided(void) {
+#if defined(__x86_64__)
+    REQUIRE_SIMD(LOAM_SIMD_AVX512);
+    const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
+    static const int Ts[] = {1, 6, 13, 64}, Ks[] = {1, 17, 64, 200};
+    const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
+    for (int c = 0; c < 2; c++)
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++) {
+                int T = Ts[a], K = Ks[b], N = 70 + b, ldx = K + 3 + a, ldw = K + 5 + 2 * b, ldy = N + 1;
+                float *x = malloc((size_t)T * ldx * 4), *w = malloc((size_t)N * ldw * 4);
+                float *xc = malloc((size_t)T * K * 4), *wc = malloc((size_t)N * K * 4);
+                float *y1 = calloc((size_t)T * ldy, 4), *y2 = calloc((size_t)T * ldy, 4);
+                for (int i = 0; i < T * ldx; i++) x[i] = frand();
+                for (int i = 0; i < N * ldw; i++) w[i] = frand();
+                for (int t = 0; t < T; t++) memcpy(xc + (size_t)t * K, x + (size_t)t * ldx, (size_t)K * 4);
+                for (int n = 0; n < N; n++) memcpy(wc + (size_t)n * K, w + (size_t)n * ldw, (size_t)K * 4);
+                ref->matmul(xc, T, K, wc, LOAM_T_F32, 0, N, y1, ldy);
+                loam_gemm_f_avx512(&caches[c], x, ldx, T, K, w, ldw, LOAM_T_F32, 0, N, y2, ldy);
+                double worst = 0;
+                for (int i = 0; i < T * ldy; i++) worst = fmax(worst, fabs(y1[i] - y2[i]));
+                free(x), free(w), free(xc), free(wc), free(y1), free(y2);
+                CHECK(worst <= 1e-5 * K, "T=%d K=%d ldx %d ldw %d, caches %lld: differs by %g", T, K, ldx, ldw,
+                      (long long)caches[c].l2, worst);
+            }
 #else
     test_not_run("not x86-64");
 #endif
@@ -215,6 +248,8 @@ void register_gemm_tests(void) {
     test_add("kernels: avx512 blocked product for f32/f16/bf16 weights equals scalar (M 1/7/8/13/513, K tails, partial "
              "strips, several K slabs)",
              test_gemm_float);
+    test_add("kernels: avx512 blocked f32 product with strided rows of x and W (attention tiles) equals scalar",
+             test_gemm_float_strided);
     test_add("kernels: every level's SiLU gate is within 4 ulp of the scalar one (tails, NaN, +-120)", test_silu_gate_levels);
     test_add("kernels: every level quantizes activations to the reference's int8 blocks bit for bit (ties, inf, NaN)",
              test_quantize_act_levels);
