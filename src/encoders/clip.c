@@ -144,7 +144,7 @@ loam_status enc_clip_encode(enc_clip *c, loam_nn *nn, const int32_t *ids, int T,
     for (int i = 0; i < c->n_layers; i++) {
         const clip_layer *l = &c->layers[i];
         /* x += out_proj(causal_attention(LN1(x))) */
-        nn_layer_norm(x, h, T, D, l->ln1_w, l->ln1_b, c->eps);
+        nn_layer_norm_on(nn, x, h, T, D, l->ln1_w, l->ln1_b, c->eps);
         nn_linear(nn, h, T, l->q, l->bq, q);
         nn_linear(nn, h, T, l->k, l->bk, k);
         nn_linear(nn, h, T, l->v, l->bv, v);
@@ -152,13 +152,13 @@ loam_status enc_clip_encode(enc_clip *c, loam_nn *nn, const int32_t *ids, int T,
         nn_linear(nn, h, T, l->o, l->bo, q);
         nn_add(x, q, TD);
         /* x += fc2(act(fc1(LN2(x)))) */
-        nn_layer_norm(x, h, T, D, l->ln2_w, l->ln2_b, c->eps);
+        nn_layer_norm_on(nn, x, h, T, D, l->ln2_w, l->ln2_b, c->eps);
         nn_linear(nn, h, T, l->fc1, l->b1, ff);
         nn_activate_on(nn, c->act, ff, (size_t)T * F);
         nn_linear(nn, ff, T, l->fc2, l->b2, q);
         nn_add(x, q, TD);
     }
-    nn_layer_norm(x, x, T, D, c->final_w, c->final_b, c->eps);
+    nn_layer_norm_on(nn, x, x, T, D, c->final_w, c->final_b, c->eps);
     if (hidden) memcpy(hidden, x, sizeof(float) * TD);
     memcpy(pooled, x + (size_t)pooled_row(c, ids, T) * D, sizeof(float) * (size_t)D);
     free(x), free(ff), free(pos);

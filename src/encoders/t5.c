@@ -222,7 +222,7 @@ loam_status enc_t5_encode(enc_t5 *t, loam_nn *nn, const int32_t *ids, int T, flo
     for (int i = 0; i < t->n_layers; i++) {
         const t5_layer *l = &t->layers[i];
         /* x += o(attention(RMS(x)) + position bias) */
-        nn_rms_norm(x, h, T, D, l->ln_attn, t->eps, 0);
+        nn_rms_norm_on(nn, x, h, T, D, l->ln_attn, t->eps, 0);
         nn_linear(nn, h, T, l->q, NULL, q);
         nn_linear(nn, h, T, l->k, NULL, k);
         nn_linear(nn, h, T, l->v, NULL, v);
@@ -230,7 +230,7 @@ loam_status enc_t5_encode(enc_t5 *t, loam_nn *nn, const int32_t *ids, int T, flo
         nn_linear(nn, att, T, l->o, NULL, h);
         nn_add(x, h, TD);
         /* x += wo(gelu(wi_0 RMS(x)) · wi_1 RMS(x))   (or wo(relu(wi RMS(x)))) */
-        nn_rms_norm(x, h, T, D, l->ln_ff, t->eps, 0);
+        nn_rms_norm_on(nn, x, h, T, D, l->ln_ff, t->eps, 0);
         nn_linear(nn, h, T, l->wi0, NULL, g);
         if (l->wi1) {
             nn_linear(nn, h, T, l->wi1, NULL, a);
@@ -241,7 +241,7 @@ loam_status enc_t5_encode(enc_t5 *t, loam_nn *nn, const int32_t *ids, int T, flo
         nn_linear(nn, a, T, l->wo, NULL, h);
         nn_add(x, h, TD);
     }
-    nn_rms_norm(x, x, T, D, t->final_w, t->eps, 0);
+    nn_rms_norm_on(nn, x, x, T, D, t->final_w, t->eps, 0);
     free(h), free(bias);
     return nn_status(nn, err);
 }

@@ -259,8 +259,8 @@ static void fused_linear(loam_nn *nn, const flux_fused *f, const float *x, int T
 }
 
 /* y[T, C] = (1 + scale) · LN(x) + shift  (LayerNorm without affine, eps 1e-6) */
-static void modulate(const float *x, int T, int C, const float *shift, const float *scale, float *y) {
-    nn_layer_norm(x, y, T, C, NULL, NULL, 1e-6f);
+static void modulate(loam_nn *nn, const float *x, int T, int C, const float *shift, const float *scale, float *y) {
+    nn_layer_norm_on(nn, x, y, T, C, NULL, NULL, 1e-6f);
     for (int t = 0; t < T; t++)
         for (int c = 0; c < C; c++) y[(size_t)t * C + c] = (1.0f + scale[c]) * y[(size_t)t * C + c] + shift[c];
 }
@@ -316,7 +316,7 @@ static void joint_attention(const flux_dit *d, loam_nn *nn, flux_work *w, int N)
 
 /* One stream's MLP after its attention: x += g2 · mlp2(gelu(mlp0((1 + s2) LN(x) + sh2))) */
 static void stream_mlp(loam_nn *nn, const flux_stream *s, float *x, int T, int H, const float *mod, flux_work *w) {
-    modulate(x, T, H, mod + 3 * H, mod + 4 * H, w->a);
+    modulate(nn, x, T, H, mod + 3 * H, mod + 4 * H, w->a);
     nn_linear(nn, w->a, T, s->mlp0.w, s->mlp0.b, w->b);
     nn_activate_on(nn, NN_ACT_GELU_TANH, w->b, (size_t)T * (size_t)s->mlp0.w->shape[0]);
     nn_linear(nn, w->b, T, s->mlp2.w, s->mlp2.b, w->a);
@@ -331,10 +331,10 @@ static void double_block(const flux_dit *d, loam_nn *nn, const flux_double *blk,
     float *mi = w->mod, *mt = w->mod + 6 * H;
     modulation(nn, &blk->img.mod, vec, H, w->tmp, mi);
     modulation(nn, &blk->txt.mod, vec, H, w->tmp, mt);
-    modulate(txt, T, H, mt, mt + H, w->a);
+    modulate(nn, txt, T, H, mt, mt + H, w->a);
     fused_linear(nn, &blk->txt.qkv, w->a, T, w->b);
     split_qkv(w->b, T, H, 3 * H, d->head_dim, blk->txt.q_norm, blk->txt.k_norm, w->q, w->k, w->v, 0);
-    modulate(img, L, H, mi, mi + H, w->a);
+    modulate(nn, img, L, H, mi, mi + H, w->a);
     fused_linear(nn, &blk->img.qkv, w->a, L, w->b);
     split_qkv(w->b, L, H, 3 * H, d->head_dim, blk->img.q_norm, blk->img.k_norm, w->q, w->k, w->v, T);
     joint_attention(d, nn, w, T + L);
@@ -351,7 +351,7 @@ static void double_block(const flux_dit *d, loam_nn *nn, const flux_double *blk,
 static void single_block(const flux_dit *d, loam_nn *nn, const flux_single *blk, float *x, int N, const float *vec, flux_work *w) {
     int H = d->hidden, M = d->mlp, W1 = 3 * H + M;
     modulation(nn, &blk->mod, vec, H, w->tmp, w->mod);
-    modulate(x, N, H, w->mod, w->mod + H, w->a);
+    modulate(nn, x, N, H, w->mod, w->mod + H, w->a);
     fused_linear(nn, &blk->linear1, w->a, N, w->b);
     split_qkv(w->b, N, H, W1, d->head_dim, blk->q_norm, blk->k_norm, w->q, w->k, w->v, 0);
     joint_attention(d, nn, w, N);
@@ -418,7 +418,7 @@ loam_status flux_dit_forward(flux_dit *d, loam_nn *nn, const float *x, const int
     /* v[L, in_ch] = linear((1 + scale) LN(img) + shift): BFL's modulation is
      * (shift, scale), diffusers' (scale, shift) */
     modulation(nn, &d->final_mod, vec, H, w.tmp, w.mod);
-    modulate(im, L, H, w.mod + (d->diffusers ? H : 0), w.mod + (d->diffusers ? 0 : H), w.a);
+    modulate(nn, im, L, H, w.mod + (d->diffusers ? H : 0), w.mod + (d->diffusers ? 0 : H), w.a);
     nn_linear(nn, w.a, L, d->final_lin.w, d->final_lin.b, v);
     work_free(&w);
     free(seq), free(vec);

@@ -88,6 +88,9 @@ void nn_upsample2x(const float *x, int H, int W, int C, float *y);
 void nn_rms_norm(const float *x, float *y, int T, int C, const float *w, float eps, int plus_one);
 /* y[T, C] = (x − mean) / sqrt(var + eps) · w + b   (w, b may be NULL: no affine). y may be x. */
 void nn_layer_norm(const float *x, float *y, int T, int C, const float *w, const float *b, float eps);
+/* The same two, rows split over nn's pool (the same values). */
+void nn_rms_norm_on(loam_nn *nn, const float *x, float *y, int T, int C, const float *w, float eps, int plus_one);
+void nn_layer_norm_on(loam_nn *nn, const float *x, float *y, int T, int C, const float *w, const float *b, float eps);
 /* x[T, C] channels-last (a row per pixel), G groups of C/G channels:
  * each group normalised over all its T × C/G values, then · w[c] + b[c]
  * (w, b may be NULL). y may be x. C must be a multiple of G. */

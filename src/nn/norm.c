@@ -28,6 +28,45 @@ void nn_layer_norm(const float *x, float *y, int T, int C, const float *w, const
     }
 }
 
+typedef struct {
+    const float *x, *w, *b;
+    float *y, eps;
+    int T, C, plus_one, rms, rows_per_task;
+} rows_job;
+
+static void rows_task(void *arg, int task, int thread) {
+    (void)thread;
+    const rows_job *j = arg;
+    int t0 = task * j->rows_per_task, n = j->T - t0 < j->rows_per_task ? j->T - t0 : j->rows_per_task;
+    const float *x = j->x + (size_t)t0 * j->C;
+    float *y = j->y + (size_t)t0 * j->C;
+    if (j->rms) nn_rms_norm(x, y, n, j->C, j->w, j->eps, j->plus_one);
+    else nn_layer_norm(x, y, n, j->C, j->w, j->b, j->eps);
+}
+
+/* Rows in one task per thread: a norm is read-once, so more tasks only add
+ * wake-ups; a few rows stay on the calling thread. */
+static void rows_run(loam_nn *nn, rows_job *j) {
+    int threads = loam_pool_size(nn->pool);
+    if (j->T < 2 * threads || (int64_t)j->T * j->C < 16384) {
+        j->rows_per_task = j->T;
+        rows_task(j, 0, 0);
+        return;
+    }
+    j->rows_per_task = (j->T + threads - 1) / threads;
+    loam_pool_run(nn->pool, rows_task, j, (j->T + j->rows_per_task - 1) / j->rows_per_task);
+}
+
+void nn_rms_norm_on(loam_nn *nn, const float *x, float *y, int T, int C, const float *w, float eps, int plus_one) {
+    rows_job j = {x, w, NULL, y, eps, T, C, plus_one, 1, 0};
+    rows_run(nn, &j);
+}
+
+void nn_layer_norm_on(loam_nn *nn, const float *x, float *y, int T, int C, const float *w, const float *b, float eps) {
+    rows_job j = {x, w, b, y, eps, T, C, 0, 0, 0};
+    rows_run(nn, &j);
+}
+
 /* Group g of x[T, C]: normalised over its T × C/G values. */
 static void group_norm_one(const float *x, float *y, int T, int C, int G, int g, const float *w, const float *b, float eps) {
     int per = C / G, c0 = g * per;

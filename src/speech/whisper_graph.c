@@ -9,8 +9,8 @@
 #include "core/sys.h"
 #include "speech/whisper.h"
 
-static void norm(const loam_whisper *w, const float *x, float *y, int T, const float *g, const float *b) {
-    nn_layer_norm(x, y, T, w->hp.d_model, g, b, 1e-5f);
+static void norm(loam_whisper *w, const float *x, float *y, int T, const float *g, const float *b) {
+    nn_layer_norm_on(&w->nn, x, y, T, w->hp.d_model, g, b, 1e-5f);
 }
 
 loam_status whisper_runtime_init(loam_whisper *w, loam_error *err) {

@@ -13,10 +13,11 @@
 #include "text/context.h"
 
 /* y[T, H] = norm(x[T, H]), RMS or Layer as the spec says. */
-static void norm(const loam_context *c, const float *x, float *y, int T, const float *w, const float *b) {
+static void norm(loam_context *c, const float *x, float *y, int T, const float *w, const float *b) {
     const loam_spec *s = &c->m->spec;
-    if (s->norm == LOAM_NORM_RMS) nn_rms_norm(x, y, T, s->n_embd, w, s->norm_eps, s->norm_plus_one);
-    else nn_layer_norm(x, y, T, s->n_embd, w, b, s->norm_eps);
+    loam_nn *nn = &c->nn;
+    if (s->norm == LOAM_NORM_RMS) nn_rms_norm_on(nn, x, y, T, s->n_embd, w, s->norm_eps, s->norm_plus_one);
+    else nn_layer_norm_on(nn, x, y, T, s->n_embd, w, b, s->norm_eps);
 }
 
 /* x[T, H] = embedding rows of the tokens (Gemma scales them by √H; BLOOM
