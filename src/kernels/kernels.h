@@ -9,6 +9,17 @@
 #include "core/tensor.h"
 #include "kernels/qdot.h"
 
+/* Activations of the form x·σ(s(x)), by their s (see sigmoid_act). */
+typedef enum {
+    LOAM_SIG_GELU_TANH,  /* s = 2√(2/π)(x + 0.044715x³): ½x(1 + tanh(√(2/π)(x + 0.044715x³))) */
+    LOAM_SIG_QUICK_GELU, /* s = 1.702x */
+} loam_sigmoid_kind;
+
+/* s(x) of a loam_sigmoid_kind, for the scalar loop and the tests. */
+static inline float loam_sigmoid_arg(loam_sigmoid_kind kind, float x) {
+    return kind == LOAM_SIG_GELU_TANH ? 1.5957691216057308f * (x + 0.044715f * x * x * x) : 1.702f * x;
+}
+
 /* The data caches of one core, in bytes (0: unknown), for block sizes. */
 typedef struct loam_cache_sizes {
     int64_t l1d, l2;
@@ -55,6 +66,10 @@ typedef struct loam_kernels {
     /* a[i] *= silu(g[i]) = g / (1 + exp(-g)) for i < n (SwiGLU), a may be g;
      * the SIMD versions through the same polynomial exp, within 4 ulp. */
     void (*silu_gate)(float *a, const float *g, size_t n);
+    /* f(x) = x·σ(s(x)) = x / (1 + exp(-s(x))) for i < n: a[i] = f(a[i]) when
+     * g is NULL, else a[i] *= f(g[i]) (GeGLU). The SIMD versions through the
+     * same polynomial exp, within 4 ulp of the scalar. */
+    void (*sigmoid_act)(loam_sigmoid_kind kind, float *a, const float *g, size_t n);
 } loam_kernels;
 
 /* The kernels for a requested level: AUTO is the best this CPU runs, or

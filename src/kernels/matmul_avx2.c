@@ -238,6 +238,29 @@ static void silu_gate_avx2(float *a, const float *g, size_t n) {
     for (; i < n; i++) a[i] *= g[i] / (1.0f + expf(-g[i]));
 }
 
+static void sigmoid_act_avx2(loam_sigmoid_kind kind, float *a, const float *g, size_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    const __m256 c1 = _mm256_set1_ps(kind == LOAM_SIG_GELU_TANH ? 1.5957691216057308f : 1.702f);
+    const __m256 c3 = _mm256_set1_ps(0.044715f);
+    const float *src = g ? g : a;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(src + i);
+        /* the scalar's order: c1 · (x + 0.044715 · x · x · x) */
+        __m256 s = kind == LOAM_SIG_GELU_TANH
+                       ? _mm256_mul_ps(c1, _mm256_add_ps(x, _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(c3, x), x), x)))
+                       : _mm256_mul_ps(c1, x);
+        __m256 nabs = _mm256_or_ps(s, sign);
+        __m256 e = _mm256_and_ps(exp_le0_256(nabs), _mm256_cmp_ps(nabs, _mm256_set1_ps(-87.0f), _CMP_GE_OQ));
+        __m256 f = _mm256_div_ps(_mm256_mul_ps(x, _mm256_blendv_ps(one, e, s)), _mm256_add_ps(one, e));
+        _mm256_storeu_ps(a + i, g ? _mm256_mul_ps(_mm256_loadu_ps(a + i), f) : f);
+    }
+    for (; i < n; i++) {
+        float x = src[i], f = x / (1.0f + expf(-loam_sigmoid_arg(kind, x)));
+        a[i] = g ? a[i] * f : f;
+    }
+}
+
 const loam_kernels loam_kernels_avx2 = {
     .name = "avx2",
     .level = LOAM_SIMD_AVX2,
@@ -249,5 +272,6 @@ const loam_kernels loam_kernels_avx2 = {
     .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
     .softmax_exp = softmax_exp_avx2,
     .silu_gate = silu_gate_avx2,
+    .sigmoid_act = sigmoid_act_avx2,
 };
 #endif

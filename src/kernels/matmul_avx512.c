@@ -237,6 +237,30 @@ static void silu_gate_avx512(float *a, const float *g, size_t n) {
     }
 }
 
+/* x·σ(s) with e = exp(-|s|) <= 1, as silu_gate_avx512 */
+static inline __m512 sigmoid_times_512(__m512 x, __m512 s) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 nabs = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(s), _mm512_set1_epi32((int)0x80000000u)));
+    __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(nabs, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), exp_le0_512(nabs));
+    __mmask16 neg = _mm512_cmplt_epi32_mask(_mm512_castps_si512(s), _mm512_setzero_si512());
+    return _mm512_div_ps(_mm512_mul_ps(x, _mm512_mask_blend_ps(neg, one, e)), _mm512_add_ps(one, e));
+}
+
+static void sigmoid_act_avx512(loam_sigmoid_kind kind, float *a, const float *g, size_t n) {
+    const __m512 c1 = _mm512_set1_ps(kind == LOAM_SIG_GELU_TANH ? 1.5957691216057308f : 1.702f);
+    const __m512 c3 = _mm512_set1_ps(0.044715f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        __m512 x = _mm512_maskz_loadu_ps(m, (g ? g : a) + i);
+        /* the scalar's order: c1 · (x + 0.044715 · x · x · x) */
+        __m512 s = kind == LOAM_SIG_GELU_TANH
+                       ? _mm512_mul_ps(c1, _mm512_add_ps(x, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(c3, x), x), x)))
+                       : _mm512_mul_ps(c1, x);
+        __m512 f = sigmoid_times_512(x, s);
+        _mm512_mask_storeu_ps(a + i, m, g ? _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), f) : f);
+    }
+}
+
 const loam_kernels loam_kernels_avx512 = {
     .name = "avx512",
     .level = LOAM_SIMD_AVX512,
@@ -249,6 +273,7 @@ const loam_kernels loam_kernels_avx512 = {
     .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
     .softmax_exp = softmax_exp_avx512,
     .silu_gate = silu_gate_avx512,
+    .sigmoid_act = sigmoid_act_avx512,
 };
 
 /* The same with VNNI's dpbusd for the int8 products. */
@@ -264,5 +289,6 @@ const loam_kernels loam_kernels_avx512_vnni = {
     .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
     .softmax_exp = softmax_exp_avx512,
     .silu_gate = silu_gate_avx512,
+    .sigmoid_act = sigmoid_act_avx512,
 };
 #endif

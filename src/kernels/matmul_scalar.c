@@ -136,6 +136,13 @@ static void silu_gate_scalar(float *a, const float *g, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] *= g[i] / (1.0f + expf(-g[i]));
 }
 
+static void sigmoid_act_scalar(loam_sigmoid_kind kind, float *a, const float *g, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = g ? g[i] : a[i], f = x / (1.0f + expf(-loam_sigmoid_arg(kind, x)));
+        a[i] = g ? a[i] * f : f;
+    }
+}
+
 const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
@@ -146,4 +153,5 @@ const loam_kernels loam_kernels_scalar = {
     .attn_mix = {mix_f32, mix_f16, mix_q8},
     .softmax_exp = softmax_exp_scalar,
     .silu_gate = silu_gate_scalar,
+    .sigmoid_act = sigmoid_act_scalar,
 };

@@ -8,8 +8,9 @@ float nn_act_one(nn_act act, float x) {
     switch (act) {
     case NN_ACT_SILU: return x / (1.0f + expf(-x));
     case NN_ACT_GELU: return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
-    case NN_ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-    case NN_ACT_QUICK_GELU: return x / (1.0f + expf(-1.702f * x));
+    /* ½x(1 + tanh u) = x·σ(2u): no cancellation in 1 + tanh u for x < 0 */
+    case NN_ACT_GELU_TANH: return x / (1.0f + expf(-loam_sigmoid_arg(LOAM_SIG_GELU_TANH, x)));
+    case NN_ACT_QUICK_GELU: return x / (1.0f + expf(-loam_sigmoid_arg(LOAM_SIG_QUICK_GELU, x)));
     }
     return x;
 }
@@ -29,7 +30,7 @@ void nn_gate(nn_act act, float *a, const float *g, size_t n) {
 
 /* The same split over the pool: a prompt's MLP activates T × n_ff values,
  * which on one thread cost as much as a tenth of the products around it.
- * SwiGLU's gate through the kernel table's vector exp. */
+ * SiLU, gelu-tanh and quick-gelu through the kernel table's vector exp. */
 typedef struct {
     const loam_kernels *kern;
     nn_act act;
@@ -42,7 +43,10 @@ static void act_task(void *arg, int task, int thread) {
     (void)thread;
     const act_job *j = arg;
     size_t i0 = (size_t)task * j->chunk, i1 = i0 + j->chunk < j->n ? i0 + j->chunk : j->n;
-    if (j->g && j->act == NN_ACT_SILU) j->kern->silu_gate(j->a + i0, j->g + i0, i1 - i0);
+    const float *g = j->g ? j->g + i0 : NULL;
+    if (j->g && j->act == NN_ACT_SILU) j->kern->silu_gate(j->a + i0, g, i1 - i0);
+    else if (j->act == NN_ACT_GELU_TANH) j->kern->sigmoid_act(LOAM_SIG_GELU_TANH, j->a + i0, g, i1 - i0);
+    else if (j->act == NN_ACT_QUICK_GELU) j->kern->sigmoid_act(LOAM_SIG_QUICK_GELU, j->a + i0, g, i1 - i0);
     else if (j->g) nn_gate(j->act, j->a + i0, j->g + i0, i1 - i0);
     else nn_activate(j->act, j->a + i0, i1 - i0);
 }

@@ -113,8 +113,9 @@ void nn_gelu_tanh(float *x, size_t n);
 void nn_quick_gelu(float *x, size_t n);
 /* a[n] *= act(g[n])  (gated MLPs: SwiGLU, GeGLU) */
 void nn_gate(nn_act act, float *a, const float *g, size_t n);
-/* The same two over nn's pool: the same values, except SiLU gating, which
- * runs the kernel table's silu_gate (within 4 ulp of nn_gate's). */
+/* The same two over nn's pool: the same values, except SiLU gating,
+ * gelu-tanh and quick-gelu, which run the kernel table's silu_gate and
+ * sigmoid_act (within 4 ulp of nn_gate's). */
 void nn_activate_on(loam_nn *nn, nn_act act, float *x, size_t n);
 void nn_gate_on(loam_nn *nn, nn_act act, float *a, const float *g, size_t n);
 

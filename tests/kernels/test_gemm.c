@@ -184,6 +184,52 @@ static void test_gemm_float_strided(void) {
 #endif
 }
 
+/* Each level's x·σ(s(x)) activations (gelu-tanh, quick-gelu), in place and
+ * gating, are within 4 ulp of the scalar ones: tails, NaN, signed zeros,
+ * ±120 (both tails of the exp), and the scalar gelu-tanh is within 4 ulp of
+ * its definition computed in double. */
+static void test_sigmoid_act_levels(void) {
+    enum { N = 4099 };
+    static float g[N], a0[N], a1[N];
+    const loam_simd levels[] = {LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
+    for (int i = 0; i < N; i++) g[i] = -120.0f + 240.0f * (float)i / (float)(N - 1) + 0.01f * frand();
+    g[17] = NAN, g[18] = 0.0f, g[19] = -0.0f, g[20] = 1e-30f;
+    const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
+    for (int i = 0; i < N; i++) {
+        if (i == 17) continue;
+        /* ½x(1 + tanh u) = x·σ(2u); in double the tanh form loses x < -5 to cancellation */
+        double x = g[i], want = x / (1.0 + exp(-2.0 * 0.7978845608028654 * (x + 0.044715 * x * x * x)));
+        if (!isfinite(want)) continue;
+        a0[i] = g[i];
+        ref->sigmoid_act(LOAM_SIG_GELU_TANH, a0 + i, NULL, 1);
+        /* s = 2u itself is rounded to float: exp(-s) carries |s| ulp of it */
+        double s = 2.0 * 0.7978845608028654 * (x + 0.044715 * x * x * x), tol = (4 + 2 * fabs(s)) * 1.2e-7;
+        CHECK(fabs(a0[i] - want) <= tol * fabs(want) + 1e-30, "scalar gelu-tanh of %g: %.9g, definition %.9g", g[i], a0[i],
+              want);
+    }
+    int ran = 0;
+    for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+        const loam_kernels *k = loam_kernels_for(levels[l]);
+        if (!k) continue;
+        ran++;
+        for (int kind = 0; kind < 2; kind++)
+            for (int gate = 0; gate < 2; gate++)
+                for (int n = N; n > N - 17; n--) {
+                    for (int i = 0; i < N; i++) a0[i] = a1[i] = gate ? 1.0f + 0.5f * frand() : g[i];
+                    ref->sigmoid_act((loam_sigmoid_kind)kind, a0, gate ? g : NULL, (size_t)n);
+                    k->sigmoid_act((loam_sigmoid_kind)kind, a1, gate ? g : NULL, (size_t)n);
+                    for (int i = 0; i < N; i++) {
+                        int ok = i >= n ? a1[i] == a0[i]
+                                 : isnan(a0[i]) ? isnan(a1[i])
+                                                : fabsf(a1[i] - a0[i]) <= 4 * 1.2e-7f * fabsf(a0[i]) + 1e-35f;
+                        CHECK(ok, "%s: kind %d gate %d of %g (n %d): %.9g, scalar %.9g", k->name, kind, gate, g[i], n, a1[i],
+                              a0[i]);
+                    }
+                }
+    }
+    if (!ran) test_not_run("no avx2");
+}
+
 /* Each level's activation quantizer gives the reference's blocks bit for
  * bit: random rows, rows of exact halves (ties round to even), zeros, and
  * blocks with an inf or a NaN. */
@@ -250,6 +296,9 @@ void register_gemm_tests(void) {
              test_gemm_float);
     test_add("kernels: avx512 blocked f32 product with strided rows of x and W (attention tiles) equals scalar",
              test_gemm_float_strided);
+    test_add("kernels: every level's gelu-tanh and quick-gelu (in place, gating) are within 4 ulp of the scalar ones, "
+             "the scalar gelu-tanh of its definition in double",
+             test_sigmoid_act_levels);
     test_add("kernels: every level's SiLU gate is within 4 ulp of the scalar one (tails, NaN, +-120)", test_silu_gate_levels);
     test_add("kernels: every level quantizes activations to the reference's int8 blocks bit for bit (ties, inf, NaN)",
              test_quantize_act_levels);
