@@ -21,6 +21,7 @@ typedef struct {
     int T, K, N;
     int unit, units, tasks; /* columns split in `tasks` runs of whole `unit`s, sizes differing by at most one */
     const loam_tensor *w;
+    const float *b; /* bias, added by each task to its columns (NULL: none) */
     float *y;
     int ldy; /* row stride of y (N, or wider: a slice of a wider output) */
 } linear_job;
@@ -36,6 +37,11 @@ static void linear_task(void *arg, int task, int thread) {
     else if (j->gemm_f) j->kernels->gemm_f(j->caches, j->x, j->K, j->T, j->K, j->w->data, j->K, j->w->type, n0, n1, j->y, j->ldy);
     else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->ldy);
     else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
+    if (j->b)
+        for (int t = 0; t < j->T; t++) {
+            float *yt = j->y + (size_t)t * j->ldy;
+            for (int n = n0; n < n1; n++) yt[n] += j->b[n];
+        }
 }
 
 typedef struct {
@@ -82,7 +88,7 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
 void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y, int ldy) {
     if (nn->status) return;
     int N = (int)w->shape[0], K = (int)w->shape[1];
-    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, 16, 0, 0, w, y, ldy};
+    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, 16, 0, 0, w, b, y, ldy};
     if (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K)) {
         /* quantized weights: activations to int8 blocks once, then integer products */
         void *buf = nn->xq;
@@ -117,9 +123,6 @@ void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, cons
     if (j.tasks > j.units) j.tasks = j.units;
     if (j.tasks == 1) linear_task(&j, 0, 0);
     else loam_pool_run(nn->pool, linear_task, &j, j.tasks);
-    if (b)
-        for (int t = 0; t < T; t++)
-            for (int n = 0; n < N; n++) y[(size_t)t * ldy + n] += b[n];
 }
 
 int nn_conv1d_out_len(int T_in, int k, int stride, int pad) {
