@@ -112,7 +112,7 @@ static const struct {
 };
 
 void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
-                       loam_type wtype, int n0, int n1, float *y, int ldy) {
+                       loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
     if (!gemm_format_for(wtype, 8, NR, 1, &f)) return;
     /* the longest run of quads whose int16 sums stay below 2^15: each vpmaddubsw adds two products */
@@ -121,9 +121,10 @@ void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, 
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
         if (kinds[k].sub16 == f.shape.sub16 && kinds[k].has_min == f.shape.has_min && kinds[k].F == F &&
             kinds[k].sign == f.signed_w) {
-            if (gemm_run(&f, kinds[k].fns, MR, caches, x, T, K, w, wtype, n0, n1, y, ldy)) return;
+            if (gemm_run(&f, kinds[k].fns, MR, caches, x, T, K, w, wtype, n0, n1, y, ldy, bias)) return;
             break;
         }
     loam_qmatmul_avx2(x, T, K, w, wtype, n0, n1, y, ldy); /* no kind for it, or no memory for a panel */
+    loam_add_bias(y, ldy, T, bias, n0, n1);
 }
 #endif

@@ -111,7 +111,7 @@ static void row_dot_fallback(const float *x, int ldx, int T, int K, const void *
 }
 
 void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
-                        loam_type wtype, int n0, int n1, float *y, int ldy) {
+                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     int64_t l2 = caches && caches->l2 > 0 ? caches->l2 : 512 << 10;
     int64_t kc64 = (l2 / 4) / (COLS * (int64_t)sizeof(float));
     int kc = kc64 < 16 ? 16 : kc64 > K ? K : (int)kc64;
@@ -120,6 +120,7 @@ void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx,
     float *strip = aligned_alloc(64, (size_t)kc * COLS * sizeof(float));
     if (!strip) {
         row_dot_fallback(x, ldx, T, K, w, ldw, wtype, n0, n1, y, ldy);
+        loam_add_bias(y, ldy, T, bias, n0, n1);
         return;
     }
     for (int c0 = n0; c0 < n1; c0 += COLS) {
@@ -133,6 +134,7 @@ void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx,
                     int mr = t1 - t < MR ? t1 - t : MR;
                     tiles[mr - 1](strip, kn, x + (size_t)t * ldx + k0, ldx, y + (size_t)t * ldy + c0, ldy, ncols, k0 > 0);
                 }
+                if (k0 + kn == K) loam_add_bias(y + (size_t)ic * ldy, ldy, t1 - ic, bias, c0, c0 + ncols);
             }
         }
     }

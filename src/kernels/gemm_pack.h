@@ -119,11 +119,13 @@ static inline void gemm_blocking(const loam_cache_sizes *c, const gemm_format *f
     *mc = m < mr ? mr : m > T ? T : (int)m;
 }
 
-/* The whole product over tiles[mr - 1] (mr = 1 .. MR); 0 when out of
- * memory for the panel (nothing written). */
+/* The whole product over tiles[mr - 1] (mr = 1 .. MR), plus the bias
+ * (may be NULL) added to each block of rows and strip after its last slab,
+ * while it is in cache; 0 when out of memory for the panel (nothing
+ * written). */
 static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int MR, const loam_cache_sizes *caches,
                            const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
-                           int ldy) {
+                           int ldy, const float *bias) {
     int nb = K / 32, kb, panel_strips, mc, cols = gemm_strip_cols(f);
     size_t row_bytes = loam_row_bytes(wtype, K);
     gemm_blocking(caches, f, nb, T, MR, &kb, &panel_strips, &mc);
@@ -151,6 +153,7 @@ static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int 
                         tiles[mr - 1](f->shape.offset, panel + (size_t)j * strip_bytes, f->block_bytes, nblk,
                                       x + (size_t)t * nb + pc, nb, y + (size_t)t * ldy + c0, ldy, ncols, pc > 0);
                     }
+                    if (pc + nblk == nb) loam_add_bias(y + (size_t)ic * ldy, ldy, t1 - ic, bias, c0, c0 + ncols);
                 }
             }
         }

@@ -102,11 +102,13 @@ static const gemm_tile_fn tiles[4][MR] = {
 };
 
 void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
-                       loam_type wtype, int n0, int n1, float *y, int ldy) {
+                       loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
     if (!gemm_format_for(wtype, 16, NR, 0, &f)) return;
     const gemm_tile_fn *fns = tiles[(f.shape.sub16 ? 2 : 0) + (f.shape.has_min ? 1 : 0)];
-    if (!gemm_run(&f, fns, MR, caches, x, T, K, w, wtype, n0, n1, y, ldy))
+    if (!gemm_run(&f, fns, MR, caches, x, T, K, w, wtype, n0, n1, y, ldy, bias)) {
         loam_qmatmul_vnni(x, T, K, w, wtype, n0, n1, y, ldy); /* no memory for a panel: the unblocked path needs none */
+        loam_add_bias(y, ldy, T, bias, n0, n1);
+    }
 }
 #endif

@@ -46,12 +46,15 @@ typedef struct loam_kernels {
      * Rows of x are ldx floats apart and rows of W ldw elements apart (K
      * for whole matrices; wider for attention's tiles inside a buffer). */
     void (*gemm_f)(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
-                   loam_type wtype, int n0, int n1, float *y, int ldy);
+                   loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
     /* One row of k (a multiple of 32) floats to int8 blocks, bit-identical
      * to loam_quantize_act_row (the reference, and the scalar entry). */
     void (*quantize_act)(const float *x, int k, loam_act_block *out);
+    /* The blocked products (gemm_f, gemm_q8) add bias[n] (NULL: none) to
+     * each output block while it is still in cache: a separate pass over a
+     * prompt's output would read it back from memory. */
     void (*gemm_q8)(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w, loam_type wtype,
-                    int n0, int n1, float *y, int ldy);
+                    int n0, int n1, float *y, int ldy, const float *bias);
     /* Attention over the KV cache in its storage type (indexed by
      * loam_kv_type: f32, f16, q8_0), rows `stride` bytes apart, each row
      * pointer at the head's first value:
@@ -95,11 +98,13 @@ void loam_qmatmul_avx2(const loam_act_block *x, int T, int K, const void *w, loa
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out);
 void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
-                        loam_type wtype, int n0, int n1, float *y, int ldy);
+                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
-                       loam_type wtype, int n0, int n1, float *y, int ldy);
+                       loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
-                       loam_type wtype, int n0, int n1, float *y, int ldy);
+                       loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
+/* y[t, n] += bias[n] for t < T, n0 <= n < n1 (bias may be NULL). */
+void loam_add_bias(float *y, int ldy, int T, const float *bias, int n0, int n1);
 #endif
 /* Whether this CPU has AVX512-VNNI. */
 int loam_cpu_has_vnni(void);

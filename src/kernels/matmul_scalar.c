@@ -136,6 +136,14 @@ static void silu_gate_scalar(float *a, const float *g, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] *= g[i] / (1.0f + expf(-g[i]));
 }
 
+void loam_add_bias(float *restrict y, int ldy, int T, const float *restrict bias, int n0, int n1) {
+    if (!bias) return;
+    for (int t = 0; t < T; t++) {
+        float *restrict yt = y + (size_t)t * ldy;
+        for (int n = n0; n < n1; n++) yt[n] += bias[n];
+    }
+}
+
 static void sigmoid_act_scalar(loam_sigmoid_kind kind, float *a, const float *g, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float x = g ? g[i] : a[i], f = x / (1.0f + expf(-loam_sigmoid_arg(kind, x)));

@@ -176,7 +176,7 @@ static void block_task(void *arg, int task, int thread) {
         for (int i = 0; i < hd; i++) qt[(size_t)r * hd + i] = src[i] * scale;
     }
     const float *kc = j->kc + (size_t)kvh * S * hd, *vt = j->vt + (size_t)kvh * hd * S;
-    if (j->kern->gemm_f) j->kern->gemm_f(j->caches, qt, hd, R, hd, kc, hd, LOAM_T_F32, 0, seen, sc, S);
+    if (j->kern->gemm_f) j->kern->gemm_f(j->caches, qt, hd, R, hd, kc, hd, LOAM_T_F32, 0, seen, sc, S, NULL);
     else j->kern->matmul(qt, R, hd, kc, LOAM_T_F32, 0, seen, sc, S);
     for (int r = 0; r < R; r++) {
         float *row = sc + (size_t)r * S;
@@ -188,7 +188,7 @@ static void block_task(void *arg, int task, int thread) {
     }
     /* the blocked product takes strided rows, so it stops at the seen keys;
      * the row-dot kernel runs over all S (the rest of each row is zero) */
-    if (j->kern->gemm_f) j->kern->gemm_f(j->caches, sc, S, R, seen, vt, S, LOAM_T_F32, 0, hd, ot, hd);
+    if (j->kern->gemm_f) j->kern->gemm_f(j->caches, sc, S, R, seen, vt, S, LOAM_T_F32, 0, hd, ot, hd, NULL);
     else j->kern->matmul(sc, R, S, vt, LOAM_T_F32, 0, hd, ot, hd);
     for (int r = 0; r < R; r++) memcpy(j->out + ((size_t)(r0 + r) * nq + head) * hd, ot + (size_t)r * hd, sizeof(float) * (size_t)hd);
 }

@@ -32,16 +32,19 @@ static void linear_task(void *arg, int task, int thread) {
     int n0 = (int)((int64_t)task * j->units / j->tasks) * j->unit;
     int n1 = (int)((int64_t)(task + 1) * j->units / j->tasks) * j->unit;
     if (n1 > j->N) n1 = j->N;
-    if (j->xq && j->caches) j->kernels->gemm_q8(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
-    else if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
-    else if (j->gemm_f) j->kernels->gemm_f(j->caches, j->x, j->K, j->T, j->K, j->w->data, j->K, j->w->type, n0, n1, j->y, j->ldy);
+    /* the blocked products add the bias themselves, block by block in cache */
+    if (j->xq && j->caches) {
+        j->kernels->gemm_q8(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy, j->b);
+        return;
+    }
+    if (j->gemm_f) {
+        j->kernels->gemm_f(j->caches, j->x, j->K, j->T, j->K, j->w->data, j->K, j->w->type, n0, n1, j->y, j->ldy, j->b);
+        return;
+    }
+    if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
     else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->ldy);
     else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
-    if (j->b)
-        for (int t = 0; t < j->T; t++) {
-            float *yt = j->y + (size_t)t * j->ldy;
-            for (int n = n0; n < n1; n++) yt[n] += j->b[n];
-        }
+    loam_add_bias(j->y, j->ldy, j->T, j->b, n0, n1);
 }
 
 typedef struct {

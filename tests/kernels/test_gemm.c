@@ -38,11 +38,12 @@ static uint8_t *random_weights(loam_type t, int K, int N) {
 }
 
 typedef void (*gemm_fn)(const loam_cache_sizes *, const loam_act_block *, int, int, const void *, loam_type, int, int,
-                        float *, int);
+                        float *, int, const float *);
 
-/* one product against the reference; 0 and a message on a difference */
+/* one product (plus a bias if asked) against the reference; 0 and a
+ * message on a difference */
 static int compare_one(gemm_fn fn, const loam_cache_sizes *caches, loam_type t, int T, int K, int N, int n0, int n1,
-                       char *msg, size_t cap) {
+                       int with_bias, char *msg, size_t cap) {
     int ldy = N + 2;
     float *x = malloc((size_t)T * K * sizeof(float));
     loam_act_block *xq = malloc((size_t)T * (K / 32) * sizeof *xq);
@@ -50,9 +51,14 @@ static int compare_one(gemm_fn fn, const loam_cache_sizes *caches, loam_type t, 
     uint8_t *w = random_weights(t, K, N);
     for (int i = 0; i < T * K; i++) x[i] = frand();
     for (int r = 0; r < T; r++) loam_quantize_act_row(x + (size_t)r * K, K, xq + (size_t)r * (K / 32));
+    float *bias = with_bias ? malloc((size_t)N * sizeof(float)) : NULL;
+    for (int n = 0; bias && n < N; n++) bias[n] = frand();
     loam_kernels_for(LOAM_SIMD_SCALAR)->matmul_q8(xq, T, K, w, t, n0, n1, y1, ldy);
+    for (int r = 0; bias && r < T; r++)
+        for (int n = n0; n < n1; n++) y1[(size_t)r * ldy + n] += bias[n];
     for (size_t i = 0; i < (size_t)T * ldy; i++) y2[i] = 12345.0f; /* the product overwrites; nothing else changes */
-    fn(caches, xq, T, K, w, t, n0, n1, y2, ldy);
+    fn(caches, xq, T, K, w, t, n0, n1, y2, ldy, bias);
+    free(bias);
     double worst = 0, scale = 1e-9;
     int outside = 0;
     for (int r = 0; r < T; r++)
@@ -72,7 +78,7 @@ static int compare_one(gemm_fn fn, const loam_cache_sizes *caches, loam_type t, 
 static void compare_gemm(gemm_fn fn) {
     static const loam_type types[] = {LOAM_T_Q4_0, LOAM_T_Q4_1, LOAM_T_Q5_0, LOAM_T_Q5_1, LOAM_T_Q8_0, LOAM_T_IQ4_NL,
                                       LOAM_T_Q2_K, LOAM_T_Q3_K, LOAM_T_Q4_K, LOAM_T_Q5_K, LOAM_T_Q6_K};
-    /* this machine's caches, and a tiny L2: two blocks per K slab, one strip per panel, 44-row blocks */
+    /* this machine's caches, and a tiny L2: two blocks per K slab, one strip per panel, 44-row blocks (with a bias) */
     const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
     static const int Ts[] = {1, 7, 8, 13, 513};
     char msg[256];
@@ -84,7 +90,7 @@ static void compare_gemm(gemm_fn fn) {
                 int T = Ts[a], big = T == 513;
                 /* K: one block, or several with a tail; columns: inside one strip, or across three with partial ends */
                 int K = be * (big ? 3 : a % 2 ? 1 : 6), N = big ? 150 : a % 2 ? 21 : 100, n0 = a % 2 ? 0 : 3, n1 = N - (a % 3);
-                CHECK(compare_one(fn, &caches[c], types[ti], T, K, N, n0, n1, msg, sizeof msg), "%s", msg);
+                CHECK(compare_one(fn, &caches[c], types[ti], T, K, N, n0, n1, c == 1, msg, sizeof msg), "%s", msg);
             }
     }
 }
@@ -138,8 +144,14 @@ static void test_gemm_float(void) {
                         else w16[i] = types[ti] == LOAM_T_F16 ? loam_f32_to_f16(v) : loam_f32_to_bf16(v);
                     }
                     for (int i = 0; i < T * ldy; i++) y2[i] = y1[i] = 0.0f;
+                    /* with a bias on the small-cache runs */
+                    float *bias = c ? malloc((size_t)N * 4) : NULL;
+                    for (int n = 0; bias && n < N; n++) bias[n] = frand();
                     ref->matmul(x, T, K, w16, types[ti], n0, n1, y1, ldy);
-                    loam_gemm_f_avx512(&caches[c], x, K, T, K, w16, K, types[ti], n0, n1, y2, ldy);
+                    for (int r = 0; bias && r < T; r++)
+                        for (int n = n0; n < n1; n++) y1[(size_t)r * ldy + n] += bias[n];
+                    loam_gemm_f_avx512(&caches[c], x, K, T, K, w16, K, types[ti], n0, n1, y2, ldy, bias);
+                    free(bias);
                     double worst = 0;
                     for (int i = 0; i < T * ldy; i++) worst = fmax(worst, fabs(y1[i] - y2[i]));
                     free(x), free(y1), free(y2), free(w16);
@@ -172,7 +184,7 @@ static void test_gemm_float_strided(void) {
                 for (int t = 0; t < T; t++) memcpy(xc + (size_t)t * K, x + (size_t)t * ldx, (size_t)K * 4);
                 for (int n = 0; n < N; n++) memcpy(wc + (size_t)n * K, w + (size_t)n * ldw, (size_t)K * 4);
                 ref->matmul(xc, T, K, wc, LOAM_T_F32, 0, N, y1, ldy);
-                loam_gemm_f_avx512(&caches[c], x, ldx, T, K, w, ldw, LOAM_T_F32, 0, N, y2, ldy);
+                loam_gemm_f_avx512(&caches[c], x, ldx, T, K, w, ldw, LOAM_T_F32, 0, N, y2, ldy, NULL);
                 double worst = 0;
                 for (int i = 0; i < T * ldy; i++) worst = fmax(worst, fabs(y1[i] - y2[i]));
                 free(x), free(w), free(xc), free(wc), free(y1), free(y2);
