@@ -196,6 +196,13 @@ static void test_gemm_float_strided(void) {
 #endif
 }
 
+/* Inputs of the activation tests: -120 .. 120 (both tails of the exp),
+ * with a NaN, signed zeros and a tiny value at 17 .. 20. */
+static void activation_inputs(float *g, int n) {
+    for (int i = 0; i < n; i++) g[i] = -120.0f + 240.0f * (float)i / (float)(n - 1) + 0.01f * frand();
+    g[17] = NAN, g[18] = 0.0f, g[19] = -0.0f, g[20] = 1e-30f;
+}
+
 /* Each level's x·σ(s(x)) activations (gelu-tanh, quick-gelu), in place and
  * gating, are within 4 ulp of the scalar ones: tails, NaN, signed zeros,
  * ±120 (both tails of the exp), and the scalar gelu-tanh is within 4 ulp of
@@ -204,8 +211,7 @@ static void test_sigmoid_act_levels(void) {
     enum { N = 4099 };
     static float g[N], a0[N], a1[N];
     const loam_simd levels[] = {LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
-    for (int i = 0; i < N; i++) g[i] = -120.0f + 240.0f * (float)i / (float)(N - 1) + 0.01f * frand();
-    g[17] = NAN, g[18] = 0.0f, g[19] = -0.0f, g[20] = 1e-30f;
+    activation_inputs(g, N);
     const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
     for (int i = 0; i < N; i++) {
         if (i == 17) continue;
@@ -281,8 +287,7 @@ static void test_silu_gate_levels(void) {
     enum { N = 4099 };
     static float g[N], a0[N], a1[N];
     const loam_simd levels[] = {LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
-    for (int i = 0; i < N; i++) g[i] = -120.0f + 240.0f * (float)i / (float)(N - 1) + 0.01f * frand();
-    g[17] = NAN, g[18] = 0.0f, g[19] = -0.0f, g[20] = 1e-30f;
+    activation_inputs(g, N);
     const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
     int ran = 0;
     for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
