@@ -221,29 +221,23 @@ static double softmax_exp_avx512(float *s, int n, float max) {
     return _mm512_reduce_add_ps(sum);
 }
 
-/* silu(g) = g σ(g) with e = exp(-|g|) <= 1: σ = 1 / (1 + e) for g >= 0, e / (1 + e) below */
-static void silu_gate_avx512(float *a, const float *g, size_t n) {
-    const __m512 one = _mm512_set1_ps(1.0f);
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
-        __m512 x = _mm512_maskz_loadu_ps(m, g + i);
-        __m512 nabs = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u)));
-        /* below -87 exp underflows: 0, as expf's is */
-        __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(nabs, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), exp_le0_512(nabs));
-        __mmask16 neg = _mm512_cmplt_epi32_mask(_mm512_castps_si512(x), _mm512_setzero_si512()); /* sign bit set */
-        __m512 num = _mm512_mask_blend_ps(neg, one, e);
-        __m512 s = _mm512_div_ps(_mm512_mul_ps(x, num), _mm512_add_ps(one, e));
-        _mm512_mask_storeu_ps(a + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), s));
-    }
-}
-
-/* x·σ(s) with e = exp(-|s|) <= 1, as silu_gate_avx512 */
+/* x·σ(s) with e = exp(-|s|) <= 1: σ = 1 / (1 + e) for s >= 0, e / (1 + e) below
+ * (below -87 exp underflows: 0, as expf's is) */
 static inline __m512 sigmoid_times_512(__m512 x, __m512 s) {
     const __m512 one = _mm512_set1_ps(1.0f);
     __m512 nabs = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(s), _mm512_set1_epi32((int)0x80000000u)));
     __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(nabs, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), exp_le0_512(nabs));
     __mmask16 neg = _mm512_cmplt_epi32_mask(_mm512_castps_si512(s), _mm512_setzero_si512());
     return _mm512_div_ps(_mm512_mul_ps(x, _mm512_mask_blend_ps(neg, one, e)), _mm512_add_ps(one, e));
+}
+
+/* a *= silu(g) = g·σ(g) */
+static void silu_gate_avx512(float *a, const float *g, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        __m512 x = _mm512_maskz_loadu_ps(m, g + i);
+        _mm512_mask_storeu_ps(a + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), sigmoid_times_512(x, x)));
+    }
 }
 
 static void sigmoid_act_avx512(loam_sigmoid_kind kind, float *a, const float *g, size_t n) {
