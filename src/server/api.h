@@ -105,6 +105,7 @@ typedef struct {
     int stream, include_usage;
     char id[48], model[128];
     long created;
+    const cJSON *tools;                       /* the request's tools (chat routes; borrowed from its body) */
 } srv_job;
 
 /* Streams a submitted job (takes it); the HTTP layer pulls the bytes. */

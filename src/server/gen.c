@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "toolcall.h"
 
 /* What one choice of a stream has sent so far. */
 typedef struct {
@@ -14,12 +15,16 @@ typedef struct {
     int lp_seen;        /* logprob entries sent */
     size_t lp_offset;   /* completions' text_offset */
     int started, ended;
+    int called;         /* ended with tool calls */
+    char *all;          /* with tools: the whole text so far, */
+    size_t all_len, sent; /* of which `sent` bytes went out as content */
 } choice_state;
 
 struct srv_stream {
     srv_server *server;
     srv_job job;
     choice_state c[SRV_MAX_CHOICES];
+    cJSON *tools;       /* the job's tools, copied: the stream outlives the request body */
     char *out;          /* formatted bytes not yet read */
     size_t len, at, cap;
     int ended;
@@ -98,6 +103,11 @@ static cJSON *logprobs_json(const srv_job *j, const srv_logprob *lp, int n, size
 
 static const char *finish_name(srv_finish f) { return f == FINISH_LENGTH ? "length" : "stop"; }
 
+/* "tool_calls" when a choice that stopped by itself called tools (OpenAI; ollama says "stop"). */
+static const char *finish_reason(const srv_job *j, srv_finish f, int called) {
+    return called && f == FINISH_STOP && j->format == FORMAT_OPENAI_CHAT ? "tool_calls" : finish_name(f);
+}
+
 static void rfc3339_now(char *buf, size_t n) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -162,7 +172,7 @@ static void ollama_text(cJSON *o, const srv_job *j, const char *text) {
 }
 
 /* One chunk of the stream for new text of choice `index` (final: its closing one). */
-static cJSON *chunk(const srv_job *j, int index, const char *text, int first, srv_finish fin, cJSON *logprobs) {
+static cJSON *chunk(const srv_job *j, int index, const char *text, int first, srv_finish fin, int called, cJSON *logprobs) {
     int final = fin != FINISH_NONE;
     if (j->format == FORMAT_OPENAI_CHAT || j->format == FORMAT_OPENAI_COMPLETION) {
         int chat = j->format == FORMAT_OPENAI_CHAT;
@@ -178,7 +188,7 @@ static cJSON *chunk(const srv_job *j, int index, const char *text, int first, sr
         }
         if (logprobs) cJSON_AddItemToObject(c, "logprobs", logprobs);
         else cJSON_AddNullToObject(c, "logprobs");
-        if (final) cJSON_AddStringToObject(c, "finish_reason", finish_name(fin));
+        if (final) cJSON_AddStringToObject(c, "finish_reason", finish_reason(j, fin, called));
         else cJSON_AddNullToObject(c, "finish_reason");
         cJSON_AddItemToArray(choices, c);
         return o;
@@ -187,9 +197,33 @@ static cJSON *chunk(const srv_job *j, int index, const char *text, int first, sr
     ollama_text(o, j, text);
     cJSON_AddBoolToObject(o, "done", final);
     if (final) {
-        cJSON_AddStringToObject(o, "done_reason", finish_name(fin));
+        cJSON_AddStringToObject(o, "done_reason", finish_reason(j, fin, called));
         ollama_counts(o, j->choice[0]);
     }
+    return o;
+}
+
+/* A chunk carrying choice `index`'s tool calls (chat routes). */
+static cJSON *tool_chunk(const srv_job *j, int index, int first, const srv_tool_reply *calls) {
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s_%d", j->id[0] ? j->id : "call", index);
+    if (j->format == FORMAT_OPENAI_CHAT) {
+        cJSON *o = head(j, "chat.completion.chunk"), *choices = cJSON_AddArrayToObject(o, "choices");
+        cJSON *c = cJSON_CreateObject(), *d;
+        cJSON_AddNumberToObject(c, "index", index);
+        d = cJSON_AddObjectToObject(c, "delta");
+        if (first) cJSON_AddStringToObject(d, "role", "assistant");
+        cJSON_AddItemToObject(d, "tool_calls", srv_tool_calls_json(calls, prefix, 1, 1));
+        cJSON_AddNullToObject(c, "logprobs");
+        cJSON_AddNullToObject(c, "finish_reason");
+        cJSON_AddItemToArray(choices, c);
+        return o;
+    }
+    cJSON *o = ollama_head(j), *m = cJSON_AddObjectToObject(o, "message");
+    cJSON_AddStringToObject(m, "role", "assistant");
+    cJSON_AddStringToObject(m, "content", "");
+    cJSON_AddItemToObject(m, "tool_calls", srv_tool_calls_json(calls, prefix, 0, 0));
+    cJSON_AddBoolToObject(o, "done", 0);
     return o;
 }
 
@@ -222,6 +256,8 @@ srv_stream *srv_stream_new(srv_server *s, const srv_job *job) {
     if (!st) return NULL;
     st->server = s;
     st->job = *job;
+    st->tools = cJSON_IsArray(job->tools) && cJSON_GetArraySize(job->tools) > 0 ? cJSON_Duplicate(job->tools, 1) : NULL;
+    st->job.tools = st->tools;
     return st;
 }
 
@@ -237,7 +273,7 @@ static void end_choice(srv_stream *st, int i, srv_finish fin) {
         cJSON_AddStringToObject(e, "type", "server_error");
         put_json(st, o);
     } else {
-        put_json(st, chunk(j, i, "", !st->c[i].started, fin, NULL));
+        put_json(st, chunk(j, i, "", !st->c[i].started, fin, st->c[i].called, NULL));
     }
     st->c[i].ended = 1;
 }
@@ -255,6 +291,17 @@ static void end_stream(srv_stream *st) {
     st->ended = 1;
 }
 
+/* A content chunk of choice i: n bytes of text and n_lp logprob entries (either may be none). */
+static void send_piece(srv_stream *st, int i, const char *text, size_t n, const srv_logprob *lp, int n_lp) {
+    choice_state *c = &st->c[i];
+    if (!n && !n_lp) return;
+    cJSON *l = lp && is_sse(&st->job) ? logprobs_json(&st->job, lp, n_lp, &c->lp_offset) : NULL;
+    char *piece = strndup(text, n);
+    put_json(st, chunk(&st->job, i, piece ? piece : "", !c->started, FINISH_NONE, 0, l));
+    free(piece);
+    c->started = 1;
+}
+
 /* Formats what choice i has new (waiting for it when `block`). */
 static void pull_choice(srv_stream *st, int i, int block) {
     choice_state *c = &st->c[i];
@@ -265,11 +312,29 @@ static void pull_choice(srv_stream *st, int i, int block) {
     int n_lp = 0, want_lp = r->top_logprobs >= 0;
     srv_finish fin = (block ? srv_engine_wait_lp : srv_engine_poll_lp)(st->job.engine, r, &c->seen, &text, &n,
                                                                        want_lp ? &c->lp_seen : NULL, want_lp ? &lp : NULL, &n_lp);
-    if (n || n_lp) {
-        cJSON *l = want_lp && is_sse(&st->job) ? logprobs_json(&st->job, lp, n_lp, &c->lp_offset) : NULL;
-        put_json(st, chunk(&st->job, i, text, !c->started, FINISH_NONE, l));
-        c->started = 1;
+    const char *send = text;
+    size_t n_send = n;
+    if (st->tools) {
+        /* text that may be a tool call waits for the end of the reply */
+        char *g = realloc(c->all, c->all_len + n + 1);
+        if (g) memcpy(g + c->all_len, text, n), c->all_len += n, g[c->all_len] = 0, c->all = g;
+        size_t upto = c->all ? srv_tool_sendable(c->all, c->all_len) : 0;
+        srv_tool_reply calls = {0};
+        int called = (fin == FINISH_STOP || fin == FINISH_LENGTH) && srv_parse_tool_calls(c->all, st->tools, &calls);
+        if (fin != FINISH_NONE && !called) upto = c->all_len; /* no call after all: the rest is text */
+        send = c->all ? c->all + c->sent : "";
+        n_send = upto > c->sent ? upto - c->sent : 0;
+        c->sent += n_send;
+        if (called) {
+            /* the text before the first call, then the calls (text after them is not sent) */
+            send_piece(st, i, send, n_send, want_lp ? lp : NULL, n_lp);
+            n_send = n_lp = 0;
+            put_json(st, tool_chunk(&st->job, i, !c->started, &calls));
+            srv_tool_reply_free(&calls);
+            c->started = c->called = 1;
+        }
     }
+    send_piece(st, i, send, n_send, want_lp ? lp : NULL, n_lp);
     free(text), free(lp);
     if (fin != FINISH_NONE) end_choice(st, i, fin);
 }
@@ -303,7 +368,9 @@ void srv_stream_free(srv_stream *st) {
     for (int i = 0; i < st->job.n_choices; i++) {
         srv_engine_cancel(st->job.engine, st->job.choice[i]); /* a no-op once it has ended */
         srv_request_release(st->job.engine, st->job.choice[i]);
+        free(st->c[i].all);
     }
+    cJSON_Delete(st->tools);
     free(st->out);
     free(st);
 }
@@ -327,11 +394,23 @@ static srv_finish wait_choice(srv_job *j, int i, char **all) {
 static cJSON *openai_choice(srv_job *j, int i, const char *text, srv_finish fin) {
     const srv_request *r = j->choice[i];
     cJSON *c = cJSON_CreateObject();
+    srv_tool_reply calls;
+    int called = 0;
     cJSON_AddNumberToObject(c, "index", i);
     if (j->format == FORMAT_OPENAI_CHAT) {
         cJSON *m = cJSON_AddObjectToObject(c, "message");
         cJSON_AddStringToObject(m, "role", "assistant");
-        cJSON_AddStringToObject(m, "content", text);
+        called = fin != FINISH_ERROR && srv_parse_tool_calls(text, j->tools, &calls);
+        if (called) {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "%s_%d", j->id, i);
+            if (calls.content) cJSON_AddStringToObject(m, "content", calls.content);
+            else cJSON_AddNullToObject(m, "content");
+            cJSON_AddItemToObject(m, "tool_calls", srv_tool_calls_json(&calls, prefix, 1, 0));
+            srv_tool_reply_free(&calls);
+        } else {
+            cJSON_AddStringToObject(m, "content", text);
+        }
     } else {
         cJSON_AddStringToObject(c, "text", text);
     }
@@ -341,7 +420,7 @@ static cJSON *openai_choice(srv_job *j, int i, const char *text, srv_finish fin)
     } else {
         cJSON_AddNullToObject(c, "logprobs");
     }
-    cJSON_AddStringToObject(c, "finish_reason", finish_name(fin));
+    cJSON_AddStringToObject(c, "finish_reason", finish_reason(j, fin, called));
     return c;
 }
 
@@ -372,7 +451,16 @@ void srv_job_finish(srv_server *s, srv_job *j, srv_reply *out) {
             cJSON_AddItemToArray(choices, openai_choice(j, i, all ? all : "", fin));
         } else {
             o = ollama_head(j);
-            ollama_text(o, j, all ? all : "");
+            srv_tool_reply calls;
+            if (j->format == FORMAT_OLLAMA_CHAT && srv_parse_tool_calls(all, j->tools, &calls)) {
+                cJSON *m = cJSON_AddObjectToObject(o, "message");
+                cJSON_AddStringToObject(m, "role", "assistant");
+                cJSON_AddStringToObject(m, "content", calls.content ? calls.content : "");
+                cJSON_AddItemToObject(m, "tool_calls", srv_tool_calls_json(&calls, j->id, 0, 0));
+                srv_tool_reply_free(&calls);
+            } else {
+                ollama_text(o, j, all ? all : "");
+            }
             cJSON_AddBoolToObject(o, "done", 1);
             cJSON_AddStringToObject(o, "done_reason", finish_name(fin));
             ollama_counts(o, r);

@@ -102,6 +102,7 @@ void srv_ollama_chat(srv_server *s, const cJSON *b, srv_reply *out) {
     job.req = r;
     if (!options(s, e, b, r, out) || !srv_chat_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "messages"), cJSON_GetObjectItemCaseSensitive(b, "tools"), r, out))
         return srv_request_release(e, r);
+    job.tools = cJSON_GetObjectItemCaseSensitive(b, "tools");
     srv_submit_job(s, &job, 1, out);
 }
 

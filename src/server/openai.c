@@ -153,6 +153,7 @@ void srv_openai_chat(srv_server *s, const cJSON *b, srv_reply *out) {
         !srv_chat_prompt(e, cJSON_GetObjectItemCaseSensitive(b, "messages"), cJSON_GetObjectItemCaseSensitive(b, "tools"), r, out))
         return srv_request_release(e, r);
     srv_new_id(s, "chatcmpl-", job.id, sizeof job.id);
+    job.tools = cJSON_GetObjectItemCaseSensitive(b, "tools");
     submit(s, &job, 1, out);
 }
 

@@ -11,8 +11,9 @@
  * the int8 or bf16 copy of the widest product input. */
 static size_t scratch_per_row(const loam_spec *s) {
     size_t H = (size_t)s->n_embd, qd = (size_t)s->n_heads * s->head_dim, kvd = (size_t)s->n_kv_heads * s->head_dim;
-    size_t floats = 3 * H + (qd + 2 * kvd) + qd + 2 * kvd + qd + 2 * (size_t)s->n_ff + (size_t)s->head_dim + 2;
-    return floats * sizeof(float) + (size_t)s->n_ff * 2;
+    size_t F = (size_t)s->n_ff, FH = F > H ? F : H; /* ff_b holds the gate (F) and then the down projection (H) */
+    size_t floats = 3 * H + (qd + 2 * kvd) + qd + 2 * kvd + qd + F + FH + (size_t)s->head_dim + 2;
+    return floats * sizeof(float) + F * 2;
 }
 
 /* Slices as long as possible (weights are streamed, and unpacked into the
@@ -183,7 +184,8 @@ loam_status loam_context_reserve_rows(loam_context *c, int rows, loam_error *err
     c->att = malloc(r * qd * sizeof(float));
     c->o = malloc(r * H * sizeof(float));
     c->ff_a = malloc(r * (size_t)s->n_ff * sizeof(float));
-    c->ff_b = malloc(r * (size_t)s->n_ff * sizeof(float));
+    /* the gate (n_ff wide), then the down projection (H wide): a file may say n_ff < H */
+    c->ff_b = malloc(r * (size_t)(s->n_ff > s->n_embd ? s->n_ff : s->n_embd) * sizeof(float));
     c->rope_cos = malloc(r * (size_t)(s->head_dim / 2 + 1) * sizeof(float));
     c->rope_sin = malloc(r * (size_t)(s->head_dim / 2 + 1) * sizeof(float));
     if (!c->x || !c->h || !c->qkv || !c->q || !c->k || !c->v || !c->att || !c->o || !c->ff_a || !c->ff_b ||
