@@ -105,6 +105,16 @@ void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, 
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 /* y[t, n] += bias[n] for t < T, n0 <= n < n1 (bias may be NULL). */
 void loam_add_bias(float *y, int ldy, int T, const float *bias, int n0, int n1);
+
+/* The row kernels (matmul, matmul_q8) take the weight rows in chunks of
+ * about 256 KiB (the L2 of every x86 core since 2009), each chunk met by
+ * every activation row while it is in cache: with the activation rows
+ * outer, T rows read the whole matrix from memory once per group of rows.
+ * A multiple of 4 rows (the widest group of weight rows a kernel takes). */
+static inline int loam_chunk_rows(size_t row_bytes) {
+    size_t n = ((size_t)256 << 10) / (row_bytes ? row_bytes : 1);
+    return n < 4 ? 4 : (int)(n / 4 * 4);
+}
 #endif
 /* Whether this CPU has AVX512-VNNI. */
 int loam_cpu_has_vnni(void);

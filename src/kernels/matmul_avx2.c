@@ -60,6 +60,8 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
 /* rows (<= 4) activation rows x 3 weight rows: 12 accumulators, 3 weight
  * vectors and one activation vector fill the 16 registers; weight rows
  * past nw repeat row 0 and are not stored. */
+enum { ESIZE_f32 = 4, ESIZE_bf16 = 2, ESIZE_f16 = 2 };
+
 #define DEFINE_TILE(SUFFIX, LOAD, SCALAR)                                                             \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
         const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy) {            \
@@ -89,12 +91,16 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
     }                                                                                                \
     static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
                                 int ldy) {                                                           \
-        int t = 0;                                                                                   \
-        for (; t + 4 <= T; t += 4)                                                                   \
-            for (int n = n0; n < n1; n += 3)                                                         \
-                tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, n1 - n < 3 ? n1 - n : 3, y + (size_t)t * ldy, ldy); \
-        for (; t < T; t++)                                                                           \
-            for (int n = n0; n < n1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(x + (size_t)t * K, K, w, n); \
+        /* weight rows in cache-sized chunks (loam_chunk_rows), each met by every activation row */ \
+        int step = loam_chunk_rows((size_t)K * ESIZE_##SUFFIX);                                     \
+        for (int c0 = n0; c0 < n1; c0 += step) {                                                     \
+            int c1 = c0 + step < n1 ? c0 + step : n1, t = 0;                                         \
+            for (; t + 4 <= T; t += 4)                                                               \
+                for (int n = c0; n < c1; n += 3)                                                     \
+                    tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, c1 - n < 3 ? c1 - n : 3, y + (size_t)t * ldy, ldy); \
+            for (; t < T; t++)                                                                       \
+                for (int n = c0; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(x + (size_t)t * K, K, w, n); \
+        }                                                                                            \
     }
 
 DEFINE_TILE(f32, load_f32, scalar_f32)

@@ -38,6 +38,9 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
  * FMAs, so fewer bytes come from L1/L2 per FMA than with 8 x 2. `rows` is a
  * constant at every call site; weight rows past `nw` repeat row 0 and
  * are not stored. */
+static int chunk_rows(int K, int esize) { return loam_chunk_rows((size_t)K * (size_t)esize); }
+enum { ESIZE_f32 = 4, ESIZE_bf16 = 2, ESIZE_f16 = 2 };
+
 #define DEFINE_TILE(SUFFIX, LOAD, LOAD_MASK)                                                          \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
         const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy) {            \
@@ -70,15 +73,19 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
     }                                                                                                \
     static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
                                 int ldy) {                                                           \
-        int t = 0;                                                                                   \
-        for (; t + 6 <= T; t += 6)                                                                   \
-            for (int n = n0; n < n1; n += 4)                                                         \
-                tile_##SUFFIX(x + (size_t)t * K, 6, K, w, n, n1 - n < 4 ? n1 - n : 4, y + (size_t)t * ldy, ldy); \
-        for (; t + 3 <= T; t += 3)                                                                   \
-            for (int n = n0; n < n1; n += 4)                                                         \
-                tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, n1 - n < 4 ? n1 - n : 4, y + (size_t)t * ldy, ldy); \
-        for (; t < T; t++)                                                                           \
-            for (int n = n0; n < n1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(x + (size_t)t * K, K, w, n); \
+        /* weight rows in cache-sized chunks, each met by every activation row */                   \
+        int step = chunk_rows(K, ESIZE_##SUFFIX);                                                    \
+        for (int c0 = n0; c0 < n1; c0 += step) {                                                     \
+            int c1 = c0 + step < n1 ? c0 + step : n1, t = 0;                                         \
+            for (; t + 6 <= T; t += 6)                                                               \
+                for (int n = c0; n < c1; n += 4)                                                     \
+                    tile_##SUFFIX(x + (size_t)t * K, 6, K, w, n, c1 - n < 4 ? c1 - n : 4, y + (size_t)t * ldy, ldy); \
+            for (; t + 3 <= T; t += 3)                                                               \
+                for (int n = c0; n < c1; n += 4)                                                     \
+                    tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, c1 - n < 4 ? c1 - n : 4, y + (size_t)t * ldy, ldy); \
+            for (; t < T; t++)                                                                       \
+                for (int n = c0; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(x + (size_t)t * K, K, w, n); \
+        }                                                                                            \
     }
 
 /* Decode (one activation row): one weight row at a time, four accumulators,

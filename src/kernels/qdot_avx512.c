@@ -421,57 +421,92 @@ static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
+static int chunk_rows(size_t row_bytes) { return loam_chunk_rows(row_bytes); }
+
+/* One packed activation row for the row1 kernels: nb / 2 pairs, then dsum[nb]. */
+static size_t pack1_bytes(int nb) { return (size_t)(nb / 2) * sizeof(act_pack1) + ((size_t)nb * sizeof(float) + 63) / 64 * 64; }
+
+static int rows1_supported(loam_type wtype, int nb) {
+    return (wtype == LOAM_T_Q4_0 && nb % 2 == 0) || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K;
+}
+
+/* y[n] for n in [n0, n1) = weight row n times one packed activation row. */
+static void rows1(const uint8_t *packed, int K, const void *w, loam_type wtype, size_t rb, int n0, int n1, float *y) {
+    int nb = K / 32;
+    const act_pack1 *P = (const act_pack1 *)packed;
+    const float *dsum = (const float *)(P + nb / 2);
+    for (int n = n0; n < n1; n++) {
+        const uint8_t *wr = (const uint8_t *)w + (size_t)n * rb;
+        y[n] = wtype == LOAM_T_Q4_0   ? row1_q4_0(wr, P, nb)
+               : wtype == LOAM_T_Q4_K ? row1_q4_k(wr, P, dsum, K / 256)
+               : wtype == LOAM_T_Q5_K ? row1_q5_k(wr, P, dsum, K / 256)
+                                      : row1_q6_k(wr, P, K / 256);
+    }
+}
+
+/* T rows packed for rows1 (malloc'ed), or NULL. */
+static uint8_t *pack_rows1(const loam_act_block *x, int T, int nb) {
+    size_t one = pack1_bytes(nb);
+    uint8_t *P = aligned_alloc(64, one * (size_t)(T > 0 ? T : 1));
+    for (int t = 0; P && t < T; t++) pack1(x + (size_t)t * nb, nb, (act_pack1 *)(P + one * t), (float *)(P + one * t + (size_t)(nb / 2) * sizeof(act_pack1)));
+    return P;
+}
+
 /* fewer than 8 rows of Q4_0, Q4_K, Q5_K or Q6_K; 0 when this path does not apply */
 static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
     int nb = K / 32;
-    if (!(wtype == LOAM_T_Q4_0 && nb % 2 == 0) && wtype != LOAM_T_Q4_K && wtype != LOAM_T_Q5_K && wtype != LOAM_T_Q6_K) return 0;
-    /* the pairs, then each block's d * sum(q) */
-    act_pack1 *P = aligned_alloc(64, (size_t)(nb / 2) * sizeof *P + ((size_t)nb * sizeof(float) + 63) / 64 * 64);
+    if (!rows1_supported(wtype, nb)) return 0;
+    uint8_t *P = pack_rows1(x, T, nb);
     if (!P) return 0;
-    float *dsum = (float *)(P + nb / 2);
-    size_t rb = loam_row_bytes(wtype, K);
-    for (int t = 0; t < T; t++) {
-        pack1(x + (size_t)t * nb, nb, P, dsum);
-        for (int n = n0; n < n1; n++) {
-            const uint8_t *wr = (const uint8_t *)w + (size_t)n * rb;
-            y[(size_t)t * ldy + n] = wtype == LOAM_T_Q4_0   ? row1_q4_0(wr, P, nb)
-                                     : wtype == LOAM_T_Q4_K ? row1_q4_k(wr, P, dsum, K / 256)
-                                     : wtype == LOAM_T_Q5_K ? row1_q5_k(wr, P, dsum, K / 256)
-                                                            : row1_q6_k(wr, P, K / 256);
-        }
+    size_t rb = loam_row_bytes(wtype, K), one = pack1_bytes(nb);
+    int step = chunk_rows(rb);
+    for (int c0 = n0; c0 < n1; c0 += step) {
+        int c1 = c0 + step < n1 ? c0 + step : n1;
+        for (int t = 0; t < T; t++) rows1(P + one * t, K, w, wtype, rb, c0, c1, y + (size_t)t * ldy);
     }
     free(P);
     return 1;
 }
 
+/* Weight rows [c0, c1) times 8 packed activation rows, into y's rows t0.. */
+static void rows8_range(const act_pack8 *P, int K, const void *w, loam_type wtype, size_t row_bytes, int c0, int c1, float *y, int ldy) {
+    int step = wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K ? 2 : 4, n = c0;
+    float out[32];
+    for (; n + step <= c1; n += step) {
+        const uint8_t *wr = (const uint8_t *)w + (size_t)n * row_bytes;
+        if (step == 4) rows8(wtype, wr, row_bytes, 4, P, K, out);
+        else rows8(wtype, wr, row_bytes, 2, P, K, out);
+        for (int j = 0; j < step; j++)
+            _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) y[(size_t)r * ldy + n + j] = out[j * 8 + r];
+    }
+    for (; n < c1; n++) { /* the last rows of the range, one at a time */
+        rows8(wtype, (const uint8_t *)w + (size_t)n * row_bytes, row_bytes, 1, P, K, out);
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) y[(size_t)r * ldy + n] = out[r];
+    }
+}
+
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
     if (T < 8 && decode_rows(x, T, K, w, wtype, n0, n1, y, ldy)) return;
     int packed = (wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K) && T >= 8;
-    int nb = K / 32;
-    act_pack8 *P = packed ? aligned_alloc(64, (size_t)nb * sizeof *P) : NULL;
+    int nb = K / 32, groups = T / 8, rest = T % 8;
+    act_pack8 *P = packed ? aligned_alloc(64, (size_t)groups * (size_t)nb * sizeof *P) : NULL;
+    /* the rows past the last group of 8: the row1 kernels where they apply */
+    uint8_t *R = P && rest && rows1_supported(wtype, nb) ? pack_rows1(x + (size_t)groups * 8 * nb, rest, nb) : NULL;
     if (!P) { /* no 512-bit kernel, or no memory for the packed rows: the 256-bit path needs none */
         loam_qmatmul_vnni256(x, T, K, w, wtype, n0, n1, y, ldy);
         return;
     }
-    size_t row_bytes = loam_row_bytes(wtype, K);
-    int t = 0;
-    for (; t + 8 <= T; t += 8) {
-        pack8(x + (size_t)t * nb, nb, P);
-        int step = wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K ? 2 : 4, n = n0;
-        float out[32];
-        for (; n + step <= n1; n += step) {
-            const uint8_t *wr = (const uint8_t *)w + (size_t)n * row_bytes;
-            if (step == 4) rows8(wtype, wr, row_bytes, 4, P, K, out);
-            else rows8(wtype, wr, row_bytes, 2, P, K, out);
-            for (int j = 0; j < step; j++)
-                _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) y[(size_t)(t + r) * ldy + n + j] = out[j * 8 + r];
-        }
-        for (; n < n1; n++) { /* the last rows of the range, one at a time */
-            rows8(wtype, (const uint8_t *)w + (size_t)n * row_bytes, row_bytes, 1, P, K, out);
-            _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) y[(size_t)(t + r) * ldy + n] = out[r];
-        }
+    for (int g = 0; g < groups; g++) pack8(x + (size_t)g * 8 * nb, nb, P + (size_t)g * nb);
+    size_t row_bytes = loam_row_bytes(wtype, K), one = pack1_bytes(nb);
+    int step = chunk_rows(row_bytes), t_rest = groups * 8;
+    for (int c0 = n0; c0 < n1; c0 += step) {
+        int c1 = c0 + step < n1 ? c0 + step : n1;
+        for (int g = 0; g < groups; g++) rows8_range(P + (size_t)g * nb, K, w, wtype, row_bytes, c0, c1, y + (size_t)g * 8 * ldy, ldy);
+        if (R)
+            for (int t = 0; t < rest; t++) rows1(R + one * t, K, w, wtype, row_bytes, c0, c1, y + (size_t)(t_rest + t) * ldy);
+        else if (rest)
+            loam_qmatmul_vnni256(x + (size_t)t_rest * nb, rest, K, w, wtype, c0, c1, y + (size_t)t_rest * ldy, ldy);
     }
-    free(P);
-    if (t < T) loam_qmatmul_vnni256(x + (size_t)t * nb, T - t, K, w, wtype, n0, n1, y + (size_t)t * ldy, ldy);
+    free(P), free(R);
 }
 #endif

@@ -6,9 +6,16 @@
 #include "kernels/quants.h"
 #include "nn/nn_internal.h"
 
-/* From this many rows the blocked product's packing pays; its tasks take
- * whole strips of columns (the micro-kernel's width). */
-enum { NN_GEMM_MIN_ROWS = 8, NN_GEMM_COLS = 48, NN_GEMM_F_COLS = 64 };
+/* From this many rows the blocked product's packing pays (the row kernels
+ * read the weights in place, in cache-sized chunks of weight rows that every
+ * activation row meets); its tasks take whole strips of columns (the
+ * micro-kernel's width). Packing a quantized panel (nibbles to int8, 4-byte
+ * groups transposed) costs what some 24 rows of products do, a float one
+ * (f16 to f32) some 128. Zen 5, 2 threads, 1B, row kernels vs blocked, t/s:
+ * Q4_0 pp16 154 vs 125, pp24 161 vs 163, pp32 180 vs 199; F16 pp64 127 vs
+ * 103, pp128 128 vs 129, pp256 135 vs 144. A server's decode steps (a row
+ * per client) are in that range. */
+enum { NN_GEMM_Q_MIN_ROWS = 24, NN_GEMM_F_MIN_ROWS = 128, NN_GEMM_COLS = 48, NN_GEMM_F_COLS = 64 };
 
 typedef struct {
     const loam_kernels *kernels;
@@ -101,7 +108,7 @@ void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, cons
         convert_job q = {nn->kernels, x, nn->xq, NULL, T, K, T};
         convert_activations(nn, &q);
         j.xq = nn->xq;
-        if (T >= NN_GEMM_MIN_ROWS && nn->kernels->gemm_q8) {
+        if (T >= NN_GEMM_Q_MIN_ROWS && nn->kernels->gemm_q8) {
             j.caches = &nn->caches;
             j.unit = NN_GEMM_COLS; /* whole strips */
         }
@@ -113,7 +120,7 @@ void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, cons
         convert_job q = {nn->kernels, x, NULL, nn->xb, T, K, T};
         convert_activations(nn, &q);
         j.xb = nn->xb;
-    } else if (T >= NN_GEMM_MIN_ROWS && nn->kernels->gemm_f &&
+    } else if (T >= NN_GEMM_F_MIN_ROWS && nn->kernels->gemm_f &&
                (w->type == LOAM_T_F16 || w->type == LOAM_T_BF16 || w->type == LOAM_T_F32)) {
         j.caches = &nn->caches, j.gemm_f = 1;
         j.unit = NN_GEMM_F_COLS;

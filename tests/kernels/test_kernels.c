@@ -19,9 +19,10 @@ static float frand(void) {
 static void compare_level(loam_simd level) {
     REQUIRE_SIMD(level);
     const loam_kernels *simd = loam_kernels_for(level), *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
-    static const int Ks[] = {1, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257};
+    /* K = 4100 with N = 37: the weight rows go in several cache-sized chunks */
+    static const int Ks[] = {1, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257, 4100};
     static const int Ts[] = {1, 2, 3, 4, 5, 9};
-    static const int Ns[] = {1, 2, 3, 17};
+    static const int Ns[] = {1, 2, 3, 17, 37};
     loam_type types[] = {LOAM_T_F32, LOAM_T_F16, LOAM_T_BF16};
     for (size_t ti = 0; ti < 3; ti++)
         for (size_t a = 0; a < sizeof Ks / sizeof *Ks; a++)
@@ -179,57 +180,67 @@ static void test_dispatch(void) {
  * integer sums are exact; only float scaling order differs). */
 typedef void (*qmatmul_fn)(const loam_act_block *, int, int, const void *, loam_type, int, int, float *, int);
 
+/* One product of T rows by N weight rows of type t against the scalar
+ * kernel, over columns [1, N) (column 0 must stay untouched). */
+static void compare_qmatmul_one(const char *name, qmatmul_fn fn, loam_type t, int K, int T, int N) {
+    const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
+    int be, bb;
+    loam_type_block(t, &be, &bb);
+    size_t rb = loam_row_bytes(t, K);
+    float *x = malloc((size_t)T * K * sizeof(float));
+    uint8_t *w = malloc(rb * N);
+    loam_act_block *xq = malloc((size_t)T * (K / 32) * sizeof *xq);
+    float *y1 = calloc((size_t)T * N, sizeof(float)), *y2 = calloc((size_t)T * N, sizeof(float));
+    for (int i = 0; i < T * K; i++) x[i] = frand();
+    /* random bytes are valid blocks for every type except their f16 scales: set those sane */
+    for (size_t i = 0; i < rb * N; i++) w[i] = (uint8_t)(frand() * 127 + 128);
+    for (int n = 0; n < N; n++)
+        for (int blk = 0; blk < K / be; blk++) {
+            uint8_t *p = w + n * rb + blk * bb;
+            uint16_t h1 = loam_f32_to_f16(0.01f + 0.001f * (float)(n % 13)), h2 = loam_f32_to_f16(0.02f);
+            int off_d = t == LOAM_T_Q6_K ? 208 : t == LOAM_T_Q3_K ? 108 : t == LOAM_T_Q2_K ? 80 : 0;
+            memcpy(p + off_d, &h1, 2);
+            if (t == LOAM_T_Q4_1 || t == LOAM_T_Q5_1 || t == LOAM_T_Q4_K || t == LOAM_T_Q5_K || t == LOAM_T_Q2_K)
+                memcpy(p + off_d + 2, &h2, 2);
+        }
+    for (int r = 0; r < T; r++) loam_quantize_act_row(x + (size_t)r * K, K, xq + (size_t)r * (K / 32));
+    int n0 = 1;
+    ref->matmul_q8(xq, T, K, w, t, n0, N, y1, N);
+    fn(xq, T, K, w, t, n0, N, y2, N);
+    double worst = 0, scale = 1e-9;
+    int untouched = 1;
+    for (int r = 0; r < T; r++) {
+        for (int n = n0; n < N; n++) {
+            worst = fmax(worst, fabs(y1[r * N + n] - y2[r * N + n]));
+            scale = fmax(scale, fabs(y1[r * N + n]));
+        }
+        untouched &= y2[r * N] == 0.0f;
+    }
+    free(x), free(w), free(xq), free(y1), free(y2);
+    CHECK(worst <= 2e-5 * scale + 1e-6, "%s %s K=%d T=%d N=%d: differs from scalar by %g (scale %g)", name, loam_type_name(t), K, T,
+          N, worst, scale);
+    CHECK(untouched, "%s wrote outside [n0, n1)", name);
+}
+
 static void compare_qmatmul(const char *name, qmatmul_fn fn) {
     loam_type types[] = {LOAM_T_Q4_0, LOAM_T_Q4_1, LOAM_T_Q5_0, LOAM_T_Q5_1, LOAM_T_Q8_0, LOAM_T_IQ4_NL,
                          LOAM_T_Q2_K, LOAM_T_Q3_K, LOAM_T_Q4_K, LOAM_T_Q5_K, LOAM_T_Q6_K};
-    const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         int be, bb;
         loam_type_block(types[ti], &be, &bb);
         static const int kbs[] = {1, 2, 3, 4, 6}; /* block counts: odd, even, pairs with a tail */
         for (size_t kbi = 0; kbi < sizeof kbs / sizeof *kbs; kbi++) {
-            int K = be * kbs[kbi];
             static const int Ts[] = {1, 3, 4, 5, 7, 8, 9, 13, 16, 21, 513};
             for (size_t b = 0; b < sizeof Ts / sizeof *Ts; b++) {
                 /* odd row counts, 513 rows once per type, 7 and 13 weight rows */
-                int T = Ts[b], N = b % 2 ? 7 : 13;
-                if (T == 513 && kbi != 2) continue;
-                float *x = malloc((size_t)T * K * sizeof(float)), *wf = malloc((size_t)K * sizeof(float));
-                uint8_t *w = malloc(loam_row_bytes(types[ti], K) * N);
-                loam_act_block *xq = malloc((size_t)T * (K / 32) * sizeof *xq);
-                float *y1 = calloc((size_t)T * N, sizeof(float)), *y2 = calloc((size_t)T * N, sizeof(float));
-                for (int i = 0; i < T * K; i++) x[i] = frand();
-                /* random bytes are valid blocks for every type except their f16 scales: set those sane */
-                for (size_t i = 0; i < loam_row_bytes(types[ti], K) * N; i++) w[i] = (uint8_t)(frand() * 127 + 128);
-                for (int n = 0; n < N; n++)
-                    for (int blk = 0; blk < K / be; blk++) {
-                        uint8_t *p = w + n * loam_row_bytes(types[ti], K) + blk * bb;
-                        uint16_t h1 = loam_f32_to_f16(0.01f + 0.001f * (float)n), h2 = loam_f32_to_f16(0.02f);
-                        int off_d = types[ti] == LOAM_T_Q6_K ? 208 : types[ti] == LOAM_T_Q3_K ? 108 : types[ti] == LOAM_T_Q2_K ? 80 : 0;
-                        memcpy(p + off_d, &h1, 2);
-                        if (types[ti] == LOAM_T_Q4_1 || types[ti] == LOAM_T_Q5_1 || types[ti] == LOAM_T_Q4_K || types[ti] == LOAM_T_Q5_K ||
-                            types[ti] == LOAM_T_Q2_K)
-                            memcpy(p + off_d + 2, &h2, 2);
-                    }
-                for (int t = 0; t < T; t++) loam_quantize_act_row(x + (size_t)t * K, K, xq + (size_t)t * (K / 32));
-                int n0 = 1;
-                ref->matmul_q8(xq, T, K, w, types[ti], n0, N, y1, N);
-                fn(xq, T, K, w, types[ti], n0, N, y2, N);
-                double worst = 0, scale = 1e-9;
-                int untouched = 1;
-                for (int t = 0; t < T; t++) {
-                    for (int n = n0; n < N; n++) {
-                        worst = fmax(worst, fabs(y1[t * N + n] - y2[t * N + n]));
-                        scale = fmax(scale, fabs(y1[t * N + n]));
-                    }
-                    untouched &= y2[t * N] == 0.0f;
-                }
-                free(x), free(wf), free(w), free(xq), free(y1), free(y2);
-                CHECK(worst <= 2e-5 * scale + 1e-6, "%s %s K=%d T=%d N=%d: differs from scalar by %g (scale %g)", name,
-                      loam_type_name(types[ti]), K, T, N, worst, scale);
-                CHECK(untouched, "%s wrote outside [n0, n1)", name);
+                if (Ts[b] == 513 && kbi != 2) continue;
+                compare_qmatmul_one(name, fn, types[ti], be * kbs[kbi], Ts[b], b % 2 ? 7 : 13);
             }
         }
+        /* long rows (K = 8192): the weight rows go in several cache-sized
+         * chunks, each met by every activation row (below and above 8 rows) */
+        static const int Tl[] = {3, 13, 27};
+        for (size_t b = 0; b < sizeof Tl / sizeof *Tl; b++) compare_qmatmul_one(name, fn, types[ti], 8192, Tl[b], 75);
     }
 }
 
@@ -299,13 +310,13 @@ static void test_nonfinite_blocks(void) {
 
 void register_kernels_tests(void) {
     test_add("kernels: int8 reference dot ~ exact math on dequantized weights", test_qdot_ref_vs_dequant);
-    test_add("kernels: avx2 int8 matmul equals scalar (all block types, tails)", test_qmatmul_avx2);
-    test_add("kernels: avx512-vnni int8 matmul equals scalar (all block types, tails)", test_qmatmul_vnni);
+    test_add("kernels: avx2 int8 matmul equals scalar (all block types, tails, weight rows over several chunks)", test_qmatmul_avx2);
+    test_add("kernels: avx512-vnni int8 matmul equals scalar (all block types, tails, weight rows over several chunks)", test_qmatmul_vnni);
     test_add("kernels: dispatch picks a level the CPU has", test_dispatch);
     test_add("kernels: a NaN or inf in a block quantizes to a NaN block (int8 activations, q8_0 rows), never UB", test_nonfinite_blocks);
     test_add("kernels: avx2 attention kernels (f32, f16, q8_0 caches) and softmax exp equal scalar", test_vec_kernels_avx2);
     test_add("kernels: avx512 attention kernels (f32, f16, q8_0 caches) and softmax exp equal scalar", test_vec_kernels_avx512);
-    test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails)", test_avx2_matches_scalar);
-    test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails)", test_avx512_matches_scalar);
+    test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails, weight rows over several chunks)", test_avx2_matches_scalar);
+    test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails, weight rows over several chunks)", test_avx512_matches_scalar);
     test_add("kernels: avx512-bf16 dot products equal their scalar reference (all tails)", test_bf16dot_matches_scalar);
 }
