@@ -2,12 +2,16 @@
 """Load generator for an OpenAI-compatible server (a benchmark, not a test).
 
   bench-serve.py --url http://127.0.0.1:8080 --model NAME --requests 32 --concurrency 16
-                 [--max-tokens 64] [--prompt-words 48]
+                 [--max-tokens 64] [--prompt-words 48] [--ban-ids FIRST:END]
 
 Sends streamed /v1/completions requests from `concurrency` threads (standard
 library only), each prompt different, greedy with ignore_eos so every request
 generates exactly max-tokens tokens. Prints one JSON line: generated tokens
 per second over the whole run, and the p50 / p99 time to first token.
+--ban-ids gives token ids FIRST..END-1 a logit_bias of -100 in every request
+(the same for every server): a `loam synth` file's byte tokens (<0x00>..<0xFF>,
+ids 3:259) let a random model emit invalid UTF-8, which llama-server's output
+parser answers with a 500 after a few tokens.
 """
 import argparse
 import http.client
@@ -17,11 +21,14 @@ import time
 import urllib.parse
 
 
-def one(url, model, prompt, max_tokens):
+def one(url, model, prompt, max_tokens, bias):
     u = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
-    body = json.dumps({"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "stream": True,
-                       "ignore_eos": True, "stream_options": {"include_usage": True}})
+    req = {"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "stream": True,
+           "ignore_eos": True, "stream_options": {"include_usage": True}}
+    if bias:
+        req["logit_bias"] = bias
+    body = json.dumps(req)
     t0 = time.monotonic()
     conn.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
     resp = conn.getresponse()
@@ -67,7 +74,12 @@ def main():
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--prompt-words", type=int, default=48)
+    ap.add_argument("--ban-ids", default="")
     a = ap.parse_args()
+    bias = {}
+    if a.ban_ids:
+        first, end = (int(v) for v in a.ban_ids.split(":"))
+        bias = {str(i): -100 for i in range(first, end)}
     words = "the quick brown fox jumps over a lazy dog while seven small birds sing in tall green trees".split()
     prompts = [" ".join(words[(i + k) % len(words)] for k in range(a.prompt_words)) + " %d" % i for i in range(a.requests)]
     results, lock, next_i = [], threading.Lock(), [0]
@@ -79,7 +91,7 @@ def main():
                     return
                 i = next_i[0]
                 next_i[0] += 1
-            r = one(a.url, a.model, prompts[i], a.max_tokens)
+            r = one(a.url, a.model, prompts[i], a.max_tokens, bias)
             with lock:
                 results.append(r)
 

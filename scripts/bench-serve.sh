@@ -5,7 +5,8 @@
 # (scripts/bench-serve.py, a second process on loopback), one after the
 # other in one sitting. Prints a table and, with llama-server, the ratio.
 #   scripts/bench-serve.sh MODEL.gguf [THREADS] [REQUESTS]
-# Environment: PROMPT_WORDS (default 8), MAX_TOKENS (default 64) per request.
+# Environment: PROMPT_WORDS (default 8), MAX_TOKENS (default 64) per request;
+# BAN_IDS (default 3:259, a synth file's byte tokens; empty for none): see bench-serve.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1
@@ -31,7 +32,7 @@ run_load() { # name port
     [ "$c" -eq 4 ] && n=$((requests / 2 > 4 ? requests / 2 : 4))
     printf '%s ' "$1"
     python3 scripts/bench-serve.py --url "http://127.0.0.1:$2" --model "$(basename "$model" .gguf)" --requests "$n" --concurrency "$c" \
-      --prompt-words "${PROMPT_WORDS:-8}" --max-tokens "${MAX_TOKENS:-64}"
+      --prompt-words "${PROMPT_WORDS:-8}" --max-tokens "${MAX_TOKENS:-64}" --ban-ids "${BAN_IDS-3:259}"
   done
 }
 
