@@ -468,8 +468,10 @@ static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loa
     return 1;
 }
 
-/* Weight rows [c0, c1) times 8 packed activation rows, into y's rows t0.. */
-static void rows8_range(const act_pack8 *P, int K, const void *w, loam_type wtype, size_t row_bytes, int c0, int c1, float *y, int ldy) {
+/* Weight rows [c0, c1) times 8 packed activation rows, the first `rows` of
+ * them into y (the others are zero padding). */
+static void rows8_range(const act_pack8 *P, int K, const void *w, loam_type wtype, size_t row_bytes, int c0, int c1, float *y, int ldy,
+                        int rows) {
     int step = wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K ? 2 : 4, n = c0;
     float out[32];
     for (; n + step <= c1; n += step) {
@@ -477,31 +479,55 @@ static void rows8_range(const act_pack8 *P, int K, const void *w, loam_type wtyp
         if (step == 4) rows8(wtype, wr, row_bytes, 4, P, K, out);
         else rows8(wtype, wr, row_bytes, 2, P, K, out);
         for (int j = 0; j < step; j++)
-            _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) y[(size_t)r * ldy + n + j] = out[j * 8 + r];
+            for (int r = 0; r < rows; r++) y[(size_t)r * ldy + n + j] = out[j * 8 + r];
     }
     for (; n < c1; n++) { /* the last rows of the range, one at a time */
         rows8(wtype, (const uint8_t *)w + (size_t)n * row_bytes, row_bytes, 1, P, K, out);
-        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) y[(size_t)r * ldy + n] = out[r];
+        for (int r = 0; r < rows; r++) y[(size_t)r * ldy + n] = out[r];
     }
 }
 
+/* Packs the rows of x (at most 8) as one group of 8, the missing ones zero
+ * blocks (scale 0: they add nothing). */
+static void pack8_padded(const loam_act_block *x, int rows, int nb, act_pack8 *out, loam_act_block *scratch) {
+    memset(scratch, 0, (size_t)8 * (size_t)nb * sizeof *scratch);
+    memcpy(scratch, x, (size_t)rows * (size_t)nb * sizeof *scratch);
+    pack8(scratch, nb, out);
+}
+
+/* From this many rows a group of 8 pays even when part of it is zero
+ * padding: the 8-row kernel unpacks each weight block once for all of them,
+ * the one-row kernel once per row. */
+enum { PAD_MIN_ROWS = 6 }; /* Zen 5, 1B Q4_0, t/s one-row vs padded: pp4 78 vs 63, pp5 84 vs 76, pp6 87 vs 94, pp7 84 vs 104 */
+
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
-    if (T < 8 && decode_rows(x, T, K, w, wtype, n0, n1, y, ldy)) return;
-    int packed = (wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K) && T >= 8;
-    int nb = K / 32, groups = T / 8, rest = T % 8;
-    act_pack8 *P = packed ? aligned_alloc(64, (size_t)groups * (size_t)nb * sizeof *P) : NULL;
+    if (T < PAD_MIN_ROWS && decode_rows(x, T, K, w, wtype, n0, n1, y, ldy)) return;
+    int eight = wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K;
+    int nb = K / 32, rest = T % 8, padded = rest >= PAD_MIN_ROWS, groups = T / 8 + padded;
+    if (padded) rest = 0;
+    act_pack8 *P = eight && groups > 0 ? aligned_alloc(64, (size_t)groups * (size_t)nb * sizeof *P) : NULL;
+    loam_act_block *scratch = P && padded ? malloc((size_t)8 * (size_t)nb * sizeof *scratch) : NULL;
     /* the rows past the last group of 8: the row1 kernels where they apply */
-    uint8_t *R = P && rest && rows1_supported(wtype, nb) ? pack_rows1(x + (size_t)groups * 8 * nb, rest, nb) : NULL;
-    if (!P) { /* no 512-bit kernel, or no memory for the packed rows: the 256-bit path needs none */
+    uint8_t *R = P && rest && rows1_supported(wtype, nb) ? pack_rows1(x + (size_t)(T - rest) * nb, rest, nb) : NULL;
+    if (!P || (padded && !scratch)) { /* no 512-bit kernel, or no memory for the packed rows: the 256-bit path needs none */
+        free(P), free(R), free(scratch);
         loam_qmatmul_vnni256(x, T, K, w, wtype, n0, n1, y, ldy);
         return;
     }
-    for (int g = 0; g < groups; g++) pack8(x + (size_t)g * 8 * nb, nb, P + (size_t)g * nb);
+    for (int g = 0; g < groups; g++) {
+        int rows = T - g * 8 < 8 ? T - g * 8 : 8;
+        if (rows < 8) pack8_padded(x + (size_t)g * 8 * nb, rows, nb, P + (size_t)g * nb, scratch);
+        else pack8(x + (size_t)g * 8 * nb, nb, P + (size_t)g * nb);
+    }
+    free(scratch);
     size_t row_bytes = loam_row_bytes(wtype, K), one = pack1_bytes(nb);
-    int step = chunk_rows(row_bytes), t_rest = groups * 8;
+    int step = chunk_rows(row_bytes), t_rest = T - rest;
     for (int c0 = n0; c0 < n1; c0 += step) {
         int c1 = c0 + step < n1 ? c0 + step : n1;
-        for (int g = 0; g < groups; g++) rows8_range(P + (size_t)g * nb, K, w, wtype, row_bytes, c0, c1, y + (size_t)g * 8 * ldy, ldy);
+        for (int g = 0; g < groups; g++) {
+            int rows = T - g * 8 < 8 ? T - g * 8 : 8;
+            rows8_range(P + (size_t)g * nb, K, w, wtype, row_bytes, c0, c1, y + (size_t)g * 8 * ldy, ldy, rows);
+        }
         if (R)
             for (int t = 0; t < rest; t++) rows1(R + one * t, K, w, wtype, row_bytes, c0, c1, y + (size_t)(t_rest + t) * ldy);
         else if (rest)

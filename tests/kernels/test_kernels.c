@@ -239,7 +239,7 @@ static void compare_qmatmul(const char *name, qmatmul_fn fn) {
         }
         /* long rows (K = 8192): the weight rows go in several cache-sized
          * chunks, each met by every activation row (below and above 8 rows) */
-        static const int Tl[] = {3, 13, 27};
+        static const int Tl[] = {3, 6, 13, 15, 27}; /* one-row and padded tails of 8-row groups */
         for (size_t b = 0; b < sizeof Tl / sizeof *Tl; b++) compare_qmatmul_one(name, fn, types[ti], 8192, Tl[b], 75);
     }
 }
