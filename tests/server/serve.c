@@ -99,3 +99,17 @@ double server_metric(const test_server *s, const char *name) {
     free(text);
     return v;
 }
+
+int npm_run(const char *script_and_args, char **out) {
+    size_t n = strlen(script_and_args) + 4096;
+    char *cmd = malloc(n);
+    if (!cmd) return -1;
+    snprintf(cmd, n,
+             "mkdir -p %s && cp %s/tests/server/node/package.json %s/tests/server/node/*.mjs %s/ && cd %s && "
+             "(test -d node_modules/openai -a -d node_modules/playwright-core || npm install --no-audit --no-fund --loglevel=error >npm.log 2>&1) && "
+             "node %s 2>&1",
+             NPM_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, NPM_DIR, NPM_DIR, script_and_args);
+    int rc = run_capture(cmd, out);
+    free(cmd);
+    return rc;
+}

@@ -19,4 +19,10 @@ int server_post(const test_server *s, const char *path, const char *body, size_t
 /* The value of a Prometheus counter of /metrics (-1 if absent). */
 double server_metric(const test_server *s, const char *name);
 
+/* the npm packages of the client tests, one folder for every build (gitignored) */
+#define NPM_DIR LOAM_SOURCE_DIR "/build-npm"
+/* `node SCRIPT_AND_ARGS` in NPM_DIR (tests/server/node's files copied there,
+ * its packages installed when missing); its exit status, output into *out. */
+int npm_run(const char *script_and_args, char **out);
+
 #endif

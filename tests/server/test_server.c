@@ -10,8 +10,6 @@
 
 #include "serve.h"
 
-/* the npm packages of the client tests, one folder for every build (gitignored) */
-#define NPM_DIR LOAM_SOURCE_DIR "/build-npm"
 #include "test.h"
 
 static const char *const prompts[] = {"Once upon a time", "The little dog", "One day, a girl named Sue", "Tom and Ann went",
@@ -419,12 +417,7 @@ static void test_disconnect(void) {
 /* The official openai npm package (installed into the build folder). */
 static void test_openai_package(void) {
     char cmd[4096], *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             "mkdir -p %s && cp %s/tests/server/node/package.json %s/tests/server/node/*.mjs %s/ && "
-             "cd %s && (test -d node_modules/openai -a -d node_modules/playwright-core || npm install --no-audit --no-fund --loglevel=error >npm.log 2>&1) && "
-             "node -e 'console.log(require(\"./node_modules/openai/package.json\").version)'",
-             NPM_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, NPM_DIR, NPM_DIR);
-    int rc = run_capture(cmd, &out);
+    int rc = npm_run("-e 'console.log(require(\"./node_modules/openai/package.json\").version)'", &out);
     CHECK(rc == 0 && out, "npm install of openai failed (see %s/npm.log): %s", NPM_DIR, out ? out : "");
     out[strcspn(out, "\n")] = 0;
     printf("    openai npm package %s, node ", out);

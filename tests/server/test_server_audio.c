@@ -9,7 +9,6 @@
 #include "serve.h"
 #include "test.h"
 
-#define NPM_DIR LOAM_SOURCE_DIR "/build-npm"
 
 /* `loam transcribe` at temperature 0.5 (one sampled pass, as the API does
  * for a temperature above 0; one candidate, loam's best_of extension, to
@@ -114,13 +113,9 @@ static void test_audio_routes(void) {
     if (!ok) server_stop(&s);
     CHECK(ok, "non-audio 400 naming the file, no file 400, JSON 415, over the limit 413, still serving");
     /* the official openai npm package: json and a translation (verbose_json), an unknown model */
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "mkdir -p %s && cp %s/tests/server/node/package.json %s/tests/server/node/*.mjs %s/ && "
-             "cd %s && (test -d node_modules/openai -a -d node_modules/playwright-core || npm install --no-audit --no-fund --loglevel=error >npm.log 2>&1) && "
-             "node openai_audio.mjs http://127.0.0.1:%d/v1 %s 2>&1",
-             NPM_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, NPM_DIR, NPM_DIR, s.port, fixture("audio/jfk.wav"));
-    int rc = run_capture(cmd, &out);
+    char node_args[1024];
+    snprintf(node_args, sizeof node_args, "openai_audio.mjs http://127.0.0.1:%d/v1 %s", s.port, fixture("audio/jfk.wav"));
+    int rc = npm_run(node_args, &out);
     server_stop(&s);
     cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
     CHECK(j, "the openai client failed (%d; npm log in %s): %s", rc, NPM_DIR, out ? out : "");

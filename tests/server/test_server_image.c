@@ -10,7 +10,6 @@
 #include "serve.h"
 #include "test.h"
 
-#define NPM_DIR LOAM_SOURCE_DIR "/build-npm"
 
 static uint8_t *unbase64(const char *s, size_t *n) {
     size_t len = strlen(s);
@@ -87,12 +86,8 @@ static void test_image_route(void) {
         free(out), out = NULL;
     }
     /* the official openai package: n = 2 images of the asked size, an unknown model */
-    snprintf(cmd, sizeof cmd,
-             "mkdir -p %s && cp %s/tests/server/node/package.json %s/tests/server/node/*.mjs %s/ && "
-             "cd %s && (test -d node_modules/openai -a -d node_modules/playwright-core || npm install --no-audit --no-fund --loglevel=error >npm.log 2>&1) && "
-             "node openai_images.mjs http://127.0.0.1:%d/v1 2>&1",
-             NPM_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, NPM_DIR, NPM_DIR, s.port);
-    rc = run_capture(cmd, &out);
+    snprintf(cmd, sizeof cmd, "openai_images.mjs http://127.0.0.1:%d/v1", s.port);
+    rc = npm_run(cmd, &out);
     server_stop(&s);
     j = rc == 0 && out ? cJSON_Parse(out) : NULL;
     const cJSON *imgs = cJSON_GetObjectItem(j, "images"), *e = cJSON_GetObjectItem(j, "error");

@@ -215,19 +215,12 @@ static const cJSON *first_call(const cJSON *j) {
     return cJSON_GetArrayItem(cJSON_GetObjectItem(m, "tool_calls"), 0);
 }
 
-/* the npm packages of the client tests, one folder for every build (gitignored) */
-#define NPM_DIR LOAM_SOURCE_DIR "/build-npm"
-
 /* node openai_tools.mjs against the server; its JSON (malloc'ed) or NULL. */
 static char *openai_tools(int port) {
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             "mkdir -p %s && cp %s/tests/server/node/package.json %s/tests/server/node/*.mjs %s/ && "
-             "cd %s && (test -d node_modules/openai || npm install --no-audit --no-fund --loglevel=error >npm.log 2>&1) && "
-             "node openai_tools.mjs http://127.0.0.1:%d/v1 bigram-tools 2>&1",
-             NPM_DIR, LOAM_SOURCE_DIR, LOAM_SOURCE_DIR, NPM_DIR, NPM_DIR, port);
-    if (run_capture(cmd, &out) != 0) {
-        fprintf(stderr, "    openai_tools.mjs: %s\n", out ? out : "");
+    char args[256], *out = NULL;
+    snprintf(args, sizeof args, "openai_tools.mjs http://127.0.0.1:%d/v1 bigram-tools", port);
+    if (npm_run(args, &out) != 0) {
+        fprintf(stderr, "    openai_tools.mjs (npm log in %s): %s\n", NPM_DIR, out ? out : "");
         free(out);
         return NULL;
     }
