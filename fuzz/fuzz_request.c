@@ -1,12 +1,14 @@
 /* libFuzzer target: a request body through the server's routes (JSON
  * parsing, validation, templates, tokenization, a 2-token generation and
  * the stream formatting), on stories260k with a chat template; the first
- * byte picks the route. */
+ * byte picks the route, or has the rest read as a model's reply that may
+ * hold tool calls (the parser of toolcall.c, which no random model reaches). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "fuzz_files.h"
+#include "toolcall.h"
 
 static srv_server *server(void) {
     static srv_server s;
@@ -34,8 +36,34 @@ static srv_server *server(void) {
     return &s;
 }
 
+/* The reply's tool calls against two tools, in both wire shapes, and what
+ * a stream may send of each prefix. */
+static void tool_reply(const uint8_t *data, size_t size) {
+    static cJSON *tools;
+    if (!tools)
+        tools = cJSON_Parse("[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\"}},"
+                            " {\"type\": \"function\", \"function\": {\"name\": \"f\"}}]");
+    char *text = malloc(size + 1);
+    if (!text) return;
+    memcpy(text, data, size);
+    text[size] = 0;
+    for (size_t n = 0; n <= size; n += 1 + n / 4) {
+        size_t ok = srv_tool_sendable(text, n);
+        if (ok > n) abort();
+    }
+    srv_tool_reply r;
+    if (srv_parse_tool_calls(text, tools, &r)) {
+        cJSON *a = srv_tool_calls_json(&r, "x", 1, 1), *b = srv_tool_calls_json(&r, "x", 0, 0);
+        if (cJSON_GetArraySize(a) != cJSON_GetArraySize(r.calls) || cJSON_GetArraySize(b) != cJSON_GetArraySize(r.calls)) abort();
+        cJSON_Delete(a), cJSON_Delete(b);
+        srv_tool_reply_free(&r);
+    }
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
+    if (data[0] == 0x7f) return tool_reply(data + 1, size - 1), 0;
     srv_server *s = server();
     cJSON *body = cJSON_ParseWithLength((const char *)data + 1, size - 1);
     if (!cJSON_IsObject(body)) return cJSON_Delete(body), 0;
