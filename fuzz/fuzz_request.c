@@ -47,9 +47,12 @@ static void tool_reply(const uint8_t *data, size_t size) {
     if (!text) return;
     memcpy(text, data, size);
     text[size] = 0;
+    size_t sent = 0;
     for (size_t n = 0; n <= size; n += 1 + n / 4) {
-        size_t ok = srv_tool_sendable(text, n);
-        if (ok > n) abort();
+        /* as a stream asks, from what was sendable before; the same as from 0 */
+        size_t ok = srv_tool_sendable(text, n, sent);
+        if (ok > n || ok != srv_tool_sendable(text, n, 0)) abort();
+        sent = ok;
     }
     srv_tool_reply r;
     if (srv_parse_tool_calls(text, tools, &r)) {

@@ -318,7 +318,7 @@ static void pull_choice(srv_stream *st, int i, int block) {
         /* text that may be a tool call waits for the end of the reply */
         char *g = realloc(c->all, c->all_len + n + 1);
         if (g) memcpy(g + c->all_len, text, n), c->all_len += n, g[c->all_len] = 0, c->all = g;
-        size_t upto = c->all ? srv_tool_sendable(c->all, c->all_len) : 0;
+        size_t upto = c->all ? srv_tool_sendable(c->all, c->all_len, c->sent) : 0;
         srv_tool_reply calls = {0};
         int called = (fin == FINISH_STOP || fin == FINISH_LENGTH) && srv_parse_tool_calls(c->all, st->tools, &calls);
         if (fin != FINISH_NONE && !called) upto = c->all_len; /* no call after all: the rest is text */

@@ -152,12 +152,12 @@ void srv_tool_reply_free(srv_tool_reply *r) {
     memset(r, 0, sizeof *r);
 }
 
-size_t srv_tool_sendable(const char *text, size_t len) {
+size_t srv_tool_sendable(const char *text, size_t len, size_t from) {
     const char *s = skip_space(text, text + len);
     if (s < text + len && (*s == '{' || *s == '[')) return 0; /* may be a whole-reply call */
     /* up to an opening tag, or to a tail that may become one */
     size_t tag = sizeof OPEN_TAG - 1;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = from < len ? from : len; i < len; i++) {
         size_t n = len - i < tag ? len - i : tag;
         if (text[i] == '<' && !memcmp(text + i, OPEN_TAG, n)) return i;
     }

@@ -15,8 +15,10 @@ typedef struct {
 int srv_parse_tool_calls(const char *text, const cJSON *tools, srv_tool_reply *out);
 void srv_tool_reply_free(srv_tool_reply *r);
 /* While streaming with tools: how many leading bytes of the text so far
- * can go out as content (what follows may still turn out to be a call). */
-size_t srv_tool_sendable(const char *text, size_t len);
+ * can go out as content (what follows may still turn out to be a call).
+ * The search for a tag starts at `from`, the bytes already found sendable
+ * (so a long streamed reply is scanned once, not once per token). */
+size_t srv_tool_sendable(const char *text, size_t len, size_t from);
 /* The calls as OpenAI's tool_calls (ids "call_<id_prefix>_<i>", arguments
  * a JSON string; `with_index` for stream deltas) or ollama's (arguments an
  * object). */

@@ -80,8 +80,11 @@ static void test_sendable(void) {
                  {"   ", 0},            {"Hi <tool_call>{", 3},   {"Hi <tool", 3},
                  {"Hi <b>x", 7},        {"a < b", 5},              {"x\n<tool_call", 2}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        size_t got = srv_tool_sendable(cases[i].text, strlen(cases[i].text));
+        size_t len = strlen(cases[i].text), got = srv_tool_sendable(cases[i].text, len, 0);
         CHECK(got == cases[i].want, "'%s': %zu sendable, want %zu", cases[i].text, got, cases[i].want);
+        /* as a stream asks: from what the text one byte shorter allowed */
+        size_t before = srv_tool_sendable(cases[i].text, len - 1, 0), again = srv_tool_sendable(cases[i].text, len, before);
+        CHECK(again == got, "'%s' from %zu: %zu sendable, want %zu", cases[i].text, before, again, got);
     }
 }
 
