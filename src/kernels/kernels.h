@@ -115,6 +115,8 @@ static inline int loam_chunk_rows(size_t row_bytes) {
     size_t n = ((size_t)256 << 10) / (row_bytes ? row_bytes : 1);
     return n < 4 ? 4 : (int)(n / 4 * 4);
 }
+/* bytes per weight of the float row kernels' types, by their macro suffix */
+enum { LOAM_ESIZE_f32 = 4, LOAM_ESIZE_bf16 = 2, LOAM_ESIZE_f16 = 2 };
 #endif
 /* Whether this CPU has AVX512-VNNI. */
 int loam_cpu_has_vnni(void);

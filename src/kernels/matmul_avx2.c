@@ -60,8 +60,6 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
 /* rows (<= 4) activation rows x 3 weight rows: 12 accumulators, 3 weight
  * vectors and one activation vector fill the 16 registers; weight rows
  * past nw repeat row 0 and are not stored. */
-enum { ESIZE_f32 = 4, ESIZE_bf16 = 2, ESIZE_f16 = 2 };
-
 #define DEFINE_TILE(SUFFIX, LOAD, SCALAR)                                                             \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
         const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy) {            \
@@ -92,7 +90,7 @@ enum { ESIZE_f32 = 4, ESIZE_bf16 = 2, ESIZE_f16 = 2 };
     static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
                                 int ldy) {                                                           \
         /* weight rows in cache-sized chunks (loam_chunk_rows), each met by every activation row */ \
-        int step = loam_chunk_rows((size_t)K * ESIZE_##SUFFIX);                                     \
+        int step = loam_chunk_rows((size_t)K * LOAM_ESIZE_##SUFFIX);                                     \
         for (int c0 = n0; c0 < n1; c0 += step) {                                                     \
             int c1 = c0 + step < n1 ? c0 + step : n1, t = 0;                                         \
             for (; t + 4 <= T; t += 4)                                                               \

@@ -38,9 +38,6 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
  * FMAs, so fewer bytes come from L1/L2 per FMA than with 8 x 2. `rows` is a
  * constant at every call site; weight rows past `nw` repeat row 0 and
  * are not stored. */
-static int chunk_rows(int K, int esize) { return loam_chunk_rows((size_t)K * (size_t)esize); }
-enum { ESIZE_f32 = 4, ESIZE_bf16 = 2, ESIZE_f16 = 2 };
-
 #define DEFINE_TILE(SUFFIX, LOAD, LOAD_MASK)                                                          \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
         const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy) {            \
@@ -73,8 +70,8 @@ enum { ESIZE_f32 = 4, ESIZE_bf16 = 2, ESIZE_f16 = 2 };
     }                                                                                                \
     static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
                                 int ldy) {                                                           \
-        /* weight rows in cache-sized chunks, each met by every activation row */                   \
-        int step = chunk_rows(K, ESIZE_##SUFFIX);                                                    \
+        /* weight rows in cache-sized chunks (loam_chunk_rows), each met by every activation row */ \
+        int step = loam_chunk_rows((size_t)K * LOAM_ESIZE_##SUFFIX);                                     \
         for (int c0 = n0; c0 < n1; c0 += step) {                                                     \
             int c1 = c0 + step < n1 ? c0 + step : n1, t = 0;                                         \
             for (; t + 6 <= T; t += 6)                                                               \

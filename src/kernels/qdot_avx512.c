@@ -421,8 +421,6 @@ static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-static int chunk_rows(size_t row_bytes) { return loam_chunk_rows(row_bytes); }
-
 /* One packed activation row for the row1 kernels: nb / 2 pairs, then dsum[nb]. */
 static size_t pack1_bytes(int nb) { return (size_t)(nb / 2) * sizeof(act_pack1) + ((size_t)nb * sizeof(float) + 63) / 64 * 64; }
 
@@ -459,7 +457,7 @@ static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loa
     uint8_t *P = pack_rows1(x, T, nb);
     if (!P) return 0;
     size_t rb = loam_row_bytes(wtype, K), one = pack1_bytes(nb);
-    int step = chunk_rows(rb);
+    int step = loam_chunk_rows(rb);
     for (int c0 = n0; c0 < n1; c0 += step) {
         int c1 = c0 + step < n1 ? c0 + step : n1;
         for (int t = 0; t < T; t++) rows1(P + one * t, K, w, wtype, rb, c0, c1, y + (size_t)t * ldy);
@@ -521,7 +519,7 @@ void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loa
     }
     free(scratch);
     size_t row_bytes = loam_row_bytes(wtype, K), one = pack1_bytes(nb);
-    int step = chunk_rows(row_bytes), t_rest = T - rest;
+    int step = loam_chunk_rows(row_bytes), t_rest = T - rest;
     for (int c0 = n0; c0 < n1; c0 += step) {
         int c1 = c0 + step < n1 ? c0 + step : n1;
         for (int g = 0; g < groups; g++) {

@@ -16,7 +16,7 @@ typedef struct {
     size_t lp_offset;   /* completions' text_offset */
     int started, ended;
     int called;         /* ended with tool calls */
-    char *all;          /* with tools: the whole text so far, */
+    char *all;          /* with tools: the whole text so far (the engine's own copy grows under its lock), */
     size_t all_len, sent; /* of which `sent` bytes went out as content */
 } choice_state;
 

@@ -42,25 +42,21 @@ static cJSON *call_of(const cJSON *o, const cJSON *tools) {
 }
 
 /* Adds the calls of one JSON value (an object or a list of them) to
- * `calls`; 0 (nothing added) unless every element is a known call. */
-static int add_calls(const cJSON *v, const cJSON *tools, cJSON *calls) {
-    cJSON *found = cJSON_CreateArray();
-    const cJSON *e;
-    int ok = 1;
-    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
-        cJSON_ArrayForEach(e, v) {
-            cJSON *c = call_of(e, tools);
-            if (!c) ok = 0;
-            else cJSON_AddItemToArray(found, c);
-        }
-    } else {
+ * `found`; 0 unless every element is a known call (the caller then drops
+ * what was added). */
+static int add_calls(const cJSON *v, const cJSON *tools, cJSON *found) {
+    if (!cJSON_IsArray(v)) {
         cJSON *c = call_of(v, tools);
-        if (!c) ok = 0;
-        else cJSON_AddItemToArray(found, c);
+        return c ? (cJSON_AddItemToArray(found, c), 1) : 0;
     }
-    while (ok && cJSON_GetArraySize(found) > 0) cJSON_AddItemToArray(calls, cJSON_DetachItemFromArray(found, 0));
-    cJSON_Delete(found);
-    return ok;
+    const cJSON *e;
+    int n = 0;
+    cJSON_ArrayForEach(e, v) {
+        cJSON *c = call_of(e, tools);
+        if (!c) return 0;
+        cJSON_AddItemToArray(found, c), n++;
+    }
+    return n > 0;
 }
 
 static const char *skip_space(const char *s, const char *end) {
