@@ -90,13 +90,18 @@ typedef struct loam_model_params {
     int bf16_dot;    /* BF16 weights: round the activations to bf16 and use AVX512-BF16 dot
                         products (faster prefill, not exact: see the README for its KL). Ignored,
                         and loam_model_info.bf16_dot stays 0, when the CPU lacks AVX512-BF16 */
+    int keep_layout; /* weights as stored: no repacking at load into the kernels' layout (Q4_0 on
+                        AVX512-VNNI is repacked by default: faster products at every batch size,
+                        the same bytes, held in memory instead of mapped) */
 } loam_model_params;
 
 LOAM_API loam_model_params loam_model_default_params(void);
 
 /* Opens a model folder as published on the hub (config.json,
- * model.safetensors or shards + index). Weights are memory-mapped, never
- * copied: they stay in their stored dtype. */
+ * model.safetensors or shards + index) or a GGUF file. Weights are
+ * memory-mapped and stay in their stored dtype; the matrices the kernels
+ * read faster in another layout of the same size are repacked once, here
+ * (see keep_layout). */
 LOAM_API loam_status loam_model_open(const char *path, const loam_model_params *params,
                             loam_model **out, loam_error *err);
 LOAM_API void loam_model_free(loam_model *model);
@@ -107,6 +112,7 @@ typedef struct loam_model_info {
     char dtype[16];        /* storage dtype of the weight matrices, e.g. "bf16" */
     char simd[16];         /* kernel level in use */
     int bf16_dot;          /* the bf16-activation path is on (params.bf16_dot and the CPU has it) */
+    int n_repacked;        /* weight matrices repacked at load for the kernels (0: all as stored) */
     int64_t n_params;      /* as transformers' num_parameters(): tied weights once */
     uint64_t weight_bytes; /* bytes of the weights used by the model */
     int n_layers, n_embd, n_heads, n_kv_heads, head_dim, n_ff, n_vocab;

@@ -324,7 +324,7 @@ const char *whisper_hub_copy(void) {
 }
 
 #define SUITES(X)                                                                                   \
-    X(arch) X(core) X(kernels) X(gemm) X(nn) X(safetensors) X(gguf) X(tokenizer_cases) X(tokenizer_robust) X(gguf_vocab)     \
+    X(arch) X(core) X(kernels) X(gemm) X(strips) X(nn) X(safetensors) X(gguf) X(tokenizer_cases) X(tokenizer_robust) X(gguf_vocab)     \
     X(sampler) X(chat) X(model_folder) X(text_families) X(gguf_model) X(kv) X(memory) X(quantize) X(cli) X(cli_text) \
     X(install) X(crafted) X(store) X(hub_files) X(pick) X(server) X(toolcall) X(speech_frontend) X(speech) X(speech_cli) X(server_audio) X(image) X(imagine) X(server_image)
 #define DECLARE(name) void register_##name##_tests(void);

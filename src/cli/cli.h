@@ -78,7 +78,7 @@ typedef struct cli_gen_flags {
     long n_predict; /* -1: until EOS or the context is full */
     long n_threads, n_ctx;
     loam_kv_type kv_type;
-    int bf16_dot, ignore_eos;
+    int bf16_dot, keep_layout, ignore_eos;
     loam_sampling_params sampling;
     unsigned set; /* CLI_SET_* */
 } cli_gen_flags;

@@ -10,7 +10,7 @@
 #include "cli.h"
 
 static const char bench_usage[] =
-    "usage: loam bench MODEL [-p N] [-n N] [-d N] [-t N[,N...]] [-r N] [-ub N] [--kv-type T] [--bf16-dot] [--json]\n"
+    "usage: loam bench MODEL [-p N] [-n N] [-d N] [-t N[,N...]] [-r N] [-ub N] [--kv-type T] [--bf16-dot] [--keep-layout] [--json]\n"
     "       loam bench --tokenizer PATH [--text FILE]   encode speed (MB/s, one thread)\n"
     "       loam bench WHISPER_MODEL [-t N[,N...]] [-n N] [-r N] [--json]   encoder seconds per 30 s window,\n"
     "              decoder ms per token beside the bandwidth bound (a hub folder, GGUF or whisper.cpp .bin)\n"
@@ -35,7 +35,8 @@ static const char bench_usage[] =
     "  -d N   decode after N prompt tokens already in the cache (llama-bench's depth; default 0)\n"
     "  -ub N  rows computed per slice of the prompt (default: 64..512 rows, as scratch memory\n"
     "         within 3% of the weights allows)\n"
-    "  --bf16-dot             BF16 weights: bf16 activations and AVX512-BF16 dot products (not exact)\n";
+    "  --bf16-dot             BF16 weights: bf16 activations and AVX512-BF16 dot products (not exact)\n"
+    "  --keep-layout          weights as stored: no repacking at load (to measure what repacking gives)\n";
 
 static void stats(const double *v, int n, double *mean, double *sd) {
     double s = 0, q = 0;
@@ -90,12 +91,11 @@ void cli_print_cpu_line(const loam_cpu_info *c) {
 
 /* prefill of n_prompt tokens, then n_gen decode steps after `depth` cached
  * positions, `reps` times */
-static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch, long n_prompt, long n_gen, long depth, long reps, loam_kv_type kv_type, bench_row *pp,
+static int bench_one(const char *path, const loam_model_params *base, int threads, long n_ubatch, long n_prompt, long n_gen, long depth, long reps, loam_kv_type kv_type, bench_row *pp,
                      bench_row *tg, double *bandwidth, double *file_bandwidth, loam_model_info *info_out) {
     loam_error err;
-    loam_model_params mp = loam_model_default_params();
+    loam_model_params mp = *base;
     mp.n_threads = threads;
-    mp.bf16_dot = bf16_dot;
     loam_model *model = NULL;
     if (loam_model_open(path, &mp, &model, &err) != LOAM_OK) return cli_error_status(&err);
     loam_model_info in;
@@ -186,7 +186,8 @@ static int bench_one(const char *path, int threads, int bf16_dot, long n_ubatch,
 static int bench_model(int argc, char **argv) {
     const char *path = NULL;
     long n_prompt = 512, n_gen = 128, reps = 3, n_ubatch = 0, depth = 0;
-    int threads[16], n_threads = 0, json = 0, bf16_dot = 0;
+    int threads[16], n_threads = 0, json = 0;
+    loam_model_params mp = loam_model_default_params();
     loam_kv_type kv_type = LOAM_KV_F32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -197,7 +198,8 @@ static int bench_model(int argc, char **argv) {
         else if (strcmp(a, "-ub") == 0) { if (!cli_int(a, v, 1, 1 << 16, &n_ubatch)) return 1; i++; }
         else if (strcmp(a, "-r") == 0) { if (!cli_int(a, v, 1, 1000, &reps)) return 1; i++; }
         else if (strcmp(a, "--json") == 0) json = 1;
-        else if (strcmp(a, "--bf16-dot") == 0) bf16_dot = 1;
+        else if (strcmp(a, "--bf16-dot") == 0) mp.bf16_dot = 1;
+        else if (strcmp(a, "--keep-layout") == 0) mp.keep_layout = 1;
         else if (strcmp(a, "--kv-type") == 0) {
             if (!v || !loam_kv_type_parse(v, &kv_type)) return cli_error("--kv-type needs f32, f16 or q8_0");
             i++;
@@ -228,7 +230,7 @@ static int bench_model(int argc, char **argv) {
     for (int k = 0; k < n_threads; k++) {
         bench_row pp, tg;
         double bw = 0, file_bw = 0;
-        if (bench_one(path, threads[k], bf16_dot, n_ubatch, n_prompt, n_gen, depth, reps, kv_type, &pp, &tg, &bw, &file_bw, &in)) return 1;
+        if (bench_one(path, &mp, threads[k], n_ubatch, n_prompt, n_gen, depth, reps, kv_type, &pp, &tg, &bw, &file_bw, &in)) return 1;
         if (!json && bw > 0)
             fprintf(stderr, "read bandwidth, %d thread%s: %.1f GB/s (memory, the bound), %.1f GB/s (the mapped weights); means of the measures before each decode run\n",
                     threads[k], threads[k] > 1 ? "s" : "", bw / 1e9, file_bw / 1e9);
@@ -259,8 +261,8 @@ static int bench_model(int argc, char **argv) {
         return 0;
     }
     cli_print_cpu_line(&cpu);
-    if (bf16_dot && !in.bf16_dot) fprintf(stderr, "--bf16-dot: this CPU has no AVX512-BF16; the exact path ran\n");
-    /* weights are mapped, not copied: peak RSS ~ file + KV cache + scratch */
+    if (mp.bf16_dot && !in.bf16_dot) fprintf(stderr, "--bf16-dot: this CPU has no AVX512-BF16; the exact path ran\n");
+    /* weights mapped or repacked (same bytes): peak RSS ~ weights + KV cache + scratch */
     fprintf(stderr, "peak resident memory: %.2f GiB (weights %.2f GiB)\n", loam_peak_resident_bytes() / 1073741824.0,
             in.weight_bytes / 1073741824.0);
     printf("| model | size | params | type | threads | test | t/s | of bandwidth bound | time to first token |\n");

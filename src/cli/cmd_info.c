@@ -92,6 +92,7 @@ int cmd_info(int argc, char **argv) {
     loam_model *model = NULL;
     loam_model_params mp = loam_model_default_params();
     mp.n_threads = 1;
+    mp.keep_layout = 1; /* nothing runs: no repacking */
     if (loam_model_open(dir, &mp, &model, &err) != LOAM_OK)
         return err.code == LOAM_E_UNSUPPORTED ? info_summary(dir, json, &err) : cli_error_status(&err);
     loam_model_info in;

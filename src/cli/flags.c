@@ -24,7 +24,8 @@ const char cli_gen_flags_help[] =
     "  -c, --ctx-size N        context positions (default: the model's, at most 4096)\n"
     "  --kv-type T             KV cache storage: f32 (default, exact), f16, q8_0\n"
     "  --bf16-dot              BF16 weights: bf16-rounded activations and AVX512-BF16 dot products\n"
-    "                          (faster prefill, not exact; ignored where the CPU lacks AVX512-BF16)\n";
+    "                          (faster prefill, not exact; ignored where the CPU lacks AVX512-BF16)\n"
+    "  --keep-layout           weights as stored: no repacking at load into the kernels' layout\n";
 
 void cli_gen_flags_init(cli_gen_flags *f) {
     memset(f, 0, sizeof *f);
@@ -61,6 +62,7 @@ int cli_gen_flag(int argc, char **argv, int *i, cli_gen_flags *f) {
     int ok;
     if (!strcmp(a, "--ignore-eos")) return f->ignore_eos = 1, 1;
     if (!strcmp(a, "--bf16-dot")) return f->bf16_dot = 1, 1;
+    if (!strcmp(a, "--keep-layout")) return f->keep_layout = 1, 1;
     if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = cli_int(a, v, -1, 1 << 30, &f->n_predict);
     else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_int(a, v, 1, 1024, &f->n_threads);
     else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) ok = cli_int(a, v, 1, 1 << 24, &f->n_ctx);
@@ -83,6 +85,7 @@ loam_model_params cli_model_params(const cli_gen_flags *f) {
     loam_model_params p = loam_model_default_params();
     p.n_threads = (int)f->n_threads;
     p.bf16_dot = f->bf16_dot;
+    p.keep_layout = f->keep_layout;
     return p;
 }
 

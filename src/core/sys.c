@@ -148,6 +148,11 @@ void *loam_alloc_huge(size_t bytes) {
     return mem;
 }
 
+void loam_release_pages(const void *p, uint64_t bytes) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)p + page - 1) / page * page, b = ((uintptr_t)p + bytes) / page * page;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 double loam_measure_read_bandwidth(int n_threads) {
     size_t bytes = (size_t)512 << 20;
     void *mem = NULL;

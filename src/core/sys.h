@@ -15,6 +15,10 @@ double loam_seconds_now(void);
  * it. NULL when out of memory. */
 void *loam_alloc_huge(size_t bytes);
 
+/* The whole pages inside [p, p + bytes) of a read-only file mapping given
+ * back (they are read from the file again if touched): a copy replaces them. */
+void loam_release_pages(const void *p, uint64_t bytes);
+
 /* Bytes per second of streaming reads over the regions (taken as one
  * sequence, split evenly over n_threads threads), best of `passes`. */
 double loam_measure_read_regions(const loam_read_region *regions, int n_regions, int n_threads, int passes);

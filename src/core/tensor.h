@@ -53,6 +53,8 @@ typedef struct loam_tensor {
     const char *file; /* where it came from, for error messages */
     const char *stored_type; /* the type as the file names it when loam has no type for it
                                 (a GGUF's "IQ2_XXS (ggml type 16)"), else NULL */
+    int strips; /* data is not row-major but repacked at load into the strips of
+                   kernels/strips.h (only the linear op reads such a copy) */
 } loam_tensor;
 
 const char *loam_type_name(loam_type t);     /* "BF16" as safetensors spells it */

@@ -2,8 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/fp16.h"
+#include "core/sys.h"
 #include "kernels/quants.h"
+#include "kernels/strips.h"
 #include "nn/nn_internal.h"
 
 /* From this many rows the blocked product's packing pays (the row kernels
@@ -15,7 +18,7 @@
  * Q4_0 pp16 154 vs 125, pp24 161 vs 163, pp32 180 vs 199; F16 pp64 127 vs
  * 103, pp128 128 vs 129, pp256 135 vs 144. A server's decode steps (a row
  * per client) are in that range. */
-enum { NN_GEMM_Q_MIN_ROWS = 24, NN_GEMM_F_MIN_ROWS = 128, NN_GEMM_COLS = 48, NN_GEMM_F_COLS = 64 };
+enum { NN_GEMM_Q_MIN_ROWS = 24, NN_GEMM_F_MIN_ROWS = 128, NN_GEMM_COLS = 48, NN_GEMM_F_COLS = 64, NN_STRIP_COLS = 48 };
 
 typedef struct {
     const loam_kernels *kernels;
@@ -40,6 +43,10 @@ static void linear_task(void *arg, int task, int thread) {
     int n1 = (int)((int64_t)(task + 1) * j->units / j->tasks) * j->unit;
     if (n1 > j->N) n1 = j->N;
     /* the blocked products add the bias themselves, block by block in cache */
+    if (j->w->strips) {
+        j->kernels->strip_matmul(j->caches, j->xq, j->T, j->K, j->w->data, n0, n1, j->y, j->ldy, j->b);
+        return;
+    }
     if (j->xq && j->caches) {
         j->kernels->gemm_q8(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy, j->b);
         return;
@@ -99,7 +106,12 @@ void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, cons
     if (nn->status) return;
     int N = (int)w->shape[0], K = (int)w->shape[1];
     linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, 16, 0, 0, w, b, y, ldy};
-    if (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K)) {
+    if (w->strips && !nn->kernels->strip_matmul) {
+        nn->status = loam_fail(&nn->err, LOAM_E_UNSUPPORTED, "%s: repacked for kernels this context does not run",
+                               w->name ? w->name : "weights");
+        return;
+    }
+    if (w->strips || (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K))) {
         /* quantized weights: activations to int8 blocks once, then integer products */
         void *buf = nn->xq;
         int ok = nn_reserve(nn, &buf, &nn->xq_cap, (size_t)T * (size_t)(K / 32), sizeof *nn->xq, "int8 activations");
@@ -108,7 +120,10 @@ void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, cons
         convert_job q = {nn->kernels, x, nn->xq, NULL, T, K, T};
         convert_activations(nn, &q);
         j.xq = nn->xq;
-        if (T >= NN_GEMM_Q_MIN_ROWS && nn->kernels->gemm_q8) {
+        if (w->strips) { /* repacked at load: one kernel for every row count, tasks of whole strip groups */
+            j.caches = &nn->caches;
+            j.unit = NN_STRIP_COLS;
+        } else if (T >= NN_GEMM_Q_MIN_ROWS && nn->kernels->gemm_q8) {
             j.caches = &nn->caches;
             j.unit = NN_GEMM_COLS; /* whole strips */
         }
@@ -133,6 +148,40 @@ void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, cons
     if (j.tasks > j.units) j.tasks = j.units;
     if (j.tasks == 1) linear_task(&j, 0, 0);
     else loam_pool_run(nn->pool, linear_task, &j, j.tasks);
+}
+
+typedef struct {
+    const loam_tensor *w;
+    void *out;
+    int64_t strips_per_task;
+} pack_job;
+
+static void pack_task(void *arg, int task, int thread) {
+    (void)thread;
+    const pack_job *j = arg;
+    int64_t N = j->w->shape[0], n0 = task * j->strips_per_task * LOAM_STRIP_ROWS, n1 = n0 + j->strips_per_task * LOAM_STRIP_ROWS;
+    if (n0 < N) loam_strip_pack(j->w->type, j->w->data, N, j->w->shape[1], n0, n1 < N ? n1 : N, j->out);
+}
+
+loam_status nn_pack_linear(const loam_kernels *kernels, loam_pool *pool, const loam_tensor *w, int mapped, loam_tensor *out,
+                           void **buf, loam_error *err) {
+    *buf = NULL;
+    if (!kernels->strip_matmul || w->strips || w->n_dims != 2 || !loam_strip_supports(w->type, w->shape[0], w->shape[1]))
+        return LOAM_OK;
+    size_t bytes = loam_strips_size(w->shape[0], w->shape[1]);
+    void *mem = loam_alloc_huge(bytes);
+    if (!mem) return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory repacking %s (%zu bytes)", w->file ? w->file : "weights",
+                               w->name ? w->name : "a weight", bytes);
+    int tasks = loam_pool_size(pool) * 4;
+    int64_t strips = (w->shape[0] + LOAM_STRIP_ROWS - 1) / LOAM_STRIP_ROWS;
+    pack_job j = {w, mem, (strips + tasks - 1) / tasks};
+    loam_pool_run(pool, pack_task, &j, tasks);
+    if (mapped) loam_release_pages(w->data, w->n_bytes);
+    *out = *w;
+    out->data = mem;
+    out->strips = 1;
+    *buf = mem;
+    return LOAM_OK;
 }
 
 int nn_conv1d_out_len(int T_in, int k, int stride, int pad) {

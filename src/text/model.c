@@ -388,6 +388,45 @@ loam_sampling_params loam_model_sampling_params(const loam_model *model) { retur
 
 /* ---------------------------------------------------------------- open */
 
+/* The roles whose matrices only the linear op reads. */
+static const int linear_roles[] = {LOAM_L_WQ, LOAM_L_WK, LOAM_L_WV, LOAM_L_WQKV, LOAM_L_WO, LOAM_L_W_GATE, LOAM_L_W_UP, LOAM_L_W_DOWN};
+enum { N_LINEAR_ROLES = (int)(sizeof linear_roles / sizeof *linear_roles) };
+
+/* Points *slot at a repacked copy of its matrix where the kernels want one. */
+static loam_status pack_slot(loam_model *m, loam_pool *pool, const loam_tensor **slot, loam_error *err) {
+    if (!*slot) return LOAM_OK;
+    loam_tensor *copy = &m->packed[m->n_packed];
+    void *buf = NULL;
+    loam_status st = nn_pack_linear(m->kernels, pool, *slot, 1, copy, &buf, err);
+    if (st || !buf) return st;
+    m->packed_data[m->n_packed++] = buf;
+    *slot = copy;
+    return LOAM_OK;
+}
+
+/* Repacks the weight matrices (never the embedding table itself) on a pool
+ * of the model's threads. */
+static loam_status pack_weights(loam_model *m, loam_error *err) {
+    if (!m->kernels->strip_matmul) return LOAM_OK;
+    int cap = m->spec.n_layers * N_LINEAR_ROLES + 1;
+    m->packed = calloc((size_t)cap, sizeof *m->packed);
+    m->packed_data = calloc((size_t)cap, sizeof *m->packed_data);
+    loam_pool *pool = loam_pool_new(m->n_threads);
+    if (!m->packed || !m->packed_data || !pool) {
+        loam_pool_free(pool);
+        return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    }
+    loam_status st = LOAM_OK;
+    for (int l = 0; !st && l < m->spec.n_layers; l++)
+        for (int r = 0; !st && r < N_LINEAR_ROLES; r++) st = pack_slot(m, pool, &m->layer[l][linear_roles[r]], err);
+    /* a head tied to the embedding gets a repacked copy of its own: every
+     * decode row reads all of it, while lookups read a row per token from
+     * the mapping (its pages given back now, read again as needed) */
+    if (!st) st = pack_slot(m, pool, &m->global[LOAM_G_LM_HEAD], err);
+    loam_pool_free(pool);
+    return st;
+}
+
 loam_status loam_model_open(const char *path, const loam_model_params *params, loam_model **out,
                             loam_error *err) {
     *out = NULL;
@@ -445,6 +484,7 @@ kernels:;
     m->n_threads = params->n_threads > 0 ? params->n_threads : loam_physical_cores();
     m->quant_exact = params->quant_exact;
     m->bf16dot = params->bf16_dot ? loam_bf16dot_for(m->kernels->level) : NULL;
+    if (!params->keep_layout && !m->quant_exact && (st = pack_weights(m, err))) goto fail;
     cJSON_Delete(config);
     free(config_path);
     *out = m;
@@ -458,6 +498,9 @@ fail:
 
 void loam_model_free(loam_model *m) {
     if (!m) return;
+    for (int i = 0; i < m->n_packed; i++) free(m->packed_data[i]);
+    free(m->packed_data);
+    free(m->packed);
     loam_weights_close(&m->store);
     for (int r = 0; r < LOAM_G_COUNT; r++) free(m->global_vec[r]);
     for (int l = 0; m->layer_vec && l < m->spec.n_layers; l++)
@@ -478,6 +521,7 @@ void loam_model_get_info(const loam_model *m, loam_model_info *info) {
     snprintf(info->dtype, sizeof info->dtype, "%s", loam_type_short(m->weight_type));
     snprintf(info->simd, sizeof info->simd, "%s", m->kernels->name);
     info->bf16_dot = m->bf16dot != NULL;
+    info->n_repacked = m->n_packed;
     info->n_params = m->n_params;
     info->weight_bytes = m->weight_bytes;
     info->n_layers = s->n_layers;
@@ -518,7 +562,7 @@ double loam_model_read_bandwidth(const loam_model *m, int n_threads) {
     loam_read_region *r = malloc((size_t)cap * sizeof *r);
     if (!r) return 0;
     for (int g = 0; g < LOAM_G_COUNT; g++)
-        if (g != LOAM_G_TOK_EMB || m->spec.tied_lm_head) add_region(r, &n, cap, m->global[g]);
+        if (g != LOAM_G_TOK_EMB) add_region(r, &n, cap, m->global[g]); /* a tied head is LM_HEAD (or its repacked copy) */
     for (int l = 0; l < m->spec.n_layers; l++)
         for (int k = 0; k < LOAM_L_COUNT; k++) add_region(r, &n, cap, m->layer[l][k]);
     double bw = loam_measure_read_regions(r, n, n_threads, 2);

@@ -26,6 +26,11 @@ struct loam_model {
     int n_threads;
     int quant_exact;
     loam_bf16dot_fn bf16dot; /* BF16 weights with rounded activations (opt-in), or NULL */
+    /* weight matrices repacked at load for the kernels (kernels/strips.h):
+     * global[] and layer[] point at these copies */
+    loam_tensor *packed;
+    void **packed_data;
+    int n_packed;
     float *rope_inv_freq; /* rope_dim / 2 */
     float *alibi_slopes;  /* n_heads */
     loam_sampling_params sampling;

@@ -482,6 +482,7 @@ loam_status loam_quantize(const char *in_path, const char *out_path, const char 
     } else if (!st) {
         loam_model_params mp = loam_model_default_params();
         mp.n_threads = 1;
+        mp.keep_layout = 1; /* its weights are read as stored */
         st = loam_model_open(in_path, &mp, &m, err);
         if (!st && strcmp(m->spec.model_type, "llama") != 0)
             st = loam_fail(err, LOAM_E_UNSUPPORTED,

@@ -181,6 +181,51 @@ static void run_quantized_logits(int exact) {
     CHECK(!failure, "%s: %s", failure ? failure : "", why);
 }
 
+/* Q4_0 on AVX512-VNNI: the matrices repacked at load give the logits of
+ * the stored layout (the same integer sums; only the float order differs). */
+static void test_repacked_logits(void) {
+    if (!loam_cpu_has_vnni()) {
+        test_not_run("no avx512-vnni: nothing is repacked");
+        return;
+    }
+    golden hf;
+    CHECK(golden_open(&hf, fixture("llm/llama_q256")), "no HF golden");
+    const loam_tensor *ids = golden_tensor(&hf, "prompt_ids");
+    int T = (int)ids->shape[0];
+    float *logits[2] = {NULL, NULL};
+    int V = 0, repacked[2] = {0, 0};
+    loam_error err = {0};
+    for (int keep = 0; keep < 2; keep++) {
+        loam_model *m = NULL;
+        loam_context *c = NULL;
+        loam_model_params mp = loam_model_default_params();
+        mp.n_threads = 2;
+        mp.keep_layout = keep;
+        test_rows rows = test_rows_new(T);
+        loam_batch b = {T, ids->data, rows.pos, rows.seq, NULL};
+        if (loam_model_open(fixture("gguf/llama_q256/model-Q4_0.gguf"), &mp, &m, &err) == LOAM_OK &&
+            loam_context_open(m, NULL, &c, &err) == LOAM_OK && loam_decode(c, &b, &err) == LOAM_OK) {
+            loam_model_info in;
+            loam_model_get_info(m, &in);
+            V = in.n_vocab, repacked[keep] = in.n_repacked;
+            logits[keep] = malloc((size_t)T * V * sizeof(float));
+            for (int t = 0; logits[keep] && t < T; t++) memcpy(logits[keep] + (size_t)t * V, loam_get_logits(c, t), (size_t)V * sizeof(float));
+        }
+        test_rows_free(&rows);
+        loam_context_free(c);
+        loam_model_free(m);
+    }
+    golden_close(&hf);
+    double worst = 0, scale = 0;
+    for (size_t i = 0; logits[0] && logits[1] && i < (size_t)T * V; i++)
+        worst = fmax(worst, fabs(logits[0][i] - logits[1][i])), scale = fmax(scale, fabs(logits[1][i]));
+    int ran = logits[0] && logits[1];
+    free(logits[0]), free(logits[1]);
+    CHECK(ran, "%s", err.message);
+    CHECK(repacked[0] > 0 && repacked[1] == 0, "repacked %d matrices by default, %d with keep_layout", repacked[0], repacked[1]);
+    CHECK(worst <= 1e-4 * scale, "repacked logits differ by %g (largest %g)", worst, scale);
+}
+
 static void test_quantized_logits(void) { run_quantized_logits(1); }
 static void test_quantized_kl_fast(void) { run_quantized_logits(0); }
 
@@ -198,4 +243,5 @@ void register_gguf_model_tests(void) {
     test_add("gguf/llama_q256: dequantization bit-exact for every block type", test_dequant_bit_exact);
     test_add("gguf/llama_q256: exact path = float logits on dequantized weights", test_quantized_logits);
     test_add("gguf/llama_q256: int8 kernels' KL <= 1.1 x llama.cpp's, every type", test_quantized_kl_fast);
+    test_add("gguf/llama_q256 Q4_0: weights repacked at load give the stored layout's logits", test_repacked_logits);
 }
