@@ -59,8 +59,8 @@ typedef struct loam_kernels {
      * strips of 16 rows (kernels/strips.h; n0 a multiple of 16): one
      * micro-kernel for every row count. NULL where the level has none: the
      * weights then stay as stored. */
-    void (*strip_matmul)(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips, int n0,
-                         int n1, float *y, int ldy, const float *bias);
+    void (*strip_matmul)(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+                         loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
     /* Attention over the KV cache in its storage type (indexed by
      * loam_kv_type: f32, f16, q8_0), rows `stride` bytes apart, each row
      * pointer at the head's first value:
@@ -109,8 +109,8 @@ void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, 
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
-void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips, int n0,
-                            int n1, float *y, int ldy, const float *bias);
+void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+                            loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 /* y[t, n] += bias[n] for t < T, n0 <= n < n1 (bias may be NULL). */
 void loam_add_bias(float *y, int ldy, int T, const float *bias, int n0, int n1);
 

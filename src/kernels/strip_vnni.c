@@ -3,14 +3,15 @@
  *   y[t, n] = sum_k x[t, k] W[n, k] (+ bias[n])    t < T, n0 <= n < n1
  *
  * The micro-kernel holds an MR × (16·NR) tile of the output: per block of
- * 32 and strip it loads the 4 vectors of nibbles once, splits each into
- * two vpdpbusd operands (low nibbles: elements 8v..8v+3 of the 16 rows,
- * high: 8v+4..8v+7) and multiplies them with every row's 4 activations,
- * broadcast. The -8 of Q4_0 is removed in integers by starting each
- * accumulator at -8 · (sum of the row's activations in the block); then one
- * convert and one multiply-add with (weight scale × activation scale) per
- * block. Registers: 12 float and 12 int32 accumulators, 6 unpacked vectors,
- * the mask: 31 of 32.
+ * 32 and strip it loads the vectors of nibbles once, makes each quad's
+ * vpdpbusd operand in registers (Q4_0: mask or shift a nibble vector; Q6_K:
+ * the same, or'ed with its 2 high bits from the high vectors) and
+ * multiplies it with every row's 4 activations, broadcast. The offset (8,
+ * 32) is removed in integers by starting each accumulator at -offset · (sum
+ * of the row's activations over the elements it covers); then one convert
+ * and one multiply-add with (weight scale × activation scale) per scale
+ * (Q4_0: a block, Q6_K: 16 elements). Registers: 12 float and 12 int32
+ * accumulators, the operands, the masks: at most 31 of 32.
  *
  * Loops (GotoBLAS without the packing: the weights are packed already):
  * slabs of K whose NR strips fit a quarter of L2, blocks of rows whose
@@ -27,25 +28,50 @@
 #include "kernels/kernels.h"
 #include "kernels/strips.h"
 
-enum { MR = 4, NR = 3, COLS = LOAM_STRIP_ROWS * NR, HALF_PAIR = 256 };
+enum { MR = 4, NR = 3, COLS = LOAM_STRIP_ROWS * NR };
 
 #define UNROLL _Pragma("GCC unroll 16")
 
-/* mr rows × nr strips over blocks [i0, i0 + nblk): y = (accumulate ? y : 0) + x · W */
-static inline __attribute__((always_inline)) void tile(int mr, int nr, const uint8_t *w, size_t sb, int i0, int nblk,
-                                                       const loam_act_block *x, int nb, float *y, int ldy, int ncols,
-                                                       int accumulate) {
+/* The 4 activations of quad q of a row's block, in every lane. */
+static inline __m512i quad_of(const loam_act_block *a, int q) {
+    int32_t four;
+    memcpy(&four, a->q + 4 * q, 4);
+    return _mm512_set1_epi32(four);
+}
+
+/* y = (accumulate ? y : 0) + the tile, the first ncols columns */
+static inline __attribute__((always_inline)) void store_tile(int mr, int nr, __m512 f[MR][NR], float *y, int ldy, int ncols,
+                                                             int accumulate) {
+    UNROLL for (int r = 0; r < mr; r++) UNROLL for (int s = 0; s < nr; s++) {
+        int left = ncols - LOAM_STRIP_ROWS * s;
+        __mmask16 mask = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        float *out = y + (size_t)r * ldy + LOAM_STRIP_ROWS * s;
+        __m512 sum = f[r][s];
+        if (accumulate) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(mask, out));
+        _mm512_mask_storeu_ps(out, mask, sum);
+    }
+}
+
+/* Bytes of each strip prefetched ahead (Zen 5, 1B Q4_0 decode: 56 t/s at
+ * 2304 bytes, the next 4 pairs; 51-53 at 9216, 42-46 without). */
+#ifndef STRIP_AHEAD
+#define STRIP_AHEAD 2304
+#endif
+static inline __attribute__((always_inline)) void prefetch_ahead(int nr, const uint8_t *p, size_t sb, int lines) {
+    UNROLL for (int s = 0; s < nr; s++) UNROLL for (int l = 0; l < lines; l++)
+        _mm_prefetch((const char *)p + (size_t)s * sb + STRIP_AHEAD + 64 * l, _MM_HINT_T0);
+}
+
+/* Q4_0: mr rows × nr strips over blocks [i0, i0 + nblk): y = (accumulate ? y : 0) + x · W */
+static inline __attribute__((always_inline)) void tile_q4_0(int mr, int nr, const uint8_t *w, size_t sb, int i0, int nblk,
+                                                            const loam_act_block *x, int nb, float *y, int ldy, int ncols,
+                                                            int accumulate) {
     __m512 f[MR][NR];
     UNROLL for (int r = 0; r < mr; r++) UNROLL for (int s = 0; s < nr; s++) f[r][s] = _mm512_setzero_ps();
     const __m512i low = _mm512_set1_epi8(15);
     for (int i = i0; i < i0 + nblk; i++) {
-        const uint8_t *pair = w + (size_t)(i / 2) * LOAM_STRIP_PAIR_BYTES, *vec = pair + 64 + HALF_PAIR * (i % 2);
-#ifndef STRIP_AHEAD
-#define STRIP_AHEAD 2304
-#endif
-        if (STRIP_AHEAD && (i % 2 == 0 || i == i0))
-            UNROLL for (int s = 0; s < nr; s++) UNROLL for (int l = 0; l < LOAM_STRIP_PAIR_BYTES / 64; l++)
-                _mm_prefetch((const char *)pair + (size_t)s * sb + STRIP_AHEAD + 64 * l, _MM_HINT_T0);
+        const uint8_t *pair = w + (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR, *vec = pair + 64 + 256 * (i % 2);
+        if (i % 2 == 0 || i == i0) prefetch_ahead(nr, pair, sb, LOAM_STRIP_Q4_0_PAIR / 64);
         const loam_act_block *a[MR];
         __m512i acc[MR][NR];
         UNROLL for (int r = 0; r < mr; r++) {
@@ -61,10 +87,7 @@ static inline __attribute__((always_inline)) void tile(int mr, int nr, const uin
                 hi[s] = _mm512_and_si512(_mm512_srli_epi16(z, 4), low);
             }
             UNROLL for (int r = 0; r < mr; r++) {
-                int32_t q0, q1;
-                memcpy(&q0, a[r]->q + 8 * v, 4);
-                memcpy(&q1, a[r]->q + 8 * v + 4, 4);
-                __m512i x0 = _mm512_set1_epi32(q0), x1 = _mm512_set1_epi32(q1);
+                __m512i x0 = quad_of(a[r], 2 * v), x1 = quad_of(a[r], 2 * v + 1);
                 UNROLL for (int s = 0; s < nr; s++) acc[r][s] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc[r][s], lo[s], x0), hi[s], x1);
             }
         }
@@ -75,48 +98,100 @@ static inline __attribute__((always_inline)) void tile(int mr, int nr, const uin
             UNROLL for (int s = 0; s < nr; s++) f[r][s] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][s]), _mm512_mul_ps(dw[s], da), f[r][s]);
         }
     }
-    UNROLL for (int r = 0; r < mr; r++) UNROLL for (int s = 0; s < nr; s++) {
-        int left = ncols - LOAM_STRIP_ROWS * s;
-        __mmask16 mask = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-        float *out = y + (size_t)r * ldy + LOAM_STRIP_ROWS * s;
-        __m512 sum = f[r][s];
-        if (accumulate) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(mask, out));
-        _mm512_mask_storeu_ps(out, mask, sum);
+    store_tile(mr, nr, f, y, ldy, ncols, accumulate);
+}
+
+/* Q6_K: the same over blocks [i0, i0 + nblk) (whole super-blocks). Per block
+ * two halves of 4 quads, each with its own scale d·sc; quad 4h + j's
+ * operand is a nibble of vector 2h + j/2 or'ed with bits 2j..2j+1 of high
+ * vector h moved to bits 4-5. */
+static inline __attribute__((always_inline)) void tile_q6_k(int mr, int nr, const uint8_t *w, size_t sb, int i0, int nblk,
+                                                            const loam_act_block *x, int nb, float *y, int ldy, int ncols,
+                                                            int accumulate) {
+    __m512 f[MR][NR];
+    UNROLL for (int r = 0; r < mr; r++) UNROLL for (int s = 0; s < nr; s++) f[r][s] = _mm512_setzero_ps();
+    const __m512i low = _mm512_set1_epi8(15), high = _mm512_set1_epi8(0x30);
+    for (int i = i0; i < i0 + nblk; i++) {
+        const uint8_t *super = w + (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER;
+        const uint8_t *vec = super + LOAM_STRIP_Q6_K_HEAD + (size_t)(i % 8) * LOAM_STRIP_Q6_K_BLOCK;
+        prefetch_ahead(nr, vec, sb, LOAM_STRIP_Q6_K_BLOCK / 64);
+        const loam_act_block *a[MR];
+        UNROLL for (int r = 0; r < mr; r++) a[r] = x + (size_t)r * nb + i;
+        UNROLL for (int h = 0; h < 2; h++) {
+            __m512i acc[MR][NR];
+            UNROLL for (int r = 0; r < mr; r++) {
+                __m512i start = _mm512_set1_epi32(-32 * (h ? a[r]->isum - a[r]->isum_lo : a[r]->isum_lo));
+                UNROLL for (int s = 0; s < nr; s++) acc[r][s] = start;
+            }
+            UNROLL for (int j = 0; j < 4; j++) {
+                __m512i op[NR];
+                UNROLL for (int s = 0; s < nr; s++) {
+                    const uint8_t *v = vec + (size_t)s * sb;
+                    __m512i nib = _mm512_load_si512((const void *)(v + 64 * (2 * h + j / 2)));
+                    __m512i hv = _mm512_load_si512((const void *)(v + 256 + 64 * h));
+                    __m512i hs = j == 0 ? _mm512_slli_epi16(hv, 4) : j == 1 ? _mm512_slli_epi16(hv, 2) : j == 2 ? hv : _mm512_srli_epi16(hv, 2);
+                    if (j % 2) nib = _mm512_srli_epi16(nib, 4);
+                    /* (nib & 15) | (hs & 0x30) */
+                    op[s] = _mm512_ternarylogic_epi32(nib, _mm512_and_si512(hs, high), low, 0xEC);
+                }
+                UNROLL for (int r = 0; r < mr; r++) {
+                    __m512i xq = quad_of(a[r], 4 * h + j);
+                    UNROLL for (int s = 0; s < nr; s++) acc[r][s] = _mm512_dpbusd_epi32(acc[r][s], op[s], xq);
+                }
+            }
+            __m512 dsc[NR];
+            UNROLL for (int s = 0; s < nr; s++) {
+                const uint8_t *sup = super + (size_t)s * sb;
+                __m512 d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sup));
+                __m128i sc = _mm_load_si128((const __m128i *)(sup + 32 + 32 * (i % 8) + 16 * h));
+                dsc[s] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)));
+            }
+            UNROLL for (int r = 0; r < mr; r++) {
+                __m512 da = _mm512_set1_ps(a[r]->d);
+                UNROLL for (int s = 0; s < nr; s++) f[r][s] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][s]), _mm512_mul_ps(dsc[s], da), f[r][s]);
+            }
+        }
     }
+    store_tile(mr, nr, f, y, ldy, ncols, accumulate);
 }
 
 typedef void (*tile_fn)(const uint8_t *w, size_t sb, int i0, int nblk, const loam_act_block *x, int nb, float *y, int ldy,
                         int ncols, int accumulate);
-/* one function per (rows, strips): the loops above fully unrolled */
-#define TILE_FN(ROWS, STRIPS)                                                                                             \
-    static void tile_##ROWS##_##STRIPS(const uint8_t *w, size_t sb, int i0, int nblk, const loam_act_block *x, int nb,   \
-                                       float *y, int ldy, int ncols, int accumulate) {                                   \
-        tile(ROWS, STRIPS, w, sb, i0, nblk, x, nb, y, ldy, ncols, accumulate);                                           \
+/* one function per (type, rows, strips): the loops above fully unrolled */
+#define TILE_FN(TYPE, ROWS, STRIPS)                                                                                       \
+    static void TYPE##_##ROWS##_##STRIPS(const uint8_t *w, size_t sb, int i0, int nblk, const loam_act_block *x, int nb, \
+                                         float *y, int ldy, int ncols, int accumulate) {                                 \
+        tile_##TYPE(ROWS, STRIPS, w, sb, i0, nblk, x, nb, y, ldy, ncols, accumulate);                                    \
     }
-#define TILE_ROWS(STRIPS) TILE_FN(1, STRIPS) TILE_FN(2, STRIPS) TILE_FN(3, STRIPS) TILE_FN(4, STRIPS)
-TILE_ROWS(1)
-TILE_ROWS(2)
-TILE_ROWS(3)
-static const tile_fn tiles[NR][MR] = {
-    {tile_1_1, tile_2_1, tile_3_1, tile_4_1},
-    {tile_1_2, tile_2_2, tile_3_2, tile_4_2},
-    {tile_1_3, tile_2_3, tile_3_3, tile_4_3},
-};
+#define TILE_ROWS(TYPE, STRIPS) TILE_FN(TYPE, 1, STRIPS) TILE_FN(TYPE, 2, STRIPS) TILE_FN(TYPE, 3, STRIPS) TILE_FN(TYPE, 4, STRIPS)
+#define TILE_TABLE(TYPE)                                                                                                  \
+    TILE_ROWS(TYPE, 1) TILE_ROWS(TYPE, 2) TILE_ROWS(TYPE, 3)                                                              \
+    static const tile_fn TYPE##_tiles[NR][MR] = {                                                                       \
+        {TYPE##_1_1, TYPE##_2_1, TYPE##_3_1, TYPE##_4_1},                                                               \
+        {TYPE##_1_2, TYPE##_2_2, TYPE##_3_2, TYPE##_4_2},                                                               \
+        {TYPE##_1_3, TYPE##_2_3, TYPE##_3_3, TYPE##_4_3},                                                               \
+    };
+TILE_TABLE(q4_0)
+TILE_TABLE(q6_k)
 
-/* Blocks per slab (even: whole pairs) and rows per row block, from L2 (1 MiB where unknown). */
-static void blocking(const loam_cache_sizes *c, int nb, int T, int *kb, int *mc) {
+/* Blocks per slab (whole pairs or super-blocks: `unit`) and rows per row
+ * block, from L2 (1 MiB where unknown). */
+static void blocking(const loam_cache_sizes *c, loam_type t, int nb, int T, int *kb, int *mc) {
     int64_t l2 = c && c->l2 > 0 ? c->l2 : 1 << 20;
-    int64_t k = (l2 / 4) / (NR * (LOAM_STRIP_PAIR_BYTES / 2)) / 2 * 2;
-    *kb = k < 2 ? 2 : k >= nb ? nb : (int)k;
+    int unit = t == LOAM_T_Q4_0 ? 2 : 8;
+    int64_t block_bytes = (int64_t)loam_strip_bytes(t, 32 * unit) / unit;
+    int64_t k = (l2 / 4) / (NR * block_bytes) / unit * unit;
+    *kb = k < unit ? unit : k >= nb ? nb : (int)k;
     int64_t m = (l2 / 2) / ((int64_t)*kb * (int64_t)sizeof(loam_act_block)) / MR * MR;
     *mc = m < MR ? MR : m > T ? T : (int)m;
 }
 
-void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips, int n0,
-                            int n1, float *y, int ldy, const float *bias) {
+void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+                            loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     int nb = K / 32, kb, mc;
-    size_t sb = loam_strip_bytes(K);
-    blocking(caches, nb, T, &kb, &mc);
+    size_t sb = loam_strip_bytes(wtype, K);
+    const tile_fn(*tiles)[MR] = wtype == LOAM_T_Q4_0 ? q4_0_tiles : q6_k_tiles;
+    blocking(caches, wtype, nb, T, &kb, &mc);
     for (int pc = 0; pc < nb; pc += kb) {
         int nblk = nb - pc < kb ? nb - pc : kb;
         for (int ic = 0; ic < T; ic += mc) {

@@ -6,58 +6,112 @@
 #include "core/fp16.h"
 
 int loam_strip_supports(loam_type t, int64_t N, int64_t K) {
-    return t == LOAM_T_Q4_0 && N > 0 && K > 0 && K % 32 == 0 && K <= ((int64_t)1 << 30) && N <= ((int64_t)1 << 30);
+    int64_t block = t == LOAM_T_Q4_0 ? 32 : t == LOAM_T_Q6_K ? 256 : 0;
+    return block && N > 0 && K > 0 && K % block == 0 && K <= ((int64_t)1 << 30) && N <= ((int64_t)1 << 30);
 }
 
-size_t loam_strip_bytes(int64_t K) { return (size_t)((K / 32 + 1) / 2) * LOAM_STRIP_PAIR_BYTES; }
-size_t loam_strips_size(int64_t N, int64_t K) { return (size_t)((N + LOAM_STRIP_ROWS - 1) / LOAM_STRIP_ROWS) * loam_strip_bytes(K); }
+size_t loam_strip_bytes(loam_type t, int64_t K) {
+    return t == LOAM_T_Q4_0 ? (size_t)((K / 32 + 1) / 2) * LOAM_STRIP_Q4_0_PAIR : (size_t)(K / 256) * LOAM_STRIP_Q6_K_SUPER;
+}
+size_t loam_strips_size(loam_type t, int64_t N, int64_t K) {
+    return (size_t)((N + LOAM_STRIP_ROWS - 1) / LOAM_STRIP_ROWS) * loam_strip_bytes(t, K);
+}
 
-/* Where block i of strip s starts: its scales (16 halves) and its 4 vectors. */
-static uint8_t *block_scales(uint8_t *strip, int64_t i) { return strip + (size_t)(i / 2) * LOAM_STRIP_PAIR_BYTES + 32 * (size_t)(i % 2); }
-static uint8_t *block_vectors(uint8_t *strip, int64_t i) {
-    return strip + (size_t)(i / 2) * LOAM_STRIP_PAIR_BYTES + 64 + 256 * (size_t)(i % 2);
+/* Block i of a strip: where its 4 nibble vectors start (Q6_K's 2 high
+ * vectors follow them). */
+static size_t block_vectors(loam_type t, int64_t i) {
+    if (t == LOAM_T_Q4_0) return (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR + 64 + 256 * (size_t)(i % 2);
+    return (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER + LOAM_STRIP_Q6_K_HEAD + (size_t)(i % 8) * LOAM_STRIP_Q6_K_BLOCK;
+}
+
+/* The 32 low nibbles u[j] of row c's block into the nibble vectors. */
+static void put_nibbles(uint8_t *vectors, int c, const uint8_t *u) {
+    for (int v = 0; v < 4; v++)
+        for (int e = 0; e < 4; e++) vectors[64 * v + 4 * c + e] = (uint8_t)((u[8 * v + e] & 15) | (u[8 * v + 4 + e] & 15) << 4);
 }
 
 /* One Q4_0 block (d, qs[16]: element j < 16 the low nibble of qs[j], j + 16
- * its high nibble) of row c into its strip's block. */
-static void pack_q4_0_block(const uint8_t *b, int c, uint8_t *scales, uint8_t *vectors) {
-    memcpy(scales + 2 * c, b, 2);
-    const uint8_t *qs = b + 2;
-    for (int v = 0; v < 4; v++)
-        for (int e = 0; e < 4; e++) {
-            /* elements 8v + e and 8v + 4 + e: low nibbles of qs for v < 2, high ones after */
-            int j = 8 * (v % 2) + e;
-            uint8_t lo = v < 2 ? qs[j] & 15 : qs[j] >> 4, hi = v < 2 ? qs[j + 4] & 15 : qs[j + 4] >> 4;
-            vectors[64 * v + 4 * c + e] = (uint8_t)(lo | hi << 4);
+ * its high nibble) of row c into block i of its strip. */
+static void pack_q4_0_block(const uint8_t *b, int c, int64_t i, uint8_t *strip) {
+    memcpy(strip + (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR + 32 * (size_t)(i % 2) + 2 * c, b, 2);
+    uint8_t u[32];
+    for (int j = 0; j < 16; j++) u[j] = b[2 + j] & 15, u[j + 16] = b[2 + j] >> 4;
+    put_nibbles(strip + block_vectors(LOAM_T_Q4_0, i), c, u);
+}
+
+/* One Q6_K super-block (ql[128], qh[64], sc[16], d) of row c into super-block s. */
+static void pack_q6_k_super(const uint8_t *b, int c, int64_t s, uint8_t *strip) {
+    uint8_t u6[256];
+    const uint8_t *ql = b, *qh = b + 128;
+    for (int n = 0; n < 2; n++, ql += 64, qh += 32) /* ggml's order: 128 elements from 64 ql and 32 qh bytes */
+        for (int l = 0; l < 32; l++) {
+            uint8_t *u = u6 + 128 * n;
+            u[l] = (uint8_t)((ql[l] & 15) | ((qh[l] >> 0) & 3) << 4);
+            u[l + 32] = (uint8_t)((ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4);
+            u[l + 64] = (uint8_t)((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4);
+            u[l + 96] = (uint8_t)((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4);
         }
+    uint8_t *super = strip + (size_t)s * LOAM_STRIP_Q6_K_SUPER;
+    memcpy(super + 2 * c, b + 208, 2);
+    for (int blk = 0; blk < 8; blk++) {
+        const uint8_t *u = u6 + 32 * blk;
+        super[32 + 32 * blk + c] = b[192 + 2 * blk];          /* sc of elements 0-15 */
+        super[32 + 32 * blk + 16 + c] = b[192 + 2 * blk + 1]; /* 16-31 */
+        uint8_t *vectors = strip + block_vectors(LOAM_T_Q6_K, 8 * s + blk);
+        put_nibbles(vectors, c, u);
+        for (int g = 0; g < 2; g++)
+            for (int e = 0; e < 4; e++) {
+                uint8_t h = 0;
+                for (int j = 0; j < 4; j++) h |= (uint8_t)((u[16 * g + 4 * j + e] >> 4) << 2 * j);
+                vectors[256 + 64 * g + 4 * c + e] = h;
+            }
+    }
 }
 
 void loam_strip_pack(loam_type t, const void *w, int64_t N, int64_t K, int64_t n0, int64_t n1, void *out) {
-    if (t != LOAM_T_Q4_0) return;
-    int64_t nb = K / 32;
-    size_t row_bytes = loam_row_bytes(t, K), sb = loam_strip_bytes(K);
+    if (!loam_strip_supports(t, N, K)) return;
+    size_t row_bytes = loam_row_bytes(t, K), sb = loam_strip_bytes(t, K);
     int64_t s0 = n0 / LOAM_STRIP_ROWS, s1 = (n1 + LOAM_STRIP_ROWS - 1) / LOAM_STRIP_ROWS;
     for (int64_t s = s0; s < s1; s++) {
         uint8_t *strip = (uint8_t *)out + (size_t)s * sb;
-        memset(strip, 0, sb); /* rows past N, the odd last half-pair */
+        memset(strip, 0, sb); /* rows past N, padding, Q4_0's odd last half-pair */
         for (int c = 0; c < LOAM_STRIP_ROWS && s * LOAM_STRIP_ROWS + c < N; c++) {
             const uint8_t *row = (const uint8_t *)w + (size_t)(s * LOAM_STRIP_ROWS + c) * row_bytes;
-            for (int64_t i = 0; i < nb; i++) pack_q4_0_block(row + (size_t)i * 18, c, block_scales(strip, i), block_vectors(strip, i));
+            if (t == LOAM_T_Q4_0)
+                for (int64_t i = 0; i < K / 32; i++) pack_q4_0_block(row + (size_t)i * 18, c, i, strip);
+            else
+                for (int64_t i = 0; i < K / 256; i++) pack_q6_k_super(row + (size_t)i * 210, c, i, strip);
         }
     }
 }
 
-/* Element j of row c in block i of a strip: the unsigned nibble. */
-static int strip_nibble(const uint8_t *strip, int64_t i, int c, int j) {
-    const uint8_t *vectors = block_vectors((uint8_t *)strip, i);
-    int v = j / 8, e = j % 4;
-    uint8_t byte = vectors[64 * v + 4 * c + e];
-    return j % 8 < 4 ? byte & 15 : byte >> 4;
+static float half_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return loam_f16_to_f32(h);
 }
 
-void loam_strip_matmul_ref(const loam_act_block *x, int T, int K, const void *strips, int n0, int n1, float *y, int ldy) {
-    int nb = K / 32;
-    size_t sb = loam_strip_bytes(K);
+/* Element j of row c in block i of a strip: its unsigned value (Q6_K: all 6 bits). */
+static int strip_value(loam_type t, const uint8_t *strip, int64_t i, int c, int j) {
+    const uint8_t *vectors = strip + block_vectors(t, i);
+    int q = j / 4, e = j % 4;
+    uint8_t byte = vectors[64 * (q / 2) + 4 * c + e];
+    int u = q % 2 ? byte >> 4 : byte & 15;
+    if (t == LOAM_T_Q6_K) u |= ((vectors[256 + 64 * (q / 4) + 4 * c + e] >> (2 * (q % 4))) & 3) << 4;
+    return u;
+}
+
+/* The float scale of elements j of row c in block i (Q6_K: d·sc). */
+static float strip_scale(loam_type t, const uint8_t *strip, int64_t i, int c, int j) {
+    if (t == LOAM_T_Q4_0) return half_at(strip + (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR + 32 * (size_t)(i % 2) + 2 * c);
+    const uint8_t *super = strip + (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER;
+    return half_at(super + 2 * c) * (float)(int8_t)super[32 + 32 * (i % 8) + 16 * (j / 16) + c];
+}
+
+void loam_strip_matmul_ref(loam_type type, const loam_act_block *x, int T, int K, const void *strips, int n0, int n1, float *y,
+                           int ldy) {
+    int nb = K / 32, offset = type == LOAM_T_Q4_0 ? 8 : 32, part = type == LOAM_T_Q4_0 ? 32 : 16;
+    size_t sb = loam_strip_bytes(type, K);
     for (int t = 0; t < T; t++)
         for (int n = n0; n < n1; n++) {
             const uint8_t *strip = (const uint8_t *)strips + (size_t)(n / LOAM_STRIP_ROWS) * sb;
@@ -65,11 +119,11 @@ void loam_strip_matmul_ref(const loam_act_block *x, int T, int K, const void *st
             float sum = 0;
             for (int i = 0; i < nb; i++) {
                 const loam_act_block *a = &x[(size_t)t * nb + i];
-                int32_t isum = 0;
-                for (int j = 0; j < 32; j++) isum += (strip_nibble(strip, i, c, j) - 8) * a->q[j];
-                uint16_t h;
-                memcpy(&h, block_scales((uint8_t *)strip, i) + 2 * c, 2);
-                sum += loam_f16_to_f32(h) * a->d * (float)isum;
+                for (int j0 = 0; j0 < 32; j0 += part) { /* Q6_K: a scale per 16 elements */
+                    int32_t isum = 0;
+                    for (int j = j0; j < j0 + part; j++) isum += (strip_value(type, strip, i, c, j) - offset) * a->q[j];
+                    sum += strip_scale(type, strip, i, c, j0) * a->d * (float)isum;
+                }
             }
             y[(size_t)t * ldy + n] = sum;
         }

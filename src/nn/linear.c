@@ -44,7 +44,7 @@ static void linear_task(void *arg, int task, int thread) {
     if (n1 > j->N) n1 = j->N;
     /* the blocked products add the bias themselves, block by block in cache */
     if (j->w->strips) {
-        j->kernels->strip_matmul(j->caches, j->xq, j->T, j->K, j->w->data, n0, n1, j->y, j->ldy, j->b);
+        j->kernels->strip_matmul(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy, j->b);
         return;
     }
     if (j->xq && j->caches) {
@@ -168,7 +168,7 @@ loam_status nn_pack_linear(const loam_kernels *kernels, loam_pool *pool, const l
     *buf = NULL;
     if (!kernels->strip_matmul || w->strips || w->n_dims != 2 || !loam_strip_supports(w->type, w->shape[0], w->shape[1]))
         return LOAM_OK;
-    size_t bytes = loam_strips_size(w->shape[0], w->shape[1]);
+    size_t bytes = loam_strips_size(w->type, w->shape[0], w->shape[1]);
     void *mem = loam_alloc_huge(bytes);
     if (!mem) return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory repacking %s (%zu bytes)", w->file ? w->file : "weights",
                                w->name ? w->name : "a weight", bytes);
