@@ -183,8 +183,16 @@ void loam_sampler_probs(loam_sampler *s, const float *logits, float *probs) {
     softmax(s->work, probs, s->n_vocab);
 }
 
+/* Whether the penalties leave every logit as it is. */
+static int penalties_neutral(const loam_sampling_params *p) {
+    return p->repetition_penalty == 1.0f && p->frequency_penalty == 0.0f && p->presence_penalty == 0.0f;
+}
+
 int32_t loam_sampler_sample(loam_sampler *s, const float *logits) {
     int n = s->n_vocab;
+    /* greedy without penalties: one pass over the logits (a server samples
+     * a 128k vocabulary per client per step, on one thread) */
+    if (s->p.temperature <= 0 && penalties_neutral(&s->p)) return argmax(logits, n);
     memcpy(s->work, logits, (size_t)n * sizeof *s->work);
     apply_penalties(s, s->work);
     if (s->p.temperature <= 0) return argmax(s->work, n);
