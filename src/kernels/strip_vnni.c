@@ -4,7 +4,7 @@
  *
  * The micro-kernel holds an MR × (16·NR) tile of the output: per block of
  * 32 and strip it loads the vectors of nibbles once, makes each quad's
- * vpdpbusd operand in registers (Q4_0: mask or shift a nibble vector; Q6_K:
+ * vpdpbusd operand in registers (Q4_0, Q4_K: mask or shift a nibble vector; Q6_K:
  * the same, or'ed with its 2 high bits from the high vectors) and
  * multiplies it with every row's 4 activations, broadcast. The offset (8,
  * 32) is removed in integers by starting each accumulator at -offset · (sum
@@ -62,21 +62,26 @@ static inline __attribute__((always_inline)) void prefetch_ahead(int nr, const u
         _mm_prefetch((const char *)p + (size_t)s * sb + STRIP_AHEAD + 64 * l, _MM_HINT_T0);
 }
 
-/* Q4_0: mr rows × nr strips over blocks [i0, i0 + nblk): y = (accumulate ? y : 0) + x · W */
-static inline __attribute__((always_inline)) void tile_q4_0(int mr, int nr, const uint8_t *w, size_t sb, int i0, int nblk,
-                                                            const loam_act_block *x, int nb, float *y, int ldy, int ncols,
-                                                            int accumulate) {
+/* Q4_0 and Q4_K (kq): mr rows × nr strips over blocks [i0, i0 + nblk)
+ * (Q4_K: whole super-blocks): y = (accumulate ? y : 0) + x · W. Q4_K's
+ * weight is d·sc·u - dmin·m per block: the min enters as one more
+ * multiply-add with the row's activation sum. */
+static inline __attribute__((always_inline)) void tile_nibbles(int mr, int nr, int kq, const uint8_t *w, size_t sb, int i0,
+                                                               int nblk, const loam_act_block *x, int nb, float *y, int ldy,
+                                                               int ncols, int accumulate) {
     __m512 f[MR][NR];
     UNROLL for (int r = 0; r < mr; r++) UNROLL for (int s = 0; s < nr; s++) f[r][s] = _mm512_setzero_ps();
     const __m512i low = _mm512_set1_epi8(15);
     for (int i = i0; i < i0 + nblk; i++) {
-        const uint8_t *pair = w + (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR, *vec = pair + 64 + 256 * (i % 2);
-        if (i % 2 == 0 || i == i0) prefetch_ahead(nr, pair, sb, LOAM_STRIP_Q4_0_PAIR / 64);
+        const uint8_t *head = kq ? w + (size_t)(i / 8) * LOAM_STRIP_Q4_K_SUPER : w + (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR;
+        const uint8_t *vec = kq ? head + LOAM_STRIP_K_HEAD + 256 * (size_t)(i % 8) : head + 64 + 256 * (i % 2);
+        if (kq) prefetch_ahead(nr, vec, sb, 4);
+        else if (i % 2 == 0 || i == i0) prefetch_ahead(nr, head, sb, LOAM_STRIP_Q4_0_PAIR / 64);
         const loam_act_block *a[MR];
         __m512i acc[MR][NR];
         UNROLL for (int r = 0; r < mr; r++) {
             a[r] = x + (size_t)r * nb + i;
-            __m512i start = _mm512_set1_epi32(-8 * a[r]->isum);
+            __m512i start = _mm512_set1_epi32(kq ? 0 : -8 * a[r]->isum);
             UNROLL for (int s = 0; s < nr; s++) acc[r][s] = start;
         }
         UNROLL for (int v = 0; v < 4; v++) {
@@ -91,15 +96,31 @@ static inline __attribute__((always_inline)) void tile_q4_0(int mr, int nr, cons
                 UNROLL for (int s = 0; s < nr; s++) acc[r][s] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc[r][s], lo[s], x0), hi[s], x1);
             }
         }
-        __m512 dw[NR];
-        UNROLL for (int s = 0; s < nr; s++) dw[s] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(pair + (size_t)s * sb + 32 * (i % 2))));
+        __m512 dw[NR], dm[NR];
+        UNROLL for (int s = 0; s < nr; s++) {
+            const uint8_t *h = head + (size_t)s * sb;
+            if (kq) {
+                __m512 d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)h)), dmin = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(h + 32)));
+                __m128i sc = _mm_load_si128((const __m128i *)(h + 64 + 16 * (i % 8))), m = _mm_load_si128((const __m128i *)(h + 192 + 16 * (i % 8)));
+                dw[s] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(sc)));
+                dm[s] = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(m)));
+            } else {
+                dw[s] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(h + 32 * (i % 2))));
+            }
+        }
         UNROLL for (int r = 0; r < mr; r++) {
             __m512 da = _mm512_set1_ps(a[r]->d);
             UNROLL for (int s = 0; s < nr; s++) f[r][s] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][s]), _mm512_mul_ps(dw[s], da), f[r][s]);
+            if (kq) {
+                __m512 dsum = _mm512_set1_ps(-a[r]->d * (float)a[r]->isum);
+                UNROLL for (int s = 0; s < nr; s++) f[r][s] = _mm512_fmadd_ps(dm[s], dsum, f[r][s]);
+            }
         }
     }
     store_tile(mr, nr, f, y, ldy, ncols, accumulate);
 }
+#define tile_q4_0(mr, nr, ...) tile_nibbles(mr, nr, 0, __VA_ARGS__)
+#define tile_q4_k(mr, nr, ...) tile_nibbles(mr, nr, 1, __VA_ARGS__)
 
 /* Q6_K: the same over blocks [i0, i0 + nblk) (whole super-blocks). Per block
  * two halves of 4 quads, each with its own scale d·sc; quad 4h + j's
@@ -113,7 +134,7 @@ static inline __attribute__((always_inline)) void tile_q6_k(int mr, int nr, cons
     const __m512i low = _mm512_set1_epi8(15), high = _mm512_set1_epi8(0x30);
     for (int i = i0; i < i0 + nblk; i++) {
         const uint8_t *super = w + (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER;
-        const uint8_t *vec = super + LOAM_STRIP_Q6_K_HEAD + (size_t)(i % 8) * LOAM_STRIP_Q6_K_BLOCK;
+        const uint8_t *vec = super + LOAM_STRIP_K_HEAD + (size_t)(i % 8) * LOAM_STRIP_Q6_K_BLOCK;
         prefetch_ahead(nr, vec, sb, LOAM_STRIP_Q6_K_BLOCK / 64);
         const loam_act_block *a[MR];
         UNROLL for (int r = 0; r < mr; r++) a[r] = x + (size_t)r * nb + i;
@@ -172,6 +193,7 @@ typedef void (*tile_fn)(const uint8_t *w, size_t sb, int i0, int nblk, const loa
         {TYPE##_1_3, TYPE##_2_3, TYPE##_3_3, TYPE##_4_3},                                                               \
     };
 TILE_TABLE(q4_0)
+TILE_TABLE(q4_k)
 TILE_TABLE(q6_k)
 
 /* Blocks per slab (whole pairs or super-blocks: `unit`) and rows per row
@@ -190,7 +212,7 @@ void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     int nb = K / 32, kb, mc;
     size_t sb = loam_strip_bytes(wtype, K);
-    const tile_fn(*tiles)[MR] = wtype == LOAM_T_Q4_0 ? q4_0_tiles : q6_k_tiles;
+    const tile_fn(*tiles)[MR] = wtype == LOAM_T_Q4_0 ? q4_0_tiles : wtype == LOAM_T_Q4_K ? q4_k_tiles : q6_k_tiles;
     blocking(caches, wtype, nb, T, &kb, &mc);
     for (int pc = 0; pc < nb; pc += kb) {
         int nblk = nb - pc < kb ? nb - pc : kb;

@@ -4,14 +4,16 @@
 #include <string.h>
 
 #include "core/fp16.h"
+#include "kernels/kscales.h"
 
 int loam_strip_supports(loam_type t, int64_t N, int64_t K) {
-    int64_t block = t == LOAM_T_Q4_0 ? 32 : t == LOAM_T_Q6_K ? 256 : 0;
+    int64_t block = t == LOAM_T_Q4_0 ? 32 : t == LOAM_T_Q4_K || t == LOAM_T_Q6_K ? 256 : 0;
     return block && N > 0 && K > 0 && K % block == 0 && K <= ((int64_t)1 << 30) && N <= ((int64_t)1 << 30);
 }
 
 size_t loam_strip_bytes(loam_type t, int64_t K) {
-    return t == LOAM_T_Q4_0 ? (size_t)((K / 32 + 1) / 2) * LOAM_STRIP_Q4_0_PAIR : (size_t)(K / 256) * LOAM_STRIP_Q6_K_SUPER;
+    if (t == LOAM_T_Q4_0) return (size_t)((K / 32 + 1) / 2) * LOAM_STRIP_Q4_0_PAIR;
+    return (size_t)(K / 256) * (t == LOAM_T_Q4_K ? LOAM_STRIP_Q4_K_SUPER : LOAM_STRIP_Q6_K_SUPER);
 }
 size_t loam_strips_size(loam_type t, int64_t N, int64_t K) {
     return (size_t)((N + LOAM_STRIP_ROWS - 1) / LOAM_STRIP_ROWS) * loam_strip_bytes(t, K);
@@ -21,7 +23,8 @@ size_t loam_strips_size(loam_type t, int64_t N, int64_t K) {
  * vectors follow them). */
 static size_t block_vectors(loam_type t, int64_t i) {
     if (t == LOAM_T_Q4_0) return (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR + 64 + 256 * (size_t)(i % 2);
-    return (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER + LOAM_STRIP_Q6_K_HEAD + (size_t)(i % 8) * LOAM_STRIP_Q6_K_BLOCK;
+    if (t == LOAM_T_Q4_K) return (size_t)(i / 8) * LOAM_STRIP_Q4_K_SUPER + LOAM_STRIP_K_HEAD + 256 * (size_t)(i % 8);
+    return (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER + LOAM_STRIP_K_HEAD + (size_t)(i % 8) * LOAM_STRIP_Q6_K_BLOCK;
 }
 
 /* The 32 low nibbles u[j] of row c's block into the nibble vectors. */
@@ -37,6 +40,22 @@ static void pack_q4_0_block(const uint8_t *b, int c, int64_t i, uint8_t *strip) 
     uint8_t u[32];
     for (int j = 0; j < 16; j++) u[j] = b[2 + j] & 15, u[j + 16] = b[2 + j] >> 4;
     put_nibbles(strip + block_vectors(LOAM_T_Q4_0, i), c, u);
+}
+
+/* One Q4_K super-block (d, dmin, 12 bytes of 6-bit scales and mins, qs[128]:
+ * block 2p the low nibbles of qs[32p..], block 2p+1 their high ones) of row c
+ * into super-block s. */
+static void pack_q4_k_super(const uint8_t *b, int c, int64_t s, uint8_t *strip) {
+    uint8_t *super = strip + (size_t)s * LOAM_STRIP_Q4_K_SUPER;
+    memcpy(super + 2 * c, b, 2);
+    memcpy(super + 32 + 2 * c, b + 2, 2);
+    for (int blk = 0; blk < 8; blk++) {
+        k_scale_min(blk, b + 4, &super[64 + 16 * blk + c], &super[192 + 16 * blk + c]);
+        const uint8_t *qs = b + 16 + 32 * (blk / 2);
+        uint8_t u[32];
+        for (int j = 0; j < 32; j++) u[j] = blk % 2 ? qs[j] >> 4 : qs[j] & 15;
+        put_nibbles(strip + block_vectors(LOAM_T_Q4_K, 8 * s + blk), c, u);
+    }
 }
 
 /* One Q6_K super-block (ql[128], qh[64], sc[16], d) of row c into super-block s. */
@@ -79,6 +98,8 @@ void loam_strip_pack(loam_type t, const void *w, int64_t N, int64_t K, int64_t n
             const uint8_t *row = (const uint8_t *)w + (size_t)(s * LOAM_STRIP_ROWS + c) * row_bytes;
             if (t == LOAM_T_Q4_0)
                 for (int64_t i = 0; i < K / 32; i++) pack_q4_0_block(row + (size_t)i * 18, c, i, strip);
+            else if (t == LOAM_T_Q4_K)
+                for (int64_t i = 0; i < K / 256; i++) pack_q4_k_super(row + (size_t)i * 144, c, i, strip);
             else
                 for (int64_t i = 0; i < K / 256; i++) pack_q6_k_super(row + (size_t)i * 210, c, i, strip);
         }
@@ -101,16 +122,26 @@ static int strip_value(loam_type t, const uint8_t *strip, int64_t i, int c, int 
     return u;
 }
 
-/* The float scale of elements j of row c in block i (Q6_K: d·sc). */
+/* The float scale of elements j of row c in block i (the K types: d·sc),
+ * and Q4_K's min (dmin·m, subtracted). */
 static float strip_scale(loam_type t, const uint8_t *strip, int64_t i, int c, int j) {
     if (t == LOAM_T_Q4_0) return half_at(strip + (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR + 32 * (size_t)(i % 2) + 2 * c);
+    if (t == LOAM_T_Q4_K) {
+        const uint8_t *super = strip + (size_t)(i / 8) * LOAM_STRIP_Q4_K_SUPER;
+        return half_at(super + 2 * c) * (float)super[64 + 16 * (i % 8) + c];
+    }
     const uint8_t *super = strip + (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER;
     return half_at(super + 2 * c) * (float)(int8_t)super[32 + 32 * (i % 8) + 16 * (j / 16) + c];
 }
 
+static float strip_min(const uint8_t *strip, int64_t i, int c) {
+    const uint8_t *super = strip + (size_t)(i / 8) * LOAM_STRIP_Q4_K_SUPER;
+    return half_at(super + 32 + 2 * c) * (float)super[192 + 16 * (i % 8) + c];
+}
+
 void loam_strip_matmul_ref(loam_type type, const loam_act_block *x, int T, int K, const void *strips, int n0, int n1, float *y,
                            int ldy) {
-    int nb = K / 32, offset = type == LOAM_T_Q4_0 ? 8 : 32, part = type == LOAM_T_Q4_0 ? 32 : 16;
+    int nb = K / 32, offset = type == LOAM_T_Q4_0 ? 8 : type == LOAM_T_Q4_K ? 0 : 32, part = type == LOAM_T_Q6_K ? 16 : 32;
     size_t sb = loam_strip_bytes(type, K);
     for (int t = 0; t < T; t++)
         for (int n = n0; n < n1; n++) {
@@ -124,6 +155,7 @@ void loam_strip_matmul_ref(loam_type type, const loam_act_block *x, int T, int K
                     for (int j = j0; j < j0 + part; j++) isum += (strip_value(type, strip, i, c, j) - offset) * a->q[j];
                     sum += strip_scale(type, strip, i, c, j0) * a->d * (float)isum;
                 }
+                if (type == LOAM_T_Q4_K) sum -= strip_min(strip, i, c) * a->d * (float)a->isum;
             }
             y[(size_t)t * ldy + n] = sum;
         }

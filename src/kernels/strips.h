@@ -19,6 +19,12 @@
  *                     block 2p's 4 nibble vectors, block 2p+1's (256 each).
  *   An odd block count leaves the last pair's second half zero.
  *
+ * Q4_K (w = d·sc·u - dmin·m, sc and m 6-bit per block, d and dmin f16 per
+ * 256): super-blocks of 8 blocks:
+ *   super-block (2368 bytes): 16 f16 d, 16 f16 dmin (32 bytes each), per
+ *     block the 16 rows' sc (16 bytes each, 128 in all), then their m (128),
+ *     then per block its 4 nibble vectors (256 bytes).
+ *
  * Q6_K (w = d·sc·(u6 - 32), u6 = u | h << 4 with h the 2 high bits, one
  * int8 sc per 16 elements, one f16 d per 256): super-blocks of 8 blocks:
  *   super-block (3392 bytes): 16 f16 d (32 bytes), per block its sc as
@@ -39,9 +45,10 @@
 enum {
     LOAM_STRIP_ROWS = 16,
     LOAM_STRIP_Q4_0_PAIR = 576, /* bytes per pair of Q4_0 blocks */
+    LOAM_STRIP_Q4_K_SUPER = 2368, /* bytes per Q4_K super-block */
     LOAM_STRIP_Q6_K_SUPER = 3392, /* bytes per Q6_K super-block */
-    LOAM_STRIP_Q6_K_HEAD = 320,   /* its d, scales and padding before the blocks */
-    LOAM_STRIP_Q6_K_BLOCK = 384,  /* bytes per block after them */
+    LOAM_STRIP_K_HEAD = 320,      /* a K super-block's scales (and padding) before its blocks */
+    LOAM_STRIP_Q6_K_BLOCK = 384,  /* bytes per Q6_K block after them (Q4_K: 256) */
 };
 
 /* Whether W [N, K] of type t can be repacked into strips. */

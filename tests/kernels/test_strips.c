@@ -19,152 +19,135 @@
 
 static uint64_t rng = 4242;
 static float frand(void) {
-  rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-  return (float)((rng >> 40) / 16777216.0) * 2.0f - 1.0f;
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng >> 40) / 16777216.0) * 2.0f - 1.0f;
 }
 
 /* N random rows of K of type t, quantized from random floats of per-row size */
 static uint8_t *q_rows(loam_type t, int N, int K) {
-  size_t rb = loam_row_bytes(t, K);
-  uint8_t *w = malloc(rb * (size_t)N);
-  float *row = malloc((size_t)K * sizeof *row);
-  for (int n = 0; n < N; n++) {
-    for (int k = 0; k < K; k++)
-      row[k] = frand() * (0.5f + (float)(n % 7));
-    loam_quantize_row(t, row, K, w + rb * (size_t)n);
-  }
-  free(row);
-  return w;
+    size_t rb = loam_row_bytes(t, K);
+    uint8_t *w = malloc(rb * (size_t)N);
+    float *row = malloc((size_t)K * sizeof *row);
+    for (int n = 0; n < N; n++) {
+        for (int k = 0; k < K; k++)
+            row[k] = frand() * (0.5f + (float)(n % 7));
+        loam_quantize_row(t, row, K, w + rb * (size_t)n);
+    }
+    free(row);
+    return w;
 }
 
 static loam_act_block *act_rows(int T, int K) {
-  float *x = malloc((size_t)T * K * sizeof *x);
-  loam_act_block *xq = malloc((size_t)T * (K / 32) * sizeof *xq);
-  for (int i = 0; i < T * K; i++)
-    x[i] = frand() * 3;
-  for (int t = 0; t < T; t++)
-    loam_quantize_act_row(x + (size_t)t * K, K, xq + (size_t)t * (K / 32));
-  free(x);
-  return xq;
+    float *x = malloc((size_t)T * K * sizeof *x);
+    loam_act_block *xq = malloc((size_t)T * (K / 32) * sizeof *xq);
+    for (int i = 0; i < T * K; i++)
+        x[i] = frand() * 3;
+    for (int t = 0; t < T; t++)
+        loam_quantize_act_row(x + (size_t)t * K, K, xq + (size_t)t * (K / 32));
+    free(x);
+    return xq;
 }
 
 static uint8_t *packed(loam_type t, const uint8_t *w, int N, int K) {
-  uint8_t *p = aligned_alloc(64, loam_strips_size(t, N, K));
-  memset(p, 0xAB, loam_strips_size(t, N, K)); /* packing writes every byte */
-  /* in two calls, as threads split it */
-  int half = (N / 2) / LOAM_STRIP_ROWS * LOAM_STRIP_ROWS;
-  loam_strip_pack(t, w, N, K, 0, half, p);
-  loam_strip_pack(t, w, N, K, half, N, p);
-  return p;
+    uint8_t *p = aligned_alloc(64, loam_strips_size(t, N, K));
+    memset(p, 0xAB, loam_strips_size(t, N, K)); /* packing writes every byte */
+    /* in two calls, as threads split it */
+    int half = (N / 2) / LOAM_STRIP_ROWS * LOAM_STRIP_ROWS;
+    loam_strip_pack(t, w, N, K, 0, half, p);
+    loam_strip_pack(t, w, N, K, half, N, p);
+    return p;
 }
 
-static const loam_type strip_types[] = {LOAM_T_Q4_0, LOAM_T_Q6_K};
+static const loam_type strip_types[] = {LOAM_T_Q4_0, LOAM_T_Q4_K, LOAM_T_Q6_K};
+enum { N_STRIP_TYPES = 3 };
 
 /* worst |a - b| over rows × [n0, n1) against the largest |a| */
-static int close_enough(const float *a, const float *b, int T, int ldy, int n0,
-                        int n1, double rel, double *worst) {
-  double scale = 1e-9;
-  *worst = 0;
-  for (int t = 0; t < T; t++)
-    for (int n = n0; n < n1; n++) {
-      double x = a[(size_t)t * ldy + n], y = b[(size_t)t * ldy + n];
-      if (!(fabs(x - y) <= *worst))
-        *worst = fabs(x - y);
-      if (fabs(x) > scale)
-        scale = fabs(x);
-    }
-  return *worst <= rel * scale + 1e-6;
+static int close_enough(const float *a, const float *b, int T, int ldy, int n0, int n1, double rel, double *worst) {
+    double scale = 1e-9;
+    *worst = 0;
+    for (int t = 0; t < T; t++)
+        for (int n = n0; n < n1; n++) {
+            double x = a[(size_t)t * ldy + n], y = b[(size_t)t * ldy + n];
+            if (!(fabs(x - y) <= *worst)) *worst = fabs(x - y);
+            if (fabs(x) > scale) scale = fabs(x);
+        }
+    return *worst <= rel * scale + 1e-6;
 }
 
 static void test_strip_reference(void) {
-  static const int shapes[][3] = {{1, 1, 256},  {3, 15, 768},  {2, 17, 512},
-                                  {5, 50, 256}, {1, 33, 4096}, {2, 7, 96}};
-  for (size_t ty = 0; ty < 2; ty++)
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-      loam_type t = strip_types[ty];
-      int T = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-      if (K % 256 && t == LOAM_T_Q6_K)
-        continue; /* Q4_0 only: an odd block count */
-      CHECK(loam_strip_supports(t, N, K), "%s %dx%d not repackable",
-            loam_type_name(t), N, K);
-      uint8_t *w = q_rows(t, N, K), *p = packed(t, w, N, K);
-      loam_act_block *x = act_rows(T, K);
-      float *y1 = calloc((size_t)T * N, sizeof *y1),
-            *y2 = calloc((size_t)T * N, sizeof *y2);
-      loam_kernels_for(LOAM_SIMD_SCALAR)->matmul_q8(x, T, K, w, t, 0, N, y1, N);
-      loam_strip_matmul_ref(t, x, T, K, p, 0, N, y2, N);
-      double worst;
-      int ok = close_enough(y1, y2, T, N, 0, N, 1e-5, &worst);
-      free(w), free(p), free(x), free(y1), free(y2);
-      CHECK(ok,
-            "%s T=%d N=%d K=%d: repacked reference differs from the stored one "
-            "by %g",
-            loam_type_name(t), T, N, K, worst);
-    }
-  CHECK(!loam_strip_supports(LOAM_T_Q8_0, 16, 32) &&
-            !loam_strip_supports(LOAM_T_Q4_0, 16, 48) &&
-            !loam_strip_supports(LOAM_T_Q6_K, 16, 32),
-        "unsupported shapes accepted");
+    static const int shapes[][3] = {{1, 1, 256}, {3, 15, 768}, {2, 17, 512}, {5, 50, 256}, {1, 33, 4096}, {2, 7, 96}};
+    for (size_t ty = 0; ty < N_STRIP_TYPES; ty++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            loam_type t = strip_types[ty];
+            int T = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            if (K % 256 && t != LOAM_T_Q4_0) continue; /* Q4_0 only: an odd block count */
+            CHECK(loam_strip_supports(t, N, K), "%s %dx%d not repackable", loam_type_name(t), N, K);
+            uint8_t *w = q_rows(t, N, K), *p = packed(t, w, N, K);
+            loam_act_block *x = act_rows(T, K);
+            float *y1 = calloc((size_t)T * N, sizeof *y1), *y2 = calloc((size_t)T * N, sizeof *y2);
+            loam_kernels_for(LOAM_SIMD_SCALAR)->matmul_q8(x, T, K, w, t, 0, N, y1, N);
+            loam_strip_matmul_ref(t, x, T, K, p, 0, N, y2, N);
+            double worst;
+            int ok = close_enough(y1, y2, T, N, 0, N, 1e-5, &worst);
+            free(w), free(p), free(x), free(y1), free(y2);
+            CHECK(ok,
+                  "%s T=%d N=%d K=%d: repacked reference differs from the stored one "
+                  "by %g",
+                  loam_type_name(t), T, N, K, worst);
+        }
+    CHECK(!loam_strip_supports(LOAM_T_Q8_0, 16, 32) && !loam_strip_supports(LOAM_T_Q4_0, 16, 48) &&
+              !loam_strip_supports(LOAM_T_Q6_K, 16, 32),
+          "unsupported shapes accepted");
 }
 
 static void test_strip_vnni(void) {
 #if defined(__x86_64__)
-  if (!loam_cpu_has_vnni()) {
-    test_not_run("no avx512-vnni");
-    return;
-  }
-  /* this machine's caches, and a tiny L2: a few blocks per K slab, row blocks
-   * of tens of rows */
-  const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
-  static const int Ts[] = {1, 2, 4, 7, 13, 513};
-  static const int ranges[][2] = {
-      {0, 150}, {16, 150}, {48, 149}, {96, 101}, {0, 21}};
-  for (size_t ty = 0; ty < 2; ty++)
-    for (size_t c = 0; c < 2; c++)
-      for (size_t a = 0; a < sizeof Ts / sizeof *Ts; a++) {
-        loam_type t = strip_types[ty];
-        /* Q4_0: 3 or 45 blocks (odd counts); Q6_K: 1 or 5 super-blocks */
-        int T = Ts[a], N = 150,
-            K = t == LOAM_T_Q4_0 ? (a % 2 ? 96 : 32 * 45)
-                                 : (a % 2 ? 256 : 1280),
-            ldy = N + 3;
-        uint8_t *w = q_rows(t, N, K), *p = packed(t, w, N, K);
-        loam_act_block *x = act_rows(T, K);
-        float *bias = malloc((size_t)N * sizeof *bias),
-              *y1 = malloc((size_t)T * ldy * sizeof *y1),
-              *y2 = malloc((size_t)T * ldy * sizeof *y2);
-        for (int n = 0; n < N; n++)
-          bias[n] = frand();
-        const char *failure = NULL;
-        double worst = 0;
-        int n0 = 0, n1 = 0, outside = 0;
-        for (size_t r = 0; r < sizeof ranges / sizeof *ranges && !failure;
-             r++) {
-          n0 = ranges[r][0], n1 = ranges[r][1];
-          for (size_t i = 0; i < (size_t)T * ldy; i++)
-            y1[i] = y2[i] = 12345.0f;
-          loam_strip_matmul_ref(t, x, T, K, p, n0, n1, y1, ldy);
-          for (int t = 0; t < T; t++)
-            for (int n = n0; n < n1; n++)
-              y1[(size_t)t * ldy + n] += bias[n];
-          loam_strip_matmul_vnni(&caches[c], x, T, K, p, t, n0, n1, y2, ldy,
-                                 bias);
-          for (int t = 0; t < T; t++)
-            for (int n = 0; n < ldy; n++)
-              outside +=
-                  (n < n0 || n >= n1) && y2[(size_t)t * ldy + n] != 12345.0f;
-          if (!close_enough(y1, y2, T, ldy, n0, n1, 2e-5, &worst) || outside)
-            failure = "differs";
-        }
-        free(w), free(p), free(x), free(bias), free(y1), free(y2);
-        CHECK(!failure,
-              "%s T=%d K=%d n %d..%d of %d, L2 %lld: differs by %g, %d written "
-              "outside",
-              loam_type_name(t), T, K, n0, n1, N, (long long)caches[c].l2,
-              worst, outside);
-      }
+    if (!loam_cpu_has_vnni()) {
+        test_not_run("no avx512-vnni");
+        return;
+    }
+    /* this machine's caches, and a tiny L2: a few blocks per K slab, row blocks
+     * of tens of rows */
+    const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
+    static const int Ts[] = {1, 2, 4, 7, 13, 513};
+    static const int ranges[][2] = {{0, 150}, {16, 150}, {48, 149}, {96, 101}, {0, 21}};
+    for (size_t ty = 0; ty < N_STRIP_TYPES; ty++)
+        for (size_t c = 0; c < 2; c++)
+            for (size_t a = 0; a < sizeof Ts / sizeof *Ts; a++) {
+                loam_type t = strip_types[ty];
+                /* Q4_0: 3 or 45 blocks (odd counts); Q4_K, Q6_K: 1 or 5 super-blocks */
+                int T = Ts[a], N = 150, K = t == LOAM_T_Q4_0 ? (a % 2 ? 96 : 32 * 45) : (a % 2 ? 256 : 1280), ldy = N + 3;
+                uint8_t *w = q_rows(t, N, K), *p = packed(t, w, N, K);
+                loam_act_block *x = act_rows(T, K);
+                float *bias = malloc((size_t)N * sizeof *bias), *y1 = malloc((size_t)T * ldy * sizeof *y1),
+                      *y2 = malloc((size_t)T * ldy * sizeof *y2);
+                for (int n = 0; n < N; n++)
+                    bias[n] = frand();
+                const char *failure = NULL;
+                double worst = 0;
+                int n0 = 0, n1 = 0, outside = 0;
+                for (size_t r = 0; r < sizeof ranges / sizeof *ranges && !failure; r++) {
+                    n0 = ranges[r][0], n1 = ranges[r][1];
+                    for (size_t i = 0; i < (size_t)T * ldy; i++)
+                        y1[i] = y2[i] = 12345.0f;
+                    loam_strip_matmul_ref(t, x, T, K, p, n0, n1, y1, ldy);
+                    for (int t = 0; t < T; t++)
+                        for (int n = n0; n < n1; n++)
+                            y1[(size_t)t * ldy + n] += bias[n];
+                    loam_strip_matmul_vnni(&caches[c], x, T, K, p, t, n0, n1, y2, ldy, bias);
+                    for (int t = 0; t < T; t++)
+                        for (int n = 0; n < ldy; n++)
+                            outside += (n < n0 || n >= n1) && y2[(size_t)t * ldy + n] != 12345.0f;
+                    if (!close_enough(y1, y2, T, ldy, n0, n1, 2e-5, &worst) || outside) failure = "differs";
+                }
+                free(w), free(p), free(x), free(bias), free(y1), free(y2);
+                CHECK(!failure,
+                      "%s T=%d K=%d n %d..%d of %d, L2 %lld: differs by %g, %d written "
+                      "outside",
+                      loam_type_name(t), T, K, n0, n1, N, (long long)caches[c].l2, worst, outside);
+            }
 #else
-  test_not_run("not x86-64");
+    test_not_run("not x86-64");
 #endif
 }
 
@@ -172,75 +155,64 @@ static void test_strip_vnni(void) {
  * decode row, a server's step and a prompt, with a bias. */
 static void test_strip_linear(void) {
 #if defined(__x86_64__)
-  if (!loam_cpu_has_vnni()) {
-    test_not_run("no avx512-vnni");
-    return;
-  }
-  loam_error err;
-  loam_nn nn;
-  CHECK_OK(nn_init(&nn, loam_kernels_for(LOAM_SIMD_AVX512), 2, NULL, 0, &err),
-           &err);
-  int N = 200, K = 512;
-  const char *failure = NULL;
-  double worst = 0;
-  int T = 0;
-  loam_type ty = LOAM_T_Q4_0;
-  for (size_t k = 0; k < 2 && !failure; k++) {
-    ty = strip_types[k];
-    uint8_t *w = q_rows(ty, N, K);
-    loam_tensor t = {.name = "w",
-                     .type = ty,
-                     .n_dims = 2,
-                     .shape = {N, K},
-                     .data = w,
-                     .n_bytes = loam_row_bytes(ty, K) * (size_t)N};
-    loam_tensor rep;
-    void *buf = NULL;
-    loam_pool *pool = loam_pool_new(2);
-    loam_status st = nn_pack_linear(nn.kernels, pool, &t, 0, &rep, &buf, &err);
-    loam_pool_free(pool);
-    int repacked = st == LOAM_OK && buf && rep.strips && rep.data == buf;
-    if (!repacked)
-      failure = "not repacked";
-    static const int Ts[] = {1, 16, 77};
-    float *bias = malloc((size_t)N * sizeof *bias);
-    for (int n = 0; n < N; n++)
-      bias[n] = frand();
-    for (size_t a = 0; a < 3 && !failure; a++) {
-      T = Ts[a];
-      float *x = malloc((size_t)T * K * sizeof *x),
-            *y1 = malloc((size_t)T * N * sizeof *y1),
-            *y2 = malloc((size_t)T * N * sizeof *y2);
-      for (int i = 0; i < T * K; i++)
-        x[i] = frand();
-      nn_linear(&nn, x, T, &t, bias, y1);
-      nn_linear(&nn, x, T, &rep, bias, y2);
-      if (nn_status(&nn, &err) ||
-          !close_enough(y1, y2, T, N, 0, N, 2e-5, &worst))
-        failure = "differs";
-      free(x), free(y1), free(y2);
+    if (!loam_cpu_has_vnni()) {
+        test_not_run("no avx512-vnni");
+        return;
     }
-    free(bias), free(buf), free(w);
-  }
-  nn_free(&nn);
-  CHECK(!failure, "%s: %s (T=%d, worst %g)", loam_type_name(ty), failure, T,
-        worst);
+    loam_error err;
+    loam_nn nn;
+    CHECK_OK(nn_init(&nn, loam_kernels_for(LOAM_SIMD_AVX512), 2, NULL, 0, &err), &err);
+    int N = 200, K = 512;
+    const char *failure = NULL;
+    double worst = 0;
+    int T = 0;
+    loam_type ty = LOAM_T_Q4_0;
+    for (size_t k = 0; k < N_STRIP_TYPES && !failure; k++) {
+        ty = strip_types[k];
+        uint8_t *w = q_rows(ty, N, K);
+        loam_tensor t = {
+            .name = "w", .type = ty, .n_dims = 2, .shape = {N, K}, .data = w, .n_bytes = loam_row_bytes(ty, K) * (size_t)N};
+        loam_tensor rep;
+        void *buf = NULL;
+        loam_pool *pool = loam_pool_new(2);
+        loam_status st = nn_pack_linear(nn.kernels, pool, &t, 0, &rep, &buf, &err);
+        loam_pool_free(pool);
+        int repacked = st == LOAM_OK && buf && rep.strips && rep.data == buf;
+        if (!repacked) failure = "not repacked";
+        static const int Ts[] = {1, 16, 77};
+        float *bias = malloc((size_t)N * sizeof *bias);
+        for (int n = 0; n < N; n++)
+            bias[n] = frand();
+        for (size_t a = 0; a < 3 && !failure; a++) {
+            T = Ts[a];
+            float *x = malloc((size_t)T * K * sizeof *x), *y1 = malloc((size_t)T * N * sizeof *y1),
+                  *y2 = malloc((size_t)T * N * sizeof *y2);
+            for (int i = 0; i < T * K; i++)
+                x[i] = frand();
+            nn_linear(&nn, x, T, &t, bias, y1);
+            nn_linear(&nn, x, T, &rep, bias, y2);
+            if (nn_status(&nn, &err) || !close_enough(y1, y2, T, N, 0, N, 2e-5, &worst)) failure = "differs";
+            free(x), free(y1), free(y2);
+        }
+        free(bias), free(buf), free(w);
+    }
+    nn_free(&nn);
+    CHECK(!failure, "%s: %s (T=%d, worst %g)", loam_type_name(ty), failure, T, worst);
 #else
-  test_not_run("not x86-64");
+    test_not_run("not x86-64");
 #endif
 }
 
 void register_strips_tests(void) {
-  test_add("kernels: Q4_0 and Q6_K repacked into strips, the reference product "
-           "on them equals the int8 reference on the stored "
-           "rows (odd N, odd block counts)",
-           test_strip_reference);
-  test_add(
-      "kernels: avx512-vnni product on strips equals the strip reference (M "
-      "1/2/4/7/13/513, odd blocks, partial "
-      "strips, ranges from later strips, bias, several K slabs and row blocks)",
-      test_strip_vnni);
-  test_add("nn: linear on a repacked Q4_0 / Q6_K copy equals linear on the "
-           "stored matrix (1, 16, 77 rows, bias)",
-           test_strip_linear);
+    test_add("kernels: Q4_0, Q4_K and Q6_K repacked into strips, the reference product "
+             "on them equals the int8 reference on the stored "
+             "rows (odd N, odd block counts)",
+             test_strip_reference);
+    test_add("kernels: avx512-vnni product on strips equals the strip reference (M "
+             "1/2/4/7/13/513, odd blocks, partial "
+             "strips, ranges from later strips, bias, several K slabs and row blocks)",
+             test_strip_vnni);
+    test_add("nn: linear on a repacked Q4_0 / Q4_K / Q6_K copy equals linear on the "
+             "stored matrix (1, 16, 77 rows, bias)",
+             test_strip_linear);
 }

@@ -181,13 +181,10 @@ static void run_quantized_logits(int exact) {
     CHECK(!failure, "%s: %s", failure ? failure : "", why);
 }
 
-/* Q4_0 on AVX512-VNNI: the matrices repacked at load give the logits of
- * the stored layout (the same integer sums; only the float order differs). */
-static void test_repacked_logits(void) {
-    if (!loam_cpu_has_vnni()) {
-        test_not_run("no avx512-vnni: nothing is repacked");
-        return;
-    }
+/* On AVX512-VNNI, Q4_0, Q4_K and Q6_K matrices are repacked at load: a
+ * file's logits equal those of its stored layout (the same integer sums;
+ * only the float order differs). */
+static void check_repacked_logits(const char *file) {
     golden hf;
     CHECK(golden_open(&hf, fixture("llm/llama_q256")), "no HF golden");
     const loam_tensor *ids = golden_tensor(&hf, "prompt_ids");
@@ -195,6 +192,8 @@ static void test_repacked_logits(void) {
     float *logits[2] = {NULL, NULL};
     int V = 0, repacked[2] = {0, 0};
     loam_error err = {0};
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", fixture("gguf/llama_q256"), file);
     for (int keep = 0; keep < 2; keep++) {
         loam_model *m = NULL;
         loam_context *c = NULL;
@@ -203,8 +202,8 @@ static void test_repacked_logits(void) {
         mp.keep_layout = keep;
         test_rows rows = test_rows_new(T);
         loam_batch b = {T, ids->data, rows.pos, rows.seq, NULL};
-        if (loam_model_open(fixture("gguf/llama_q256/model-Q4_0.gguf"), &mp, &m, &err) == LOAM_OK &&
-            loam_context_open(m, NULL, &c, &err) == LOAM_OK && loam_decode(c, &b, &err) == LOAM_OK) {
+        if (loam_model_open(path, &mp, &m, &err) == LOAM_OK && loam_context_open(m, NULL, &c, &err) == LOAM_OK &&
+            loam_decode(c, &b, &err) == LOAM_OK) {
             loam_model_info in;
             loam_model_get_info(m, &in);
             V = in.n_vocab, repacked[keep] = in.n_repacked;
@@ -221,9 +220,18 @@ static void test_repacked_logits(void) {
         worst = fmax(worst, fabs(logits[0][i] - logits[1][i])), scale = fmax(scale, fabs(logits[1][i]));
     int ran = logits[0] && logits[1];
     free(logits[0]), free(logits[1]);
-    CHECK(ran, "%s", err.message);
-    CHECK(repacked[0] > 0 && repacked[1] == 0, "repacked %d matrices by default, %d with keep_layout", repacked[0], repacked[1]);
-    CHECK(worst <= 1e-4 * scale, "repacked logits differ by %g (largest %g)", worst, scale);
+    CHECK(ran, "%s: %s", file, err.message);
+    CHECK(repacked[0] > 0 && repacked[1] == 0, "%s: repacked %d matrices by default, %d with keep_layout", file, repacked[0], repacked[1]);
+    CHECK(worst <= 1e-4 * scale, "%s: repacked logits differ by %g (largest %g)", file, worst, scale);
+}
+
+static void test_repacked_logits(void) {
+    if (!loam_cpu_has_vnni()) {
+        test_not_run("no avx512-vnni: nothing is repacked");
+        return;
+    }
+    check_repacked_logits("model-Q4_0.gguf");
+    if (!test_failed()) check_repacked_logits("model-Q4_K_M.gguf");
 }
 
 static void test_quantized_logits(void) { run_quantized_logits(1); }
@@ -243,5 +251,5 @@ void register_gguf_model_tests(void) {
     test_add("gguf/llama_q256: dequantization bit-exact for every block type", test_dequant_bit_exact);
     test_add("gguf/llama_q256: exact path = float logits on dequantized weights", test_quantized_logits);
     test_add("gguf/llama_q256: int8 kernels' KL <= 1.1 x llama.cpp's, every type", test_quantized_kl_fast);
-    test_add("gguf/llama_q256 Q4_0: weights repacked at load give the stored layout's logits", test_repacked_logits);
+    test_add("gguf/llama_q256 Q4_0, Q4_K_M: weights repacked at load give the stored layout's logits", test_repacked_logits);
 }
