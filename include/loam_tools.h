@@ -107,18 +107,19 @@ LOAM_API void loam_cpu_get_info(loam_cpu_info *out);
  * q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl): best of `reps` runs after an untimed one, and beside it the peak
  * of the instructions that path is built from (an FMA loop for f32
  * activations, the int8 multiply-add sequence for quantized weights),
- * measured on the same threads. */
+ * measured on the same threads. W is repacked first where the runtime would
+ * repack it at load (kernels/strips.h), unless keep_layout. */
 typedef struct loam_gemm_result {
     double seconds;       /* one product, best run */
     double gops;          /* 2 M N K / seconds, in 1e9 operations per second */
     double peak_gops;     /* the peak loop, all threads */
     char peak_label[32];  /* "avx2 fma", "avx512 vpdpbusd", ... */
-    char path[32];        /* "int8 activations" or "f32 activations" */
+    char path[48];        /* "int8 activations", "int8 activations, repacked", "f32 activations" */
     int threads;
 } loam_gemm_result;
 
-LOAM_API loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads, int reps, loam_gemm_result *out,
-                                     loam_error *err);
+LOAM_API loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads, int reps, int keep_layout,
+                                     loam_gemm_result *out, loam_error *err);
 
 /* Sustained read bandwidth of main memory with n_threads threads, in bytes
  * per second, measured by streaming over an anonymous buffer much larger

@@ -94,7 +94,7 @@ int bench_image(int argc, char **argv) {
         /* the peak of the instructions the products run on: int8 for quantized weights, FMA for f32 activations */
         int quantized = strcmp(r.weight_type, "f32") && strcmp(r.weight_type, "f16") && strcmp(r.weight_type, "bf16");
         loam_gemm_result g;
-        double peak = loam_bench_gemm(64, 256, 256, quantized ? "q8_0" : "f32", (int)threads, 1, &g, &err) ? 0 : g.peak_gops;
+        double peak = loam_bench_gemm(64, 256, 256, quantized ? "q8_0" : "f32", (int)threads, 1, 0, &g, &err) ? 0 : g.peak_gops;
         double rate = r.gop / r.step_seconds, rss = loam_peak_resident_bytes() / 1073741824.0;
         if (json) {
             printf("%s{\"test\": \"flux_step_%d\", \"threads\": %ld, \"step_s\": %.3f, \"gops\": %.1f, \"peak_gops\": %.1f, \"peak_fraction\": %.3f, "

@@ -18,9 +18,9 @@ static const char bench_usage[] =
     "              denoising step at S x S (default 512 and 1024), GOP/s beside the product's peak, peak RSS\n"
     "       loam bench FLUX_FOLDER [-t N] [--size S ...]   every stage of a FLUX.1 folder: the text encoders,\n"
     "              a denoising step and the decoder at each size, peak RSS\n"
-    "       loam bench --gemm M,N,K [--type T] [-t N] [-r N] [--json]   the matrix product alone: GOP/s beside\n"
-    "              the peak of its instructions measured on the same threads (T: f32, f16, bf16, q8_0,\n"
-    "              q4_0 (default), q5_0, q4_k, q6_k)\n"
+    "       loam bench --gemm M,N,K [--type T] [-t N] [-r N] [--keep-layout] [--json]   the matrix product\n"
+    "              alone: GOP/s beside the peak of its instructions measured on the same threads (T: f32,\n"
+    "              f16, bf16, q8_0, q4_0 (default), q5_0, q4_k, q6_k); W repacked as at load unless --keep-layout\n"
     "  -p N   prompt tokens for the prefill test (default 512; 0 skips it)\n"
     "  -n N   tokens for the decode test, generated from an empty cache as llama-bench does (default 128;\n"
     "         0 skips it)\n"
@@ -326,7 +326,7 @@ static int bench_tokenizer(const char *path, const char *text_path) {
 static int bench_gemm(int argc, char **argv) {
     const char *dims = NULL, *type = "q4_0";
     long reps = 5;
-    int json = 0, threads = loam_physical_cores();
+    int json = 0, keep_layout = 0, threads = loam_physical_cores();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--gemm") && v) dims = v, i++;
@@ -337,13 +337,14 @@ static int bench_gemm(int argc, char **argv) {
             if (!cli_int(a, v, 1, 1024, &t)) return 1;
             threads = (int)t, i++;
         } else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--keep-layout")) keep_layout = 1;
         else return cli_error("bench --gemm: unknown option \"%s\"", a);
     }
     int32_t *mnk = NULL;
     if (!dims || cli_int_list(dims, &mnk) != 3) return free(mnk), cli_error("bench --gemm needs M,N,K (e.g. 512,2048,2048)");
     loam_gemm_result r;
     loam_error err;
-    loam_status st = loam_bench_gemm(mnk[0], mnk[1], mnk[2], type, threads, (int)reps, &r, &err);
+    loam_status st = loam_bench_gemm(mnk[0], mnk[1], mnk[2], type, threads, (int)reps, keep_layout, &r, &err);
     int M = mnk[0], N = mnk[1], K = mnk[2];
     free(mnk);
     if (st) return cli_error_status(&err);

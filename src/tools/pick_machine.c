@@ -174,10 +174,10 @@ static loam_status measure_type(loam_type t, int threads, int64_t l3, loam_pick_
     int N = (int)(want / row);
     if (N > 262144) N = 262144;
     loam_gemm_result g;
-    loam_status st = loam_bench_gemm(1, N, K, name, threads, 3, &g, err);
+    loam_status st = loam_bench_gemm(1, N, K, name, threads, 3, 0, &g, err);
     if (st) return st;
     r->decode_bytes_per_s[t] = (double)row * N / g.seconds;
-    st = loam_bench_gemm(256, 4096, K, name, threads, 2, &g, err);
+    st = loam_bench_gemm(256, 4096, K, name, threads, 2, 0, &g, err);
     if (st) return st;
     r->prefill_gops[t] = g.gops;
     return LOAM_OK;
