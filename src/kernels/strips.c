@@ -27,19 +27,35 @@ static size_t block_vectors(loam_type t, int64_t i) {
     return (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER + LOAM_STRIP_K_HEAD + (size_t)(i % 8) * LOAM_STRIP_Q6_K_BLOCK;
 }
 
-/* The 32 low nibbles u[j] of row c's block into the nibble vectors. */
+static uint32_t word_at(const uint8_t *p) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* The 32 low nibbles u[j] of row c's block into the nibble vectors, four
+ * bytes at a time. */
 static void put_nibbles(uint8_t *vectors, int c, const uint8_t *u) {
-    for (int v = 0; v < 4; v++)
-        for (int e = 0; e < 4; e++) vectors[64 * v + 4 * c + e] = (uint8_t)((u[8 * v + e] & 15) | (u[8 * v + 4 + e] & 15) << 4);
+    for (int v = 0; v < 4; v++) {
+        uint32_t out = (word_at(u + 8 * v) & 0x0F0F0F0Fu) | (word_at(u + 8 * v + 4) & 0x0F0F0F0Fu) << 4;
+        memcpy(vectors + 64 * v + 4 * c, &out, 4);
+    }
 }
 
 /* One Q4_0 block (d, qs[16]: element j < 16 the low nibble of qs[j], j + 16
- * its high nibble) of row c into block i of its strip. */
+ * its high nibble) of row c into block i of its strip, four bytes at a time:
+ * vector v takes elements 8v..8v+3 and 8v+4..8v+7, the low nibbles of
+ * qs[8(v%2)..] for v < 2, the high ones for v >= 2. */
 static void pack_q4_0_block(const uint8_t *b, int c, int64_t i, uint8_t *strip) {
     memcpy(strip + (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR + 32 * (size_t)(i % 2) + 2 * c, b, 2);
-    uint8_t u[32];
-    for (int j = 0; j < 16; j++) u[j] = b[2 + j] & 15, u[j + 16] = b[2 + j] >> 4;
-    put_nibbles(strip + block_vectors(LOAM_T_Q4_0, i), c, u);
+    uint8_t *vectors = strip + block_vectors(LOAM_T_Q4_0, i);
+    for (int v = 0; v < 4; v++) {
+        uint32_t a, e;
+        memcpy(&a, b + 2 + 8 * (v % 2), 4);
+        memcpy(&e, b + 6 + 8 * (v % 2), 4);
+        uint32_t out = v < 2 ? (a & 0x0F0F0F0Fu) | (e & 0x0F0F0F0Fu) << 4 : (a >> 4 & 0x0F0F0F0Fu) | (e & 0xF0F0F0F0u);
+        memcpy(vectors + 64 * v + 4 * c, &out, 4);
+    }
 }
 
 /* One Q4_K super-block (d, dmin, 12 bytes of 6-bit scales and mins, qs[128]:
@@ -62,13 +78,14 @@ static void pack_q4_k_super(const uint8_t *b, int c, int64_t s, uint8_t *strip) 
 static void pack_q6_k_super(const uint8_t *b, int c, int64_t s, uint8_t *strip) {
     uint8_t u6[256];
     const uint8_t *ql = b, *qh = b + 128;
+    const uint32_t low = 0x0F0F0F0Fu, two = 0x03030303u;
     for (int n = 0; n < 2; n++, ql += 64, qh += 32) /* ggml's order: 128 elements from 64 ql and 32 qh bytes */
-        for (int l = 0; l < 32; l++) {
+        for (int l = 0; l < 32; l += 4) {
             uint8_t *u = u6 + 128 * n;
-            u[l] = (uint8_t)((ql[l] & 15) | ((qh[l] >> 0) & 3) << 4);
-            u[l + 32] = (uint8_t)((ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4);
-            u[l + 64] = (uint8_t)((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4);
-            u[l + 96] = (uint8_t)((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4);
+            uint32_t a = word_at(ql + l), e = word_at(ql + l + 32), h = word_at(qh + l);
+            uint32_t w[4] = {(a & low) | (h & two) << 4, (e & low) | (h >> 2 & two) << 4, (a >> 4 & low) | (h >> 4 & two) << 4,
+                             (e >> 4 & low) | (h >> 6 & two) << 4};
+            for (int k = 0; k < 4; k++) memcpy(u + l + 32 * k, &w[k], 4);
         }
     uint8_t *super = strip + (size_t)s * LOAM_STRIP_Q6_K_SUPER;
     memcpy(super + 2 * c, b + 208, 2);
@@ -78,12 +95,11 @@ static void pack_q6_k_super(const uint8_t *b, int c, int64_t s, uint8_t *strip) 
         super[32 + 32 * blk + 16 + c] = b[192 + 2 * blk + 1]; /* 16-31 */
         uint8_t *vectors = strip + block_vectors(LOAM_T_Q6_K, 8 * s + blk);
         put_nibbles(vectors, c, u);
-        for (int g = 0; g < 2; g++)
-            for (int e = 0; e < 4; e++) {
-                uint8_t h = 0;
-                for (int j = 0; j < 4; j++) h |= (uint8_t)((u[16 * g + 4 * j + e] >> 4) << 2 * j);
-                vectors[256 + 64 * g + 4 * c + e] = h;
-            }
+        for (int g = 0; g < 2; g++) { /* quad 4g + j's high bits at bits 2j */
+            uint32_t h = 0;
+            for (int j = 0; j < 4; j++) h |= (word_at(u + 16 * g + 4 * j) >> 4 & two) << 2 * j;
+            memcpy(vectors + 256 + 64 * g + 4 * c, &h, 4);
+        }
     }
 }
 
@@ -93,7 +109,11 @@ void loam_strip_pack(loam_type t, const void *w, int64_t N, int64_t K, int64_t n
     int64_t s0 = n0 / LOAM_STRIP_ROWS, s1 = (n1 + LOAM_STRIP_ROWS - 1) / LOAM_STRIP_ROWS;
     for (int64_t s = s0; s < s1; s++) {
         uint8_t *strip = (uint8_t *)out + (size_t)s * sb;
-        memset(strip, 0, sb); /* rows past N, padding, Q4_0's odd last half-pair */
+        /* zero what no row writes: rows past N, Q4_0's odd last half-pair, Q6_K's padding */
+        if ((s + 1) * LOAM_STRIP_ROWS > N) memset(strip, 0, sb);
+        else if (t == LOAM_T_Q4_0 && (K / 32) % 2) memset(strip + sb - LOAM_STRIP_Q4_0_PAIR, 0, LOAM_STRIP_Q4_0_PAIR);
+        else if (t == LOAM_T_Q6_K)
+            for (int64_t i = 0; i < K / 256; i++) memset(strip + (size_t)i * LOAM_STRIP_Q6_K_SUPER + 288, 0, LOAM_STRIP_K_HEAD - 288);
         for (int c = 0; c < LOAM_STRIP_ROWS && s * LOAM_STRIP_ROWS + c < N; c++) {
             const uint8_t *row = (const uint8_t *)w + (size_t)(s * LOAM_STRIP_ROWS + c) * row_bytes;
             if (t == LOAM_T_Q4_0)

@@ -154,34 +154,38 @@ typedef struct {
     const loam_tensor *w;
     void *out;
     int64_t strips_per_task;
+    int mapped;
 } pack_job;
 
+/* A run of strips, in pieces whose mapped rows are given back as soon as
+ * they are packed: the copy never holds a large matrix twice in memory. */
 static void pack_task(void *arg, int task, int thread) {
     (void)thread;
     const pack_job *j = arg;
-    int64_t N = j->w->shape[0], n0 = task * j->strips_per_task * LOAM_STRIP_ROWS, n1 = n0 + j->strips_per_task * LOAM_STRIP_ROWS;
-    if (n0 < N) loam_strip_pack(j->w->type, j->w->data, N, j->w->shape[1], n0, n1 < N ? n1 : N, j->out);
+    int64_t N = j->w->shape[0], K = j->w->shape[1], n0 = task * j->strips_per_task * LOAM_STRIP_ROWS;
+    int64_t n1 = n0 + j->strips_per_task * LOAM_STRIP_ROWS < N ? n0 + j->strips_per_task * LOAM_STRIP_ROWS : N;
+    size_t row_bytes = loam_row_bytes(j->w->type, K);
+    for (int64_t a = n0; a < n1; a += 64 * LOAM_STRIP_ROWS) {
+        int64_t b = a + 64 * LOAM_STRIP_ROWS < n1 ? a + 64 * LOAM_STRIP_ROWS : n1;
+        loam_strip_pack(j->w->type, j->w->data, N, K, a, b, j->out);
+        if (j->mapped) loam_release_pages((const uint8_t *)j->w->data + (size_t)a * row_bytes, (uint64_t)(b - a) * row_bytes);
+    }
 }
 
-loam_status nn_pack_linear(const loam_kernels *kernels, loam_pool *pool, const loam_tensor *w, int mapped, loam_tensor *out,
-                           void **buf, loam_error *err) {
-    *buf = NULL;
-    if (!kernels->strip_matmul || w->strips || w->n_dims != 2 || !loam_strip_supports(w->type, w->shape[0], w->shape[1]))
-        return LOAM_OK;
-    size_t bytes = loam_strips_size(w->type, w->shape[0], w->shape[1]);
-    void *mem = loam_alloc_huge(bytes);
-    if (!mem) return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory repacking %s (%zu bytes)", w->file ? w->file : "weights",
-                               w->name ? w->name : "a weight", bytes);
+size_t nn_packed_size(const loam_kernels *kernels, const loam_tensor *w) {
+    if (!kernels->strip_matmul || w->strips || w->n_dims != 2 || !loam_strip_supports(w->type, w->shape[0], w->shape[1])) return 0;
+    return loam_strips_size(w->type, w->shape[0], w->shape[1]);
+}
+
+void nn_pack_linear(loam_pool *pool, const loam_tensor *w, int mapped, void *dst, loam_tensor *out) {
     int tasks = loam_pool_size(pool) * 4;
     int64_t strips = (w->shape[0] + LOAM_STRIP_ROWS - 1) / LOAM_STRIP_ROWS;
-    pack_job j = {w, mem, (strips + tasks - 1) / tasks};
+    pack_job j = {w, dst, (strips + tasks - 1) / tasks, mapped};
     loam_pool_run(pool, pack_task, &j, tasks);
-    if (mapped) loam_release_pages(w->data, w->n_bytes);
+    if (mapped) loam_release_pages(w->data, w->n_bytes); /* the pages the pieces' edges shared */
     *out = *w;
-    out->data = mem;
+    out->data = dst;
     out->strips = 1;
-    *buf = mem;
-    return LOAM_OK;
 }
 
 int nn_conv1d_out_len(int T_in, int k, int stride, int pad) {

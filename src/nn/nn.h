@@ -62,14 +62,14 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
  * e.g. separately stored q, k, v side by side as one fused q|k|v would be. */
 void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y, int ldy);
 
-/* W of a linear op repacked for `kernels` (kernels/strips.h), at load, split
- * over `pool`: *out is then a copy of *w whose data is *buf (huge-page
- * memory: free() it), and with `mapped` (w's data is in a read-only file
- * mapping) w's pages are given back. *buf is NULL, and nothing done, where
- * the kernels read w as it is stored. The copy is for nn_linear only (never
- * a tied embedding's rows). */
-loam_status nn_pack_linear(const loam_kernels *kernels, loam_pool *pool, const loam_tensor *w, int mapped, loam_tensor *out,
-                           void **buf, loam_error *err);
+/* The bytes W of a linear op takes repacked for `kernels` (kernels/strips.h),
+ * or 0 where the kernels read W as it is stored. */
+size_t nn_packed_size(const loam_kernels *kernels, const loam_tensor *w);
+/* W repacked at load into dst (nn_packed_size bytes, 64-byte aligned), split
+ * over `pool`: *out becomes a copy of *w whose data is dst. With `mapped`
+ * (W's data is in a read-only file mapping) W's pages are given back. The
+ * copy is for nn_linear only (never a tied embedding's rows). */
+void nn_pack_linear(loam_pool *pool, const loam_tensor *w, int mapped, void *dst, loam_tensor *out);
 
 /* y[T_out, C_out] = conv1d(x[T_in, C_in]) with W[C_out, C_in, k] (+ b[C_out]),
  * zero padding `pad` on both ends, stride `stride`:

@@ -392,39 +392,49 @@ loam_sampling_params loam_model_sampling_params(const loam_model *model) { retur
 static const int linear_roles[] = {LOAM_L_WQ, LOAM_L_WK, LOAM_L_WV, LOAM_L_WQKV, LOAM_L_WO, LOAM_L_W_GATE, LOAM_L_W_UP, LOAM_L_W_DOWN};
 enum { N_LINEAR_ROLES = (int)(sizeof linear_roles / sizeof *linear_roles) };
 
-/* Points *slot at a repacked copy of its matrix where the kernels want one. */
-static loam_status pack_slot(loam_model *m, loam_pool *pool, const loam_tensor **slot, loam_error *err) {
-    if (!*slot) return LOAM_OK;
-    loam_tensor *copy = &m->packed[m->n_packed];
-    void *buf = NULL;
-    loam_status st = nn_pack_linear(m->kernels, pool, *slot, 1, copy, &buf, err);
-    if (st || !buf) return st;
-    m->packed_data[m->n_packed++] = buf;
-    *slot = copy;
-    return LOAM_OK;
+/* The slots whose matrices the kernels want repacked: the linear roles of
+ * every layer, and the head. A head tied to the embedding gets a repacked
+ * copy of its own: every decode row reads all of it, while lookups read a
+ * row per token from the mapping (its pages given back, read again as
+ * needed). */
+static int packable_slots(loam_model *m, const loam_tensor ***slots) {
+    int n = 0;
+    for (int l = 0; l < m->spec.n_layers; l++)
+        for (int r = 0; r < N_LINEAR_ROLES; r++)
+            if (m->layer[l][linear_roles[r]] && nn_packed_size(m->kernels, m->layer[l][linear_roles[r]]))
+                slots[n++] = &m->layer[l][linear_roles[r]];
+    if (m->global[LOAM_G_LM_HEAD] && nn_packed_size(m->kernels, m->global[LOAM_G_LM_HEAD])) slots[n++] = &m->global[LOAM_G_LM_HEAD];
+    return n;
 }
 
-/* Repacks the weight matrices (never the embedding table itself) on a pool
+/* Repacks the weight matrices into one huge-page arena (one allocation:
+ * 2 MiB pages per small matrix would waste most of a page each), on a pool
  * of the model's threads. */
 static loam_status pack_weights(loam_model *m, loam_error *err) {
     if (!m->kernels->strip_matmul) return LOAM_OK;
-    int cap = m->spec.n_layers * N_LINEAR_ROLES + 1;
-    m->packed = calloc((size_t)cap, sizeof *m->packed);
-    m->packed_data = calloc((size_t)cap, sizeof *m->packed_data);
-    loam_pool *pool = loam_pool_new(m->n_threads);
-    if (!m->packed || !m->packed_data || !pool) {
-        loam_pool_free(pool);
-        return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    const loam_tensor ***slots = malloc((size_t)(m->spec.n_layers * N_LINEAR_ROLES + 1) * sizeof *slots);
+    if (!slots) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    int n = packable_slots(m, slots);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += (nn_packed_size(m->kernels, *slots[i]) + 63) / 64 * 64;
+    loam_pool *pool = n ? loam_pool_new(m->n_threads) : NULL;
+    m->packed = n ? calloc((size_t)n, sizeof *m->packed) : NULL;
+    m->packed_arena = n ? loam_alloc_huge(total) : NULL;
+    if (n && (!pool || !m->packed || !m->packed_arena)) {
+        free(slots), loam_pool_free(pool);
+        return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory repacking the weights (%zu bytes)", m->path, total);
     }
-    loam_status st = LOAM_OK;
-    for (int l = 0; !st && l < m->spec.n_layers; l++)
-        for (int r = 0; !st && r < N_LINEAR_ROLES; r++) st = pack_slot(m, pool, &m->layer[l][linear_roles[r]], err);
-    /* a head tied to the embedding gets a repacked copy of its own: every
-     * decode row reads all of it, while lookups read a row per token from
-     * the mapping (its pages given back now, read again as needed) */
-    if (!st) st = pack_slot(m, pool, &m->global[LOAM_G_LM_HEAD], err);
+    uint8_t *at = m->packed_arena;
+    for (int i = 0; i < n; i++) {
+        size_t bytes = nn_packed_size(m->kernels, *slots[i]);
+        nn_pack_linear(pool, *slots[i], 1, at, &m->packed[i]);
+        *slots[i] = &m->packed[i];
+        at += (bytes + 63) / 64 * 64;
+    }
+    m->n_packed = n;
+    free(slots);
     loam_pool_free(pool);
-    return st;
+    return LOAM_OK;
 }
 
 loam_status loam_model_open(const char *path, const loam_model_params *params, loam_model **out,
@@ -498,8 +508,7 @@ fail:
 
 void loam_model_free(loam_model *m) {
     if (!m) return;
-    for (int i = 0; i < m->n_packed; i++) free(m->packed_data[i]);
-    free(m->packed_data);
+    free(m->packed_arena);
     free(m->packed);
     loam_weights_close(&m->store);
     for (int r = 0; r < LOAM_G_COUNT; r++) free(m->global_vec[r]);

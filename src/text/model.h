@@ -29,7 +29,7 @@ struct loam_model {
     /* weight matrices repacked at load for the kernels (kernels/strips.h):
      * global[] and layer[] point at these copies */
     loam_tensor *packed;
-    void **packed_data;
+    void *packed_arena; /* their data, one allocation */
     int n_packed;
     float *rope_inv_freq; /* rope_dim / 2 */
     float *alibi_slopes;  /* n_heads */

@@ -104,8 +104,9 @@ loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads
     for (size_t i = 0; !st && i < (size_t)M * K; i++) x[i] = next_uniform(&seed);
     loam_tensor wt = {.name = "w", .type = t, .n_dims = 2, .shape = {N, K}, .data = w, .n_bytes = loam_row_bytes(t, K) * (size_t)N};
     void *repacked = NULL; /* as the runtime repacks at load */
-    if (!st && !keep_layout && (st = nn_pack_linear(kernels, nn.pool, &wt, 0, &wt, &repacked, err)) == LOAM_OK && repacked)
-        free(w), w = NULL;
+    size_t packed_bytes = st || keep_layout ? 0 : nn_packed_size(kernels, &wt);
+    if (packed_bytes && !(repacked = loam_alloc_huge(packed_bytes))) st = loam_fail(err, LOAM_E_NOMEM, "bench --gemm: out of memory");
+    if (repacked) nn_pack_linear(nn.pool, &wt, 0, repacked, &wt);
     double best = 1e30;
     for (int r = 0; !st && r <= reps; r++) { /* the first run warms caches and scratch, untimed */
         double t0 = loam_seconds_now();
