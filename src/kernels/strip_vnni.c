@@ -4,10 +4,10 @@
  *
  * The micro-kernel holds an MR × (16·NR) tile of the output: per block of
  * 32 and strip it loads the vectors of nibbles once, makes each quad's
- * vpdpbusd operand in registers (Q4_0, Q4_K: mask or shift a nibble vector; Q6_K:
+ * vpdpbusd operand in registers (Q8_0: as stored; Q4_0, Q4_K: mask or shift a nibble vector; Q6_K:
  * the same, or'ed with its 2 high bits from the high vectors) and
  * multiplies it with every row's 4 activations, broadcast. The offset (8,
- * 32) is removed in integers by starting each accumulator at -offset · (sum
+ * 32, 128) is removed in integers by starting each accumulator at -offset · (sum
  * of the row's activations over the elements it covers); then one convert
  * and one multiply-add with (weight scale × activation scale) per scale
  * (Q4_0: a block, Q6_K: 16 elements). Registers: 12 float and 12 int32
@@ -62,31 +62,42 @@ static inline __attribute__((always_inline)) void prefetch_ahead(int nr, const u
         _mm_prefetch((const char *)p + (size_t)s * sb + STRIP_AHEAD + 64 * l, _MM_HINT_T0);
 }
 
-/* Q4_0 and Q4_K (kq): mr rows × nr strips over blocks [i0, i0 + nblk)
- * (Q4_K: whole super-blocks): y = (accumulate ? y : 0) + x · W. Q4_K's
+/* The types whose blocks have one scale each (Q6_K's have two, below). */
+enum { KIND_Q4_0, KIND_Q4_K, KIND_Q8_0 };
+
+/* Q4_0, Q4_K and Q8_0: mr rows × nr strips over blocks [i0, i0 + nblk)
+ * (Q4_K: whole super-blocks): y = (accumulate ? y : 0) + x · W. Q8_0's
+ * quads are stored as they are (w + 128), the others' as nibbles. Q4_K's
  * weight is d·sc·u - dmin·m per block: the min enters as one more
  * multiply-add with the row's activation sum. */
-static inline __attribute__((always_inline)) void tile_nibbles(int mr, int nr, int kq, const uint8_t *w, size_t sb, int i0,
-                                                               int nblk, const loam_act_block *x, int nb, float *y, int ldy,
-                                                               int ncols, int accumulate) {
+static inline __attribute__((always_inline)) void tile_blocks(int mr, int nr, int kind, const uint8_t *w, size_t sb, int i0,
+                                                              int nblk, const loam_act_block *x, int nb, float *y, int ldy,
+                                                              int ncols, int accumulate) {
+    const int kq = kind == KIND_Q4_K, q8 = kind == KIND_Q8_0;
+    const size_t pair_bytes = q8 ? LOAM_STRIP_Q8_0_PAIR : LOAM_STRIP_Q4_0_PAIR, block_bytes = q8 ? 512 : 256;
     __m512 f[MR][NR];
     UNROLL for (int r = 0; r < mr; r++) UNROLL for (int s = 0; s < nr; s++) f[r][s] = _mm512_setzero_ps();
     const __m512i low = _mm512_set1_epi8(15);
     for (int i = i0; i < i0 + nblk; i++) {
-        const uint8_t *head = kq ? w + (size_t)(i / 8) * LOAM_STRIP_Q4_K_SUPER : w + (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR;
-        const uint8_t *vec = kq ? head + LOAM_STRIP_K_HEAD + 256 * (size_t)(i % 8) : head + 64 + 256 * (i % 2);
+        const uint8_t *head = kq ? w + (size_t)(i / 8) * LOAM_STRIP_Q4_K_SUPER : w + (size_t)(i / 2) * pair_bytes;
+        const uint8_t *vec = kq ? head + LOAM_STRIP_K_HEAD + 256 * (size_t)(i % 8) : head + 64 + block_bytes * (i % 2);
         if (kq) prefetch_ahead(nr, vec, sb, 4);
-        else if (i % 2 == 0 || i == i0) prefetch_ahead(nr, head, sb, LOAM_STRIP_Q4_0_PAIR / 64);
+        else if (i % 2 == 0 || i == i0) prefetch_ahead(nr, head, sb, (int)pair_bytes / 64);
         const loam_act_block *a[MR];
         __m512i acc[MR][NR];
         UNROLL for (int r = 0; r < mr; r++) {
             a[r] = x + (size_t)r * nb + i;
-            __m512i start = _mm512_set1_epi32(kq ? 0 : -8 * a[r]->isum);
+            __m512i start = _mm512_set1_epi32(kq ? 0 : (q8 ? -128 : -8) * a[r]->isum);
             UNROLL for (int s = 0; s < nr; s++) acc[r][s] = start;
         }
         UNROLL for (int v = 0; v < 4; v++) {
             __m512i lo[NR], hi[NR];
             UNROLL for (int s = 0; s < nr; s++) {
+                if (q8) { /* quads 2v and 2v + 1 as stored */
+                    lo[s] = _mm512_load_si512((const void *)(vec + (size_t)s * sb + 128 * v));
+                    hi[s] = _mm512_load_si512((const void *)(vec + (size_t)s * sb + 128 * v + 64));
+                    continue;
+                }
                 __m512i z = _mm512_load_si512((const void *)(vec + (size_t)s * sb + 64 * v));
                 lo[s] = _mm512_and_si512(z, low);
                 hi[s] = _mm512_and_si512(_mm512_srli_epi16(z, 4), low);
@@ -119,8 +130,9 @@ static inline __attribute__((always_inline)) void tile_nibbles(int mr, int nr, i
     }
     store_tile(mr, nr, f, y, ldy, ncols, accumulate);
 }
-#define tile_q4_0(mr, nr, ...) tile_nibbles(mr, nr, 0, __VA_ARGS__)
-#define tile_q4_k(mr, nr, ...) tile_nibbles(mr, nr, 1, __VA_ARGS__)
+#define tile_q4_0(mr, nr, ...) tile_blocks(mr, nr, KIND_Q4_0, __VA_ARGS__)
+#define tile_q4_k(mr, nr, ...) tile_blocks(mr, nr, KIND_Q4_K, __VA_ARGS__)
+#define tile_q8_0(mr, nr, ...) tile_blocks(mr, nr, KIND_Q8_0, __VA_ARGS__)
 
 /* Q6_K: the same over blocks [i0, i0 + nblk) (whole super-blocks). Per block
  * two halves of 4 quads, each with its own scale d·sc; quad 4h + j's
@@ -194,13 +206,14 @@ typedef void (*tile_fn)(const uint8_t *w, size_t sb, int i0, int nblk, const loa
     };
 TILE_TABLE(q4_0)
 TILE_TABLE(q4_k)
+TILE_TABLE(q8_0)
 TILE_TABLE(q6_k)
 
 /* Blocks per slab (whole pairs or super-blocks: `unit`) and rows per row
  * block, from L2 (1 MiB where unknown). */
 static void blocking(const loam_cache_sizes *c, loam_type t, int nb, int T, int *kb, int *mc) {
     int64_t l2 = c && c->l2 > 0 ? c->l2 : 1 << 20;
-    int unit = t == LOAM_T_Q4_0 ? 2 : 8;
+    int unit = t == LOAM_T_Q4_0 || t == LOAM_T_Q8_0 ? 2 : 8;
     int64_t block_bytes = (int64_t)loam_strip_bytes(t, 32 * unit) / unit;
     int64_t k = (l2 / 4) / (NR * block_bytes) / unit * unit;
     *kb = k < unit ? unit : k >= nb ? nb : (int)k;
@@ -212,7 +225,10 @@ void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     int nb = K / 32, kb, mc;
     size_t sb = loam_strip_bytes(wtype, K);
-    const tile_fn(*tiles)[MR] = wtype == LOAM_T_Q4_0 ? q4_0_tiles : wtype == LOAM_T_Q4_K ? q4_k_tiles : q6_k_tiles;
+    const tile_fn(*tiles)[MR] = wtype == LOAM_T_Q4_0   ? q4_0_tiles
+                                : wtype == LOAM_T_Q8_0 ? q8_0_tiles
+                                : wtype == LOAM_T_Q4_K ? q4_k_tiles
+                                                       : q6_k_tiles;
     blocking(caches, wtype, nb, T, &kb, &mc);
     for (int pc = 0; pc < nb; pc += kb) {
         int nblk = nb - pc < kb ? nb - pc : kb;

@@ -7,12 +7,13 @@
 #include "kernels/kscales.h"
 
 int loam_strip_supports(loam_type t, int64_t N, int64_t K) {
-    int64_t block = t == LOAM_T_Q4_0 ? 32 : t == LOAM_T_Q4_K || t == LOAM_T_Q6_K ? 256 : 0;
+    int64_t block = t == LOAM_T_Q4_0 || t == LOAM_T_Q8_0 ? 32 : t == LOAM_T_Q4_K || t == LOAM_T_Q6_K ? 256 : 0;
     return block && N > 0 && K > 0 && K % block == 0 && K <= ((int64_t)1 << 30) && N <= ((int64_t)1 << 30);
 }
 
 size_t loam_strip_bytes(loam_type t, int64_t K) {
     if (t == LOAM_T_Q4_0) return (size_t)((K / 32 + 1) / 2) * LOAM_STRIP_Q4_0_PAIR;
+    if (t == LOAM_T_Q8_0) return (size_t)((K / 32 + 1) / 2) * LOAM_STRIP_Q8_0_PAIR;
     return (size_t)(K / 256) * (t == LOAM_T_Q4_K ? LOAM_STRIP_Q4_K_SUPER : LOAM_STRIP_Q6_K_SUPER);
 }
 size_t loam_strips_size(loam_type t, int64_t N, int64_t K) {
@@ -23,6 +24,7 @@ size_t loam_strips_size(loam_type t, int64_t N, int64_t K) {
  * vectors follow them). */
 static size_t block_vectors(loam_type t, int64_t i) {
     if (t == LOAM_T_Q4_0) return (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR + 64 + 256 * (size_t)(i % 2);
+    if (t == LOAM_T_Q8_0) return (size_t)(i / 2) * LOAM_STRIP_Q8_0_PAIR + 64 + 512 * (size_t)(i % 2);
     if (t == LOAM_T_Q4_K) return (size_t)(i / 8) * LOAM_STRIP_Q4_K_SUPER + LOAM_STRIP_K_HEAD + 256 * (size_t)(i % 8);
     return (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER + LOAM_STRIP_K_HEAD + (size_t)(i % 8) * LOAM_STRIP_Q6_K_BLOCK;
 }
@@ -55,6 +57,17 @@ static void pack_q4_0_block(const uint8_t *b, int c, int64_t i, uint8_t *strip) 
         memcpy(&e, b + 6 + 8 * (v % 2), 4);
         uint32_t out = v < 2 ? (a & 0x0F0F0F0Fu) | (e & 0x0F0F0F0Fu) << 4 : (a >> 4 & 0x0F0F0F0Fu) | (e & 0xF0F0F0F0u);
         memcpy(vectors + 64 * v + 4 * c, &out, 4);
+    }
+}
+
+/* One Q8_0 block (d, 32 signed bytes) of row c into block i: quad q's four
+ * bytes + 128 at byte 4c of vector q. */
+static void pack_q8_0_block(const uint8_t *b, int c, int64_t i, uint8_t *strip) {
+    memcpy(strip + (size_t)(i / 2) * LOAM_STRIP_Q8_0_PAIR + 32 * (size_t)(i % 2) + 2 * c, b, 2);
+    uint8_t *vectors = strip + block_vectors(LOAM_T_Q8_0, i);
+    for (int q = 0; q < 8; q++) {
+        uint32_t out = word_at(b + 2 + 4 * q) ^ 0x80808080u; /* + 128, as bytes */
+        memcpy(vectors + 64 * q + 4 * c, &out, 4);
     }
 }
 
@@ -112,12 +125,15 @@ void loam_strip_pack(loam_type t, const void *w, int64_t N, int64_t K, int64_t n
         /* zero what no row writes: rows past N, Q4_0's odd last half-pair, Q6_K's padding */
         if ((s + 1) * LOAM_STRIP_ROWS > N) memset(strip, 0, sb);
         else if (t == LOAM_T_Q4_0 && (K / 32) % 2) memset(strip + sb - LOAM_STRIP_Q4_0_PAIR, 0, LOAM_STRIP_Q4_0_PAIR);
+        else if (t == LOAM_T_Q8_0 && (K / 32) % 2) memset(strip + sb - LOAM_STRIP_Q8_0_PAIR, 0, LOAM_STRIP_Q8_0_PAIR);
         else if (t == LOAM_T_Q6_K)
             for (int64_t i = 0; i < K / 256; i++) memset(strip + (size_t)i * LOAM_STRIP_Q6_K_SUPER + 288, 0, LOAM_STRIP_K_HEAD - 288);
         for (int c = 0; c < LOAM_STRIP_ROWS && s * LOAM_STRIP_ROWS + c < N; c++) {
             const uint8_t *row = (const uint8_t *)w + (size_t)(s * LOAM_STRIP_ROWS + c) * row_bytes;
             if (t == LOAM_T_Q4_0)
                 for (int64_t i = 0; i < K / 32; i++) pack_q4_0_block(row + (size_t)i * 18, c, i, strip);
+            else if (t == LOAM_T_Q8_0)
+                for (int64_t i = 0; i < K / 32; i++) pack_q8_0_block(row + (size_t)i * 34, c, i, strip);
             else if (t == LOAM_T_Q4_K)
                 for (int64_t i = 0; i < K / 256; i++) pack_q4_k_super(row + (size_t)i * 144, c, i, strip);
             else
@@ -136,6 +152,7 @@ static float half_at(const uint8_t *p) {
 static int strip_value(loam_type t, const uint8_t *strip, int64_t i, int c, int j) {
     const uint8_t *vectors = strip + block_vectors(t, i);
     int q = j / 4, e = j % 4;
+    if (t == LOAM_T_Q8_0) return vectors[64 * q + 4 * c + e];
     uint8_t byte = vectors[64 * (q / 2) + 4 * c + e];
     int u = q % 2 ? byte >> 4 : byte & 15;
     if (t == LOAM_T_Q6_K) u |= ((vectors[256 + 64 * (q / 4) + 4 * c + e] >> (2 * (q % 4))) & 3) << 4;
@@ -146,6 +163,7 @@ static int strip_value(loam_type t, const uint8_t *strip, int64_t i, int c, int 
  * and Q4_K's min (dmin·m, subtracted). */
 static float strip_scale(loam_type t, const uint8_t *strip, int64_t i, int c, int j) {
     if (t == LOAM_T_Q4_0) return half_at(strip + (size_t)(i / 2) * LOAM_STRIP_Q4_0_PAIR + 32 * (size_t)(i % 2) + 2 * c);
+    if (t == LOAM_T_Q8_0) return half_at(strip + (size_t)(i / 2) * LOAM_STRIP_Q8_0_PAIR + 32 * (size_t)(i % 2) + 2 * c);
     if (t == LOAM_T_Q4_K) {
         const uint8_t *super = strip + (size_t)(i / 8) * LOAM_STRIP_Q4_K_SUPER;
         return half_at(super + 2 * c) * (float)super[64 + 16 * (i % 8) + c];
@@ -161,7 +179,8 @@ static float strip_min(const uint8_t *strip, int64_t i, int c) {
 
 void loam_strip_matmul_ref(loam_type type, const loam_act_block *x, int T, int K, const void *strips, int n0, int n1, float *y,
                            int ldy) {
-    int nb = K / 32, offset = type == LOAM_T_Q4_0 ? 8 : type == LOAM_T_Q4_K ? 0 : 32, part = type == LOAM_T_Q6_K ? 16 : 32;
+    int nb = K / 32, part = type == LOAM_T_Q6_K ? 16 : 32;
+    int offset = type == LOAM_T_Q4_0 ? 8 : type == LOAM_T_Q8_0 ? 128 : type == LOAM_T_Q4_K ? 0 : 32;
     size_t sb = loam_strip_bytes(type, K);
     for (int t = 0; t < T; t++)
         for (int n = n0; n < n1; n++) {

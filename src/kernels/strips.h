@@ -19,6 +19,11 @@
  *                     block 2p's 4 nibble vectors, block 2p+1's (256 each).
  *   An odd block count leaves the last pair's second half zero.
  *
+ * Q8_0 (w = d·(u - 128), u the stored signed byte + 128): pairs of blocks
+ * as Q4_0's, each block's 8 quads stored whole (8 vectors of 64 bytes):
+ *   pair (1088 bytes): [16 f16 d of block 2p | of 2p+1], block 2p's 8
+ *   vectors, block 2p+1's (512 each).
+ *
  * Q4_K (w = d·sc·u - dmin·m, sc and m 6-bit per block, d and dmin f16 per
  * 256): super-blocks of 8 blocks:
  *   super-block (2368 bytes): 16 f16 d, 16 f16 dmin (32 bytes each), per
@@ -44,7 +49,8 @@
 
 enum {
     LOAM_STRIP_ROWS = 16,
-    LOAM_STRIP_Q4_0_PAIR = 576, /* bytes per pair of Q4_0 blocks */
+    LOAM_STRIP_Q4_0_PAIR = 576,  /* bytes per pair of Q4_0 blocks */
+    LOAM_STRIP_Q8_0_PAIR = 1088, /* bytes per pair of Q8_0 blocks */
     LOAM_STRIP_Q4_K_SUPER = 2368, /* bytes per Q4_K super-block */
     LOAM_STRIP_Q6_K_SUPER = 3392, /* bytes per Q6_K super-block */
     LOAM_STRIP_K_HEAD = 320,      /* a K super-block's scales (and padding) before its blocks */

@@ -58,8 +58,8 @@ static uint8_t *packed(loam_type t, const uint8_t *w, int N, int K) {
     return p;
 }
 
-static const loam_type strip_types[] = {LOAM_T_Q4_0, LOAM_T_Q4_K, LOAM_T_Q6_K};
-enum { N_STRIP_TYPES = 3 };
+static const loam_type strip_types[] = {LOAM_T_Q4_0, LOAM_T_Q8_0, LOAM_T_Q4_K, LOAM_T_Q6_K};
+enum { N_STRIP_TYPES = 4 };
 
 /* worst |a - b| over rows × [n0, n1) against the largest |a| */
 static int close_enough(const float *a, const float *b, int T, int ldy, int n0, int n1, double rel, double *worst) {
@@ -80,7 +80,7 @@ static void test_strip_reference(void) {
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
             loam_type t = strip_types[ty];
             int T = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-            if (K % 256 && t != LOAM_T_Q4_0) continue; /* Q4_0 only: an odd block count */
+            if (K % 256 && t != LOAM_T_Q4_0 && t != LOAM_T_Q8_0) continue; /* blocks of 32: an odd block count */
             CHECK(loam_strip_supports(t, N, K), "%s %dx%d not repackable", loam_type_name(t), N, K);
             uint8_t *w = q_rows(t, N, K), *p = packed(t, w, N, K);
             loam_act_block *x = act_rows(T, K);
@@ -95,7 +95,7 @@ static void test_strip_reference(void) {
                   "by %g",
                   loam_type_name(t), T, N, K, worst);
         }
-    CHECK(!loam_strip_supports(LOAM_T_Q8_0, 16, 32) && !loam_strip_supports(LOAM_T_Q4_0, 16, 48) &&
+    CHECK(!loam_strip_supports(LOAM_T_Q5_0, 16, 32) && !loam_strip_supports(LOAM_T_Q4_0, 16, 48) &&
               !loam_strip_supports(LOAM_T_Q6_K, 16, 32),
           "unsupported shapes accepted");
 }
@@ -115,8 +115,8 @@ static void test_strip_vnni(void) {
         for (size_t c = 0; c < 2; c++)
             for (size_t a = 0; a < sizeof Ts / sizeof *Ts; a++) {
                 loam_type t = strip_types[ty];
-                /* Q4_0: 3 or 45 blocks (odd counts); Q4_K, Q6_K: 1 or 5 super-blocks */
-                int T = Ts[a], N = 150, K = t == LOAM_T_Q4_0 ? (a % 2 ? 96 : 32 * 45) : (a % 2 ? 256 : 1280), ldy = N + 3;
+                /* Q4_0, Q8_0: 3 or 45 blocks (odd counts); Q4_K, Q6_K: 1 or 5 super-blocks */
+                int T = Ts[a], N = 150, K = t == LOAM_T_Q4_0 || t == LOAM_T_Q8_0 ? (a % 2 ? 96 : 32 * 45) : (a % 2 ? 256 : 1280), ldy = N + 3;
                 uint8_t *w = q_rows(t, N, K), *p = packed(t, w, N, K);
                 loam_act_block *x = act_rows(T, K);
                 float *bias = malloc((size_t)N * sizeof *bias), *y1 = malloc((size_t)T * ldy * sizeof *y1),
@@ -205,7 +205,7 @@ static void test_strip_linear(void) {
 }
 
 void register_strips_tests(void) {
-    test_add("kernels: Q4_0, Q4_K and Q6_K repacked into strips, the reference product "
+    test_add("kernels: Q4_0, Q8_0, Q4_K and Q6_K repacked into strips, the reference product "
              "on them equals the int8 reference on the stored "
              "rows (odd N, odd block counts)",
              test_strip_reference);
@@ -213,7 +213,7 @@ void register_strips_tests(void) {
              "1/2/4/7/13/513, odd blocks, partial "
              "strips, ranges from later strips, bias, several K slabs and row blocks)",
              test_strip_vnni);
-    test_add("nn: linear on a repacked Q4_0 / Q4_K / Q6_K copy equals linear on the "
+    test_add("nn: linear on a repacked Q4_0 / Q8_0 / Q4_K / Q6_K copy equals linear on the "
              "stored matrix (1, 16, 77 rows, bias)",
              test_strip_linear);
 }

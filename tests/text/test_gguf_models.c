@@ -181,7 +181,7 @@ static void run_quantized_logits(int exact) {
     CHECK(!failure, "%s: %s", failure ? failure : "", why);
 }
 
-/* On AVX512-VNNI, Q4_0, Q4_K and Q6_K matrices are repacked at load: a
+/* On AVX512-VNNI, Q4_0, Q8_0, Q4_K and Q6_K matrices are repacked at load: a
  * file's logits equal those of its stored layout (the same integer sums;
  * only the float order differs). */
 static void check_repacked_logits(const char *file) {
@@ -230,8 +230,8 @@ static void test_repacked_logits(void) {
         test_not_run("no avx512-vnni: nothing is repacked");
         return;
     }
-    check_repacked_logits("model-Q4_0.gguf");
-    if (!test_failed()) check_repacked_logits("model-Q4_K_M.gguf");
+    static const char *files[] = {"model-Q4_0.gguf", "model-Q8_0.gguf", "model-Q4_K_M.gguf"};
+    for (size_t i = 0; i < sizeof files / sizeof *files && !test_failed(); i++) check_repacked_logits(files[i]);
 }
 
 static void test_quantized_logits(void) { run_quantized_logits(1); }
@@ -251,5 +251,5 @@ void register_gguf_model_tests(void) {
     test_add("gguf/llama_q256: dequantization bit-exact for every block type", test_dequant_bit_exact);
     test_add("gguf/llama_q256: exact path = float logits on dequantized weights", test_quantized_logits);
     test_add("gguf/llama_q256: int8 kernels' KL <= 1.1 x llama.cpp's, every type", test_quantized_kl_fast);
-    test_add("gguf/llama_q256 Q4_0, Q4_K_M: weights repacked at load give the stored layout's logits", test_repacked_logits);
+    test_add("gguf/llama_q256 Q4_0, Q8_0, Q4_K_M: weights repacked at load give the stored layout's logits", test_repacked_logits);
 }
