@@ -37,6 +37,8 @@ typedef struct loam_whisper_params {
     int n_threads;   /* 0 = physical cores */
     loam_simd simd;  /* kernel level; AUTO picks from CPUID */
     int quant_exact; /* quantized weights: dequantize and compute in f32 */
+    int keep_layout; /* weights as stored: no repacking at load into the kernels' layout (see
+                        loam_model_params.keep_layout) */
 } loam_whisper_params;
 
 LOAM_API loam_whisper_params loam_whisper_default_params(void);

@@ -23,10 +23,11 @@ static double encoder_flops(const loam_whisper_info *in) {
     return stem + in->n_encoder_layers * layer;
 }
 
-static int run_one(const char *path, int threads, int n_gen, int reps, speech_row *row) {
+static int run_one(const char *path, int threads, int n_gen, int reps, int keep_layout, speech_row *row) {
     loam_error err = {0};
     loam_whisper_params p = loam_whisper_default_params();
     p.n_threads = threads;
+    p.keep_layout = keep_layout;
     loam_whisper *w = NULL;
     if (loam_whisper_open(path, &p, &w, &err)) return cli_error_status(&err);
     loam_whisper_info in;
@@ -73,7 +74,7 @@ static int run_one(const char *path, int threads, int n_gen, int reps, speech_ro
 
 int bench_speech(int argc, char **argv) {
     const char *path = NULL;
-    int threads[16], n_threads = 0, json = 0;
+    int threads[16], n_threads = 0, json = 0, keep_layout = 0;
     long n_gen = 32, reps = 2, v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -90,6 +91,8 @@ int bench_speech(int argc, char **argv) {
         } else if (!strcmp(a, "-r") && val) {
             if (!cli_int(a, val, 1, 100, &reps)) return 1;
             i++;
+        } else if (!strcmp(a, "--keep-layout")) {
+            keep_layout = 1;
         } else if (!strcmp(a, "--json")) {
             json = 1;
         } else if (a[0] == '-') {
@@ -105,7 +108,7 @@ int bench_speech(int argc, char **argv) {
     if (json) printf("[");
     for (int k = 0; k < n_threads; k++) {
         speech_row r = {0};
-        if (run_one(path, threads[k], (int)n_gen, (int)reps, &r)) return 1;
+        if (run_one(path, threads[k], (int)n_gen, (int)reps, keep_layout, &r)) return 1;
         if (json) {
             printf("%s\n{\"test\": \"whisper encoder 30 s\", \"threads\": %d, \"seconds\": %.4f, \"gflops\": %.1f, ", k ? "," : "",
                    r.threads, r.enc_s, r.enc_gflops);

@@ -12,8 +12,9 @@
 static const char bench_usage[] =
     "usage: loam bench MODEL [-p N] [-n N] [-d N] [-t N[,N...]] [-r N] [-ub N] [--kv-type T] [--bf16-dot] [--keep-layout] [--json]\n"
     "       loam bench --tokenizer PATH [--text FILE]   encode speed (MB/s, one thread)\n"
-    "       loam bench WHISPER_MODEL [-t N[,N...]] [-n N] [-r N] [--json]   encoder seconds per 30 s window,\n"
-    "              decoder ms per token beside the bandwidth bound (a hub folder, GGUF or whisper.cpp .bin)\n"
+    "       loam bench WHISPER_MODEL [-t N[,N...]] [-n N] [-r N] [--keep-layout] [--json]   encoder seconds per\n"
+    "              30 s window, decoder ms per token beside the bandwidth bound (a hub folder, GGUF or\n"
+    "              whisper.cpp .bin)\n"
     "       loam bench FLUX_TRANSFORMER.gguf [-t N] [--size S ...] [--t5-len N] [-r N] [--json]   seconds per\n"
     "              denoising step at S x S (default 512 and 1024), GOP/s beside the product's peak, peak RSS\n"
     "       loam bench FLUX_FOLDER [-t N] [--size S ...]   every stage of a FLUX.1 folder: the text encoders,\n"

@@ -43,6 +43,7 @@ static int info_whisper(const char *path, int json) {
     loam_error err;
     loam_whisper_params p = loam_whisper_default_params();
     p.n_threads = 1;
+    p.keep_layout = 1; /* nothing runs: no repacking */
     loam_whisper *w = NULL;
     if (loam_whisper_open(path, &p, &w, &err) != LOAM_OK) {
         /* a GGUF loam cannot run as a model still gets its summary */

@@ -53,6 +53,10 @@ struct loam_whisper {
     loam_weight_store store;
     void *bin;
     const loam_tensor *conv1, *conv2, *tok_emb; /* [D, n_mels, 3], [D, D, 3], [V, D] */
+    const loam_tensor *head;                    /* the logits' matrix: tok_emb, or its repacked copy */
+    loam_tensor *packed;                        /* matrices repacked at load for the kernels */
+    void *packed_arena;                         /* their data, one allocation */
+    int n_packed;
     float *conv1_b, *conv2_b, *enc_pos, *dec_pos; /* [D], [D], [S, D], [n_text_ctx, D] */
     float *enc_ln_w, *enc_ln_b, *dec_ln_w, *dec_ln_b;
     whisper_layer *enc, *dec;

@@ -176,7 +176,7 @@ loam_status whisper_decode_rows(loam_whisper *w, const int32_t *tokens, const in
     int k = 0;
     for (int t = 0; t < T; t++)
         if (!want || want[t]) norm(w, r.x + (size_t)t * D, r.h + (size_t)k++ * D, 1, w->dec_ln_w, w->dec_ln_b);
-    if (k) nn_linear(&w->nn, r.h, k, w->tok_emb, NULL, w->logits);
+    if (k) nn_linear(&w->nn, r.h, k, w->head, NULL, w->logits);
     w->n_logit_rows = k;
     st = nn_status(&w->nn, err);
     loam_kv_commit_batch(&w->kv, seq, T, st == LOAM_OK);

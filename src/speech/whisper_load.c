@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/mapfile.h"
+#include "core/sys.h"
 #include "formats/json.h"
 #include "speech/whisper.h"
 
@@ -339,7 +340,7 @@ static char *dir_of(const char *path) {
     return slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
 }
 
-loam_whisper_params loam_whisper_default_params(void) { return (loam_whisper_params){0, LOAM_SIMD_AUTO, 0}; }
+loam_whisper_params loam_whisper_default_params(void) { return (loam_whisper_params){0, LOAM_SIMD_AUTO, 0, 0}; }
 
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
@@ -381,6 +382,53 @@ static loam_status open_source(loam_whisper *w, const char *path, loam_error *er
     return st;
 }
 
+/* The slots of the matrices only the linear op reads: every layer's
+ * projections (the decoder's cross-attention too), and the head where its
+ * stored pages can be given back (a mapped file: lookups read its rows
+ * again as needed; a whisper.cpp file's copy cannot be). */
+static int packable_slots(loam_whisper *w, const loam_tensor ***slots) {
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        whisper_layer *L = pass ? w->dec : w->enc;
+        for (int l = 0; l < (pass ? w->hp.n_dec_layers : w->hp.n_enc_layers); l++) {
+            const loam_tensor **t[] = {&L[l].self.q, &L[l].self.k, &L[l].self.v, &L[l].self.o, &L[l].fc1, &L[l].fc2,
+                                       &L[l].cross.q, &L[l].cross.k, &L[l].cross.v, &L[l].cross.o};
+            for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+                if (*t[i] && nn_packed_size(w->kernels, *t[i])) slots[n++] = t[i];
+        }
+    }
+    if (!w->bin && nn_packed_size(w->kernels, w->head)) slots[n++] = &w->head;
+    return n;
+}
+
+/* Repacks those matrices into one huge-page arena on the runtime's pool; the
+ * stored ones are given back (a mapping's pages, or the whisper.cpp copy's:
+ * never read again). */
+static loam_status pack_weights(loam_whisper *w, loam_error *err) {
+    int cap = 10 * (w->hp.n_enc_layers + w->hp.n_dec_layers) + 1;
+    const loam_tensor ***slots = malloc((size_t)cap * sizeof *slots);
+    if (!slots) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    int n = packable_slots(w, slots);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += (nn_packed_size(w->kernels, *slots[i]) + 63) / 64 * 64;
+    w->packed = n ? calloc((size_t)n, sizeof *w->packed) : NULL;
+    w->packed_arena = n ? loam_alloc_huge(total) : NULL;
+    if (n && (!w->packed || !w->packed_arena)) {
+        free(slots);
+        return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory repacking the weights (%zu bytes)", w->path, total);
+    }
+    uint8_t *at = w->packed_arena;
+    for (int i = 0; i < n; i++) {
+        size_t bytes = nn_packed_size(w->kernels, *slots[i]);
+        nn_pack_linear(w->nn.pool, *slots[i], 1, at, &w->packed[i]);
+        *slots[i] = &w->packed[i];
+        at += (bytes + 63) / 64 * 64;
+    }
+    w->n_packed = n;
+    free(slots);
+    return LOAM_OK;
+}
+
 loam_status loam_whisper_open(const char *path, const loam_whisper_params *params, loam_whisper **out,
                               loam_error *err) {
     *out = NULL;
@@ -396,6 +444,8 @@ loam_status loam_whisper_open(const char *path, const loam_whisper_params *param
     if (!st) st = default_alignment_heads(w, err);
     if (!st) st = loam_kernels_choose(params->simd, &w->kernels, err);
     if (!st) st = nn_init(&w->nn, w->kernels, w->n_threads, NULL, params->quant_exact, err);
+    if (!st) w->head = w->tok_emb;
+    if (!st && !params->keep_layout && !params->quant_exact) st = pack_weights(w, err);
     if (!st) st = speech_mel_init(&w->mel, w->hp.n_mels, err);
     if (!st) st = whisper_runtime_init(w, err);
     if (st) {
@@ -433,6 +483,7 @@ void loam_whisper_free(loam_whisper *w) {
     free(w->align_heads);
     whisper_bin_free(w->bin);
     loam_weights_close(&w->store);
+    free(w->packed_arena), free(w->packed);
     free(w->path);
     free(w);
 }
