@@ -193,6 +193,37 @@ static void test_rejects_bad_params(void) {
     CHECK(loam_sampler_open(&p, V, &s, &err) == LOAM_E_ARG, "min_p 2 accepted");
 }
 
+/* Greedy against a plain loop: the first index of the largest value, NaNs
+ * skipped, for sizes around the 8-wide unrolling and a large vocabulary. */
+static void test_greedy_argmax(void) {
+    static const int sizes[] = {1, 7, 8, 9, 17, 128256};
+    uint64_t r = 99;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        int n = sizes[si];
+        float *l = malloc((size_t)n * sizeof *l);
+        for (int round = 0; round < 4; round++) {
+            for (int i = 0; i < n; i++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                l[i] = (float)((r >> 44) % 64) - 32.0f; /* few values: many ties */
+            }
+            if (round == 1 && n > 2) l[n - 1] = NAN, l[n / 2] = NAN;
+            if (round == 2) l[n - 1] = 1000.0f; /* the largest in the tail */
+            int want = 0;
+            for (int i = 1; i < n; i++)
+                if (l[i] > l[want]) want = i;
+            loam_sampling_params sp = loam_sampling_default_params();
+            sp.temperature = 0;
+            loam_sampler *s = NULL;
+            loam_error err;
+            int got = loam_sampler_open(&sp, n, &s, &err) == LOAM_OK ? loam_sampler_sample(s, l) : -1;
+            loam_sampler_free(s);
+            if (got != want) free(l);
+            CHECK(got == want, "n=%d round %d: greedy picked %d, the first largest is %d", n, round, got, want);
+        }
+        free(l);
+    }
+}
+
 void register_sampler_tests(void) {
     test_add("sampler: temperature (chi-square)", test_temperature);
     test_add("sampler: top-k (chi-square)", test_top_k);
@@ -202,4 +233,5 @@ void register_sampler_tests(void) {
     test_add("sampler: repetition, presence, frequency penalties (chi-square)", test_penalties);
     test_add("sampler: greedy after penalties; seeds reproduce", test_greedy_and_seed);
     test_add("sampler: bad parameters rejected", test_rejects_bad_params);
+    test_add("sampler: greedy is the first index of the largest logit (ties, NaNs, tails, a 128k vocabulary)", test_greedy_argmax);
 }
