@@ -97,5 +97,6 @@ int cmd_serve(int argc, char **argv) {
     if (!cfg.n_models) return cli_error("serve: name a model (loam serve MODEL, or --model NAME=PATH)");
     if (cfg.queue < 0) cfg.queue = 4 * cfg.parallel;
     cfg.n_threads = (int)gen.n_threads, cfg.n_ctx = (int)gen.n_ctx, cfg.kv_type = gen.kv_type;
+    cfg.bf16_dot = gen.bf16_dot, cfg.keep_layout = gen.keep_layout;
     return srv_run(&cfg);
 }

@@ -391,6 +391,7 @@ loam_status srv_engine_open(const srv_engine_config *cfg, srv_engine **out, loam
     pthread_cond_init(&e->wake, NULL);
     loam_model_params mp = loam_model_default_params();
     if (cfg->n_threads > 0) mp.n_threads = cfg->n_threads;
+    mp.bf16_dot = cfg->bf16_dot, mp.keep_layout = cfg->keep_layout;
     loam_status st = loam_model_open(cfg->path, &mp, &e->model, err);
     if (!st) st = loam_tokenizer_open(cfg->path, &e->tok, err);
     loam_context_params cp = loam_context_default_params();

@@ -61,6 +61,7 @@ typedef struct srv_engine srv_engine;
 typedef struct {
     const char *name, *path;
     int n_slots, n_queue, n_ctx, n_threads;
+    int bf16_dot, keep_layout;
     loam_kv_type kv_type;
 } srv_engine_config;
 

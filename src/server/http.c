@@ -211,6 +211,7 @@ static loam_status open_speech(srv_server *s, const srv_model_arg *m, loam_error
     srv_speech *sp = &s->speech[s->n_speech];
     loam_whisper_params p = loam_whisper_default_params();
     p.n_threads = s->cfg->n_threads;
+    p.keep_layout = s->cfg->keep_layout;
     fprintf(stderr, "loading %s (speech) from %s\n", m->name, m->path);
     loam_status st = loam_whisper_open(m->path, &p, &sp->w, err);
     if (st) return st;
@@ -248,7 +249,8 @@ static loam_status open_engines(srv_server *s, loam_error *err) {
             continue;
         }
         srv_engine_config ec = {.name = cfg->models[i].name, .path = cfg->models[i].path, .n_slots = cfg->parallel,
-                                .n_queue = cfg->queue, .n_ctx = cfg->n_ctx, .n_threads = cfg->n_threads, .kv_type = cfg->kv_type};
+                                .n_queue = cfg->queue, .n_ctx = cfg->n_ctx, .n_threads = cfg->n_threads, .kv_type = cfg->kv_type,
+                                .bf16_dot = cfg->bf16_dot, .keep_layout = cfg->keep_layout};
         fprintf(stderr, "loading %s from %s\n", ec.name, ec.path);
         loam_status st = srv_engine_open(&ec, &s->engines[s->n_engines], err);
         if (st) return st;

@@ -22,6 +22,7 @@ typedef struct {
     int parallel, queue;        /* slots per model; waiting requests per model */
     const char *api_key;        /* NULL: no authentication */
     int n_threads, n_ctx;
+    int bf16_dot, keep_layout;  /* the model params of the shared flags */
     loam_kv_type kv_type;
     size_t max_body;            /* bytes of a request body */
     size_t max_upload;          /* bytes of an audio upload (the speech routes) */
