@@ -229,9 +229,22 @@ static void test_bench_gemm(void) {
         int int8 = cases[c][1][0] == 'q';
         int ok = row && cJSON_GetObjectItem(row, "gops")->valuedouble > 0 && cJSON_GetObjectItem(row, "peak_gops")->valuedouble > 0 &&
                  cJSON_IsString(cJSON_GetObjectItem(row, "cpu")) &&
-                 !strcmp(cJSON_GetObjectItem(row, "path")->valuestring, int8 ? "int8 activations" : "f32 activations");
+                 !strncmp(cJSON_GetObjectItem(row, "path")->valuestring, int8 ? "int8 activations" : "f32 activations", 16);
         cJSON_Delete(j);
         CHECK(ok, "bench --gemm %s --type %s (exit %d): %s", cases[c][0], cases[c][1], rc, out ? out : "");
+        free(out);
+    }
+    /* the weights repacked as at load where the CPU's kernels want it, not with --keep-layout */
+    for (int keep = 0; keep < 2; keep++) {
+        char cmd[1024], *out = NULL;
+        snprintf(cmd, sizeof cmd, "%s bench --gemm 5,40,256 --type q4_0 -t 2 -r 1 --json%s 2>/dev/null", LOAM_BIN, keep ? " --keep-layout" : "");
+        int rc = run_capture(cmd, &out);
+        cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+        const cJSON *path = cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "path");
+        const char *want = !keep && loam_cpu_has_vnni() ? "int8 activations, repacked" : "int8 activations";
+        int ok = cJSON_IsString(path) && !strcmp(path->valuestring, want);
+        cJSON_Delete(j);
+        CHECK(ok, "bench --gemm q4_0%s: path should be \"%s\": %s", keep ? " --keep-layout" : "", want, out ? out : "");
         free(out);
     }
     char cmd[1024], *err = NULL;
