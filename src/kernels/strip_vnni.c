@@ -39,15 +39,17 @@ static inline __m512i quad_of(const loam_act_block *a, int q) {
     return _mm512_set1_epi32(four);
 }
 
-/* y = (accumulate ? y : 0) + the tile, the first ncols columns */
+/* y = (accumulate ? y : 0) + the tile (+ bias[n] when given: the last slab
+ * adds it while the tile is in registers), the first ncols columns */
 static inline __attribute__((always_inline)) void store_tile(int mr, int nr, __m512 f[MR][NR], float *y, int ldy, int ncols,
-                                                             int accumulate) {
+                                                             int accumulate, const float *bias) {
     UNROLL for (int r = 0; r < mr; r++) UNROLL for (int s = 0; s < nr; s++) {
         int left = ncols - LOAM_STRIP_ROWS * s;
         __mmask16 mask = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
         float *out = y + (size_t)r * ldy + LOAM_STRIP_ROWS * s;
         __m512 sum = f[r][s];
         if (accumulate) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(mask, out));
+        if (bias) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(mask, bias + LOAM_STRIP_ROWS * s));
         _mm512_mask_storeu_ps(out, mask, sum);
     }
 }
@@ -72,7 +74,7 @@ enum { KIND_Q4_0, KIND_Q4_K, KIND_Q8_0 };
  * multiply-add with the row's activation sum. */
 static inline __attribute__((always_inline)) void tile_blocks(int mr, int nr, int kind, const uint8_t *w, size_t sb, int i0,
                                                               int nblk, const loam_act_block *x, int nb, float *y, int ldy,
-                                                              int ncols, int accumulate) {
+                                                              int ncols, int accumulate, const float *bias) {
     const int kq = kind == KIND_Q4_K, q8 = kind == KIND_Q8_0;
     const size_t pair_bytes = q8 ? LOAM_STRIP_Q8_0_PAIR : LOAM_STRIP_Q4_0_PAIR, block_bytes = q8 ? 512 : 256;
     __m512 f[MR][NR];
@@ -128,7 +130,7 @@ static inline __attribute__((always_inline)) void tile_blocks(int mr, int nr, in
             }
         }
     }
-    store_tile(mr, nr, f, y, ldy, ncols, accumulate);
+    store_tile(mr, nr, f, y, ldy, ncols, accumulate, bias);
 }
 #define tile_q4_0(mr, nr, ...) tile_blocks(mr, nr, KIND_Q4_0, __VA_ARGS__)
 #define tile_q4_k(mr, nr, ...) tile_blocks(mr, nr, KIND_Q4_K, __VA_ARGS__)
@@ -140,7 +142,7 @@ static inline __attribute__((always_inline)) void tile_blocks(int mr, int nr, in
  * vector h moved to bits 4-5. */
 static inline __attribute__((always_inline)) void tile_q6_k(int mr, int nr, const uint8_t *w, size_t sb, int i0, int nblk,
                                                             const loam_act_block *x, int nb, float *y, int ldy, int ncols,
-                                                            int accumulate) {
+                                                            int accumulate, const float *bias) {
     __m512 f[MR][NR];
     UNROLL for (int r = 0; r < mr; r++) UNROLL for (int s = 0; s < nr; s++) f[r][s] = _mm512_setzero_ps();
     const __m512i low = _mm512_set1_epi8(15), high = _mm512_set1_epi8(0x30);
@@ -185,16 +187,16 @@ static inline __attribute__((always_inline)) void tile_q6_k(int mr, int nr, cons
             }
         }
     }
-    store_tile(mr, nr, f, y, ldy, ncols, accumulate);
+    store_tile(mr, nr, f, y, ldy, ncols, accumulate, bias);
 }
 
 typedef void (*tile_fn)(const uint8_t *w, size_t sb, int i0, int nblk, const loam_act_block *x, int nb, float *y, int ldy,
-                        int ncols, int accumulate);
+                        int ncols, int accumulate, const float *bias);
 /* one function per (type, rows, strips): the loops above fully unrolled */
 #define TILE_FN(TYPE, ROWS, STRIPS)                                                                                       \
     static void TYPE##_##ROWS##_##STRIPS(const uint8_t *w, size_t sb, int i0, int nblk, const loam_act_block *x, int nb, \
-                                         float *y, int ldy, int ncols, int accumulate) {                                 \
-        tile_##TYPE(ROWS, STRIPS, w, sb, i0, nblk, x, nb, y, ldy, ncols, accumulate);                                    \
+                                         float *y, int ldy, int ncols, int accumulate, const float *bias) {              \
+        tile_##TYPE(ROWS, STRIPS, w, sb, i0, nblk, x, nb, y, ldy, ncols, accumulate, bias);                              \
     }
 #define TILE_ROWS(TYPE, STRIPS) TILE_FN(TYPE, 1, STRIPS) TILE_FN(TYPE, 2, STRIPS) TILE_FN(TYPE, 3, STRIPS) TILE_FN(TYPE, 4, STRIPS)
 #define TILE_TABLE(TYPE)                                                                                                  \
@@ -237,11 +239,11 @@ void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block
             for (int c0 = n0; c0 < n1; c0 += COLS) {
                 int ncols = n1 - c0 < COLS ? n1 - c0 : COLS, nr = (ncols + LOAM_STRIP_ROWS - 1) / LOAM_STRIP_ROWS;
                 const uint8_t *w = (const uint8_t *)strips + (size_t)(c0 / LOAM_STRIP_ROWS) * sb;
+                const float *b = bias && pc + nblk == nb ? bias + c0 : NULL;
                 for (int t = ic; t < t1; t += MR) {
                     int mr = t1 - t < MR ? t1 - t : MR;
-                    tiles[nr - 1][mr - 1](w, sb, pc, nblk, x + (size_t)t * nb, nb, y + (size_t)t * ldy + c0, ldy, ncols, pc > 0);
+                    tiles[nr - 1][mr - 1](w, sb, pc, nblk, x + (size_t)t * nb, nb, y + (size_t)t * ldy + c0, ldy, ncols, pc > 0, b);
                 }
-                if (pc + nblk == nb) loam_add_bias(y + (size_t)ic * ldy, ldy, t1 - ic, bias, c0, c0 + ncols);
             }
         }
     }
