@@ -62,13 +62,16 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
  * e.g. separately stored q, k, v side by side as one fused q|k|v would be. */
 void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y, int ldy);
 
-/* The bytes W of a linear op takes repacked for `kernels` (kernels/strips.h),
- * or 0 where the kernels read W as it is stored. */
+/* The bytes W of a linear op takes repacked for `kernels` (kernels/strips.h:
+ * Q4_0, Q8_0, Q4_K, Q6_K where the kernels have a strip product), or copied
+ * as it is (F16, BF16, F32: huge pages read faster than the mapping), or 0
+ * where W is read where it is stored. */
 size_t nn_packed_size(const loam_kernels *kernels, const loam_tensor *w);
-/* W repacked at load into dst (nn_packed_size bytes, 64-byte aligned), split
- * over `pool`: *out becomes a copy of *w whose data is dst. With `mapped`
- * (W's data is in a read-only file mapping) W's pages are given back. The
- * copy is for nn_linear only (never a tied embedding's rows). */
+/* W repacked (or copied) at load into dst (nn_packed_size bytes, 64-byte
+ * aligned), split over `pool`: *out becomes a copy of *w whose data is dst.
+ * With `mapped` (W's data is in a read-only file mapping, or a copy never
+ * read again) W's pages are given back. The copy is for nn_linear only
+ * (never a tied embedding's rows). */
 void nn_pack_linear(loam_pool *pool, const loam_tensor *w, int mapped, void *dst, loam_tensor *out);
 
 /* y[T_out, C_out] = conv1d(x[T_in, C_in]) with W[C_out, C_in, k] (+ b[C_out]),

@@ -407,11 +407,10 @@ static int packable_slots(loam_model *m, const loam_tensor ***slots) {
     return n;
 }
 
-/* Repacks the weight matrices into one huge-page arena (one allocation:
- * 2 MiB pages per small matrix would waste most of a page each), on a pool
- * of the model's threads. */
+/* Repacks (or copies, nn_packed_size) the weight matrices into one
+ * huge-page arena (one allocation: 2 MiB pages per small matrix would waste
+ * most of a page each), on a pool of the model's threads. */
 static loam_status pack_weights(loam_model *m, loam_error *err) {
-    if (!m->kernels->strip_matmul) return LOAM_OK;
     const loam_tensor ***slots = malloc((size_t)(m->spec.n_layers * N_LINEAR_ROLES + 1) * sizeof *slots);
     if (!slots) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     int n = packable_slots(m, slots);

@@ -75,8 +75,8 @@ static void write_config(const char *dir) {
     fclose(f);
 }
 
-static void test_rss_is_mapped_weights(void) {
-    const char *dir = temp_dir();
+/* A 90 MiB BF16 Llama folder in a temporary folder. */
+static int write_model(const char *dir) {
     write_config(dir);
     const int H = 512, F = 2048, L = 8, V = 16384, KV = 128;
     enum { MAXT = 3 + 8 * 9 };
@@ -127,12 +127,21 @@ static void test_rss_is_mapped_weights(void) {
     loam_error err;
     loam_status ws = loam_write_safetensors(path, t, n, &err);
     free(data), free(ones);
-    CHECK(ws == LOAM_OK, "write: %s", err.message);
+    return ws == LOAM_OK;
+}
 
+/* Opens the model (its weights as stored, or repacked / copied at load as
+ * by default) and runs a forward pass, measuring what became resident. */
+static void check_rss(int keep_layout) {
+    const char *dir = temp_dir();
+    CHECK(write_model(dir), "could not write the test model");
+    loam_error err;
+    loam_model_params mp = loam_model_default_params();
+    mp.keep_layout = keep_layout;
     uint64_t before = loam_resident_bytes(), file0 = rss_kind("RssFile:") + rss_kind("RssShmem:");
     anon_sample anon0 = sample_anon();
     loam_model *m = NULL;
-    CHECK_OK(loam_model_open(dir, NULL, &m, &err), &err);
+    CHECK_OK(loam_model_open(dir, &mp, &m, &err), &err);
     uint64_t after_open = loam_resident_bytes();
     loam_model_info info;
     loam_model_get_info(m, &info);
@@ -159,6 +168,20 @@ static void test_rss_is_mapped_weights(void) {
            info.weight_bytes / mib, kv / mib, plan.scratch / mib, plan.overhead / mib, (after_open - before) / mib, (after_run - before) / mib,
            anon / mib, file / mib);
     CHECK(info.weight_bytes > 64 * 1048576ull, "test model too small (%llu bytes)", (unsigned long long)info.weight_bytes);
+    if (!keep_layout) {
+        /* the matrices copied at load, their mapped pages given back: the
+         * weights are held once, whatever their layout */
+        CHECK(info.n_repacked > 0, "nothing was repacked or copied at load");
+        CHECK(anon <= (int64_t)(info.weight_bytes + kv + plan.scratch + plan.overhead + 16 * 1048576ull),
+              "a forward pass grew anonymous memory by %.1f MiB for %.1f MiB of weights and %.1f MiB of KV cache", anon / mib,
+              info.weight_bytes / mib, kv / mib);
+        /* of the file only the embedding's looked-up rows stay (2 MiB folios around each at most) */
+        uint64_t embedding = (uint64_t)16384 * 512 * 2;
+        CHECK(file <= (int64_t)(embedding + 8 * 1048576ull), "%.1f MiB of the file stayed mapped beside the copies: weights held twice",
+              file / mib);
+        return;
+    }
+    CHECK(info.n_repacked == 0, "keep_layout, yet %d matrices were repacked", info.n_repacked);
     CHECK(after_open - before < 8 * 1048576ull, "opening made %.1f MiB resident: weights copied?", (after_open - before) / mib);
     /* file pages: at most the mapped file (a kernel with large folios may map
      * whole 2 MiB folios around each touched row); anonymous: the KV cache,
@@ -170,6 +193,12 @@ static void test_rss_is_mapped_weights(void) {
           kv / mib, plan.scratch / mib);
 }
 
+static void test_rss_is_mapped_weights(void) { check_rss(1); }
+static void test_rss_weights_once(void) { check_rss(0); }
+
 void register_memory_tests(void) {
-    test_add("memory: weights are mapped; RSS <= weights + KV cache + small", test_rss_is_mapped_weights);
+    test_add("memory: with keep_layout weights are mapped; RSS <= weights + KV cache + small", test_rss_is_mapped_weights);
+    test_add("memory: weights copied or repacked at load are held once (their mapped pages given back); RSS <= weights + KV "
+             "cache + small",
+             test_rss_weights_once);
 }
