@@ -90,9 +90,10 @@ typedef struct loam_model_params {
     int bf16_dot;    /* BF16 weights: round the activations to bf16 and use AVX512-BF16 dot
                         products (faster prefill, not exact: see the README for its KL). Ignored,
                         and loam_model_info.bf16_dot stays 0, when the CPU lacks AVX512-BF16 */
-    int keep_layout; /* weights as stored: no repacking at load into the kernels' layout (Q4_0 on
-                        AVX512-VNNI is repacked by default: faster products at every batch size,
-                        the same bytes, held in memory instead of mapped) */
+    int keep_layout; /* weights as stored and mapped: no repacking or copying at load (by default
+                        Q4_0, Q8_0, Q4_K and Q6_K matrices are repacked for the AVX512-VNNI kernels
+                        and F16/BF16/F32 ones copied into huge pages: faster products, the same
+                        bytes, held in memory instead of mapped) */
 } loam_model_params;
 
 LOAM_API loam_model_params loam_model_default_params(void);
@@ -100,8 +101,9 @@ LOAM_API loam_model_params loam_model_default_params(void);
 /* Opens a model folder as published on the hub (config.json,
  * model.safetensors or shards + index) or a GGUF file. Weights are
  * memory-mapped and stay in their stored dtype; the matrices the kernels
- * read faster in another layout of the same size are repacked once, here
- * (see keep_layout). */
+ * read faster in another layout of the same size (or from huge pages) are
+ * repacked or copied once, here, and their mapped pages given back (see
+ * keep_layout). */
 LOAM_API loam_status loam_model_open(const char *path, const loam_model_params *params,
                             loam_model **out, loam_error *err);
 LOAM_API void loam_model_free(loam_model *model);

@@ -25,7 +25,7 @@ const char cli_gen_flags_help[] =
     "  --kv-type T             KV cache storage: f32 (default, exact), f16, q8_0\n"
     "  --bf16-dot              BF16 weights: bf16-rounded activations and AVX512-BF16 dot products\n"
     "                          (faster prefill, not exact; ignored where the CPU lacks AVX512-BF16)\n"
-    "  --keep-layout           weights as stored: no repacking at load into the kernels' layout\n";
+    "  --keep-layout           weights as stored and mapped: no repacking or copying at load\n";
 
 void cli_gen_flags_init(cli_gen_flags *f) {
     memset(f, 0, sizeof *f);
