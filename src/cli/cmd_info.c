@@ -135,7 +135,7 @@ int cmd_info(int argc, char **argv) {
         char sb[32], ob[32];
         human_bytes(plan.scratch, sb, sizeof sb);
         human_bytes(plan.overhead, ob, sizeof ob);
-        printf("memory needed:  %s = weights %s (mapped) + f32 KV cache %s for %d positions + scratch %s + runtime %s\n",
+        printf("memory needed:  %s = weights %s (held once: mapped, or repacked at load) + f32 KV cache %s for %d positions + scratch %s + runtime %s\n",
                tb, wb, kb, ctx, sb, ob);
         if (train != ctx) printf("                %s at the full %d positions (KV cache %s)\n", tbt, train, kbt);
     }
