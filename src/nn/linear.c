@@ -198,6 +198,32 @@ void nn_pack_linear(loam_pool *pool, const loam_tensor *w, int mapped, void *dst
     out->strips = !j.copy;
 }
 
+loam_status nn_pack_linears(const loam_kernels *kernels, loam_pool *pool, const loam_tensor **slots[], int n, int mapped,
+                            const char *path, loam_tensor **packed, void **arena, int *n_packed, loam_error *err) {
+    *packed = NULL, *arena = NULL, *n_packed = 0;
+    size_t total = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++) /* keep the slots there is something to do for */
+        if (*slots[i] && nn_packed_size(kernels, *slots[i])) slots[k++] = slots[i], total += (nn_packed_size(kernels, *slots[i]) + 63) / 64 * 64;
+    if (!k) return LOAM_OK;
+    *packed = calloc((size_t)k, sizeof **packed);
+    *arena = loam_alloc_huge(total);
+    if (!*packed || !*arena) {
+        free(*packed), free(*arena);
+        *packed = NULL, *arena = NULL;
+        return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory repacking the weights (%zu bytes)", path, total);
+    }
+    uint8_t *at = *arena;
+    for (int i = 0; i < k; i++) {
+        size_t bytes = nn_packed_size(kernels, *slots[i]);
+        nn_pack_linear(pool, *slots[i], mapped, at, &(*packed)[i]);
+        *slots[i] = &(*packed)[i];
+        at += (bytes + 63) / 64 * 64;
+    }
+    *n_packed = k;
+    return LOAM_OK;
+}
+
 int nn_conv1d_out_len(int T_in, int k, int stride, int pad) {
     if (T_in <= 0 || k <= 0 || stride <= 0 || pad < 0 || T_in + 2 * pad < k) return 0;
     return (T_in + 2 * pad - k) / stride + 1;

@@ -73,6 +73,14 @@ size_t nn_packed_size(const loam_kernels *kernels, const loam_tensor *w);
  * read again) W's pages are given back. The copy is for nn_linear only
  * (never a tied embedding's rows). */
 void nn_pack_linear(loam_pool *pool, const loam_tensor *w, int mapped, void *dst, loam_tensor *out);
+/* Every matrix *slots[i] (NULL slots skipped) that nn_packed_size wants,
+ * repacked or copied into one huge-page arena (one allocation: a 2 MiB page
+ * per small matrix would waste most of it) on `pool`, the slot pointed at
+ * its copy in *packed. `mapped` as above; `path` names the model in an
+ * error. *packed and *arena (free() both) stay NULL when nothing applies.
+ * Reorders `slots`. */
+loam_status nn_pack_linears(const loam_kernels *kernels, loam_pool *pool, const loam_tensor **slots[], int n, int mapped,
+                            const char *path, loam_tensor **packed, void **arena, int *n_packed, loam_error *err);
 
 /* y[T_out, C_out] = conv1d(x[T_in, C_in]) with W[C_out, C_in, k] (+ b[C_out]),
  * zero padding `pad` on both ends, stride `stride`:

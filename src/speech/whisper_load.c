@@ -10,7 +10,6 @@
 
 #include "core/error.h"
 #include "core/mapfile.h"
-#include "core/sys.h"
 #include "formats/json.h"
 #include "speech/whisper.h"
 
@@ -382,51 +381,28 @@ static loam_status open_source(loam_whisper *w, const char *path, loam_error *er
     return st;
 }
 
-/* The slots of the matrices only the linear op reads: every layer's
- * projections (the decoder's cross-attention too), and the head where its
- * stored pages can be given back (a mapped file: lookups read its rows
- * again as needed; a whisper.cpp file's copy cannot be). */
-static int packable_slots(loam_whisper *w, const loam_tensor ***slots) {
+/* The matrices only the linear op reads, repacked or copied for the kernels
+ * (nn_packed_size) on the runtime's pool: every layer's projections (the
+ * decoder's cross-attention too), and the head where its stored pages can
+ * be given back (a mapped file: lookups read its rows again as needed; a
+ * whisper.cpp file's copy cannot be). The stored ones are given back (a
+ * mapping's pages, or the whisper.cpp copy's: never read again). */
+static loam_status pack_weights(loam_whisper *w, loam_error *err) {
+    const loam_tensor ***slots = malloc((size_t)(10 * (w->hp.n_enc_layers + w->hp.n_dec_layers) + 1) * sizeof *slots);
+    if (!slots) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
     int n = 0;
     for (int pass = 0; pass < 2; pass++) {
         whisper_layer *L = pass ? w->dec : w->enc;
         for (int l = 0; l < (pass ? w->hp.n_dec_layers : w->hp.n_enc_layers); l++) {
             const loam_tensor **t[] = {&L[l].self.q, &L[l].self.k, &L[l].self.v, &L[l].self.o, &L[l].fc1, &L[l].fc2,
                                        &L[l].cross.q, &L[l].cross.k, &L[l].cross.v, &L[l].cross.o};
-            for (size_t i = 0; i < sizeof t / sizeof *t; i++)
-                if (*t[i] && nn_packed_size(w->kernels, *t[i])) slots[n++] = t[i];
+            for (size_t i = 0; i < sizeof t / sizeof *t; i++) slots[n++] = t[i];
         }
     }
-    if (!w->bin && nn_packed_size(w->kernels, w->head)) slots[n++] = &w->head;
-    return n;
-}
-
-/* Repacks those matrices into one huge-page arena on the runtime's pool; the
- * stored ones are given back (a mapping's pages, or the whisper.cpp copy's:
- * never read again). */
-static loam_status pack_weights(loam_whisper *w, loam_error *err) {
-    int cap = 10 * (w->hp.n_enc_layers + w->hp.n_dec_layers) + 1;
-    const loam_tensor ***slots = malloc((size_t)cap * sizeof *slots);
-    if (!slots) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
-    int n = packable_slots(w, slots);
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += (nn_packed_size(w->kernels, *slots[i]) + 63) / 64 * 64;
-    w->packed = n ? calloc((size_t)n, sizeof *w->packed) : NULL;
-    w->packed_arena = n ? loam_alloc_huge(total) : NULL;
-    if (n && (!w->packed || !w->packed_arena)) {
-        free(slots);
-        return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory repacking the weights (%zu bytes)", w->path, total);
-    }
-    uint8_t *at = w->packed_arena;
-    for (int i = 0; i < n; i++) {
-        size_t bytes = nn_packed_size(w->kernels, *slots[i]);
-        nn_pack_linear(w->nn.pool, *slots[i], 1, at, &w->packed[i]);
-        *slots[i] = &w->packed[i];
-        at += (bytes + 63) / 64 * 64;
-    }
-    w->n_packed = n;
+    if (!w->bin) slots[n++] = &w->head;
+    loam_status st = nn_pack_linears(w->kernels, w->nn.pool, slots, n, 1, w->path, &w->packed, &w->packed_arena, &w->n_packed, err);
     free(slots);
-    return LOAM_OK;
+    return st;
 }
 
 loam_status loam_whisper_open(const char *path, const loam_whisper_params *params, loam_whisper **out,

@@ -392,48 +392,23 @@ loam_sampling_params loam_model_sampling_params(const loam_model *model) { retur
 static const int linear_roles[] = {LOAM_L_WQ, LOAM_L_WK, LOAM_L_WV, LOAM_L_WQKV, LOAM_L_WO, LOAM_L_W_GATE, LOAM_L_W_UP, LOAM_L_W_DOWN};
 enum { N_LINEAR_ROLES = (int)(sizeof linear_roles / sizeof *linear_roles) };
 
-/* The slots whose matrices the kernels want repacked: the linear roles of
- * every layer, and the head. A head tied to the embedding gets a repacked
- * copy of its own: every decode row reads all of it, while lookups read a
- * row per token from the mapping (its pages given back, read again as
- * needed). */
-static int packable_slots(loam_model *m, const loam_tensor ***slots) {
-    int n = 0;
-    for (int l = 0; l < m->spec.n_layers; l++)
-        for (int r = 0; r < N_LINEAR_ROLES; r++)
-            if (m->layer[l][linear_roles[r]] && nn_packed_size(m->kernels, m->layer[l][linear_roles[r]]))
-                slots[n++] = &m->layer[l][linear_roles[r]];
-    if (m->global[LOAM_G_LM_HEAD] && nn_packed_size(m->kernels, m->global[LOAM_G_LM_HEAD])) slots[n++] = &m->global[LOAM_G_LM_HEAD];
-    return n;
-}
-
-/* Repacks (or copies, nn_packed_size) the weight matrices into one
- * huge-page arena (one allocation: 2 MiB pages per small matrix would waste
- * most of a page each), on a pool of the model's threads. */
+/* The weight matrices, repacked or copied for the kernels (nn_packed_size)
+ * on a pool of the model's threads: every layer's linear roles and the
+ * head. A head tied to the embedding gets a copy of its own: every decode
+ * row reads all of it, while lookups read a row per token from the mapping
+ * (its pages given back, read again as needed). */
 static loam_status pack_weights(loam_model *m, loam_error *err) {
     const loam_tensor ***slots = malloc((size_t)(m->spec.n_layers * N_LINEAR_ROLES + 1) * sizeof *slots);
-    if (!slots) return loam_fail(err, LOAM_E_NOMEM, "out of memory");
-    int n = packable_slots(m, slots);
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += (nn_packed_size(m->kernels, *slots[i]) + 63) / 64 * 64;
-    loam_pool *pool = n ? loam_pool_new(m->n_threads) : NULL;
-    m->packed = n ? calloc((size_t)n, sizeof *m->packed) : NULL;
-    m->packed_arena = n ? loam_alloc_huge(total) : NULL;
-    if (n && (!pool || !m->packed || !m->packed_arena)) {
-        free(slots), loam_pool_free(pool);
-        return loam_fail(err, LOAM_E_NOMEM, "%s: out of memory repacking the weights (%zu bytes)", m->path, total);
-    }
-    uint8_t *at = m->packed_arena;
-    for (int i = 0; i < n; i++) {
-        size_t bytes = nn_packed_size(m->kernels, *slots[i]);
-        nn_pack_linear(pool, *slots[i], 1, at, &m->packed[i]);
-        *slots[i] = &m->packed[i];
-        at += (bytes + 63) / 64 * 64;
-    }
-    m->n_packed = n;
+    loam_pool *pool = loam_pool_new(m->n_threads);
+    loam_status st = slots && pool ? LOAM_OK : loam_fail(err, LOAM_E_NOMEM, "out of memory");
+    int n = 0;
+    for (int l = 0; !st && l < m->spec.n_layers; l++)
+        for (int r = 0; r < N_LINEAR_ROLES; r++) slots[n++] = &m->layer[l][linear_roles[r]];
+    if (!st) slots[n++] = &m->global[LOAM_G_LM_HEAD];
+    if (!st) st = nn_pack_linears(m->kernels, pool, slots, n, 1, m->path, &m->packed, &m->packed_arena, &m->n_packed, err);
     free(slots);
     loam_pool_free(pool);
-    return LOAM_OK;
+    return st;
 }
 
 loam_status loam_model_open(const char *path, const loam_model_params *params, loam_model **out,
