@@ -109,6 +109,8 @@ void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, 
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
+void loam_strip_matmul_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+                            loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 /* y[t, n] += bias[n] for t < T, n0 <= n < n1 (bias may be NULL). */

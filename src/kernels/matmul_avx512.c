@@ -267,6 +267,7 @@ const loam_kernels loam_kernels_avx512 = {
     .quantize_act = loam_quantize_act_row_avx2,
     .matmul_q8 = loam_qmatmul_avx2,
     .gemm_q8 = loam_gemm_q8_avx2,
+    .strip_matmul = loam_strip_matmul_avx2,
     .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
     .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
     .softmax_exp = softmax_exp_avx512,

@@ -1,6 +1,6 @@
 /* Weights repacked into strips (kernels/strips.h): the reference product on
  * the repacked bytes equals the int8 reference on the stored ones, the
- * AVX512-VNNI kernel equals that reference over odd shapes (rows 1 .. 513,
+ * AVX512-VNNI and AVX2 kernels equal that reference over odd shapes (rows 1 .. 513,
  * K of an odd number of blocks, N not a multiple of the strip or of the
  * kernel's three strips, column ranges that start on a later strip, a
  * bias, tiny caches for several K slabs and row blocks), and the linear op
@@ -100,12 +100,12 @@ static void test_strip_reference(void) {
           "unsupported shapes accepted");
 }
 
-static void test_strip_vnni(void) {
 #if defined(__x86_64__)
-    if (!loam_cpu_has_vnni()) {
-        test_not_run("no avx512-vnni");
-        return;
-    }
+typedef void (*strip_fn)(const loam_cache_sizes *, const loam_act_block *, int, int, const void *, loam_type, int, int, float *,
+                         int, const float *);
+
+/* one strip kernel against the reference */
+static void check_strip_kernel(strip_fn kernel) {
     /* this machine's caches, and a tiny L2: a few blocks per K slab, row blocks
      * of tens of rows */
     const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
@@ -134,7 +134,7 @@ static void test_strip_vnni(void) {
                     for (int t = 0; t < T; t++)
                         for (int n = n0; n < n1; n++)
                             y1[(size_t)t * ldy + n] += bias[n];
-                    loam_strip_matmul_vnni(&caches[c], x, T, K, p, t, n0, n1, y2, ldy, bias);
+                    kernel(&caches[c], x, T, K, p, t, n0, n1, y2, ldy, bias);
                     for (int t = 0; t < T; t++)
                         for (int n = 0; n < ldy; n++)
                             outside += (n < n0 || n >= n1) && y2[(size_t)t * ldy + n] != 12345.0f;
@@ -146,6 +146,25 @@ static void test_strip_vnni(void) {
                       "outside",
                       loam_type_name(t), T, K, n0, n1, N, (long long)caches[c].l2, worst, outside);
             }
+}
+#endif
+
+static void test_strip_vnni(void) {
+#if defined(__x86_64__)
+    if (!loam_cpu_has_vnni()) {
+        test_not_run("no avx512-vnni");
+        return;
+    }
+    check_strip_kernel(loam_strip_matmul_vnni);
+#else
+    test_not_run("not x86-64");
+#endif
+}
+
+static void test_strip_avx2(void) {
+#if defined(__x86_64__)
+    REQUIRE_SIMD(LOAM_SIMD_AVX2);
+    check_strip_kernel(loam_strip_matmul_avx2);
 #else
     test_not_run("not x86-64");
 #endif
@@ -153,15 +172,10 @@ static void test_strip_vnni(void) {
 
 /* nn_linear on the repacked copy = nn_linear on the stored matrix, for a
  * decode row, a server's step and a prompt, with a bias. */
-static void test_strip_linear(void) {
-#if defined(__x86_64__)
-    if (!loam_cpu_has_vnni()) {
-        test_not_run("no avx512-vnni");
-        return;
-    }
+static void check_strip_linear(loam_simd level) {
     loam_error err;
     loam_nn nn;
-    CHECK_OK(nn_init(&nn, loam_kernels_for(LOAM_SIMD_AVX512), 2, NULL, 0, &err), &err);
+    CHECK_OK(nn_init(&nn, loam_kernels_for(level), 2, NULL, 0, &err), &err);
     int N = 200, K = 512;
     const char *failure = NULL;
     double worst = 0;
@@ -197,8 +211,16 @@ static void test_strip_linear(void) {
         }
         free(bias), free(buf), free(w);
     }
+    const char *kernels = nn.kernels->name;
     nn_free(&nn);
-    CHECK(!failure, "%s: %s (T=%d, worst %g)", loam_type_name(ty), failure, T, worst);
+    CHECK(!failure, "%s, %s kernels: %s (T=%d, worst %g)", loam_type_name(ty), kernels, failure, T, worst);
+}
+
+static void test_strip_linear(void) {
+#if defined(__x86_64__)
+    REQUIRE_SIMD(LOAM_SIMD_AVX2);
+    check_strip_linear(LOAM_SIMD_AVX2);
+    if (loam_cpu_has_vnni()) check_strip_linear(LOAM_SIMD_AVX512);
 #else
     test_not_run("not x86-64");
 #endif
@@ -213,7 +235,8 @@ void register_strips_tests(void) {
              "1/2/4/7/13/513, odd blocks, partial "
              "strips, ranges from later strips, bias, several K slabs and row blocks)",
              test_strip_vnni);
+    test_add("kernels: avx2 product on the same strips equals the strip reference (the same shapes)", test_strip_avx2);
     test_add("nn: linear on a repacked Q4_0 / Q8_0 / Q4_K / Q6_K copy equals linear on the "
-             "stored matrix (1, 16, 77 rows, bias)",
+             "stored matrix (1, 16, 77 rows, bias; avx2 and avx512-vnni kernels)",
              test_strip_linear);
 }
