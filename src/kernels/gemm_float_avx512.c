@@ -16,9 +16,8 @@
  * Built with -mavx512f -mavx512bw -mavx512vl -mavx2 -mfma -mf16c. */
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <stdlib.h>
 
-#include "kernels/kernels.h"
+#include "kernels/gemm_float.h"
 
 enum { MR = 6, NV = 4, COLS = 16 * NV };
 
@@ -99,45 +98,9 @@ TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
 static void (*const tiles[MR])(const float *, int, const float *, int, float *, int, int, int) = {tile_1, tile_2, tile_3,
                                                                                                 tile_4, tile_5, tile_6};
 
-/* Without memory for a strip: the row-dot kernel, which needs none, one
- * weight row at a time (its rows may be ldw apart). */
-static void row_dot_fallback(const float *x, int ldx, int T, int K, const void *w, int ldw, loam_type wtype, int n0, int n1,
-                             float *y, int ldy) {
-    size_t esize = wtype == LOAM_T_F32 ? 4 : 2;
-    for (int t = 0; t < T; t++)
-        for (int n = n0; n < n1; n++)
-            loam_kernels_avx512.matmul(x + (size_t)t * ldx, 1, K, (const char *)w + (size_t)n * ldw * esize, wtype, 0, 1,
-                                       y + (size_t)t * ldy + n, ldy);
-}
-
 void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                         loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
-    int64_t l2 = caches && caches->l2 > 0 ? caches->l2 : 512 << 10;
-    int64_t kc64 = (l2 / 4) / (COLS * (int64_t)sizeof(float));
-    int kc = kc64 < 16 ? 16 : kc64 > K ? K : (int)kc64;
-    int64_t mc64 = (l2 / 4) / ((int64_t)kc * (int64_t)sizeof(float)) / MR * MR;
-    int mc = mc64 < MR ? MR : mc64 > T ? T : (int)mc64;
-    float *strip = aligned_alloc(64, (size_t)kc * COLS * sizeof(float));
-    if (!strip) {
-        row_dot_fallback(x, ldx, T, K, w, ldw, wtype, n0, n1, y, ldy);
-        loam_add_bias(y, ldy, T, bias, n0, n1);
-        return;
-    }
-    for (int c0 = n0; c0 < n1; c0 += COLS) {
-        int ncols = n1 - c0 < COLS ? n1 - c0 : COLS;
-        for (int k0 = 0; k0 < K; k0 += kc) {
-            int kn = K - k0 < kc ? K - k0 : kc;
-            pack_strip(wtype, w, ldw, c0, ncols, k0, kn, strip);
-            for (int ic = 0; ic < T; ic += mc) {
-                int t1 = ic + mc < T ? ic + mc : T;
-                for (int t = ic; t < t1; t += MR) {
-                    int mr = t1 - t < MR ? t1 - t : MR;
-                    tiles[mr - 1](strip, kn, x + (size_t)t * ldx + k0, ldx, y + (size_t)t * ldy + c0, ldy, ncols, k0 > 0);
-                }
-                if (k0 + kn == K) loam_add_bias(y + (size_t)ic * ldy, ldy, t1 - ic, bias, c0, c0 + ncols);
-            }
-        }
-    }
-    free(strip);
+    const gemm_f_level lv = {MR, COLS, pack_strip, tiles, loam_kernels_avx512.matmul};
+    gemm_f_blocked(&lv, caches, x, ldx, T, K, w, ldw, wtype, n0, n1, y, ldy, bias);
 }
 #endif

@@ -23,7 +23,6 @@
  * Built with -mavx2 -mfma -mf16c; chosen only when CPUID reports AVX2. */
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/strips.h"

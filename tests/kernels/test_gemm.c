@@ -121,9 +121,11 @@ static void test_gemm_vnni(void) {
  * transpose, column ranges starting inside a strip with a partial last
  * one, and a tiny L2 so that K runs over several slabs and rows over
  * several blocks. */
-static void test_gemm_float(void) {
 #if defined(__x86_64__)
-    REQUIRE_SIMD(LOAM_SIMD_AVX512);
+typedef void (*gemm_f_fn)(const loam_cache_sizes *, const float *, int, int, int, const void *, int, loam_type, int, int, float *,
+                          int, const float *);
+
+static void check_gemm_float(gemm_f_fn gemm) {
     const loam_type types[] = {LOAM_T_F32, LOAM_T_F16, LOAM_T_BF16};
     const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
     static const int Ts[] = {1, 7, 8, 13, 513}, Ks[] = {1, 17, 100, 300};
@@ -150,7 +152,7 @@ static void test_gemm_float(void) {
                     ref->matmul(x, T, K, w16, types[ti], n0, n1, y1, ldy);
                     for (int r = 0; bias && r < T; r++)
                         for (int n = n0; n < n1; n++) y1[(size_t)r * ldy + n] += bias[n];
-                    loam_gemm_f_avx512(&caches[c], x, K, T, K, w16, K, types[ti], n0, n1, y2, ldy, bias);
+                    gemm(&caches[c], x, K, T, K, w16, K, types[ti], n0, n1, y2, ldy, bias);
                     free(bias);
                     double worst = 0;
                     for (int i = 0; i < T * ldy; i++) worst = fmax(worst, fabs(y1[i] - y2[i]));
@@ -158,17 +160,9 @@ static void test_gemm_float(void) {
                     CHECK(worst <= 1e-5 * K, "%s T=%d K=%d n %d..%d, caches %lld: differs by %g", loam_type_name(types[ti]), T,
                           K, n0, n1, (long long)caches[c].l2, worst);
                 }
-#else
-    test_not_run("not x86-64");
-#endif
 }
 
-/* The same with rows of x and W inside wider buffers (attention's tiles:
- * scores and transposed values with a row stride past K): equal to the
- * scalar matmul on compact copies. */
-static void test_gemm_float_strided(void) {
-#if defined(__x86_64__)
-    REQUIRE_SIMD(LOAM_SIMD_AVX512);
+static void check_gemm_float_strided(gemm_f_fn gemm) {
     const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
     static const int Ts[] = {1, 6, 13, 64}, Ks[] = {1, 17, 64, 200};
     const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
@@ -184,13 +178,34 @@ static void test_gemm_float_strided(void) {
                 for (int t = 0; t < T; t++) memcpy(xc + (size_t)t * K, x + (size_t)t * ldx, (size_t)K * 4);
                 for (int n = 0; n < N; n++) memcpy(wc + (size_t)n * K, w + (size_t)n * ldw, (size_t)K * 4);
                 ref->matmul(xc, T, K, wc, LOAM_T_F32, 0, N, y1, ldy);
-                loam_gemm_f_avx512(&caches[c], x, ldx, T, K, w, ldw, LOAM_T_F32, 0, N, y2, ldy, NULL);
+                gemm(&caches[c], x, ldx, T, K, w, ldw, LOAM_T_F32, 0, N, y2, ldy, NULL);
                 double worst = 0;
                 for (int i = 0; i < T * ldy; i++) worst = fmax(worst, fabs(y1[i] - y2[i]));
                 free(x), free(w), free(xc), free(wc), free(y1), free(y2);
                 CHECK(worst <= 1e-5 * K, "T=%d K=%d ldx %d ldw %d, caches %lld: differs by %g", T, K, ldx, ldw,
                       (long long)caches[c].l2, worst);
             }
+}
+#endif
+
+static void test_gemm_float(void) {
+#if defined(__x86_64__)
+    REQUIRE_SIMD(LOAM_SIMD_AVX2);
+    check_gemm_float(loam_gemm_f_avx2);
+    if (loam_test_cpu_has(LOAM_SIMD_AVX512)) check_gemm_float(loam_gemm_f_avx512);
+#else
+    test_not_run("not x86-64");
+#endif
+}
+
+/* The same with rows of x and W inside wider buffers (attention's tiles:
+ * scores and transposed values with a row stride past K): equal to the
+ * scalar matmul on compact copies. */
+static void test_gemm_float_strided(void) {
+#if defined(__x86_64__)
+    REQUIRE_SIMD(LOAM_SIMD_AVX2);
+    check_gemm_float_strided(loam_gemm_f_avx2);
+    if (loam_test_cpu_has(LOAM_SIMD_AVX512)) check_gemm_float_strided(loam_gemm_f_avx512);
 #else
     test_not_run("not x86-64");
 #endif
@@ -308,10 +323,10 @@ static void test_silu_gate_levels(void) {
 }
 
 void register_gemm_tests(void) {
-    test_add("kernels: avx512 blocked product for f32/f16/bf16 weights equals scalar (M 1/7/8/13/513, K tails, partial "
+    test_add("kernels: avx2 and avx512 blocked products for f32/f16/bf16 weights equal scalar (M 1/7/8/13/513, K tails, partial "
              "strips, several K slabs)",
              test_gemm_float);
-    test_add("kernels: avx512 blocked f32 product with strided rows of x and W (attention tiles) equals scalar",
+    test_add("kernels: avx2 and avx512 blocked f32 products with strided rows of x and W (attention tiles) equal scalar",
              test_gemm_float_strided);
     test_add("kernels: every level's gelu-tanh and quick-gelu (in place, gating) are within 4 ulp of the scalar ones, "
              "the scalar gelu-tanh of its definition in double",

@@ -1,0 +1,63 @@
+/* The loops of the blocked f32 product (gemm_float_avx512.c,
+ * gemm_float_avx2.c), shared: only the strip packing and the register
+ * tiles differ between the SIMD levels.
+ *
+ *   y[t, n] = sum_k x[t, k] W[n, k] (+ bias[n])    t < T, n0 <= n < n1
+ *
+ * For each strip of `cols` weight columns and slab of K: pack the strip
+ * (f32, [kc][cols]) once, then run every activation row of a block against
+ * it, MR rows at a time. The strip's slab and the activation rows' slab
+ * each fit a quarter of L2 (read at run time). Without memory for a strip,
+ * the level's row-dot kernel, which needs none, one weight row at a time. */
+#ifndef LOAM_KERNELS_GEMM_FLOAT_H
+#define LOAM_KERNELS_GEMM_FLOAT_H
+#include <stdlib.h>
+
+#include "kernels/kernels.h"
+
+typedef void (*gemm_f_pack_fn)(loam_type t, const void *w, int ldw, int c0, int ncols, int k0, int kc, float *out);
+/* mr rows (the function's own) × one strip over kc: y = (accumulate ? y : 0) + x · strip */
+typedef void (*gemm_f_tile_fn)(const float *strip, int kc, const float *x, int ldx, float *y, int ldy, int ncols, int accumulate);
+typedef void (*gemm_f_rowdot_fn)(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
+
+typedef struct {
+    int mr, cols;              /* rows and columns of the largest tile */
+    gemm_f_pack_fn pack;
+    const gemm_f_tile_fn *tiles; /* [mr]: tiles[r - 1] runs r rows */
+    gemm_f_rowdot_fn row_dot;
+} gemm_f_level;
+
+static inline void gemm_f_blocked(const gemm_f_level *lv, const loam_cache_sizes *caches, const float *x, int ldx, int T, int K,
+                                  const void *w, int ldw, loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
+    int64_t l2 = caches && caches->l2 > 0 ? caches->l2 : 512 << 10;
+    int64_t kc64 = (l2 / 4) / (lv->cols * (int64_t)sizeof(float));
+    int kc = kc64 < 16 ? 16 : kc64 > K ? K : (int)kc64;
+    int64_t mc64 = (l2 / 4) / ((int64_t)kc * (int64_t)sizeof(float)) / lv->mr * lv->mr;
+    int mc = mc64 < lv->mr ? lv->mr : mc64 > T ? T : (int)mc64;
+    float *strip = aligned_alloc(64, ((size_t)kc * (size_t)lv->cols * sizeof(float) + 63) / 64 * 64);
+    if (!strip) {
+        size_t esize = wtype == LOAM_T_F32 ? 4 : 2;
+        for (int t = 0; t < T; t++)
+            for (int n = n0; n < n1; n++)
+                lv->row_dot(x + (size_t)t * ldx, 1, K, (const char *)w + (size_t)n * ldw * esize, wtype, 0, 1, y + (size_t)t * ldy + n, ldy);
+        loam_add_bias(y, ldy, T, bias, n0, n1);
+        return;
+    }
+    for (int c0 = n0; c0 < n1; c0 += lv->cols) {
+        int ncols = n1 - c0 < lv->cols ? n1 - c0 : lv->cols;
+        for (int k0 = 0; k0 < K; k0 += kc) {
+            int kn = K - k0 < kc ? K - k0 : kc;
+            lv->pack(wtype, w, ldw, c0, ncols, k0, kn, strip);
+            for (int ic = 0; ic < T; ic += mc) {
+                int t1 = ic + mc < T ? ic + mc : T;
+                for (int t = ic; t < t1; t += lv->mr) {
+                    int mr = t1 - t < lv->mr ? t1 - t : lv->mr;
+                    lv->tiles[mr - 1](strip, kn, x + (size_t)t * ldx + k0, ldx, y + (size_t)t * ldy + c0, ldy, ncols, k0 > 0);
+                }
+                if (k0 + kn == K) loam_add_bias(y + (size_t)ic * ldy, ldy, t1 - ic, bias, c0, c0 + ncols);
+            }
+        }
+    }
+    free(strip);
+}
+#endif
