@@ -95,8 +95,7 @@ static inline __attribute__((always_inline)) void tile(int mr, const float *stri
         tile(ROWS, strip, kc, x, ldx, y, ldy, ncols, accumulate);                                             \
     }
 TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
-static void (*const tiles[MR])(const float *, int, const float *, int, float *, int, int, int) = {tile_1, tile_2, tile_3,
-                                                                                                tile_4, tile_5, tile_6};
+static const gemm_f_tile_fn tiles[MR] = {tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
 
 void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                         loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
