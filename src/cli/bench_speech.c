@@ -2,7 +2,9 @@
  * (a random log-mel: speed does not depend on it) and the decoder's ms per
  * token after the usual 4-token prompt, per thread count, beside the decode
  * bound (bytes read per token over the machine's read bandwidth) and the
- * encoder's FLOP rate. */
+ * encoder's FLOP rate; then the decoder's ms per token when it takes 5 rows
+ * at once (a beam step) and a 256-token prompt, as whisper-bench times its
+ * "batchd" and "prompt" runs, so the two are compared row by row. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,26 @@
 typedef struct speech_row {
     int threads;
     double enc_s, enc_gflops, dec_ms, bound_ms, bw_gbs;
+    double batch_ms, prompt_ms; /* per token of a 5-token and a PROMPT_TOKENS-token decode (whisper-bench's batchd, prompt) */
 } speech_row;
+
+enum { BATCH_TOKENS = 5, PROMPT_TOKENS = 256 };
+
+/* The best of `reps` decodes of n tokens at position 0, in ms per token:
+ * a beam step's rows (5) or a window's prompt of previous text. */
+static int time_rows(loam_whisper *w, int n, int reps, double *ms_per_token, loam_error *err) {
+    int32_t tokens[PROMPT_TOKENS];
+    for (int i = 0; i < n; i++) tokens[i] = 220 + i;
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = cli_now();
+        if (loam_whisper_decode(w, tokens, n, 0, err)) return 1;
+        double dt = cli_now() - t0;
+        if (dt < best) best = dt;
+    }
+    *ms_per_token = best * 1e3 / n;
+    return 0;
+}
 
 /* One window's encoder FLOPs: the conv stem, four D×D projections and the
  * FFN per position and layer, and attention's two S×S products. */
@@ -65,6 +86,10 @@ static int run_one(const char *path, int threads, int n_gen, int reps, int keep_
         if (dt < best) best = dt;
     }
     row->dec_ms = best * 1e3;
+    loam_whisper_info info;
+    loam_whisper_get_info(w, &info);
+    if (!rc && time_rows(w, BATCH_TOKENS, reps, &row->batch_ms, &err)) rc = cli_error_status(&err);
+    if (!rc && info.n_text_ctx >= PROMPT_TOKENS && time_rows(w, PROMPT_TOKENS, reps, &row->prompt_ms, &err)) rc = cli_error_status(&err);
     row->bw_gbs = cli_bound_in_child(threads) / 1e9; /* bytes/s */
     row->bound_ms = row->bw_gbs > 0 ? (double)loam_whisper_decode_bytes(w) / (row->bw_gbs * 1e9) * 1e3 : 0;
     free(mel);
@@ -117,12 +142,23 @@ int bench_speech(int argc, char **argv) {
                    "\"bw_fraction\": %.3f, \"bound_gbs\": %.2f, ",
                    r.threads, r.dec_ms, r.bound_ms, r.dec_ms > 0 ? r.bound_ms / r.dec_ms : 0, r.bw_gbs);
             cli_print_cpu_json(&cpu);
+            printf("},\n{\"test\": \"whisper decode batch %d\", \"threads\": %d, \"ms_per_token\": %.3f, ", BATCH_TOKENS,
+                   r.threads, r.batch_ms);
+            cli_print_cpu_json(&cpu);
+            if (r.prompt_ms > 0) {
+                printf("},\n{\"test\": \"whisper decode prompt %d\", \"threads\": %d, \"ms_per_token\": %.3f, ",
+                       PROMPT_TOKENS, r.threads, r.prompt_ms);
+                cli_print_cpu_json(&cpu);
+            }
             printf("}");
         } else {
             printf("threads %d: encoder %.3f s per 30 s window (%.1f GFLOP/s); decoder %.2f ms per token "
                    "(bound %.2f ms at %.1f GB/s: %.0f%% of it)\n",
                    r.threads, r.enc_s, r.enc_gflops, r.dec_ms, r.bound_ms, r.bw_gbs,
                    r.dec_ms > 0 ? 100 * r.bound_ms / r.dec_ms : 0);
+            printf("threads %d: decoder rows at once: %d tokens %.2f ms per token", r.threads, BATCH_TOKENS, r.batch_ms);
+            if (r.prompt_ms > 0) printf(", a %d-token prompt %.2f ms per token", PROMPT_TOKENS, r.prompt_ms);
+            printf("\n");
         }
     }
     if (json) printf("\n]\n");

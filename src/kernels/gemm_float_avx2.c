@@ -13,8 +13,10 @@
 
 #include "core/fp16.h"
 #include "kernels/gemm_float.h"
+#include "kernels/panels.h"
 
 enum { MR = 6, NV = 2, COLS = 8 * NV };
+_Static_assert((int)COLS == (int)LOAM_PANEL_COLS, "a strip is one panel");
 
 #define UNROLL _Pragma("GCC unroll 16")
 
@@ -104,5 +106,18 @@ void loam_gemm_f_avx2(const loam_cache_sizes *caches, const float *x, int ldx, i
                       loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     const gemm_f_level lv = {MR, COLS, pack_strip, tiles, loam_kernels_avx2.matmul};
     gemm_f_blocked(&lv, caches, x, ldx, T, K, w, ldw, wtype, n0, n1, y, ldy, bias);
+}
+
+/* A panel (panels.h) is what pack_strip makes of one strip: the tiles run
+ * on the panels as they are, each panel against every row block. */
+void loam_gemm_panels_avx2(const float *x, int ldx, int T, int K, const float *panels, int N, float *y, int ldy) {
+    for (int c0 = 0; c0 < N; c0 += COLS) {
+        const float *panel = panels + (size_t)(c0 / COLS) * (size_t)K * COLS;
+        int ncols = N - c0 < COLS ? N - c0 : COLS;
+        for (int t = 0; t < T; t += MR) {
+            int mr = T - t < MR ? T - t : MR;
+            tiles[mr - 1](panel, K, x + (size_t)t * ldx, ldx, y + (size_t)t * ldy + c0, ldy, ncols, 0);
+        }
+    }
 }
 #endif

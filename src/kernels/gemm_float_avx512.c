@@ -18,6 +18,7 @@
 #include <immintrin.h>
 
 #include "kernels/gemm_float.h"
+#include "kernels/panels.h"
 
 enum { MR = 6, NV = 4, COLS = 16 * NV };
 
@@ -64,14 +65,16 @@ static void pack_strip(loam_type t, const void *w, int ldw, int c0, int ncols, i
         }
 }
 
-/* mr rows × one strip over kc: y = (accumulate ? y : 0) + x · strip */
-static inline __attribute__((always_inline)) void tile(int mr, const float *strip, int kc, const float *x, int ldx, float *y,
-                                                       int ldy, int ncols, int accumulate) {
+/* mr rows × NV vectors of 16 columns over kc: y = (accumulate ? y : 0) + x · B,
+ * column vector v of row k of B at w[v] + k · kstride (a packed strip: w[v]
+ * = strip + 16v, kstride 64; panels: one panel each, kstride 16) */
+static inline __attribute__((always_inline)) void tile(int mr, const float *const w[NV], size_t kstride, int kc, const float *x,
+                                                       int ldx, float *y, int ldy, int ncols, int accumulate) {
     __m512 acc[MR][NV];
     UNROLL for (int r = 0; r < mr; r++) UNROLL for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 wv[NV];
-        UNROLL for (int v = 0; v < NV; v++) wv[v] = _mm512_load_ps(strip + (size_t)k * COLS + 16 * v);
+        UNROLL for (int v = 0; v < NV; v++) wv[v] = _mm512_load_ps(w[v] + (size_t)k * kstride);
         UNROLL for (int r = 0; r < mr; r++) {
             __m512 xb = _mm512_set1_ps(x[(size_t)r * ldx + k]);
             UNROLL for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(xb, wv[v], acc[r][v]);
@@ -92,14 +95,36 @@ static inline __attribute__((always_inline)) void tile(int mr, const float *stri
 #define TILE_FN(ROWS)                                                                                         \
     static void tile_##ROWS(const float *strip, int kc, const float *x, int ldx, float *y, int ldy, int ncols, \
                             int accumulate) {                                                                 \
-        tile(ROWS, strip, kc, x, ldx, y, ldy, ncols, accumulate);                                             \
+        const float *const w[NV] = {strip, strip + 16, strip + 32, strip + 48};                               \
+        tile(ROWS, w, COLS, kc, x, ldx, y, ldy, ncols, accumulate);                                           \
+    }                                                                                                         \
+    static void panel_tile_##ROWS(const float *const w[NV], int kc, const float *x, int ldx, float *y, int ldy, int ncols) { \
+        tile(ROWS, w, LOAM_PANEL_COLS, kc, x, ldx, y, ldy, ncols, 0);                                         \
     }
 TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
 static const gemm_f_tile_fn tiles[MR] = {tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
+typedef void (*panel_tile_fn)(const float *const w[NV], int kc, const float *x, int ldx, float *y, int ldy, int ncols);
+static const panel_tile_fn panel_tiles[MR] = {panel_tile_1, panel_tile_2, panel_tile_3, panel_tile_4, panel_tile_5, panel_tile_6};
 
 void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                         loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     const gemm_f_level lv = {MR, COLS, pack_strip, tiles, loam_kernels_avx512.matmul};
     gemm_f_blocked(&lv, caches, x, ldx, T, K, w, ldw, wtype, n0, n1, y, ldy, bias);
+}
+
+/* Four panels (panels.h) side by side make a strip's 64 columns; past the
+ * last panel the tile reads the last one again, its columns masked off. */
+void loam_gemm_panels_avx512(const float *x, int ldx, int T, int K, const float *panels, int N, float *y, int ldy) {
+    int np = (N + LOAM_PANEL_COLS - 1) / LOAM_PANEL_COLS;
+    for (int p0 = 0; p0 < np; p0 += NV) {
+        const float *w[NV];
+        for (int v = 0; v < NV; v++)
+            w[v] = panels + (size_t)(p0 + v < np ? p0 + v : np - 1) * (size_t)K * LOAM_PANEL_COLS;
+        int c0 = p0 * LOAM_PANEL_COLS, ncols = N - c0 < COLS ? N - c0 : COLS;
+        for (int t = 0; t < T; t += MR) {
+            int mr = T - t < MR ? T - t : MR;
+            panel_tiles[mr - 1](w, K, x + (size_t)t * ldx, ldx, y + (size_t)t * ldy + c0, ldy, ncols);
+        }
+    }
 }
 #endif

@@ -270,6 +270,7 @@ const loam_kernels loam_kernels_avx2 = {
     .level = LOAM_SIMD_AVX2,
     .matmul = matmul_avx2,
     .gemm_f = loam_gemm_f_avx2,
+    .gemm_panels = loam_gemm_panels_avx2,
     .quantize_act = loam_quantize_act_row_avx2,
     .matmul_q8 = loam_qmatmul_avx2,
     .gemm_q8 = loam_gemm_q8_avx2,

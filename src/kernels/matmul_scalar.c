@@ -6,6 +6,7 @@
 
 #include "core/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/panels.h"
 #include "kernels/quants.h"
 
 static float weight_at(const void *w, loam_type wtype, size_t i) {
@@ -155,6 +156,7 @@ const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
     .matmul = matmul_scalar,
+    .gemm_panels = loam_gemm_panels_scalar,
     .quantize_act = loam_quantize_act_row,
     .matmul_q8 = qmatmul_scalar,
     .attn_scores = {scores_f32, scores_f16, scores_q8},

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/panels.h"
 #include "nn/nn_internal.h"
 
 #define BLOCK_ROWS 64     /* query rows of one head per task */
@@ -23,7 +24,6 @@ typedef struct {
     const int32_t *pos, *seq;
     const float *k, *v;
     int T, S, causal;
-    int head_major; /* k, v as [n_kv_heads][S][hd] instead of [S][n_kv_heads · hd] */
 } attn_job;
 
 /* softmax(scores[0..n) · scale + slope (p − last) + bias[p]) in place (bias may be NULL). */
@@ -63,8 +63,7 @@ static void dense_task(void *arg, int task, int thread) {
     int hd = h->head_dim, nq = h->n_heads, group = nq / h->n_kv_heads;
     int row = task / nq, head = task % nq, kv_head = head / group;
     int n = j->causal ? row + 1 + (j->S - j->T) : j->S;
-    size_t stride = (j->head_major ? 1 : (size_t)h->n_kv_heads) * hd * sizeof(float);
-    size_t head_at = j->head_major ? (size_t)kv_head * j->S * hd : (size_t)kv_head * hd;
+    size_t stride = (size_t)h->n_kv_heads * hd * sizeof(float), head_at = (size_t)kv_head * hd;
     const float *q = j->q + ((size_t)row * nq + head) * hd;
     float *scores = j->scores + (size_t)thread * j->scores_len;
     if (n <= 0) { /* a row that sees no key (causal with S < T) */
@@ -109,7 +108,7 @@ void nn_attention_cached(loam_nn *nn, const loam_kv_cache *kv, int layer, const 
         return;
     }
     if (!reserve_scores(nn, kv->n_ctx)) return;
-    attn_job j = {nn->kernels, h, q, out, nn->scores, kv->n_ctx, kv, layer, pos, seq, NULL, NULL, T, 0, 1, 0};
+    attn_job j = {nn->kernels, h, q, out, nn->scores, kv->n_ctx, kv, layer, pos, seq, NULL, NULL, T, 0, 1};
     loam_pool_run(nn->pool, cached_task, &j, T * h->n_heads);
 }
 
@@ -126,6 +125,7 @@ typedef struct {
     size_t kv_stride; /* floats from one position's keys (values) to the next */
     int pos0;         /* causal: row r sees keys 0 .. pos0 + r; -1: every row sees all S */
     float *kc, *vt; /* [n_kv_heads][S][hd] keys, [n_kv_heads][hd][S] values transposed */
+    const float *kp, *vp; /* or, for a fixed K/V (cross), per head Kᵀ and V in panels (nn_cross_keys) */
     float *work;    /* [threads][work_len]: query tile [R, hd], scores [R, S], output tile [R, hd] */
     size_t work_len;
 } block_job;
@@ -175,8 +175,9 @@ static void block_task(void *arg, int task, int thread) {
         const float *src = j->q + ((size_t)(r0 + r) * nq + head) * hd;
         for (int i = 0; i < hd; i++) qt[(size_t)r * hd + i] = src[i] * scale;
     }
-    const float *kc = j->kc + (size_t)kvh * S * hd, *vt = j->vt + (size_t)kvh * hd * S;
-    if (j->kern->gemm_f) j->kern->gemm_f(j->caches, qt, hd, R, hd, kc, hd, LOAM_T_F32, 0, seen, sc, S, NULL);
+    const float *kc = j->kp ? NULL : j->kc + (size_t)kvh * S * hd, *vt = j->kp ? NULL : j->vt + (size_t)kvh * hd * S;
+    if (j->kp) j->kern->gemm_panels(qt, hd, R, hd, j->kp + (size_t)kvh * loam_panels_floats(hd, S), S, sc, S);
+    else if (j->kern->gemm_f) j->kern->gemm_f(j->caches, qt, hd, R, hd, kc, hd, LOAM_T_F32, 0, seen, sc, S, NULL);
     else j->kern->matmul(qt, R, hd, kc, LOAM_T_F32, 0, seen, sc, S);
     for (int r = 0; r < R; r++) {
         float *row = sc + (size_t)r * S;
@@ -188,24 +189,34 @@ static void block_task(void *arg, int task, int thread) {
     }
     /* the blocked product takes strided rows, so it stops at the seen keys;
      * the row-dot kernel runs over all S (the rest of each row is zero) */
-    if (j->kern->gemm_f) j->kern->gemm_f(j->caches, sc, S, R, seen, vt, S, LOAM_T_F32, 0, hd, ot, hd, NULL);
+    if (j->vp) j->kern->gemm_panels(sc, S, R, S, j->vp + (size_t)kvh * loam_panels_floats(S, hd), hd, ot, hd);
+    else if (j->kern->gemm_f) j->kern->gemm_f(j->caches, sc, S, R, seen, vt, S, LOAM_T_F32, 0, hd, ot, hd, NULL);
     else j->kern->matmul(sc, R, S, vt, LOAM_T_F32, 0, hd, ot, hd);
     for (int r = 0; r < R; r++) memcpy(j->out + ((size_t)(r0 + r) * nq + head) * hd, ot + (size_t)r * hd, sizeof(float) * (size_t)hd);
 }
 
 /* q [T, n_heads, hd] against S keys and values of kv_stride floats per
  * position; pos0 as in block_job. */
+/* The per-thread tiles of block_task: query rows, scores, output rows. */
+static int reserve_tiles(loam_nn *nn, int hd, int S, size_t *work_len) {
+    *work_len = (size_t)BLOCK_ROWS * (2 * (size_t)hd + (size_t)S);
+    void *work = nn->attn_work;
+    int ok = nn_reserve(nn, &work, &nn->attn_work_cap, (size_t)nn_threads(nn) * *work_len, sizeof(float), "attention tiles");
+    nn->attn_work = work;
+    return ok;
+}
+
 static void attention_blocked(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, size_t kv_stride,
                               int pos0, const nn_heads *h, float *out) {
     int hd = h->head_dim, nkv = h->n_kv_heads;
-    size_t work_len = (size_t)BLOCK_ROWS * (2 * (size_t)hd + (size_t)S);
-    void *pack = nn->attn_pack, *work = nn->attn_work;
+    size_t work_len;
+    void *pack = nn->attn_pack;
     int ok = nn_reserve(nn, &pack, &nn->attn_pack_cap, 2 * (size_t)nkv * S * hd, sizeof(float), "attention blocks") &&
-             nn_reserve(nn, &work, &nn->attn_work_cap, (size_t)nn_threads(nn) * work_len, sizeof(float), "attention tiles");
-    nn->attn_pack = pack, nn->attn_work = work;
+             reserve_tiles(nn, hd, S, &work_len);
+    nn->attn_pack = pack;
     if (!ok) return;
     block_job j = {nn->kernels, &nn->caches, h, q, k, v, out, T, S, kv_stride, pos0, nn->attn_pack, nn->attn_pack + (size_t)nkv * S * hd,
-                   nn->attn_work, work_len};
+                   NULL, NULL, nn->attn_work, work_len};
     loam_pool_run(nn->pool, pack_task, &j, nkv);
     loam_pool_run(nn->pool, block_task, &j, h->n_heads * ((T + BLOCK_ROWS - 1) / BLOCK_ROWS));
 }
@@ -220,22 +231,37 @@ static void dense(loam_nn *nn, const float *q, int T, const float *k, const floa
     if (nn->status || T <= 0 || S <= 0) return;
     if (!causal && !h->alibi_slopes && !h->rel_bias && T >= BLOCK_MIN_ROWS) return dense_blocked(nn, q, T, k, v, S, h, out);
     if (!reserve_scores(nn, S)) return;
-    attn_job j = {nn->kernels, h, q, out, nn->scores, S, NULL, 0, NULL, NULL, k, v, T, S, causal, 0};
+    attn_job j = {nn->kernels, h, q, out, nn->scores, S, NULL, 0, NULL, NULL, k, v, T, S, causal};
     loam_pool_run(nn->pool, dense_task, &j, T * h->n_heads);
 }
 
-void nn_attention_cross_heads(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
-                              float *out) {
-    if (nn->status || T <= 0 || S <= 0 || !reserve_scores(nn, S)) return;
-    attn_job j = {nn->kernels, h, q, out, nn->scores, S, NULL, 0, NULL, NULL, k, v, T, S, 0, 1};
-    loam_pool_run(nn->pool, dense_task, &j, T * h->n_heads);
+/* Cross-attention over K/V kept in panels: every (head, block of up to 64
+ * rows) is the two products on the panels as they are — a decoder step's
+ * one row, a beam step's few and a prompt's hundreds alike, each head's
+ * keys and values read once per block of rows, no per-key horizontal sums. */
+void nn_attention_cross_panels(loam_nn *nn, const float *q, int T, const float *kp, const float *vp, int S, const nn_heads *h,
+                               float *out) {
+    size_t work_len;
+    if (nn->status || T <= 0 || S <= 0 || !reserve_tiles(nn, h->head_dim, S, &work_len)) return;
+    block_job j = {nn->kernels, &nn->caches, h, q, NULL, NULL, out, T, S, 0, -1, NULL, NULL, kp, vp, nn->attn_work, work_len};
+    loam_pool_run(nn->pool, block_task, &j, h->n_heads * ((T + BLOCK_ROWS - 1) / BLOCK_ROWS));
 }
 
-void nn_heads_major(const float *x, int S, const nn_heads *h, float *out) {
-    int hd = h->head_dim, nkv = h->n_kv_heads;
-    for (int s = 0; s < S; s++)
-        for (int g = 0; g < nkv; g++)
-            memcpy(out + ((size_t)g * S + s) * hd, x + ((size_t)s * nkv + g) * hd, sizeof(float) * (size_t)hd);
+size_t nn_cross_keys_floats(int S, const nn_heads *h) { return (size_t)h->n_kv_heads * loam_panels_floats(h->head_dim, S); }
+size_t nn_cross_values_floats(int S, const nn_heads *h) { return (size_t)h->n_kv_heads * loam_panels_floats(S, h->head_dim); }
+
+void nn_cross_keys(const float *k, int S, const nn_heads *h, float *out) {
+    int hd = h->head_dim;
+    size_t row = (size_t)h->n_kv_heads * hd;
+    for (int g = 0; g < h->n_kv_heads; g++) /* B = Kᵀ [hd, S]: B[i, s] = k[s, g·hd + i] */
+        loam_panels_pack(k + (size_t)g * hd, 1, row, hd, S, out + (size_t)g * loam_panels_floats(hd, S));
+}
+
+void nn_cross_values(const float *v, int S, const nn_heads *h, float *out) {
+    int hd = h->head_dim;
+    size_t row = (size_t)h->n_kv_heads * hd;
+    for (int g = 0; g < h->n_kv_heads; g++) /* B = V [S, hd]: B[s, i] = v[s, g·hd + i] */
+        loam_panels_pack(v + (size_t)g * hd, row, 1, S, hd, out + (size_t)g * loam_panels_floats(S, hd));
 }
 
 void nn_attention_full(loam_nn *nn, const float *q, const float *k, const float *v, int T, const nn_heads *h,
@@ -253,14 +279,10 @@ void nn_attention_masked(loam_nn *nn, const float *q, int T, const float *k, con
     dense(nn, q, T, k, v, S, h, 1, out);
 }
 
-void nn_attention_head_scores(loam_nn *nn, const float *q, int T, const float *k, int S, const nn_heads *h, int head,
+void nn_attention_head_scores(loam_nn *nn, const float *q, int T, const float *kp, int S, const nn_heads *h, int head,
                               float *scores) {
     int hd = h->head_dim, nq = h->n_heads, kvh = head / (nq / h->n_kv_heads);
     float scale = head_scale(h);
-    for (int t = 0; t < T; t++) {
-        float *row = scores + (size_t)t * S;
-        nn->kernels->attn_scores[LOAM_KV_F32](q + ((size_t)t * nq + head) * hd,
-                                              (const uint8_t *)(k + (size_t)kvh * S * hd), (size_t)hd * sizeof(float), S, hd, row);
-        for (int s = 0; s < S; s++) row[s] *= scale;
-    }
+    nn->kernels->gemm_panels(q + (size_t)head * hd, nq * hd, T, hd, kp + (size_t)kvh * loam_panels_floats(hd, S), S, scores, S);
+    for (size_t i = 0; i < (size_t)T * S; i++) scores[i] *= scale;
 }

@@ -188,18 +188,25 @@ void nn_attention_full(loam_nn *nn, const float *q, const float *k, const float 
 void nn_attention_cross(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
                         float *out);
 
-/* The same over K/V laid out head-major, k, v [n_kv_heads][S][head_dim]: a
- * fixed K/V read by many short queries (Whisper's decoder, one token at a
- * time) streams each head's keys contiguously. */
-void nn_attention_cross_heads(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,
-                              float *out);
-/* scores[T, S] = q[t, head] · k[s, head] · scale for one query head, k
- * head-major as above: the raw cross-attention scores (before the softmax)
- * that Whisper's word alignment reads. */
-void nn_attention_head_scores(loam_nn *nn, const float *q, int T, const float *k, int S, const nn_heads *h, int head,
+/* The same over a fixed K/V kept in panels (nn_cross_keys,
+ * nn_cross_values: Whisper's decoder over the encoder, read at every step):
+ * each (head, block of up to 64 rows) as two products of the kernel
+ * table's gemm_panels, so a step's one row, a beam step's few and a
+ * prompt's hundreds read each head's keys and values once per block. */
+void nn_attention_cross_panels(loam_nn *nn, const float *q, int T, const float *kp, const float *vp, int S, const nn_heads *h,
+                               float *out);
+/* k, v [S, n_kv_heads · head_dim] into the panels of the above: per head
+ * Kᵀ [head_dim, S] and V [S, head_dim] (kernels/panels.h), of
+ * nn_cross_keys_floats and nn_cross_values_floats floats (64-byte aligned). */
+size_t nn_cross_keys_floats(int S, const nn_heads *h);
+size_t nn_cross_values_floats(int S, const nn_heads *h);
+void nn_cross_keys(const float *k, int S, const nn_heads *h, float *out);
+void nn_cross_values(const float *v, int S, const nn_heads *h, float *out);
+/* scores[T, S] = q[t, head] · k[s, head] · scale for one query head over
+ * keys in panels (nn_cross_keys): the raw cross-attention scores (before
+ * the softmax) that Whisper's word alignment reads. */
+void nn_attention_head_scores(loam_nn *nn, const float *q, int T, const float *kp, int S, const nn_heads *h, int head,
                               float *scores);
-/* out[n_kv_heads][S][head_dim] = x[S][n_kv_heads · head_dim] regrouped by head. */
-void nn_heads_major(const float *x, int S, const nn_heads *h, float *out);
 
 /* Causal without a cache (CLIP's text encoder): row t sees keys s ≤ t + S − T. */
 void nn_attention_masked(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, const nn_heads *h,

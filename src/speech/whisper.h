@@ -82,7 +82,8 @@ struct loam_whisper {
     int n_threads;
     float *enc_out;              /* [S, D] */
     float *enc_scratch;          /* the encoder's activations, kept between windows (no page faults each window) */
-    float *cross_k, *cross_v;    /* [n_dec_layers][heads][S][head_dim]: head-major */
+    float *cross_k, *cross_v;    /* [n_dec_layers] × per head Kᵀ, V in panels (nn_cross_keys) */
+    size_t cross_k_layer, cross_v_layer; /* floats of one layer's */
     loam_kv_cache kv;            /* decoder self-attention, up to WHISPER_MAX_SEQ sequences */
     int n_rows_cap;              /* decoder scratch rows */
     float *x, *h, *q, *k, *v, *att, *o, *ff; /* [T, D] (ff [T, F]) */

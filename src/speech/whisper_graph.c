@@ -16,10 +16,13 @@ static void norm(loam_whisper *w, const float *x, float *y, int T, const float *
 loam_status whisper_runtime_init(loam_whisper *w, loam_error *err) {
     const whisper_hparams *hp = &w->hp;
     size_t SD = (size_t)hp->n_audio_ctx * hp->d_model;
+    nn_heads dh = {hp->n_dec_heads, hp->n_dec_heads, hp->d_model / hp->n_dec_heads, 0.0f, NULL, NULL};
     w->enc_out = malloc(sizeof(float) * SD);
     /* read at every decoder step: huge pages where the kernel gives them */
-    w->cross_k = loam_alloc_huge(sizeof(float) * SD * (size_t)hp->n_dec_layers);
-    w->cross_v = loam_alloc_huge(sizeof(float) * SD * (size_t)hp->n_dec_layers);
+    w->cross_k_layer = nn_cross_keys_floats(hp->n_audio_ctx, &dh);
+    w->cross_v_layer = nn_cross_values_floats(hp->n_audio_ctx, &dh);
+    w->cross_k = loam_alloc_huge(sizeof(float) * w->cross_k_layer * (size_t)hp->n_dec_layers);
+    w->cross_v = loam_alloc_huge(sizeof(float) * w->cross_v_layer * (size_t)hp->n_dec_layers);
     if (!w->enc_out || !w->cross_k || !w->cross_v) return loam_fail(err, LOAM_E_NOMEM, "whisper: out of memory");
     return loam_kv_cache_init(&w->kv, LOAM_KV_F32, hp->n_dec_layers, hp->n_text_ctx, WHISPER_MAX_SEQ,
                               (size_t)hp->d_model, err);
@@ -49,12 +52,11 @@ static void attention(loam_whisper *w, const whisper_attn_w *a, attn_kind kind, 
     norm(w, r->x, r->h, T, a->ln_w, a->ln_b);
     nn_linear(&w->nn, r->h, T, a->q, a->bq, r->q);
     if (kind == ATTN_CROSS) {
-        size_t off = (size_t)layer * S * D;
+        const float *kp = w->cross_k + (size_t)layer * w->cross_k_layer, *vp = w->cross_v + (size_t)layer * w->cross_v_layer;
         for (int i = 0; w->align_scores && i < w->n_align; i++)
             if (w->align_heads[i][0] == layer)
-                nn_attention_head_scores(&w->nn, r->q, T, w->cross_k + off, S, &heads, w->align_heads[i][1],
-                                         w->align_scores + (size_t)i * T * S);
-        nn_attention_cross_heads(&w->nn, r->q, T, w->cross_k + off, w->cross_v + off, S, &heads, r->att);
+                nn_attention_head_scores(&w->nn, r->q, T, kp, S, &heads, w->align_heads[i][1], w->align_scores + (size_t)i * T * S);
+        nn_attention_cross_panels(&w->nn, r->q, T, kp, vp, S, &heads, r->att);
     } else {
         nn_linear(&w->nn, r->h, T, a->k, NULL, r->k);
         nn_linear(&w->nn, r->h, T, a->v, a->bv, r->v);
@@ -106,15 +108,15 @@ loam_status whisper_encode(loam_whisper *w, const float *mel, loam_error *err) {
         mlp(w, &w->enc[l], &r, F);
     }
     /* 4. enc_out = norm(x); every decoder layer's cross K, V from it, once per
-     *    window, kept head-major: each decoder step streams a head's keys */
+     *    window, kept in panels: each decoder step's products read them as they are */
     norm(w, r.x, w->enc_out, S, w->enc_ln_w, w->enc_ln_b);
     nn_heads dh = {hp->n_dec_heads, hp->n_dec_heads, D / hp->n_dec_heads, 0.0f, NULL, NULL};
     for (int l = 0; l < hp->n_dec_layers; l++) {
         const whisper_attn_w *a = &w->dec[l].cross;
         nn_linear(&w->nn, w->enc_out, S, a->k, NULL, r.k);
         nn_linear(&w->nn, w->enc_out, S, a->v, a->bv, r.v);
-        nn_heads_major(r.k, S, &dh, w->cross_k + (size_t)l * SD);
-        nn_heads_major(r.v, S, &dh, w->cross_v + (size_t)l * SD);
+        nn_cross_keys(r.k, S, &dh, w->cross_k + (size_t)l * w->cross_k_layer);
+        nn_cross_values(r.v, S, &dh, w->cross_v + (size_t)l * w->cross_v_layer);
     }
     st = nn_status(&w->nn, err);
     for (int s = 0; s < WHISPER_MAX_SEQ; s++) loam_kv_seq_clear_all(&w->kv, s);

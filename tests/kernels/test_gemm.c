@@ -9,6 +9,7 @@
 
 #include "core/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/panels.h"
 #include "test.h"
 
 static uint64_t rng = 777;
@@ -211,6 +212,58 @@ static void test_gemm_float_strided(void) {
 #endif
 }
 
+/* Products with a B kept in 16-column panels (cross-attention's keys and
+ * values): B packed from row-major and from transposed storage, the
+ * scalar product against the sum in double over the unpacked B (so the
+ * packer's indexing is checked too), every SIMD level against the scalar
+ * one, over odd shapes (T 1/5/7/13/64, K and N not multiples of 16, one
+ * panel and a partial group of four) and rows inside wider buffers. */
+static void test_gemm_panels_levels(void) {
+    static const int Ts[] = {1, 5, 7, 13, 64}, Ks[] = {1, 17, 64, 300}, Ns[] = {1, 15, 16, 47, 70, 200};
+    const loam_simd levels[] = {LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
+    for (int a = 0; a < 5; a++)
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 6; c++) {
+                int T = Ts[a], K = Ks[b], N = Ns[c], ldx = K + 3, ldy = N + 2, transposed = (a + b + c) % 2;
+                float *x = malloc((size_t)T * ldx * 4), *bm = malloc((size_t)K * N * 4);
+                float *pan = aligned_alloc(64, (loam_panels_floats(K, N) * 4 + 63) / 64 * 64);
+                float *y0 = malloc((size_t)T * ldy * 4), *y1 = malloc((size_t)T * ldy * 4);
+                for (int i = 0; i < T * ldx; i++) x[i] = frand();
+                for (int i = 0; i < K * N; i++) bm[i] = frand();
+                /* bm as B [K, N] row-major, or as Bᵀ [N, K] row-major */
+                if (transposed) loam_panels_pack(bm, 1, (size_t)K, K, N, pan);
+                else loam_panels_pack(bm, (size_t)N, 1, K, N, pan);
+                for (int i = 0; i < T * ldy; i++) y0[i] = y1[i] = -7.0f;
+                loam_gemm_panels_scalar(x, ldx, T, K, pan, N, y0, ldy);
+                double worst = 0;
+                for (int t = 0; t < T; t++)
+                    for (int n = 0; n < N; n++) {
+                        double sum = 0;
+                        for (int k = 0; k < K; k++)
+                            sum += (double)x[(size_t)t * ldx + k] * bm[transposed ? (size_t)n * K + k : (size_t)k * N + n];
+                        worst = fmax(worst, fabs(sum - y0[(size_t)t * ldy + n]));
+                    }
+                CHECK(worst <= 1e-5 * K, "scalar panels T=%d K=%d N=%d%s: differs from the sum by %g", T, K, N,
+                      transposed ? " (from Bt)" : "", worst);
+                for (int l = 0; l < 2; l++) {
+                    const loam_kernels *kt = loam_kernels_for(levels[l]);
+                    if (!kt) continue;
+                    kt->gemm_panels(x, ldx, T, K, pan, N, y1, ldy);
+                    double diff = 0;
+                    int outside = 0;
+                    for (int t = 0; t < T; t++)
+                        for (int n = 0; n < ldy; n++) {
+                            size_t i = (size_t)t * ldy + n;
+                            if (n < N) diff = fmax(diff, fabs(y1[i] - y0[i]));
+                            else outside += y1[i] != -7.0f;
+                        }
+                    CHECK(diff <= 1e-5 * K && !outside, "%s panels T=%d K=%d N=%d: differs by %g, %d writes past N", kt->name, T, K,
+                          N, diff, outside);
+                }
+                free(x), free(bm), free(pan), free(y0), free(y1);
+            }
+}
+
 /* Inputs of the activation tests: -120 .. 120 (both tails of the exp),
  * with a NaN, signed zeros and a tiny value at 17 .. 20. */
 static void activation_inputs(float *g, int n) {
@@ -328,6 +381,9 @@ void register_gemm_tests(void) {
              test_gemm_float);
     test_add("kernels: avx2 and avx512 blocked f32 products with strided rows of x and W (attention tiles) equal scalar",
              test_gemm_float_strided);
+    test_add("kernels: every level's product with a B in 16-column panels equals scalar, the scalar one the sum over B "
+             "(odd T/K/N, packed from B and from its transpose, strided rows)",
+             test_gemm_panels_levels);
     test_add("kernels: every level's gelu-tanh and quick-gelu (in place, gating) are within 4 ulp of the scalar ones, "
              "the scalar gelu-tanh of its definition in double",
              test_sigmoid_act_levels);

@@ -494,13 +494,32 @@ static void test_attention_blocked(void) {
             nn_attention_cross(&nn, q, T, k, v, S, h, out);
             attention_ref(q, T, k, v, n_vis, qpos, h, ref);
             double d_cross = worst_diff(out, ref, (size_t)T * dq);
-            /* the same K/V head-major, for 1 and 5 query rows (a decoder step, beams) */
-            float *kh = malloc((size_t)S * dkv * 4), *vh = malloc((size_t)S * dkv * 4);
-            nn_heads_major(k, S, h, kh), nn_heads_major(v, S, h, vh);
-            nn_attention_cross_heads(&nn, q, 5, kh, vh, S, h, out);
-            double d_heads = worst_diff(out, ref, (size_t)5 * dq);
-            free(kh), free(vh);
-            CHECK(d_heads <= 1e-5, "head-major cross attention differs by %g", d_heads);
+            /* the same K/V in panels, for 1, 5 and all T query rows (a decoder
+             * step, beams, a prompt of more than one 64-row block) */
+            float *kp = aligned_alloc(64, nn_cross_keys_floats(S, h) * 4), *vp = aligned_alloc(64, nn_cross_values_floats(S, h) * 4);
+            nn_cross_keys(k, S, h, kp), nn_cross_values(v, S, h, vp);
+            double d_panels = 0;
+            int rows[] = {1, 5, T};
+            for (int i = 0; i < 3; i++) {
+                nn_attention_cross_panels(&nn, q, rows[i], kp, vp, S, h, out);
+                double d = worst_diff(out, ref, (size_t)rows[i] * dq);
+                d_panels = d > d_panels ? d : d_panels;
+            }
+            /* one head's raw scores over the panels (the alignment heads) */
+            int head = h->n_heads - 1, kvh = head / (h->n_heads / h->n_kv_heads), hd = h->head_dim;
+            float *sc = malloc((size_t)T * S * 4), scale = h->scale > 0 ? h->scale : 1.0f / sqrtf((float)hd);
+            nn_attention_head_scores(&nn, q, T, kp, S, h, head, sc);
+            double d_scores = 0;
+            for (int t = 0; t < T; t++)
+                for (int p = 0; p < S; p++) {
+                    double dot = 0;
+                    for (int i = 0; i < hd; i++) dot += (double)q[((size_t)t * h->n_heads + head) * hd + i] * k[(size_t)p * dkv + kvh * hd + i];
+                    double d = fabs(dot * scale - sc[(size_t)t * S + p]);
+                    d_scores = d > d_scores ? d : d_scores;
+                }
+            free(kp), free(vp), free(sc);
+            CHECK(d_panels <= 1e-5 && d_scores <= 1e-5, "cross attention over panels differs by %g, its head scores by %g", d_panels,
+                  d_scores);
             for (int t = 0; t < T; t++) n_vis[t] = T;
             nn_attention_full(&nn, q, k, v, T, h, out);
             attention_ref(q, T, k, v, n_vis, qpos, h, ref);
