@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     loam_whisper w;
     memset(&w, 0, sizeof w);
     loam_error err;
-    if (whisper_parse_bin(&w, data, size, "fuzz.bin", &err) == LOAM_OK) {
+    if (whisper_parse_bin(&w, data, size, 0, "fuzz.bin", &err) == LOAM_OK) {
         whisper_layout_special(&w.sp, w.hp.n_vocab);
         if (whisper_bin_vocab(&w, &err) == LOAM_OK) {
             for (int i = 0; i < w.n_vocab_bytes; i++)

@@ -96,6 +96,14 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
             for (; t + 4 <= T; t += 4)                                                               \
                 for (int n = c0; n < c1; n += 3)                                                     \
                     tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, c1 - n < 3 ? c1 - n : 3, y + (size_t)t * ldy, ldy); \
+            if (T - t >= 2) { /* the 2 or 3 rows left as one tile: each weight row read once more */ \
+                for (int n = c0; n < c1; n += 3) {                                                   \
+                    int nw = c1 - n < 3 ? c1 - n : 3;                                                \
+                    if (T - t == 2) tile_##SUFFIX(x + (size_t)t * K, 2, K, w, n, nw, y + (size_t)t * ldy, ldy); \
+                    else tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, nw, y + (size_t)t * ldy, ldy); \
+                }                                                                                    \
+                t = T;                                                                               \
+            }                                                                                        \
             for (; t < T; t++)                                                                       \
                 for (int n = c0; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(x + (size_t)t * K, K, w, n); \
         }                                                                                            \

@@ -77,9 +77,21 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
             for (; t + 6 <= T; t += 6)                                                               \
                 for (int n = c0; n < c1; n += 4)                                                     \
                     tile_##SUFFIX(x + (size_t)t * K, 6, K, w, n, c1 - n < 4 ? c1 - n : 4, y + (size_t)t * ldy, ldy); \
-            for (; t + 3 <= T; t += 3)                                                               \
-                for (int n = c0; n < c1; n += 4)                                                     \
-                    tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, c1 - n < 4 ? c1 - n : 4, y + (size_t)t * ldy, ldy); \
+            if (T - t >= 2) { /* the 2..5 rows left as one tile (a beam step's 5): each weight row read \
+                                 once more, not once per row */                                     \
+                const float *xt = x + (size_t)t * K;                                                 \
+                float *yt = y + (size_t)t * ldy;                                                     \
+                for (int n = c0; n < c1; n += 4) {                                                   \
+                    int nw = c1 - n < 4 ? c1 - n : 4;                                                \
+                    switch (T - t) {                                                                 \
+                    case 2: tile_##SUFFIX(xt, 2, K, w, n, nw, yt, ldy); break;                       \
+                    case 3: tile_##SUFFIX(xt, 3, K, w, n, nw, yt, ldy); break;                       \
+                    case 4: tile_##SUFFIX(xt, 4, K, w, n, nw, yt, ldy); break;                       \
+                    default: tile_##SUFFIX(xt, 5, K, w, n, nw, yt, ldy); break;                      \
+                    }                                                                                \
+                }                                                                                    \
+                t = T;                                                                               \
+            }                                                                                        \
             for (; t < T; t++)                                                                       \
                 for (int n = c0; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(x + (size_t)t * K, K, w, n); \
         }                                                                                            \

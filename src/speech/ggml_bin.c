@@ -134,12 +134,13 @@ loam_status whisper_load_bin(loam_whisper *w, const char *path, loam_error *err)
     loam_mapfile map = {0};
     loam_status st = loam_mapfile_open(&map, path, err);
     if (st) return st;
-    st = whisper_parse_bin(w, map.data, map.size, path, err);
+    st = whisper_parse_bin(w, map.data, map.size, 1, path, err);
     loam_mapfile_close(&map);
     return st;
 }
 
-loam_status whisper_parse_bin(loam_whisper *w, const uint8_t *data, uint64_t size, const char *path, loam_error *err) {
+loam_status whisper_parse_bin(loam_whisper *w, const uint8_t *data, uint64_t size, int mapped, const char *path,
+                              loam_error *err) {
     loam_status st = LOAM_OK;
     bin_file *b = calloc(1, sizeof *b);
     uint64_t *off = calloc(BIN_MAX_TENSORS, sizeof *off), *len = calloc(BIN_MAX_TENSORS, sizeof *len);
@@ -163,6 +164,9 @@ loam_status whisper_parse_bin(loam_whisper *w, const uint8_t *data, uint64_t siz
     uint64_t at = 0;
     for (int i = 0; !st && i < b->n; i++) {
         memcpy(b->arena + at, data + off[i], (size_t)len[i]);
+        /* the mapping's pages are never read again: given back as they are
+         * copied, the file is not resident twice (peak = one copy) */
+        if (mapped) loam_release_pages(data + off[i], len[i]);
         b->tensors[i].data = b->arena + at;
         b->tensors[i].file = w->path ? w->path : path;
         at += align64(len[i]);

@@ -96,9 +96,11 @@ struct loam_whisper {
 
 /* whisper_load.c */
 loam_status whisper_load_bin(loam_whisper *w, const char *path, loam_error *err);
-/* The same over bytes in memory (the fuzz target's way in); w->bin is set
- * even on failure, for whisper_bin_free. */
-loam_status whisper_parse_bin(loam_whisper *w, const uint8_t *data, uint64_t size, const char *path, loam_error *err);
+/* The same over bytes in memory (the fuzz target's way in; mapped: the
+ * bytes are a file mapping whose pages may be given back as they are
+ * copied); w->bin is set even on failure, for whisper_bin_free. */
+loam_status whisper_parse_bin(loam_whisper *w, const uint8_t *data, uint64_t size, int mapped, const char *path,
+                              loam_error *err);
 void whisper_bin_free(void *bin);
 const loam_tensor *whisper_bin_find(const void *bin, const char *name);
 loam_status whisper_bin_vocab(loam_whisper *w, loam_error *err);
