@@ -21,7 +21,7 @@ static void compare_level(loam_simd level) {
     const loam_kernels *simd = loam_kernels_for(level), *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
     /* K = 4100 with N = 37: the weight rows go in several cache-sized chunks */
     static const int Ks[] = {1, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257, 4100};
-    static const int Ts[] = {1, 2, 3, 4, 5, 9};
+    static const int Ts[] = {1, 2, 3, 4, 5, 7, 9, 11}; /* every remainder after the 6- and 4-row tiles */
     static const int Ns[] = {1, 2, 3, 17, 37};
     loam_type types[] = {LOAM_T_F32, LOAM_T_F16, LOAM_T_BF16};
     for (size_t ti = 0; ti < 3; ti++)
