@@ -59,10 +59,11 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
 
 /* rows (<= 4) activation rows x 3 weight rows: 12 accumulators, 3 weight
  * vectors and one activation vector fill the 16 registers; weight rows
- * past nw repeat row 0 and are not stored. */
+ * past nw repeat row 0 and are not stored. The first row block over the
+ * weight rows (`first`) prefetches them ahead, as row1 does. */
 #define DEFINE_TILE(SUFFIX, LOAD, SCALAR)                                                             \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
-        const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy) {            \
+        const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy, int first) {            \
         __m256 acc[4][3];                                                                            \
         _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++)                                        \
             acc[r][0] = acc[r][1] = acc[r][2] = _mm256_setzero_ps();                                  \
@@ -71,6 +72,9 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
         int k = 0;                                                                                   \
         for (; k + 8 <= K; k += 8) {                                                                 \
             __m256 wv[3];                                                                            \
+            if (first && !(k & (64 / LOAM_ESIZE_##SUFFIX - 1))) /* the first pass: each line, ahead */ \
+                _Pragma("GCC unroll 3") for (int j = 0; j < 3; j++)                                   \
+                    _mm_prefetch((const char *)w + (wr[j] + (size_t)k) * LOAM_ESIZE_##SUFFIX + 6144, _MM_HINT_T0); \
             _Pragma("GCC unroll 3") for (int j = 0; j < 3; j++) wv[j] = LOAD(w, wr[j] + (size_t)k);  \
             _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++) {                                 \
                 __m256 xv = _mm256_loadu_ps(x + (size_t)r * (size_t)K + k);                          \
@@ -95,12 +99,12 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
             int c1 = c0 + step < n1 ? c0 + step : n1, t = 0;                                         \
             for (; t + 4 <= T; t += 4)                                                               \
                 for (int n = c0; n < c1; n += 3)                                                     \
-                    tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, c1 - n < 3 ? c1 - n : 3, y + (size_t)t * ldy, ldy); \
+                    tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, c1 - n < 3 ? c1 - n : 3, y + (size_t)t * ldy, ldy, t == 0); \
             if (T - t >= 2) { /* the 2 or 3 rows left as one tile: each weight row read once more */ \
                 for (int n = c0; n < c1; n += 3) {                                                   \
                     int nw = c1 - n < 3 ? c1 - n : 3;                                                \
-                    if (T - t == 2) tile_##SUFFIX(x + (size_t)t * K, 2, K, w, n, nw, y + (size_t)t * ldy, ldy); \
-                    else tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, nw, y + (size_t)t * ldy, ldy); \
+                    if (T - t == 2) tile_##SUFFIX(x + (size_t)t * K, 2, K, w, n, nw, y + (size_t)t * ldy, ldy, t == 0); \
+                    else tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, nw, y + (size_t)t * ldy, ldy, t == 0); \
                 }                                                                                    \
                 t = T;                                                                               \
             }                                                                                        \
