@@ -215,6 +215,27 @@ static void test_bench_json(void) {
     free(out);
 }
 
+/* bench on a Whisper model (whisper.cpp's file of the tiny fixture): the
+ * encoder, decode, 5-row and 256-token-prompt rows, each with a positive
+ * time and the machine's keys. */
+static void test_bench_whisper_json(void) {
+    static const char *tests[] = {"whisper encoder 30 s", "whisper decode", "whisper decode batch 5", "whisper decode prompt 256"};
+    static const char *keys[] = {"seconds", "ms_per_token", "ms_per_token", "ms_per_token"};
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s bench %s -t 1 -n 2 -r 1 --json 2>/dev/null", LOAM_BIN, fixture("whisper/tiny-v3/ggml-model.bin"));
+    int rc = run_capture(cmd, &out);
+    cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+    int ok = cJSON_IsArray(j) && cJSON_GetArraySize(j) == 4;
+    for (int i = 0; ok && i < 4; i++) {
+        const cJSON *row = cJSON_GetArrayItem(j, i), *test = cJSON_GetObjectItem(row, "test"), *v = cJSON_GetObjectItem(row, keys[i]);
+        ok = cJSON_IsString(test) && !strcmp(test->valuestring, tests[i]) && cJSON_IsNumber(v) && v->valuedouble > 0 &&
+             cJSON_IsString(cJSON_GetObjectItem(row, "cpu")) && cJSON_IsString(cJSON_GetObjectItem(row, "simd"));
+    }
+    cJSON_Delete(j);
+    CHECK(ok, "bench on a Whisper model --json (exit %d): %s", rc, out ? out : "");
+    free(out);
+}
+
 /* bench --gemm: a row for odd shapes of each path (int8 activations,
  * f32 activations) with a product rate and the peak beside it; bad
  * dimensions are refused with a loam: message. */
@@ -351,6 +372,7 @@ void register_cli_tests(void) {
     test_add("cli: info gives the memory at the default and at the training context", test_info_contexts);
     test_add("cli: bench --gemm: odd shapes on both paths, the peak beside, bad dimensions refused", test_bench_gemm);
     test_add("cli: bench --json rows and keys (pp, tg with its bandwidth share; -p 0)", test_bench_json);
+    test_add("cli: bench on a Whisper model: encoder, decode, 5-row and 256-token prompt rows (--json)", test_bench_whisper_json);
     test_add("cli: info summarizes a GGUF of an architecture loam cannot run", test_info_unrunnable_gguf);
     test_add("cli: run --prompt-ids prints the 200 golden ids of stories260k", test_run_prints_golden_ids);
     test_add("cli: LOAM_SIMD=scalar|avx2|avx512 all give the golden ids", test_simd_env);
