@@ -182,15 +182,27 @@ static void test_sampling_defaults_and_seed(void) {
     free(a), free(b);
 }
 
+/* `loam bench ARGS --json` on the model at fixture path `model`: the
+ * parsed rows if it succeeded with an array of n rows, else NULL (*out
+ * keeps what it printed, *rc its exit status). */
+static cJSON *bench_rows(const char *model, const char *args, int n, char **out, int *rc) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s bench %s %s --json 2>/dev/null", LOAM_BIN, fixture(model), args);
+    *rc = run_capture(cmd, out);
+    cJSON *j = *rc == 0 && *out ? cJSON_Parse(*out) : NULL;
+    if (cJSON_IsArray(j) && cJSON_GetArraySize(j) == n) return j;
+    cJSON_Delete(j);
+    return NULL;
+}
+
 /* bench --json: one row per test with the keys scripts read; the decode
  * row's share of the bandwidth bound is a plausible number; -p 0 skips
  * the prefill row. */
 static void test_bench_json(void) {
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s bench %s -p 16 -n 8 -t 1 -r 2 --json 2>/dev/null", LOAM_BIN, fixture("llm/stories260k"));
-    int rc = run_capture(cmd, &out);
-    cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
-    int ok = cJSON_IsArray(j) && cJSON_GetArraySize(j) == 2;
+    char *out = NULL;
+    int rc;
+    cJSON *j = bench_rows("llm/stories260k", "-p 16 -n 8 -t 1 -r 2", 2, &out, &rc);
+    int ok = j != NULL;
     for (int i = 0; ok && i < 2; i++) {
         const cJSON *row = cJSON_GetArrayItem(j, i), *test = cJSON_GetObjectItem(row, "test"), *bw = cJSON_GetObjectItem(row, "bw_fraction");
         ok = cJSON_IsString(test) && !strcmp(test->valuestring, i ? "tg8" : "pp16") &&
@@ -205,11 +217,9 @@ static void test_bench_json(void) {
     }
     cJSON_Delete(j);
     CHECK(ok, "bench --json (exit %d): %s", rc, out ? out : "");
-    free(out);
-    snprintf(cmd, sizeof cmd, "%s bench %s -p 0 -n 4 -t 1 -r 1 --json 2>/dev/null", LOAM_BIN, fixture("llm/stories260k"));
-    rc = run_capture(cmd, &out);
-    j = rc == 0 && out ? cJSON_Parse(out) : NULL;
-    ok = cJSON_IsArray(j) && cJSON_GetArraySize(j) == 1 && !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "test")->valuestring, "tg4");
+    free(out), out = NULL;
+    j = bench_rows("llm/stories260k", "-p 0 -n 4 -t 1 -r 1", 1, &out, &rc);
+    ok = j && !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "test")->valuestring, "tg4");
     cJSON_Delete(j);
     CHECK(ok, "bench -p 0 --json (exit %d): %s", rc, out ? out : "");
     free(out);
@@ -221,11 +231,10 @@ static void test_bench_json(void) {
 static void test_bench_whisper_json(void) {
     static const char *tests[] = {"whisper encoder 30 s", "whisper decode", "whisper decode batch 5", "whisper decode prompt 256"};
     static const char *keys[] = {"seconds", "ms_per_token", "ms_per_token", "ms_per_token"};
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s bench %s -t 1 -n 2 -r 1 --json 2>/dev/null", LOAM_BIN, fixture("whisper/tiny-v3/ggml-model.bin"));
-    int rc = run_capture(cmd, &out);
-    cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
-    int ok = cJSON_IsArray(j) && cJSON_GetArraySize(j) == 4;
+    char *out = NULL;
+    int rc;
+    cJSON *j = bench_rows("whisper/tiny-v3/ggml-model.bin", "-t 1 -n 2 -r 1", 4, &out, &rc);
+    int ok = j != NULL;
     for (int i = 0; ok && i < 4; i++) {
         const cJSON *row = cJSON_GetArrayItem(j, i), *test = cJSON_GetObjectItem(row, "test"), *v = cJSON_GetObjectItem(row, keys[i]);
         ok = cJSON_IsString(test) && !strcmp(test->valuestring, tests[i]) && cJSON_IsNumber(v) && v->valuedouble > 0 &&
