@@ -109,14 +109,18 @@ void loam_gemm_f_avx2(const loam_cache_sizes *caches, const float *x, int ldx, i
 }
 
 /* A panel (panels.h) is what pack_strip makes of one strip: the tiles run
- * on the panels as they are, each panel against every row block. */
-void loam_gemm_panels_avx2(const float *x, int ldx, int T, int K, const float *panels, int N, float *y, int ldy) {
+ * on the panels as they are, each panel's slab of K against every row
+ * block. */
+void loam_gemm_panels_avx2(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy) {
     for (int c0 = 0; c0 < N; c0 += COLS) {
-        const float *panel = panels + (size_t)(c0 / COLS) * (size_t)K * COLS;
+        const float *panel = panels + (size_t)(c0 / COLS) * (size_t)panel_k * COLS;
         int ncols = N - c0 < COLS ? N - c0 : COLS;
-        for (int t = 0; t < T; t += MR) {
-            int mr = T - t < MR ? T - t : MR;
-            tiles[mr - 1](panel, K, x + (size_t)t * ldx, ldx, y + (size_t)t * ldy + c0, ldy, ncols, 0);
+        for (int k0 = 0; k0 < K || k0 == 0; k0 += LOAM_PANEL_SLAB) {
+            int kn = K - k0 < LOAM_PANEL_SLAB ? K - k0 : LOAM_PANEL_SLAB;
+            for (int t = 0; t < T; t += MR) {
+                int mr = T - t < MR ? T - t : MR;
+                tiles[mr - 1](panel + (size_t)k0 * COLS, kn, x + (size_t)t * ldx + k0, ldx, y + (size_t)t * ldy + c0, ldy, ncols, k0 > 0);
+            }
         }
     }
 }

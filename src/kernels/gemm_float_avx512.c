@@ -98,12 +98,14 @@ static inline __attribute__((always_inline)) void tile(int mr, const float *cons
         const float *const w[NV] = {strip, strip + 16, strip + 32, strip + 48};                               \
         tile(ROWS, w, COLS, kc, x, ldx, y, ldy, ncols, accumulate);                                           \
     }                                                                                                         \
-    static void panel_tile_##ROWS(const float *const w[NV], int kc, const float *x, int ldx, float *y, int ldy, int ncols) { \
-        tile(ROWS, w, LOAM_PANEL_COLS, kc, x, ldx, y, ldy, ncols, 0);                                         \
+    static void panel_tile_##ROWS(const float *const w[NV], int kc, const float *x, int ldx, float *y, int ldy, int ncols, \
+                                  int accumulate) {                                                           \
+        tile(ROWS, w, LOAM_PANEL_COLS, kc, x, ldx, y, ldy, ncols, accumulate);                                \
     }
 TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
 static const gemm_f_tile_fn tiles[MR] = {tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
-typedef void (*panel_tile_fn)(const float *const w[NV], int kc, const float *x, int ldx, float *y, int ldy, int ncols);
+typedef void (*panel_tile_fn)(const float *const w[NV], int kc, const float *x, int ldx, float *y, int ldy, int ncols,
+                              int accumulate);
 static const panel_tile_fn panel_tiles[MR] = {panel_tile_1, panel_tile_2, panel_tile_3, panel_tile_4, panel_tile_5, panel_tile_6};
 
 void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
@@ -112,18 +114,22 @@ void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx,
     gemm_f_blocked(&lv, caches, x, ldx, T, K, w, ldw, wtype, n0, n1, y, ldy, bias);
 }
 
-/* Four panels (panels.h) side by side make a strip's 64 columns; past the
- * last panel the tile reads the last one again, its columns masked off. */
-void loam_gemm_panels_avx512(const float *x, int ldx, int T, int K, const float *panels, int N, float *y, int ldy) {
+/* Four panels (panels.h) side by side make a strip's 64 columns, taken a
+ * slab of K at a time; past the last panel the tile reads the last one
+ * again, its columns masked off. */
+void loam_gemm_panels_avx512(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy) {
     int np = (N + LOAM_PANEL_COLS - 1) / LOAM_PANEL_COLS;
     for (int p0 = 0; p0 < np; p0 += NV) {
-        const float *w[NV];
-        for (int v = 0; v < NV; v++)
-            w[v] = panels + (size_t)(p0 + v < np ? p0 + v : np - 1) * (size_t)K * LOAM_PANEL_COLS;
         int c0 = p0 * LOAM_PANEL_COLS, ncols = N - c0 < COLS ? N - c0 : COLS;
-        for (int t = 0; t < T; t += MR) {
-            int mr = T - t < MR ? T - t : MR;
-            panel_tiles[mr - 1](w, K, x + (size_t)t * ldx, ldx, y + (size_t)t * ldy + c0, ldy, ncols);
+        for (int k0 = 0; k0 < K || k0 == 0; k0 += LOAM_PANEL_SLAB) {
+            int kn = K - k0 < LOAM_PANEL_SLAB ? K - k0 : LOAM_PANEL_SLAB;
+            const float *w[NV];
+            for (int v = 0; v < NV; v++)
+                w[v] = panels + ((size_t)(p0 + v < np ? p0 + v : np - 1) * (size_t)panel_k + (size_t)k0) * LOAM_PANEL_COLS;
+            for (int t = 0; t < T; t += MR) {
+                int mr = T - t < MR ? T - t : MR;
+                panel_tiles[mr - 1](w, kn, x + (size_t)t * ldx + k0, ldx, y + (size_t)t * ldy + c0, ldy, ncols, k0 > 0);
+            }
         }
     }
 }

@@ -47,11 +47,12 @@ typedef struct loam_kernels {
      * for whole matrices; wider for attention's tiles inside a buffer). */
     void (*gemm_f)(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                    loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
-    /* y[t, n] = sum_k x[t, k] B[k, n] for t < T, n < N, with the f32 B
-     * already in 16-column panels (kernels/panels.h): no packing per call.
+    /* y[t, n] = sum_k x[t, k] B[k, n] for t < T, n < N, k < K, with the
+     * f32 B already in 16-column panels of panel_k >= K rows
+     * (kernels/panels.h; the first K rows are read): no packing per call.
      * Rows of x ldx floats apart, of y ldy; y is overwritten. Panel
      * buffers 64-byte aligned. */
-    void (*gemm_panels)(const float *x, int ldx, int T, int K, const float *panels, int N, float *y, int ldy);
+    void (*gemm_panels)(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy);
     /* One row of k (a multiple of 32) floats to int8 blocks, bit-identical
      * to loam_quantize_act_row (the reference, and the scalar entry). */
     void (*quantize_act)(const float *x, int k, loam_act_block *out);
@@ -110,8 +111,8 @@ void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loa
 void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out);
 void loam_gemm_f_avx2(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                       loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
-void loam_gemm_panels_avx2(const float *x, int ldx, int T, int K, const float *panels, int N, float *y, int ldy);
-void loam_gemm_panels_avx512(const float *x, int ldx, int T, int K, const float *panels, int N, float *y, int ldy);
+void loam_gemm_panels_avx2(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy);
+void loam_gemm_panels_avx512(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy);
 void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                         loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,

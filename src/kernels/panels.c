@@ -13,10 +13,10 @@ void loam_panels_pack(const float *b, size_t sk, size_t sn, int K, int N, float 
         }
 }
 
-void loam_gemm_panels_scalar(const float *x, int ldx, int T, int K, const float *panels, int N, float *y, int ldy) {
+void loam_gemm_panels_scalar(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy) {
     for (int t = 0; t < T; t++)
         for (int n = 0; n < N; n++) {
-            const float *col = panels + (size_t)(n / LOAM_PANEL_COLS) * (size_t)K * LOAM_PANEL_COLS + n % LOAM_PANEL_COLS;
+            const float *col = panels + (size_t)(n / LOAM_PANEL_COLS) * (size_t)panel_k * LOAM_PANEL_COLS + n % LOAM_PANEL_COLS;
             float s = 0.0f;
             for (int k = 0; k < K; k++) s += x[(size_t)t * ldx + k] * col[(size_t)k * LOAM_PANEL_COLS];
             y[(size_t)t * ldy + n] = s;

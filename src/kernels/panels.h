@@ -13,7 +13,10 @@
 #define LOAM_KERNELS_PANELS_H
 #include <stddef.h>
 
-enum { LOAM_PANEL_COLS = 16 };
+enum {
+    LOAM_PANEL_COLS = 16,
+    LOAM_PANEL_SLAB = 256, /* rows of K a SIMD product takes at a time: four panels' slab, 64 KiB, stays in L2 */
+};
 
 /* Floats of the panels of a [K, N] matrix (N rounded up to 16). */
 static inline size_t loam_panels_floats(int K, int N) {
@@ -26,6 +29,7 @@ static inline size_t loam_panels_floats(int K, int N) {
 void loam_panels_pack(const float *b, size_t sk, size_t sn, int K, int N, float *out);
 
 /* The scalar reference of gemm_panels: y[t, n] = sum_k x[t, k] B[k, n]
- * for t < T, n < N; rows of x ldx floats apart, of y ldy. */
-void loam_gemm_panels_scalar(const float *x, int ldx, int T, int K, const float *panels, int N, float *y, int ldy);
+ * for t < T, n < N, k < K of panels packed with panel_k >= K rows; rows of
+ * x ldx floats apart, of y ldy. */
+void loam_gemm_panels_scalar(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy);
 #endif

@@ -3,6 +3,7 @@
  * never a T × S matrix. The score and mix kernels keep the query (or the
  * output) in registers while the key/value rows stream past. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels/panels.h"
@@ -117,31 +118,29 @@ void nn_attention_cached(loam_nn *nn, const loam_kv_cache *kv, int layer, const 
 
 typedef struct {
     const loam_kernels *kern;
-    const loam_cache_sizes *caches;
     const nn_heads *h;
     const float *q, *k, *v;
     float *out;
     int T, S;
     size_t kv_stride; /* floats from one position's keys (values) to the next */
     int pos0;         /* causal: row r sees keys 0 .. pos0 + r; -1: every row sees all S */
-    float *kc, *vt; /* [n_kv_heads][S][hd] keys, [n_kv_heads][hd][S] values transposed */
-    const float *kp, *vp; /* or, for a fixed K/V (cross), per head Kᵀ and V in panels (nn_cross_keys) */
+    /* per K/V head Kᵀ [hd, S] and V [S, hd] in panels (nn_cross_keys): packed
+     * by pack_task from k, v, or given (cross-attention's, packed once) */
+    const float *kp, *vp;
+    float *kp_out, *vp_out; /* where pack_task writes them */
     float *work;    /* [threads][work_len]: query tile [R, hd], scores [R, S], output tile [R, hd] */
     size_t work_len;
 } block_job;
 
-/* One K/V head into the layouts the products read: K rows contiguous, V transposed. */
+/* One K/V head into the panels the products read, once per call (every
+ * query tile of the head reads them as they are). */
 static void pack_task(void *arg, int head, int thread) {
     (void)thread;
     const block_job *j = arg;
     int hd = j->h->head_dim, S = j->S;
-    size_t stride = j->kv_stride;
-    float *kc = j->kc + (size_t)head * S * hd, *vt = j->vt + (size_t)head * hd * S;
-    for (int s = 0; s < S; s++) {
-        const float *ks = j->k + s * stride + (size_t)head * hd, *vs = j->v + s * stride + (size_t)head * hd;
-        memcpy(kc + (size_t)s * hd, ks, sizeof(float) * (size_t)hd);
-        for (int i = 0; i < hd; i++) vt[(size_t)i * S + s] = vs[i];
-    }
+    const float *k = j->k + (size_t)head * hd, *v = j->v + (size_t)head * hd;
+    loam_panels_pack(k, 1, j->kv_stride, hd, S, j->kp_out + (size_t)head * loam_panels_floats(hd, S));
+    loam_panels_pack(v, j->kv_stride, 1, S, hd, j->vp_out + (size_t)head * loam_panels_floats(S, hd));
 }
 
 /* exp(s − max) / Σ in place, s already scaled: the max in eight running
@@ -175,10 +174,7 @@ static void block_task(void *arg, int task, int thread) {
         const float *src = j->q + ((size_t)(r0 + r) * nq + head) * hd;
         for (int i = 0; i < hd; i++) qt[(size_t)r * hd + i] = src[i] * scale;
     }
-    const float *kc = j->kp ? NULL : j->kc + (size_t)kvh * S * hd, *vt = j->kp ? NULL : j->vt + (size_t)kvh * hd * S;
-    if (j->kp) j->kern->gemm_panels(qt, hd, R, hd, j->kp + (size_t)kvh * loam_panels_floats(hd, S), S, sc, S);
-    else if (j->kern->gemm_f) j->kern->gemm_f(j->caches, qt, hd, R, hd, kc, hd, LOAM_T_F32, 0, seen, sc, S, NULL);
-    else j->kern->matmul(qt, R, hd, kc, LOAM_T_F32, 0, seen, sc, S);
+    j->kern->gemm_panels(qt, hd, R, hd, j->kp + (size_t)kvh * loam_panels_floats(hd, S), hd, seen, sc, S);
     for (int r = 0; r < R; r++) {
         float *row = sc + (size_t)r * S;
         int n = j->pos0 < 0 ? S : j->pos0 + r0 + r + 1;
@@ -187,11 +183,8 @@ static void block_task(void *arg, int task, int thread) {
         softmax_row(j->kern, row, n);
         for (int p = n; p < S; p++) row[p] = 0.0f;
     }
-    /* the blocked product takes strided rows, so it stops at the seen keys;
-     * the row-dot kernel runs over all S (the rest of each row is zero) */
-    if (j->vp) j->kern->gemm_panels(sc, S, R, S, j->vp + (size_t)kvh * loam_panels_floats(S, hd), hd, ot, hd);
-    else if (j->kern->gemm_f) j->kern->gemm_f(j->caches, sc, S, R, seen, vt, S, LOAM_T_F32, 0, hd, ot, hd, NULL);
-    else j->kern->matmul(sc, R, S, vt, LOAM_T_F32, 0, hd, ot, hd);
+    /* both products stop at the keys the tile's last row sees */
+    j->kern->gemm_panels(sc, S, R, seen, j->vp + (size_t)kvh * loam_panels_floats(S, hd), S, hd, ot, hd);
     for (int r = 0; r < R; r++) memcpy(j->out + ((size_t)(r0 + r) * nq + head) * hd, ot + (size_t)r * hd, sizeof(float) * (size_t)hd);
 }
 
@@ -209,14 +202,15 @@ static int reserve_tiles(loam_nn *nn, int hd, int S, size_t *work_len) {
 static void attention_blocked(loam_nn *nn, const float *q, int T, const float *k, const float *v, int S, size_t kv_stride,
                               int pos0, const nn_heads *h, float *out) {
     int hd = h->head_dim, nkv = h->n_kv_heads;
-    size_t work_len;
+    size_t work_len, keys = nn_cross_keys_floats(S, h), values = nn_cross_values_floats(S, h);
     void *pack = nn->attn_pack;
-    int ok = nn_reserve(nn, &pack, &nn->attn_pack_cap, 2 * (size_t)nkv * S * hd, sizeof(float), "attention blocks") &&
+    /* 16 floats more: the panels start on a 64-byte line */
+    int ok = nn_reserve(nn, &pack, &nn->attn_pack_cap, keys + values + 16, sizeof(float), "attention blocks") &&
              reserve_tiles(nn, hd, S, &work_len);
     nn->attn_pack = pack;
     if (!ok) return;
-    block_job j = {nn->kernels, &nn->caches, h, q, k, v, out, T, S, kv_stride, pos0, nn->attn_pack, nn->attn_pack + (size_t)nkv * S * hd,
-                   NULL, NULL, nn->attn_work, work_len};
+    float *kp = (float *)(((uintptr_t)nn->attn_pack + 63) & ~(uintptr_t)63), *vp = kp + keys;
+    block_job j = {nn->kernels, h, q, k, v, out, T, S, kv_stride, pos0, kp, vp, kp, vp, nn->attn_work, work_len};
     loam_pool_run(nn->pool, pack_task, &j, nkv);
     loam_pool_run(nn->pool, block_task, &j, h->n_heads * ((T + BLOCK_ROWS - 1) / BLOCK_ROWS));
 }
@@ -243,7 +237,7 @@ void nn_attention_cross_panels(loam_nn *nn, const float *q, int T, const float *
                                float *out) {
     size_t work_len;
     if (nn->status || T <= 0 || S <= 0 || !reserve_tiles(nn, h->head_dim, S, &work_len)) return;
-    block_job j = {nn->kernels, &nn->caches, h, q, NULL, NULL, out, T, S, 0, -1, NULL, NULL, kp, vp, nn->attn_work, work_len};
+    block_job j = {nn->kernels, h, q, NULL, NULL, out, T, S, 0, -1, kp, vp, NULL, NULL, nn->attn_work, work_len};
     loam_pool_run(nn->pool, block_task, &j, h->n_heads * ((T + BLOCK_ROWS - 1) / BLOCK_ROWS));
 }
 
@@ -283,6 +277,6 @@ void nn_attention_head_scores(loam_nn *nn, const float *q, int T, const float *k
                               float *scores) {
     int hd = h->head_dim, nq = h->n_heads, kvh = head / (nq / h->n_kv_heads);
     float scale = head_scale(h);
-    nn->kernels->gemm_panels(q + (size_t)head * hd, nq * hd, T, hd, kp + (size_t)kvh * loam_panels_floats(hd, S), S, scores, S);
+    nn->kernels->gemm_panels(q + (size_t)head * hd, nq * hd, T, hd, kp + (size_t)kvh * loam_panels_floats(hd, S), hd, S, scores, S);
     for (size_t i = 0; i < (size_t)T * S; i++) scores[i] *= scale;
 }
