@@ -37,7 +37,7 @@ typedef struct loam_nn {
     size_t cols_cap;
     float *scores; /* attention scores, one row per thread */
     size_t scores_cap;
-    float *attn_pack; /* blocked attention: each head's keys and transposed values */
+    float *attn_pack; /* blocked attention: each K/V head's Kᵀ and V in panels (kernels/panels.h) */
     size_t attn_pack_cap;
     float *attn_work; /* blocked attention: per thread a query tile, its scores, its output */
     size_t attn_work_cap;
