@@ -14,16 +14,22 @@
 #include <stdlib.h>
 
 #include "kernels/kernels.h"
+#include "kernels/panels.h"
 
 typedef void (*gemm_f_pack_fn)(loam_type t, const void *w, int ldw, int c0, int ncols, int k0, int kc, float *out);
 /* mr rows (the function's own) × one strip over kc: y = (accumulate ? y : 0) + x · strip */
 typedef void (*gemm_f_tile_fn)(const float *strip, int kc, const float *x, int ldx, float *y, int ldy, int ncols, int accumulate);
+/* The same over B in 16-column panels (panels.h): panel at the tile's first
+ * panel, the next ones panel_floats apart; columns past ncols not stored. */
+typedef void (*gemm_panel_tile_fn)(const float *panel, size_t panel_floats, int kc, const float *x, int ldx, float *y, int ldy,
+                                   int ncols, int accumulate);
 typedef void (*gemm_f_rowdot_fn)(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 
 typedef struct {
     int mr, cols;              /* rows and columns of the largest tile */
     gemm_f_pack_fn pack;
     const gemm_f_tile_fn *tiles; /* [mr]: tiles[r - 1] runs r rows */
+    const gemm_panel_tile_fn *panel_tiles; /* the same on panels */
     gemm_f_rowdot_fn row_dot;
 } gemm_f_level;
 
@@ -59,5 +65,24 @@ static inline void gemm_f_blocked(const gemm_f_level *lv, const loam_cache_sizes
         }
     }
     free(strip);
+}
+
+/* gemm_panels: each `cols`-wide group of panels a slab of K at a time
+ * (LOAM_PANEL_SLAB rows) against every row block; no packing. */
+static inline void gemm_panels_blocked(const gemm_f_level *lv, const float *x, int ldx, int T, int K, const float *panels,
+                                       int panel_k, int N, float *y, int ldy) {
+    size_t panel_floats = (size_t)panel_k * LOAM_PANEL_COLS;
+    for (int c0 = 0; c0 < N; c0 += lv->cols) {
+        int ncols = N - c0 < lv->cols ? N - c0 : lv->cols;
+        for (int k0 = 0; k0 < K || k0 == 0; k0 += LOAM_PANEL_SLAB) {
+            int kn = K - k0 < LOAM_PANEL_SLAB ? K - k0 : LOAM_PANEL_SLAB;
+            const float *panel = panels + (size_t)(c0 / LOAM_PANEL_COLS) * panel_floats + (size_t)k0 * LOAM_PANEL_COLS;
+            for (int t = 0; t < T; t += lv->mr) {
+                int mr = T - t < lv->mr ? T - t : lv->mr;
+                lv->panel_tiles[mr - 1](panel, panel_floats, kn, x + (size_t)t * ldx + k0, ldx, y + (size_t)t * ldy + c0, ldy, ncols,
+                                        k0 > 0);
+            }
+        }
+    }
 }
 #endif

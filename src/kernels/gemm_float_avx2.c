@@ -98,30 +98,27 @@ static inline __attribute__((always_inline)) void tile(int mr, const float *stri
     static void tile_##ROWS(const float *strip, int kc, const float *x, int ldx, float *y, int ldy, int ncols, \
                             int accumulate) {                                                                 \
         tile(ROWS, strip, kc, x, ldx, y, ldy, ncols, accumulate);                                             \
+    }                                                                                                         \
+    static void panel_tile_##ROWS(const float *panel, size_t panel_floats, int kc, const float *x, int ldx, float *y, \
+                                  int ldy, int ncols, int accumulate) {                                       \
+        (void)panel_floats; /* one panel is the whole strip */                                                \
+        tile(ROWS, panel, kc, x, ldx, y, ldy, ncols, accumulate);                                             \
     }
 TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
 static const gemm_f_tile_fn tiles[MR] = {tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
+static const gemm_panel_tile_fn panel_tiles[MR] = {panel_tile_1, panel_tile_2, panel_tile_3, panel_tile_4, panel_tile_5, panel_tile_6};
+static const gemm_f_level level = {MR, COLS, pack_strip, tiles, panel_tiles, NULL};
 
 void loam_gemm_f_avx2(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                       loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
-    const gemm_f_level lv = {MR, COLS, pack_strip, tiles, loam_kernels_avx2.matmul};
+    gemm_f_level lv = level;
+    lv.row_dot = loam_kernels_avx2.matmul;
     gemm_f_blocked(&lv, caches, x, ldx, T, K, w, ldw, wtype, n0, n1, y, ldy, bias);
 }
 
 /* A panel (panels.h) is what pack_strip makes of one strip: the tiles run
- * on the panels as they are, each panel's slab of K against every row
- * block. */
+ * on the panels as they are. */
 void loam_gemm_panels_avx2(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy) {
-    for (int c0 = 0; c0 < N; c0 += COLS) {
-        const float *panel = panels + (size_t)(c0 / COLS) * (size_t)panel_k * COLS;
-        int ncols = N - c0 < COLS ? N - c0 : COLS;
-        for (int k0 = 0; k0 < K || k0 == 0; k0 += LOAM_PANEL_SLAB) {
-            int kn = K - k0 < LOAM_PANEL_SLAB ? K - k0 : LOAM_PANEL_SLAB;
-            for (int t = 0; t < T; t += MR) {
-                int mr = T - t < MR ? T - t : MR;
-                tiles[mr - 1](panel + (size_t)k0 * COLS, kn, x + (size_t)t * ldx + k0, ldx, y + (size_t)t * ldy + c0, ldy, ncols, k0 > 0);
-            }
-        }
-    }
+    gemm_panels_blocked(&level, x, ldx, T, K, panels, panel_k, N, y, ldy);
 }
 #endif

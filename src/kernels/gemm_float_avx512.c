@@ -98,39 +98,28 @@ static inline __attribute__((always_inline)) void tile(int mr, const float *cons
         const float *const w[NV] = {strip, strip + 16, strip + 32, strip + 48};                               \
         tile(ROWS, w, COLS, kc, x, ldx, y, ldy, ncols, accumulate);                                           \
     }                                                                                                         \
-    static void panel_tile_##ROWS(const float *const w[NV], int kc, const float *x, int ldx, float *y, int ldy, int ncols, \
-                                  int accumulate) {                                                           \
+    static void panel_tile_##ROWS(const float *panel, size_t panel_floats, int kc, const float *x, int ldx, float *y, \
+                                  int ldy, int ncols, int accumulate) {                                       \
+        /* past the last panel, the last again: its columns are masked off */                                 \
+        int last = (ncols - 1) / LOAM_PANEL_COLS;                                                             \
+        const float *const w[NV] = {panel, panel + (last < 1 ? last : 1) * panel_floats,                      \
+                                    panel + (last < 2 ? last : 2) * panel_floats, panel + (last < 3 ? last : 3) * panel_floats}; \
         tile(ROWS, w, LOAM_PANEL_COLS, kc, x, ldx, y, ldy, ncols, accumulate);                                \
     }
 TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
 static const gemm_f_tile_fn tiles[MR] = {tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
-typedef void (*panel_tile_fn)(const float *const w[NV], int kc, const float *x, int ldx, float *y, int ldy, int ncols,
-                              int accumulate);
-static const panel_tile_fn panel_tiles[MR] = {panel_tile_1, panel_tile_2, panel_tile_3, panel_tile_4, panel_tile_5, panel_tile_6};
+static const gemm_panel_tile_fn panel_tiles[MR] = {panel_tile_1, panel_tile_2, panel_tile_3, panel_tile_4, panel_tile_5, panel_tile_6};
+static const gemm_f_level level = {MR, COLS, pack_strip, tiles, panel_tiles, NULL};
 
 void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                         loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
-    const gemm_f_level lv = {MR, COLS, pack_strip, tiles, loam_kernels_avx512.matmul};
+    gemm_f_level lv = level;
+    lv.row_dot = loam_kernels_avx512.matmul;
     gemm_f_blocked(&lv, caches, x, ldx, T, K, w, ldw, wtype, n0, n1, y, ldy, bias);
 }
 
-/* Four panels (panels.h) side by side make a strip's 64 columns, taken a
- * slab of K at a time; past the last panel the tile reads the last one
- * again, its columns masked off. */
+/* Four panels (panels.h) side by side make a strip's 64 columns. */
 void loam_gemm_panels_avx512(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy) {
-    int np = (N + LOAM_PANEL_COLS - 1) / LOAM_PANEL_COLS;
-    for (int p0 = 0; p0 < np; p0 += NV) {
-        int c0 = p0 * LOAM_PANEL_COLS, ncols = N - c0 < COLS ? N - c0 : COLS;
-        for (int k0 = 0; k0 < K || k0 == 0; k0 += LOAM_PANEL_SLAB) {
-            int kn = K - k0 < LOAM_PANEL_SLAB ? K - k0 : LOAM_PANEL_SLAB;
-            const float *w[NV];
-            for (int v = 0; v < NV; v++)
-                w[v] = panels + ((size_t)(p0 + v < np ? p0 + v : np - 1) * (size_t)panel_k + (size_t)k0) * LOAM_PANEL_COLS;
-            for (int t = 0; t < T; t += MR) {
-                int mr = T - t < MR ? T - t : MR;
-                panel_tiles[mr - 1](w, kn, x + (size_t)t * ldx + k0, ldx, y + (size_t)t * ldy + c0, ldy, ncols, k0 > 0);
-            }
-        }
-    }
+    gemm_panels_blocked(&level, x, ldx, T, K, panels, panel_k, N, y, ldy);
 }
 #endif
