@@ -115,13 +115,14 @@ void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, 
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
     if (!gemm_format_for(wtype, 8, NR, 1, &f)) return;
+    gemm_stored stored = {wtype, w, loam_row_bytes(wtype, K)};
     /* the longest run of quads whose int16 sums stay below 2^15: each vpmaddubsw adds two products */
     int quads = f.shape.sub16 ? 4 : 8, F = 32767 / (2 * f.shape.umax * 127);
     F = F >= quads ? quads : F >= 4 ? 4 : F >= 2 ? 2 : 1;
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
         if (kinds[k].sub16 == f.shape.sub16 && kinds[k].has_min == f.shape.has_min && kinds[k].F == F &&
             kinds[k].sign == f.signed_w) {
-            if (gemm_run(&f, kinds[k].fns, MR, caches, x, T, K, w, wtype, n0, n1, y, ldy, bias)) return;
+            if (gemm_run(&f, kinds[k].fns, MR, caches, x, T, K, gemm_pack_stored, &stored, n0, n1, y, ldy, bias)) return;
             break;
         }
     loam_qmatmul_avx2(x, T, K, w, wtype, n0, n1, y, ldy); /* no kind for it, or no memory for a panel */

@@ -4,7 +4,8 @@
  *
  *   for each panel of columns (whole strips):
  *     for each slab of K:
- *       pack the panel's strips (each weight unpacked once per product)
+ *       pack the panel's strips (each weight unpacked once per product,
+ *       from the stored blocks or, on VNNI, from the strips repacked at load)
  *       for each block of activation rows:
  *         for each strip:  for each group of MR rows:  micro-kernel
  *
@@ -119,15 +120,33 @@ static inline void gemm_blocking(const loam_cache_sizes *c, const gemm_format *f
     *mc = m < mr ? mr : m > T ? T : (int)m;
 }
 
-/* The whole product over tiles[mr - 1] (mr = 1 .. MR), plus the bias
- * (may be NULL) added to each block of rows and strip after its last slab,
- * while it is in cache; 0 when out of memory for the panel (nothing
- * written). */
+/* Where a product's weight panels come from: pack(f, source, c0, ncols, b0,
+ * nblk, scratch, out) writes columns c0 .. c0+ncols and blocks b0 ..
+ * b0+nblk into one strip (scratch: nblk × the strip's columns × 32 bytes). */
+typedef void (*gemm_pack_fn)(const gemm_format *f, const void *source, int c0, int ncols, int b0, int nblk,
+                             uint8_t *scratch, uint8_t *out);
+
+/* Weights as stored (ggml blocks, rows `row_bytes` apart). */
+typedef struct {
+    loam_type type;
+    const uint8_t *w;
+    size_t row_bytes;
+} gemm_stored;
+
+static inline void gemm_pack_stored(const gemm_format *f, const void *source, int c0, int ncols, int b0, int nblk,
+                                    uint8_t *scratch, uint8_t *out) {
+    const gemm_stored *s = source;
+    gemm_pack_strip(f, s->type, s->w, s->row_bytes, c0, ncols, b0, nblk, scratch, out);
+}
+
+/* The whole product over tiles[mr - 1] (mr = 1 .. MR), its panels packed
+ * by `pack` from `source`, plus the bias (may be NULL) added to each block
+ * of rows and strip after its last slab, while it is in cache; 0 when out
+ * of memory for the panel (nothing written). */
 static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int MR, const loam_cache_sizes *caches,
-                           const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
-                           int ldy, const float *bias) {
+                           const loam_act_block *x, int T, int K, gemm_pack_fn pack, const void *source, int n0, int n1,
+                           float *y, int ldy, const float *bias) {
     int nb = K / 32, kb, panel_strips, mc, cols = gemm_strip_cols(f);
-    size_t row_bytes = loam_row_bytes(wtype, K);
     gemm_blocking(caches, f, nb, T, MR, &kb, &panel_strips, &mc);
     size_t panel_bytes = (size_t)panel_strips * (size_t)kb * f->block_bytes, scratch_bytes = (size_t)kb * cols * 32;
     uint8_t *panel = aligned_alloc(64, panel_bytes + scratch_bytes);
@@ -141,8 +160,7 @@ static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int 
             size_t strip_bytes = (size_t)nblk * f->block_bytes;
             for (int j = 0; j < strips; j++) {
                 int c0 = jc + j * cols;
-                gemm_pack_strip(f, wtype, w, row_bytes, c0, n1 - c0 < cols ? n1 - c0 : cols, pc, nblk, scratch,
-                                panel + (size_t)j * strip_bytes);
+                pack(f, source, c0, n1 - c0 < cols ? n1 - c0 : cols, pc, nblk, scratch, panel + (size_t)j * strip_bytes);
             }
             for (int ic = 0; ic < T; ic += mc) {
                 int t1 = ic + mc < T ? ic + mc : T;

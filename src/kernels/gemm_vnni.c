@@ -22,6 +22,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/gemm_pack.h"
+#include "kernels/strips.h"
 
 enum { MR = 4, NR = 3, STRIP = 16 * NR, QUAD_BYTES = 32 * STRIP };
 
@@ -106,9 +107,104 @@ void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, 
     gemm_format f;
     if (!gemm_format_for(wtype, 16, NR, 0, &f)) return;
     const gemm_tile_fn *fns = tiles[(f.shape.sub16 ? 2 : 0) + (f.shape.has_min ? 1 : 0)];
-    if (!gemm_run(&f, fns, MR, caches, x, T, K, w, wtype, n0, n1, y, ldy, bias)) {
+    gemm_stored stored = {wtype, w, loam_row_bytes(wtype, K)};
+    if (!gemm_run(&f, fns, MR, caches, x, T, K, gemm_pack_stored, &stored, n0, n1, y, ldy, bias)) {
         loam_qmatmul_vnni(x, T, K, w, wtype, n0, n1, y, ldy); /* no memory for a panel: the unblocked path needs none */
         loam_add_bias(y, ldy, T, bias, n0, n1);
     }
+}
+
+/* Weights repacked at load into strips of 16 rows (strips.h). */
+typedef struct {
+    loam_type type;
+    const uint8_t *strips;
+    size_t strip_bytes;
+} strip_source;
+
+static inline __m512 halves_at(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)p)); }
+static inline __m512 bytes_at(const uint8_t *p, int is_signed) {
+    __m128i b = _mm_load_si128((const __m128i *)p);
+    return _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b));
+}
+
+/* Block i of one strip (16 columns) into the panel's block `o`: its 8
+ * quads as vector v of each quad (stride NR vectors), its scales (and
+ * mins) at column 16v of dw (mw). Nibbles are split, Q6_K's high bits
+ * joined, f16 scales converted: the micro-kernel then reads bytes and
+ * floats only. */
+static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, int v, uint8_t *o) {
+    const __m512i low = _mm512_set1_epi8(15);
+    float *dw = (float *)(o + QUAD_BYTES) + 16 * v;
+    uint8_t *quads = o + 64 * v;
+    const size_t qs = (size_t)NR * 64; /* from one quad to the next */
+    if (t == LOAM_T_Q4_0 || t == LOAM_T_Q8_0) {
+        int q8 = t == LOAM_T_Q8_0;
+        const uint8_t *pair = strip + (size_t)(i / 2) * (q8 ? LOAM_STRIP_Q8_0_PAIR : LOAM_STRIP_Q4_0_PAIR);
+        const uint8_t *vec = pair + 64 + (size_t)(q8 ? 512 : 256) * (size_t)(i % 2);
+        _mm512_store_ps(dw, halves_at(pair + 32 * (i % 2)));
+        for (int q = 0; q < 8; q++) {
+            __m512i z = q8 ? _mm512_load_si512((const void *)(vec + 64 * q)) : _mm512_load_si512((const void *)(vec + 64 * (q / 2)));
+            if (!q8) z = _mm512_and_si512(q % 2 ? _mm512_srli_epi16(z, 4) : z, low);
+            _mm512_store_si512((void *)(quads + (size_t)q * qs), z);
+        }
+        return;
+    }
+    if (t == LOAM_T_Q4_K) {
+        const uint8_t *super = strip + (size_t)(i / 8) * LOAM_STRIP_Q4_K_SUPER, *vec = super + LOAM_STRIP_K_HEAD + 256 * (size_t)(i % 8);
+        float *mw = dw + STRIP;
+        _mm512_store_ps(dw, _mm512_mul_ps(halves_at(super), bytes_at(super + 64 + 16 * (i % 8), 0)));
+        _mm512_store_ps(mw, _mm512_mul_ps(halves_at(super + 32), _mm512_sub_ps(_mm512_setzero_ps(), bytes_at(super + 192 + 16 * (i % 8), 0))));
+        for (int q = 0; q < 8; q++) {
+            __m512i z = _mm512_load_si512((const void *)(vec + 64 * (q / 2)));
+            _mm512_store_si512((void *)(quads + (size_t)q * qs), _mm512_and_si512(q % 2 ? _mm512_srli_epi16(z, 4) : z, low));
+        }
+        return;
+    }
+    /* Q6_K: quad 4h + j is nibble j % 2 of vector 2h + j / 2, or'ed with bits 2j..2j+1 of high vector h moved to bits 4-5 */
+    const uint8_t *super = strip + (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER;
+    const uint8_t *vec = super + LOAM_STRIP_K_HEAD + (size_t)(i % 8) * LOAM_STRIP_Q6_K_BLOCK;
+    __m512 d = halves_at(super);
+    for (int h = 0; h < 2; h++) {
+        _mm512_store_ps(dw + h * STRIP, _mm512_mul_ps(d, bytes_at(super + 32 + 32 * (i % 8) + 16 * h, 1)));
+        __m512i hv = _mm512_load_si512((const void *)(vec + 256 + 64 * h));
+        for (int j = 0; j < 4; j++) {
+            __m512i nib = _mm512_load_si512((const void *)(vec + 64 * (2 * h + j / 2)));
+            if (j % 2) nib = _mm512_srli_epi16(nib, 4);
+            __m512i high = _mm512_and_si512(_mm512_sllv_epi16(_mm512_srlv_epi16(hv, _mm512_set1_epi16((short)(2 * j))),
+                                                               _mm512_set1_epi16(4)),
+                                            _mm512_set1_epi8(0x30));
+            _mm512_store_si512((void *)(quads + (size_t)(4 * h + j) * qs), _mm512_or_si512(_mm512_and_si512(nib, low), high));
+        }
+    }
+}
+
+/* gemm_pack_fn over strips: columns c0 .. c0+ncols (c0 a multiple of 16) are
+ * strips c0/16 .. ; the panel's columns past ncols get zero quads and scales. */
+static void pack_from_strips(const gemm_format *f, const void *source, int c0, int ncols, int b0, int nblk, uint8_t *scratch,
+                             uint8_t *out) {
+    (void)scratch;
+    const strip_source *s = source;
+    for (int v = 0; v < NR; v++) {
+        const uint8_t *strip = s->strips + (size_t)(c0 / LOAM_STRIP_ROWS + v) * s->strip_bytes;
+        for (int i = 0; i < nblk; i++) {
+            uint8_t *o = out + (size_t)i * f->block_bytes;
+            if (ncols > 16 * v) {
+                unpack_strip_block(s->type, strip, b0 + i, v, o);
+                continue;
+            }
+            float *dw = (float *)(o + QUAD_BYTES);
+            for (int q = 0; q < 8; q++) memset(o + (size_t)(q * NR + v) * 64, 0, 64);
+            for (int h = 0; h < gemm_nsub(f) * (f->shape.has_min ? 2 : 1); h++) memset(dw + h * STRIP + 16 * v, 0, 64);
+        }
+    }
+}
+
+int loam_gemm_strips_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+                          loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
+    gemm_format f;
+    if (!gemm_format_for(wtype, 16, NR, 0, &f)) return 0;
+    const gemm_tile_fn *fns = tiles[(f.shape.sub16 ? 2 : 0) + (f.shape.has_min ? 1 : 0)];
+    strip_source source = {wtype, strips, loam_strip_bytes(wtype, K)};
+    return gemm_run(&f, fns, MR, caches, x, T, K, pack_from_strips, &source, n0, n1, y, ldy, bias);
 }
 #endif

@@ -19,6 +19,16 @@
  * group of MR rows, so a group's weights are read from memory once per
  * block of rows (once in all for a server's decode step).
  *
+ * From STRIP_PANEL_MIN_ROWS rows the product goes through gemm_vnni.c
+ * instead (loam_gemm_strips_vnni): each panel of strips is unpacked once —
+ * nibbles split, Q6_K's high bits joined, scales to f32 — into its format,
+ * whose tile then spends its vector ops on vpdpbusd and the float epilogue
+ * only. Here the nibble and scale work is redone for every group of 4
+ * rows, which costs more than the unpacking from about 32 rows on (Intel
+ * Xeon 6/207, 2 threads, 1B Q4_0 pp24 225-228 t/s here against 208-224
+ * unpacked, pp64 207-229 against 221-269; 512 × 8192 × 2048 Q6_K 222 →
+ * 644 GOP/s, Q4_0 501-561 → 623-699).
+ *
  * Built with -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mf16c;
  * chosen only when CPUID reports VNNI. */
 #if defined(__x86_64__)
@@ -211,6 +221,11 @@ TILE_TABLE(q4_k)
 TILE_TABLE(q8_0)
 TILE_TABLE(q6_k)
 
+/* rows from which the panels pay (above) */
+#ifndef STRIP_PANEL_MIN_ROWS
+#define STRIP_PANEL_MIN_ROWS 32
+#endif
+
 /* Blocks per slab (whole pairs or super-blocks: `unit`) and rows per row
  * block, from L2 (1 MiB where unknown). */
 static void blocking(const loam_cache_sizes *c, loam_type t, int nb, int T, int *kb, int *mc) {
@@ -225,6 +240,7 @@ static void blocking(const loam_cache_sizes *c, loam_type t, int nb, int T, int 
 
 void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
+    if (T >= STRIP_PANEL_MIN_ROWS && loam_gemm_strips_vnni(caches, x, T, K, strips, wtype, n0, n1, y, ldy, bias)) return;
     int nb = K / 32, kb, mc;
     size_t sb = loam_strip_bytes(wtype, K);
     const tile_fn(*tiles)[MR] = wtype == LOAM_T_Q4_0   ? q4_0_tiles
