@@ -137,6 +137,12 @@ LOAM_API double loam_model_read_bandwidth(const loam_model *model, int n_threads
  * row of the embedding table). */
 LOAM_API uint64_t loam_model_decode_bytes(const loam_model *model);
 
+/* Operations (a multiply-add counts 2) of a prompt of n_tokens in one
+ * batch: every layer matrix for every row, the head for the last row only
+ * (the logits a prompt needs), attention's scores and mix over the causal
+ * triangle. What `loam bench` divides by a prefill's time for its GOP/s. */
+LOAM_API uint64_t loam_model_prefill_ops(const loam_model *model, int n_tokens);
+
 /* The memory a model needs: its weights (mapped), the KV cache of n_ctx
  * positions of one sequence in kv_type, the scratch of a forward pass (a
  * prompt slice, a row of logits, attention scores) and the runtime's own

@@ -29,7 +29,9 @@ static const char bench_usage[] =
     "  --json rows as a JSON array: test, threads, tps, tps_sd, bw_fraction (decode at depth 0: bytes\n"
     "         read per second as a share of the machine's read bandwidth, bound_gbs, measured on\n"
     "         anonymous huge-page memory with the same threads), file_read_gbs (streaming the model's\n"
-    "         mapped weights), ttft_ms (prefill), and the machine: cpu, cpu_family, cpu_model, simd,\n"
+    "         mapped weights), ttft_ms, gops, peak_gops, peak_fraction, peak (prefill: its GOP/s and the\n"
+    "         peak of its products' instructions on the same threads), and the machine: cpu, cpu_family,\n"
+    "         cpu_model, simd,\n"
     "         l1d_kb, l2_kb, l3_kb\n"
     "  -r N   repetitions (default 3)\n"
     "  --kv-type f32|f16|q8_0   KV cache storage\n"
@@ -51,6 +53,8 @@ typedef struct {
     char test[48];
     int threads;
     double tps, sd, bw_fraction, ttft_ms, bound_gbs, file_gbs;
+    double gops, peak_gops; /* prefill: its rate and the peak of the instructions its products run on (0: none) */
+    char peak_label[32];
 } bench_row;
 
 /* The machine's read bandwidth, measured in a child process: its 512 MiB
@@ -171,6 +175,8 @@ static int bench_one(const char *path, const loam_model_params *base, int thread
         stats(tgv, (int)reps, &tg->tps, &tg->sd);
         pp->ttft_ms = ttft * 1e3;
         pp->bw_fraction = -1;
+        pp->gops = n_prompt > 0 ? (double)loam_model_prefill_ops(model, (int)n_prompt) * pp->tps / (double)n_prompt / 1e9 : 0;
+        tg->gops = 0;
         double frac_sd;
         stats(fracv, (int)reps, &tg->bw_fraction, &frac_sd);
         if (tg->bw_fraction < 0) tg->bw_fraction = -1;
@@ -182,6 +188,21 @@ static int bench_one(const char *path, const loam_model_params *base, int thread
     loam_context_free(ctx);
     loam_model_free(model);
     return rc;
+}
+
+/* The peak of the instructions a prefill's products run on, on the same
+ * threads (int8 dot products for quantized weights, FMA for f32
+ * activations), measured after the run as `bench --gemm` measures it. */
+static void prefill_peak(const loam_model_info *in, int threads, bench_row *pp) {
+    pp->peak_gops = 0;
+    pp->peak_label[0] = 0;
+    if (pp->gops <= 0) return;
+    int quantized = strcmp(in->dtype, "f32") && strcmp(in->dtype, "f16") && strcmp(in->dtype, "bf16");
+    loam_gemm_result g;
+    loam_error err;
+    if (loam_bench_gemm(64, 256, 256, quantized ? "q8_0" : "f32", threads, 1, 0, &g, &err) != LOAM_OK) return;
+    pp->peak_gops = g.peak_gops;
+    snprintf(pp->peak_label, sizeof pp->peak_label, "%s", g.peak_label);
 }
 
 static int bench_model(int argc, char **argv) {
@@ -236,6 +257,7 @@ static int bench_model(int argc, char **argv) {
             fprintf(stderr, "read bandwidth, %d thread%s: %.1f GB/s (memory, the bound), %.1f GB/s (the mapped weights); means of the measures before each decode run\n",
                     threads[k], threads[k] > 1 ? "s" : "", bw / 1e9, file_bw / 1e9);
         pp.bound_gbs = tg.bound_gbs = bw / 1e9;
+        prefill_peak(&in, threads[k], &pp);
         pp.file_gbs = tg.file_gbs = file_bw / 1e9;
         if (pp.threads) rows[n_rows++] = pp;
         if (tg.threads) rows[n_rows++] = tg;
@@ -253,6 +275,10 @@ static int bench_model(int argc, char **argv) {
             else printf("null");
             if (rows[r].ttft_ms >= 0) printf(", \"ttft_ms\": %.1f", rows[r].ttft_ms);
             if (rows[r].bound_gbs > 0) printf(", \"bound_gbs\": %.2f, \"file_read_gbs\": %.2f", rows[r].bound_gbs, rows[r].file_gbs);
+            if (rows[r].gops > 0) printf(", \"gops\": %.1f", rows[r].gops);
+            if (rows[r].peak_gops > 0)
+                printf(", \"peak_gops\": %.1f, \"peak_fraction\": %.4f, \"peak\": \"%s\"", rows[r].peak_gops, rows[r].gops / rows[r].peak_gops,
+                       rows[r].peak_label);
             printf(", \"model\": \"%s\", \"size_bytes\": %llu, \"params\": %lld, \"type\": \"%s\", ", in.architecture,
                    (unsigned long long)in.weight_bytes, (long long)in.n_params, type);
             cli_print_cpu_json(&cpu);
@@ -266,11 +292,14 @@ static int bench_model(int argc, char **argv) {
     /* weights mapped or repacked (same bytes): peak RSS ~ weights + KV cache + scratch */
     fprintf(stderr, "peak resident memory: %.2f GiB (weights %.2f GiB)\n", loam_peak_resident_bytes() / 1073741824.0,
             in.weight_bytes / 1073741824.0);
-    printf("| model | size | params | type | threads | test | t/s | of bandwidth bound | time to first token |\n");
+    printf("| model | size | params | type | threads | test | t/s | of bound | time to first token |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (int r = 0; r < n_rows; r++) {
-        char bwf[32] = "", tt[32] = "";
-        if (rows[r].bw_fraction >= 0) snprintf(bwf, sizeof bwf, "%.0f%%", rows[r].bw_fraction * 100);
+        char bwf[96] = "", tt[32] = "";
+        if (rows[r].bw_fraction >= 0) snprintf(bwf, sizeof bwf, "%.0f%% of read bandwidth", rows[r].bw_fraction * 100);
+        else if (rows[r].peak_gops > 0)
+            snprintf(bwf, sizeof bwf, "%.0f GOP/s, %.0f%% of %s %.0f", rows[r].gops, 100 * rows[r].gops / rows[r].peak_gops, rows[r].peak_label,
+                     rows[r].peak_gops);
         if (rows[r].ttft_ms >= 0) snprintf(tt, sizeof tt, "%.0f ms", rows[r].ttft_ms);
         printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f | %s | %s |\n", in.architecture, in.weight_bytes / 1073741824.0,
                in.n_params / 1e9, type, rows[r].threads, rows[r].test, rows[r].tps, rows[r].sd, bwf, tt);

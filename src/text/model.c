@@ -553,6 +553,22 @@ double loam_model_read_bandwidth(const loam_model *m, int n_threads) {
     return bw;
 }
 
+uint64_t loam_model_prefill_ops(const loam_model *m, int n_tokens) {
+    if (n_tokens <= 0) return 0;
+    const loam_spec *s = &m->spec;
+    uint64_t per_row = 0, n = (uint64_t)n_tokens;
+    for (int l = 0; l < s->n_layers; l++)
+        for (int k = 0; k < LOAM_L_COUNT; k++) {
+            const loam_tensor *t = m->layer[l][k];
+            if (t && t->n_dims == 2) per_row += (uint64_t)t->shape[0] * (uint64_t)t->shape[1];
+        }
+    const loam_tensor *head = m->global[LOAM_G_LM_HEAD];
+    uint64_t head_macs = head ? (uint64_t)head->shape[0] * (uint64_t)head->shape[1] : 0;
+    /* causal attention: row i scores i + 1 keys and mixes as many values */
+    uint64_t attn_macs = (uint64_t)s->n_layers * (uint64_t)s->n_heads * (uint64_t)s->head_dim * 2 * (n * (n + 1) / 2);
+    return 2 * (per_row * n + head_macs + attn_macs);
+}
+
 uint64_t loam_model_decode_bytes(const loam_model *m) {
     const loam_tensor *emb = m->global[LOAM_G_TOK_EMB];
     uint64_t bytes = m->weight_bytes;

@@ -1,4 +1,5 @@
 /* The loam program end to end, as scripts use it. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,6 +215,13 @@ static void test_bench_json(void) {
              cJSON_GetObjectItem(row, "l1d_kb")->valuedouble > 0 && cJSON_IsNumber(cJSON_GetObjectItem(row, "l2_kb")) &&
              cJSON_IsNumber(cJSON_GetObjectItem(row, "l3_kb")) && cJSON_IsNumber(cJSON_GetObjectItem(row, "cpu_family")) &&
              (!i || (cJSON_GetObjectItem(row, "bound_gbs")->valuedouble > 0 && cJSON_GetObjectItem(row, "file_read_gbs")->valuedouble > 0));
+        /* the prefill row's rate beside its peak: the share is their ratio */
+        const cJSON *gops = cJSON_GetObjectItem(row, "gops"), *peak = cJSON_GetObjectItem(row, "peak_gops"),
+                    *share = cJSON_GetObjectItem(row, "peak_fraction"), *label = cJSON_GetObjectItem(row, "peak");
+        ok = ok && (i ? !gops && !peak
+                      : cJSON_IsNumber(gops) && gops->valuedouble > 0 && cJSON_IsNumber(peak) && peak->valuedouble > 0 &&
+                            cJSON_IsNumber(share) && fabs(share->valuedouble * peak->valuedouble - gops->valuedouble) <= 0.06 + 0.01 * gops->valuedouble &&
+                            cJSON_IsString(label) && label->valuestring[0]);
     }
     cJSON_Delete(j);
     CHECK(ok, "bench --json (exit %d): %s", rc, out ? out : "");

@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "core/mapfile.h"
 #include "kernels/kernels.h"
+#include "loam_tools.h"
 #include "test.h"
 
 typedef struct {
@@ -301,6 +305,45 @@ static void test_bloom_avx2(void) { check_case("llm/bloom", LOAM_SIMD_AVX2); }
 
 /* The f16 and q8_0 KV caches: same greedy ids as f32 on llama31 (160-token
  * prompt, then 24 steps), KL of the step distributions reported. */
+/* loam_model_prefill_ops against the count from the publisher's config.json:
+ * per row the layer matrices (q, k, v, o and the MLP's 3 matrices for
+ * Llama, 2 for Phi-2), the head once, attention over the causal triangle. */
+static double config_number(const cJSON *c, const char *key) {
+    const cJSON *v = cJSON_GetObjectItem(c, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+static void test_prefill_ops(void) {
+    static const struct {
+        const char *name;
+        int mlp_matrices;
+    } cases[] = {{"llm/stories260k", 3}, {"llm/phi2", 2}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char path[1024], *text = NULL;
+        snprintf(path, sizeof path, "%s/config.json", fixture(cases[k].name));
+        CHECK(loam_read_file(path, 1 << 20, &text, NULL, NULL) == LOAM_OK, "cannot read %s", path);
+        cJSON *c = cJSON_Parse(text);
+        free(text);
+        CHECK(c, "%s: not JSON", path);
+        double d = config_number(c, "hidden_size"), ff = config_number(c, "intermediate_size"), L = config_number(c, "num_hidden_layers");
+        double H = config_number(c, "num_attention_heads"), KV = config_number(c, "num_key_value_heads"), V = config_number(c, "vocab_size");
+        double hd = config_number(c, "head_dim") > 0 ? config_number(c, "head_dim") : d / H;
+        cJSON_Delete(c);
+        loam_model *m = NULL;
+        loam_error err;
+        loam_model_params mp = loam_model_default_params();
+        CHECK_OK(loam_model_open(fixture(cases[k].name), &mp, &m, &err), &err);
+        for (int n = 1; n <= 33; n += 16) {
+            double per_row = L * (2 * d * H * hd + 2 * d * KV * hd + cases[k].mlp_matrices * d * ff);
+            double want = 2 * (per_row * n + V * d + L * H * hd * 2 * (n * (n + 1) / 2.0));
+            double got = (double)loam_model_prefill_ops(m, n);
+            CHECK(got == want, "%s, %d tokens: %.0f operations, the config says %.0f", cases[k].name, n, got, want);
+        }
+        CHECK(loam_model_prefill_ops(m, 0) == 0, "no tokens, no operations");
+        loam_model_free(m);
+    }
+}
+
 static void test_kv_types(void) {
     loam_kv_type types[] = {LOAM_KV_F16, LOAM_KV_Q8_0};
     const char *names[] = {"f16", "q8_0"}, *cases[] = {"llm/llama31", "llm/llama_q256"}; /* q8_0 needs head_dim % 32 */
@@ -466,6 +509,7 @@ static void test_ubatch_slices(void) {
 
 void register_text_families_tests(void) {
     test_add("decode: a batch in slices of n_ubatch rows equals the golden (and keeps causality)", test_ubatch_slices);
+    test_add("model: a prompt's operations (bench's prefill GOP/s) equal the count from config.json (Llama, Phi-2)", test_prefill_ops);
     test_add("decode: --bf16-dot (rounded activations) KL vs the HF float32 logits", test_bf16_dot);
     test_add("decode: f16 and q8_0 KV caches keep the greedy ids (KL reported)", test_kv_types);
     test_add("llm/bloom prefill, hidden, greedy, steps", test_bloom);
