@@ -27,7 +27,7 @@ enum { MR = 2, NR = 2, STRIP = 8 * NR };
 /* mr (<= 2) rows × one strip over nblk blocks; F quads summed in int16 */
 static inline __attribute__((always_inline)) void tile(int mr, int sub16, int has_min, int F, int sign, int offset,
                                                        const uint8_t *strip, size_t sbb, int nblk, const loam_act_block *x,
-                                                       int nb, float *y, int ldy, int ncols, int accumulate) {
+                                                       int nb, float *y, int ldy, int ncols, int accumulate, const float *bias) {
     __m256 f[MR][NR];
     const __m256i ones = _mm256_set1_epi16(1);
     GEMM_UNROLL for (int r = 0; r < mr; r++)
@@ -81,6 +81,7 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
             float *p = y + (size_t)r * ldy + 8 * v;
             __m256 out = f[r][v];
             if (accumulate) out = _mm256_add_ps(out, _mm256_maskload_ps(p, mask));
+            if (bias) out = _mm256_add_ps(out, _mm256_maskload_ps(bias + 8 * v, mask));
             _mm256_maskstore_ps(p, mask, out);
         }
     }
@@ -89,8 +90,8 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
 /* one function per kind (scale layout, mins, int16 run, sign trick) and rows */
 #define TILE_FN(name, SUB16, MIN, F, SIGN, ROWS)                                                                          \
     static void name(int offset, const uint8_t *strip, size_t sbb, int nblk, const loam_act_block *x, int nb, float *y,  \
-                     int ldy, int ncols, int accumulate) {                                                               \
-        tile(ROWS, SUB16, MIN, F, SIGN, offset, strip, sbb, nblk, x, nb, y, ldy, ncols, accumulate);                    \
+                     int ldy, int ncols, int accumulate, const float *bias) {                                            \
+        tile(ROWS, SUB16, MIN, F, SIGN, offset, strip, sbb, nblk, x, nb, y, ldy, ncols, accumulate, bias);              \
     }
 #define KIND(name, SUB16, MIN, F, SIGN) TILE_FN(name##_1, SUB16, MIN, F, SIGN, 1) TILE_FN(name##_2, SUB16, MIN, F, SIGN, 2)
 KIND(k32_f8, 0, 0, 8, 0)

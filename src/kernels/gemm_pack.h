@@ -96,9 +96,10 @@ static inline void gemm_pack_strip(const gemm_format *f, loam_type t, const uint
 }
 
 /* The micro-kernel: mr rows × one strip over nblk blocks;
- * y = (accumulate ? y : 0) + x · strip for the first ncols columns. */
+ * y = (accumulate ? y : 0) + x · strip (+ bias[n] when given: the last
+ * slab adds it while the tile is in registers) for the first ncols columns. */
 typedef void (*gemm_tile_fn)(int offset, const uint8_t *strip, size_t block_bytes, int nblk, const loam_act_block *x,
-                             int nb, float *y, int ldy, int ncols, int accumulate);
+                             int nb, float *y, int ldy, int ncols, int accumulate, const float *bias);
 
 /* The activation sum of half h of a block (or of all of it). */
 static inline int32_t gemm_act_sum(const loam_act_block *a, int sub16, int h) {
@@ -140,9 +141,8 @@ static inline void gemm_pack_stored(const gemm_format *f, const void *source, in
 }
 
 /* The whole product over tiles[mr - 1] (mr = 1 .. MR), its panels packed
- * by `pack` from `source`, plus the bias (may be NULL) added to each block
- * of rows and strip after its last slab, while it is in cache; 0 when out
- * of memory for the panel (nothing written). */
+ * by `pack` from `source`, plus the bias (may be NULL), which the tiles of
+ * the last slab add; 0 when out of memory for the panel (nothing written). */
 static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int MR, const loam_cache_sizes *caches,
                            const loam_act_block *x, int T, int K, gemm_pack_fn pack, const void *source, int n0, int n1,
                            float *y, int ldy, const float *bias) {
@@ -166,12 +166,12 @@ static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int 
                 int t1 = ic + mc < T ? ic + mc : T;
                 for (int j = 0; j < strips; j++) {
                     int c0 = jc + j * cols, ncols = n1 - c0 < cols ? n1 - c0 : cols;
+                    const float *b = bias && pc + nblk == nb ? bias + c0 : NULL;
                     for (int t = ic; t < t1; t += MR) {
                         int mr = t1 - t < MR ? t1 - t : MR;
                         tiles[mr - 1](f->shape.offset, panel + (size_t)j * strip_bytes, f->block_bytes, nblk,
-                                      x + (size_t)t * nb + pc, nb, y + (size_t)t * ldy + c0, ldy, ncols, pc > 0);
+                                      x + (size_t)t * nb + pc, nb, y + (size_t)t * ldy + c0, ldy, ncols, pc > 0, b);
                     }
-                    if (pc + nblk == nb) loam_add_bias(y + (size_t)ic * ldy, ldy, t1 - ic, bias, c0, c0 + ncols);
                 }
             }
         }

@@ -29,7 +29,7 @@ enum { MR = 4, NR = 3, STRIP = 16 * NR, QUAD_BYTES = 32 * STRIP };
 /* mr (<= 4) rows × one strip over nblk blocks: y = (accumulate ? y : 0) + x · strip */
 static inline __attribute__((always_inline)) void tile(int mr, int sub16, int has_min, int offset, const uint8_t *strip,
                                                        size_t sbb, int nblk, const loam_act_block *x, int nb, float *y,
-                                                       int ldy, int ncols, int accumulate) {
+                                                       int ldy, int ncols, int accumulate, const float *bias) {
     __m512 f[MR][NR];
     GEMM_UNROLL for (int r = 0; r < mr; r++)
         GEMM_UNROLL for (int v = 0; v < NR; v++) f[r][v] = _mm512_setzero_ps();
@@ -77,6 +77,7 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
             float *p = y + (size_t)r * ldy + 16 * v;
             __m512 out = f[r][v];
             if (accumulate) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask[v], p));
+            if (bias) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask[v], bias + 16 * v));
             _mm512_mask_storeu_ps(p, mask[v], out);
         }
 }
@@ -84,8 +85,8 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
 /* one function per (scale layout, mins, rows): the loops above fully unrolled */
 #define TILE_FN(name, SUB16, MIN, ROWS)                                                                                   \
     static void name(int offset, const uint8_t *strip, size_t sbb, int nblk, const loam_act_block *x, int nb, float *y,  \
-                     int ldy, int ncols, int accumulate) {                                                               \
-        tile(ROWS, SUB16, MIN, offset, strip, sbb, nblk, x, nb, y, ldy, ncols, accumulate);                              \
+                     int ldy, int ncols, int accumulate, const float *bias) {                                            \
+        tile(ROWS, SUB16, MIN, offset, strip, sbb, nblk, x, nb, y, ldy, ncols, accumulate, bias);                        \
     }
 #define TILE_FNS(kind, SUB16, MIN)                                                                                        \
     TILE_FN(kind##_1, SUB16, MIN, 1) TILE_FN(kind##_2, SUB16, MIN, 2) TILE_FN(kind##_3, SUB16, MIN, 3)                 \
