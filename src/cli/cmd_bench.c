@@ -126,10 +126,12 @@ static int bench_one(const char *path, const loam_model_params *base, int thread
     if (!tok || !pos || !seq || !want || !ppv || !tgv || !fracv) rc = cli_error("out of memory");
     for (long i = 0; !rc && i < n_ids; i++) tok[i] = (int32_t)((i * 7919) % in.n_vocab), pos[i] = (int32_t)i;
     if (!rc) want[n_ids - 1] = 1;
-    /* one untimed token first, as llama-bench warms up: it reads every
-     * weight, so the first timed repetition does not page the file in */
+    /* one untimed run first, as llama-bench warms up (the whole prompt when
+     * there is one, else a token): it reads every weight, so the first timed
+     * repetition does not page the file in, and touches the prompt's
+     * scratch, so it does not take the first page faults either */
     if (!rc) {
-        loam_batch b = {1, tok, pos, seq, NULL};
+        loam_batch b = n_prompt > 0 ? (loam_batch){(int)n_prompt, tok, pos, seq, want} : (loam_batch){1, tok, pos, seq, NULL};
         if (loam_decode(ctx, &b, &err) != LOAM_OK) rc = cli_error_status(&err);
     }
     for (long r = 0; !rc && r < reps; r++) {
