@@ -41,6 +41,12 @@ int loam_cpu_has_vnni(void) {
     return (c >> 11) & 1;
 }
 
+int loam_cpu_has_avxvnni(void) {
+    unsigned a, b, c, d;
+    if (!cpu_has(LOAM_SIMD_AVX2) || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 4) & 1; /* CPUID.(7,1):EAX bit 4 */
+}
+
 int loam_cpu_has_avx512bf16(void) {
     unsigned a, b, c, d;
     if (!cpu_has(LOAM_SIMD_AVX512) || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
@@ -54,6 +60,13 @@ loam_bf16dot_fn loam_bf16dot_for(loam_simd level) {
 #else
 static int cpu_has(loam_simd level) { return level == LOAM_SIMD_SCALAR; }
 int loam_cpu_has_vnni(void) { return 0; }
+int loam_cpu_has_avxvnni(void) { return 0; }
+int loam_cpu_has_avxvnni(void) {
+    unsigned a, b, c, d;
+    if (!cpu_has(LOAM_SIMD_AVX2) || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 4) & 1; /* CPUID.(7,1):EAX bit 4 */
+}
+
 int loam_cpu_has_avx512bf16(void) { return 0; }
 loam_bf16dot_fn loam_bf16dot_for(loam_simd level) { (void)level; return NULL; }
 #endif
@@ -80,7 +93,7 @@ const loam_kernels *loam_kernels_for(loam_simd level) {
     switch (level) {
 #if defined(__x86_64__)
     case LOAM_SIMD_AVX512: return loam_cpu_has_vnni() ? &loam_kernels_avx512_vnni : &loam_kernels_avx512;
-    case LOAM_SIMD_AVX2: return &loam_kernels_avx2;
+    case LOAM_SIMD_AVX2: return loam_cpu_has_avxvnni() ? &loam_kernels_avx2_vnni : &loam_kernels_avx2;
 #endif
     case LOAM_SIMD_SCALAR: return &loam_kernels_scalar;
     default: return NULL;
@@ -120,6 +133,6 @@ void loam_cpu_get_info(loam_cpu_info *out) {
     /* the level that runs: the best, or LOAM_SIMD's */
     const loam_kernels *k = NULL;
     loam_error err;
-    loam_simd best = loam_kernels_choose(LOAM_SIMD_AUTO, &k, &err) == LOAM_OK ? k->level : loam_simd_best();
-    snprintf(out->simd, sizeof out->simd, "%s%s", loam_simd_name(best), best == LOAM_SIMD_AVX512 && loam_cpu_has_vnni() ? "-vnni" : "");
+    if (loam_kernels_choose(LOAM_SIMD_AUTO, &k, &err) != LOAM_OK) k = loam_kernels_for(LOAM_SIMD_AUTO);
+    snprintf(out->simd, sizeof out->simd, "%s", k ? k->name : loam_simd_name(loam_simd_best()));
 }

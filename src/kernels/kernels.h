@@ -104,6 +104,7 @@ int loam_kernels_supports(loam_type wtype);
 extern const loam_kernels loam_kernels_scalar;
 #if defined(__x86_64__)
 extern const loam_kernels loam_kernels_avx2;
+extern const loam_kernels loam_kernels_avx2_vnni; /* AVX2 with AVX-VNNI's strip kernel */
 extern const loam_kernels loam_kernels_avx512;
 extern const loam_kernels loam_kernels_avx512_vnni;
 void loam_qmatmul_avx2(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
@@ -121,6 +122,8 @@ void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, 
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_strip_matmul_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
+void loam_strip_matmul_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+                               loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 /* The same through gemm_vnni.c's panels, unpacked from the strips; 0 (nothing
@@ -144,6 +147,8 @@ enum { LOAM_ESIZE_f32 = 4, LOAM_ESIZE_bf16 = 2, LOAM_ESIZE_f16 = 2 };
 #endif
 /* Whether this CPU has AVX512-VNNI. */
 int loam_cpu_has_vnni(void);
+/* Whether this CPU has AVX-VNNI (vpdpbusd on ymm, VEX-encoded) and AVX2. */
+int loam_cpu_has_avxvnni(void);
 
 /* The opt-in rounded-activation path for BF16 weights: x is [T, K] already
  * rounded to bf16 (loam_f32_to_bf16), W is [N, K] bf16; y as in matmul,

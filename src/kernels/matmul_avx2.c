@@ -293,4 +293,22 @@ const loam_kernels loam_kernels_avx2 = {
     .silu_gate = silu_gate_avx2,
     .sigmoid_act = sigmoid_act_avx2,
 };
+
+/* The same with AVX-VNNI's strip kernel (vpdpbusd on ymm), where CPUID has it. */
+const loam_kernels loam_kernels_avx2_vnni = {
+    .name = "avx2-vnni",
+    .level = LOAM_SIMD_AVX2,
+    .matmul = matmul_avx2,
+    .gemm_f = loam_gemm_f_avx2,
+    .gemm_panels = loam_gemm_panels_avx2,
+    .quantize_act = loam_quantize_act_row_avx2,
+    .matmul_q8 = loam_qmatmul_avx2,
+    .gemm_q8 = loam_gemm_q8_avx2,
+    .strip_matmul = loam_strip_matmul_avxvnni,
+    .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
+    .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
+    .softmax_exp = softmax_exp_avx2,
+    .silu_gate = silu_gate_avx2,
+    .sigmoid_act = sigmoid_act_avx2,
+};
 #endif

@@ -23,6 +23,7 @@ double loam_peak_loop_scalar(loam_peak_kind kind, long iters) {
 double loam_peak_loop(loam_simd level, loam_peak_kind kind, long iters) {
 #if defined(__x86_64__)
     if (level == LOAM_SIMD_AVX512 && (kind == LOAM_PEAK_F32 || loam_cpu_has_vnni())) return loam_peak_loop_avx512(kind, iters);
+    if (level == LOAM_SIMD_AVX2 && kind == LOAM_PEAK_INT8 && loam_cpu_has_avxvnni()) return loam_peak_loop_avxvnni(iters);
     if (level == LOAM_SIMD_AVX512 || level == LOAM_SIMD_AVX2) return loam_peak_loop_avx2(kind, iters);
 #endif
     (void)level;
@@ -33,6 +34,7 @@ const char *loam_peak_label(loam_simd level, loam_peak_kind kind) {
 #if defined(__x86_64__)
     if (level == LOAM_SIMD_AVX512 && kind == LOAM_PEAK_F32) return "avx512 fma";
     if (level == LOAM_SIMD_AVX512 && loam_cpu_has_vnni()) return "avx512 vpdpbusd";
+    if (level == LOAM_SIMD_AVX2 && kind == LOAM_PEAK_INT8 && loam_cpu_has_avxvnni()) return "avx-vnni vpdpbusd";
     if (level == LOAM_SIMD_AVX512 || level == LOAM_SIMD_AVX2) return kind == LOAM_PEAK_F32 ? "avx2 fma" : "avx2 maddubs";
 #endif
     (void)level;

@@ -11,9 +11,10 @@ typedef enum { LOAM_PEAK_F32, LOAM_PEAK_INT8 } loam_peak_kind;
 double loam_peak_loop_scalar(loam_peak_kind kind, long iters);
 #if defined(__x86_64__)
 double loam_peak_loop_avx2(loam_peak_kind kind, long iters);   /* FMA ymm; maddubs + madd ymm */
+double loam_peak_loop_avxvnni(long iters);                      /* vpdpbusd ymm (AVX-VNNI) */
 double loam_peak_loop_avx512(loam_peak_kind kind, long iters); /* FMA zmm; vpdpbusd zmm (VNNI) */
 #endif
-/* The loop for a level (the int8 one is VNNI's only where the CPU has it). */
+/* The loop for a level (the int8 one is vpdpbusd's only where the CPU has VNNI / AVX-VNNI). */
 double loam_peak_loop(loam_simd level, loam_peak_kind kind, long iters);
 /* What the loop of a level names itself, for reports ("avx2 maddubs"). */
 const char *loam_peak_label(loam_simd level, loam_peak_kind kind);

@@ -170,12 +170,24 @@ static void test_strip_avx2(void) {
 #endif
 }
 
+static void test_strip_avxvnni(void) {
+#if defined(__x86_64__)
+    if (!loam_cpu_has_avxvnni()) {
+        test_not_run("no avx-vnni");
+        return;
+    }
+    check_strip_kernel(loam_strip_matmul_avxvnni);
+#else
+    test_not_run("not x86-64");
+#endif
+}
+
 /* nn_linear on the repacked copy = nn_linear on the stored matrix, for a
  * decode row, a server's step and a prompt, with a bias. */
-static void check_strip_linear(loam_simd level) {
+static void check_strip_linear(const loam_kernels *kernels) {
     loam_error err;
     loam_nn nn;
-    CHECK_OK(nn_init(&nn, loam_kernels_for(level), 2, NULL, 0, &err), &err);
+    CHECK_OK(nn_init(&nn, kernels, 2, NULL, 0, &err), &err);
     int N = 200, K = 512;
     const char *failure = NULL;
     double worst = 0;
@@ -211,16 +223,16 @@ static void check_strip_linear(loam_simd level) {
         }
         free(bias), free(buf), free(w);
     }
-    const char *kernels = nn.kernels->name;
     nn_free(&nn);
-    CHECK(!failure, "%s, %s kernels: %s (T=%d, worst %g)", loam_type_name(ty), kernels, failure, T, worst);
+    CHECK(!failure, "%s, %s kernels: %s (T=%d, worst %g)", loam_type_name(ty), kernels->name, failure, T, worst);
 }
 
 static void test_strip_linear(void) {
 #if defined(__x86_64__)
     REQUIRE_SIMD(LOAM_SIMD_AVX2);
-    check_strip_linear(LOAM_SIMD_AVX2);
-    if (loam_cpu_has_vnni()) check_strip_linear(LOAM_SIMD_AVX512);
+    check_strip_linear(&loam_kernels_avx2);
+    if (loam_cpu_has_avxvnni()) check_strip_linear(&loam_kernels_avx2_vnni);
+    if (loam_cpu_has_vnni()) check_strip_linear(loam_kernels_for(LOAM_SIMD_AVX512));
 #else
     test_not_run("not x86-64");
 #endif
@@ -236,7 +248,9 @@ void register_strips_tests(void) {
              "strips, ranges from later strips, bias, several K slabs and row blocks)",
              test_strip_vnni);
     test_add("kernels: avx2 product on the same strips equals the strip reference (the same shapes)", test_strip_avx2);
+    test_add("kernels: avx-vnni (vpdpbusd on ymm) product on the same strips equals the strip reference (the same shapes)",
+             test_strip_avxvnni);
     test_add("nn: linear on a repacked Q4_0 / Q8_0 / Q4_K / Q6_K copy equals linear on the "
-             "stored matrix (1, 16, 77 rows, bias; avx2 and avx512-vnni kernels)",
+             "stored matrix (1, 16, 77 rows, bias; avx2, avx2-vnni and avx512-vnni kernels)",
              test_strip_linear);
 }
