@@ -33,13 +33,13 @@ static void peak_task(void *arg, int task, int thread) {
     j->ops[task] = loam_peak_loop(j->level, j->kind, j->iters);
 }
 
-/* All threads in the peak loop at once, best of 5, in GOP/s (a shared
+/* All threads in the peak loop at once, best of 10, in GOP/s (a shared
  * machine's speed moves: the best run is the machine's). */
 static double measure_peak(loam_pool *pool, loam_simd level, loam_peak_kind kind) {
     int threads = loam_pool_size(pool) < 64 ? loam_pool_size(pool) : 64;
     peak_job j = {level, kind, 4000000, {0}}; /* tens of milliseconds: steady clocks, little timer noise */
     double best = 0;
-    for (int rep = 0; rep < 5; rep++) {
+    for (int rep = 0; rep < 10; rep++) {
         double t0 = loam_seconds_now();
         loam_pool_run(pool, peak_task, &j, threads);
         double dt = loam_seconds_now() - t0, ops = 0;
