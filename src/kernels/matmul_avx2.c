@@ -277,38 +277,16 @@ static void sigmoid_act_avx2(loam_sigmoid_kind kind, float *a, const float *g, s
     }
 }
 
-const loam_kernels loam_kernels_avx2 = {
-    .name = "avx2",
-    .level = LOAM_SIMD_AVX2,
-    .matmul = matmul_avx2,
-    .gemm_f = loam_gemm_f_avx2,
-    .gemm_panels = loam_gemm_panels_avx2,
-    .quantize_act = loam_quantize_act_row_avx2,
-    .matmul_q8 = loam_qmatmul_avx2,
-    .gemm_q8 = loam_gemm_q8_avx2,
-    .strip_matmul = loam_strip_matmul_avx2,
-    .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
-    .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
-    .softmax_exp = softmax_exp_avx2,
-    .silu_gate = silu_gate_avx2,
-    .sigmoid_act = sigmoid_act_avx2,
-};
-
-/* The same with AVX-VNNI's strip kernel (vpdpbusd on ymm), where CPUID has it. */
-const loam_kernels loam_kernels_avx2_vnni = {
-    .name = "avx2-vnni",
-    .level = LOAM_SIMD_AVX2,
-    .matmul = matmul_avx2,
-    .gemm_f = loam_gemm_f_avx2,
-    .gemm_panels = loam_gemm_panels_avx2,
-    .quantize_act = loam_quantize_act_row_avx2,
-    .matmul_q8 = loam_qmatmul_avx2,
-    .gemm_q8 = loam_gemm_q8_avx2,
-    .strip_matmul = loam_strip_matmul_avxvnni,
-    .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8},
-    .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8},
-    .softmax_exp = softmax_exp_avx2,
-    .silu_gate = silu_gate_avx2,
-    .sigmoid_act = sigmoid_act_avx2,
-};
+/* The avx2 level's table; its strip product is AVX2's, or AVX-VNNI's
+ * (vpdpbusd on ymm) where CPUID has it. */
+#define AVX2_KERNELS(NAME, STRIP_MATMUL)                                                                                  \
+    {                                                                                                                     \
+        .name = NAME, .level = LOAM_SIMD_AVX2, .matmul = matmul_avx2, .gemm_f = loam_gemm_f_avx2,                         \
+        .gemm_panels = loam_gemm_panels_avx2, .quantize_act = loam_quantize_act_row_avx2, .matmul_q8 = loam_qmatmul_avx2, \
+        .gemm_q8 = loam_gemm_q8_avx2, .strip_matmul = STRIP_MATMUL,                                                       \
+        .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8}, .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8}, \
+        .softmax_exp = softmax_exp_avx2, .silu_gate = silu_gate_avx2, .sigmoid_act = sigmoid_act_avx2,                    \
+    }
+const loam_kernels loam_kernels_avx2 = AVX2_KERNELS("avx2", loam_strip_matmul_avx2);
+const loam_kernels loam_kernels_avx2_vnni = AVX2_KERNELS("avx2-vnni", loam_strip_matmul_avxvnni);
 #endif
