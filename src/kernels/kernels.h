@@ -154,10 +154,18 @@ int loam_cpu_has_avxvnni(void);
  * rounded to bf16 (loam_f32_to_bf16), W is [N, K] bf16; y as in matmul,
  * products of the bf16 values accumulated in f32. Not exact: it is only
  * used when asked for (loam_model_params.bf16_dot). */
-typedef void (*loam_bf16dot_fn)(const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1, float *y, int ldy);
-void loam_matmul_bf16dot_scalar(const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1, float *y, int ldy);
+typedef void (*loam_bf16dot_fn)(const loam_cache_sizes *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
+                                float *y, int ldy);
+void loam_matmul_bf16dot_scalar(const loam_cache_sizes *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
+                                float *y, int ldy);
+/* From this many rows the AVX-512 kernel runs the blocked product (strips
+ * of 64 columns packed to fit L2, a 6 × 64 tile; caches may be NULL: 512
+ * KiB of L2 assumed), below it one weight row at a time against up to 6
+ * activation rows. */
+enum { LOAM_BF16DOT_BLOCKED_ROWS = 16 };
 #if defined(__x86_64__)
-void loam_matmul_bf16dot_avx512(const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1, float *y, int ldy);
+void loam_matmul_bf16dot_avx512(const loam_cache_sizes *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
+                                float *y, int ldy);
 #endif
 /* Whether this CPU has AVX512-BF16 (and the AVX-512 level). */
 int loam_cpu_has_avx512bf16(void);

@@ -62,7 +62,9 @@ static void matmul_scalar(const float *x, int T, int K, const void *w, loam_type
 
 /* Reference for the bf16-activation path: the products of the bf16 values,
  * summed in f32 in order. */
-void loam_matmul_bf16dot_scalar(const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1, float *y, int ldy) {
+void loam_matmul_bf16dot_scalar(const loam_cache_sizes *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
+                                float *y, int ldy) {
+    (void)caches;
     for (int t = 0; t < T; t++)
         for (int n = n0; n < n1; n++) {
             float acc = 0.0f;

@@ -56,7 +56,7 @@ static void linear_task(void *arg, int task, int thread) {
         return;
     }
     if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
-    else if (j->xb) j->bf16dot(j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->ldy);
+    else if (j->xb) j->bf16dot(j->caches, j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->ldy);
     else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
     loam_add_bias(j->y, j->ldy, j->T, j->b, n0, n1);
 }
@@ -135,6 +135,8 @@ void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, cons
         convert_job q = {nn->kernels, x, NULL, nn->xb, T, K, T};
         convert_activations(nn, &q);
         j.xb = nn->xb;
+        j.caches = &nn->caches;
+        if (T >= LOAM_BF16DOT_BLOCKED_ROWS) j.unit = NN_GEMM_F_COLS; /* the blocked product's whole strips */
     } else if (T >= NN_GEMM_F_MIN_ROWS && nn->kernels->gemm_f &&
                (w->type == LOAM_T_F16 || w->type == LOAM_T_BF16 || w->type == LOAM_T_F32)) {
         j.caches = &nn->caches, j.gemm_f = 1;

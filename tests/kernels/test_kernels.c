@@ -130,6 +130,26 @@ static void test_vec_kernels_avx512(void) {
 
 /* The opt-in bf16-activation kernel (AVX512-BF16) against its scalar
  * reference: products of the same bf16 values, f32 sums in another order. */
+static void check_bf16dot(loam_bf16dot_fn fast, const loam_cache_sizes *caches, int K, int T, int N) {
+    int ld = N + 3, n0 = N > 2 ? 1 : 0;
+    uint16_t *x = malloc((size_t)T * K * 2), *w = malloc((size_t)N * K * 2);
+    float *y1 = calloc((size_t)T * ld, sizeof(float)), *y2 = calloc((size_t)T * ld, sizeof(float));
+    for (int i = 0; i < T * K; i++) x[i] = loam_f32_to_bf16(frand());
+    for (int i = 0; i < N * K; i++) w[i] = loam_f32_to_bf16(frand());
+    loam_matmul_bf16dot_scalar(NULL, x, T, K, w, n0, N, y1, ld);
+    fast(caches, x, T, K, w, n0, N, y2, ld);
+    double worst = 0;
+    int untouched = 1;
+    for (int t = 0; t < T; t++) {
+        for (int n = n0; n < N; n++) worst = fmax(worst, fabs(y1[t * ld + n] - y2[t * ld + n]));
+        for (int n = 0; n < n0; n++) untouched &= y2[t * ld + n] == 0.0f;
+        for (int n = N; n < ld; n++) untouched &= y2[t * ld + n] == 0.0f;
+    }
+    free(x), free(w), free(y1), free(y2);
+    CHECK(worst <= 1e-5 * K, "bf16dot K=%d T=%d N=%d L2 %lld: differs by %g", K, T, N, caches ? (long long)caches->l2 : 0LL, worst);
+    CHECK(untouched, "bf16dot K=%d T=%d N=%d wrote outside [n0, n1)", K, T, N);
+}
+
 static void test_bf16dot_matches_scalar(void) {
     loam_bf16dot_fn fast = loam_bf16dot_for(LOAM_SIMD_AUTO);
     CHECK(!loam_bf16dot_for(LOAM_SIMD_AVX2) && !loam_bf16dot_for(LOAM_SIMD_SCALAR), "lower levels must keep the exact path");
@@ -138,30 +158,23 @@ static void test_bf16dot_matches_scalar(void) {
         test_not_run("no avx512-bf16");
         return;
     }
+    /* one weight row at a time (fewer rows than LOAM_BF16DOT_BLOCKED_ROWS) */
     static const int Ks[] = {1, 2, 15, 31, 32, 33, 63, 64, 65, 100, 257};
     static const int Ts[] = {1, 2, 3, 4, 6, 7, 9, 13};
     static const int Ns[] = {1, 3, 4, 5, 9};
-    for (size_t a = 0; a < sizeof Ks / sizeof *Ks; a++)
-        for (size_t b = 0; b < sizeof Ts / sizeof *Ts; b++)
-            for (size_t c = 0; c < sizeof Ns / sizeof *Ns; c++) {
-                int K = Ks[a], T = Ts[b], N = Ns[c], ld = N + 3, n0 = N > 2 ? 1 : 0;
-                uint16_t *x = malloc((size_t)T * K * 2), *w = malloc((size_t)N * K * 2);
-                float *y1 = calloc((size_t)T * ld, sizeof(float)), *y2 = calloc((size_t)T * ld, sizeof(float));
-                for (int i = 0; i < T * K; i++) x[i] = loam_f32_to_bf16(frand());
-                for (int i = 0; i < N * K; i++) w[i] = loam_f32_to_bf16(frand());
-                loam_matmul_bf16dot_scalar(x, T, K, w, n0, N, y1, ld);
-                fast(x, T, K, w, n0, N, y2, ld);
-                double worst = 0;
-                int untouched = 1;
-                for (int t = 0; t < T; t++) {
-                    for (int n = n0; n < N; n++) worst = fmax(worst, fabs(y1[t * ld + n] - y2[t * ld + n]));
-                    for (int n = 0; n < n0; n++) untouched &= y2[t * ld + n] == 0.0f;
-                    for (int n = N; n < ld; n++) untouched &= y2[t * ld + n] == 0.0f;
-                }
-                free(x), free(w), free(y1), free(y2);
-                CHECK(worst <= 1e-5 * K, "bf16dot K=%d T=%d N=%d: differs by %g", K, T, N, worst);
-                CHECK(untouched, "bf16dot wrote outside [n0, n1)");
-            }
+    for (size_t a = 0; a < sizeof Ks / sizeof *Ks && !test_failed(); a++)
+        for (size_t b = 0; b < sizeof Ts / sizeof *Ts && !test_failed(); b++)
+            for (size_t c = 0; c < sizeof Ns / sizeof *Ns && !test_failed(); c++) check_bf16dot(fast, NULL, Ks[a], Ts[b], Ns[c]);
+    /* the blocked product: odd K (a lone last pair), strips past N, several
+     * slabs of K and blocks of rows under a tiny L2 */
+    static const int Kb[] = {1, 31, 33, 64, 257, 1001};
+    static const int Tb[] = {16, 17, 31, 77};
+    static const int Nb[] = {1, 63, 64, 65, 130};
+    const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
+    for (size_t a = 0; a < sizeof Kb / sizeof *Kb && !test_failed(); a++)
+        for (size_t b = 0; b < sizeof Tb / sizeof *Tb && !test_failed(); b++)
+            for (size_t c = 0; c < sizeof Nb / sizeof *Nb && !test_failed(); c++)
+                for (size_t d = 0; d < 2 && !test_failed(); d++) check_bf16dot(fast, &caches[d], Kb[a], Tb[b], Nb[c]);
 }
 
 static void test_avx2_matches_scalar(void) { compare_level(LOAM_SIMD_AVX2); }
@@ -318,5 +331,7 @@ void register_kernels_tests(void) {
     test_add("kernels: avx512 attention kernels (f32, f16, q8_0 caches) and softmax exp equal scalar", test_vec_kernels_avx512);
     test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails, weight rows over several chunks)", test_avx2_matches_scalar);
     test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails, weight rows over several chunks)", test_avx512_matches_scalar);
-    test_add("kernels: avx512-bf16 dot products equal their scalar reference (all tails)", test_bf16dot_matches_scalar);
+    test_add("kernels: avx512-bf16 dot products equal their scalar reference (row kernel: all tails; blocked from 16 rows: "
+             "odd K, partial strips, several K slabs and row blocks)",
+             test_bf16dot_matches_scalar);
 }
