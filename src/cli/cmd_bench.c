@@ -21,7 +21,8 @@ static const char bench_usage[] =
     "              a denoising step and the decoder at each size, peak RSS\n"
     "       loam bench --gemm M,N,K [--type T] [-t N] [-r N] [--keep-layout] [--json]   the matrix product\n"
     "              alone: GOP/s beside the peak of its instructions measured on the same threads (T: f32,\n"
-    "              f16, bf16, q8_0, q4_0 (default), q5_0, q4_k, q6_k); W repacked as at load unless --keep-layout\n"
+    "              f16, bf16, bf16-dot (bf16 activations, AVX512-BF16), q8_0, q4_0 (default), q5_0, q4_k, q6_k); W\n"
+    "              repacked as at load unless --keep-layout\n"
     "  -p N   prompt tokens for the prefill test (default 512; 0 skips it)\n"
     "  -n N   tokens for the decode test, generated from an empty cache as llama-bench does (default 128;\n"
     "         0 skips it)\n"
@@ -193,26 +194,30 @@ static int bench_one(const char *path, const loam_model_params *base, int thread
 }
 
 /* The peak of the instructions a prefill's products run on, on the same
- * threads (int8 dot products for quantized weights, FMA for f32
- * activations), as `bench --gemm` measures it; 0 when it cannot run. */
-static double peak_of(int threads, int quantized, char *label, size_t label_size) {
+ * threads (PEAK_INT8: int8 dot products for quantized weights, PEAK_F32:
+ * FMA for f32 activations, PEAK_BF16: vdpbf16ps for --bf16-dot), as
+ * `bench --gemm` measures it; 0 when it cannot run. */
+enum { PEAK_INT8, PEAK_F32, PEAK_BF16, N_PEAKS };
+static double peak_of(int threads, int kind, char *label, size_t label_size) {
+    static const char *types[N_PEAKS] = {"q8_0", "f32", "bf16-dot"};
     loam_gemm_result g;
     loam_error err;
-    if (loam_bench_gemm(64, 256, 256, quantized ? "q8_0" : "f32", threads, 1, 0, &g, &err) != LOAM_OK) return 0;
+    if (loam_bench_gemm(64, 256, 256, types[kind], threads, 1, 0, &g, &err) != LOAM_OK) return 0;
     if (label) snprintf(label, label_size, "%s", g.peak_label);
     return g.peak_gops;
 }
 
-/* The best of the peaks measured before the run (both kinds, `before`:
- * int8, f32) and after it: a shared machine's speed moves from minute to
- * minute, and a peak read in a slow minute would overstate the share. */
-static void prefill_peak(const loam_model_info *in, int threads, const double before[2], bench_row *pp) {
+/* The best of the peak measured before the run (`before`, by kind) and the
+ * one after it: a shared machine's speed moves from minute to minute, and
+ * a peak read in a slow minute would overstate the share. */
+static void prefill_peak(const loam_model_info *in, int threads, const double before[N_PEAKS], bench_row *pp) {
     pp->peak_gops = 0;
     pp->peak_label[0] = 0;
     if (pp->gops <= 0) return;
     int quantized = strcmp(in->dtype, "f32") && strcmp(in->dtype, "f16") && strcmp(in->dtype, "bf16");
-    double after = peak_of(threads, quantized, pp->peak_label, sizeof pp->peak_label);
-    pp->peak_gops = after > before[quantized ? 0 : 1] ? after : before[quantized ? 0 : 1];
+    int kind = quantized ? PEAK_INT8 : in->bf16_dot ? PEAK_BF16 : PEAK_F32;
+    double after = peak_of(threads, kind, pp->peak_label, sizeof pp->peak_label);
+    pp->peak_gops = after > before[kind] ? after : before[kind];
 }
 
 static int bench_model(int argc, char **argv) {
@@ -261,8 +266,9 @@ static int bench_model(int argc, char **argv) {
     loam_model_info in = {0};
     for (int k = 0; k < n_threads; k++) {
         bench_row pp, tg;
-        double bw = 0, file_bw = 0, before[2] = {0, 0};
-        if (n_prompt > 0) before[0] = peak_of(threads[k], 1, NULL, 0), before[1] = peak_of(threads[k], 0, NULL, 0);
+        double bw = 0, file_bw = 0, before[N_PEAKS] = {0, 0, 0};
+        for (int kind = 0; n_prompt > 0 && kind < N_PEAKS; kind++)
+            if (kind != PEAK_BF16 || mp.bf16_dot) before[kind] = peak_of(threads[k], kind, NULL, 0);
         if (bench_one(path, &mp, threads[k], n_ubatch, n_prompt, n_gen, depth, reps, kv_type, &pp, &tg, &bw, &file_bw, &in)) return 1;
         if (!json && bw > 0)
             fprintf(stderr, "read bandwidth, %d thread%s: %.1f GB/s (memory, the bound), %.1f GB/s (the mapped weights); means of the measures before each decode run\n",

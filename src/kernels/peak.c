@@ -22,6 +22,8 @@ double loam_peak_loop_scalar(loam_peak_kind kind, long iters) {
 
 double loam_peak_loop(loam_simd level, loam_peak_kind kind, long iters) {
 #if defined(__x86_64__)
+    if (kind == LOAM_PEAK_BF16 && level == LOAM_SIMD_AVX512 && loam_cpu_has_avx512bf16()) return loam_peak_loop_bf16(iters);
+    if (kind == LOAM_PEAK_BF16) kind = LOAM_PEAK_F32; /* no vdpbf16ps: the path runs f32 FMA */
     if (level == LOAM_SIMD_AVX512 && (kind == LOAM_PEAK_F32 || loam_cpu_has_vnni())) return loam_peak_loop_avx512(kind, iters);
     if (level == LOAM_SIMD_AVX2 && kind == LOAM_PEAK_INT8 && loam_cpu_has_avxvnni()) return loam_peak_loop_avxvnni(iters);
     if (level == LOAM_SIMD_AVX512 || level == LOAM_SIMD_AVX2) return loam_peak_loop_avx2(kind, iters);
@@ -32,6 +34,8 @@ double loam_peak_loop(loam_simd level, loam_peak_kind kind, long iters) {
 
 const char *loam_peak_label(loam_simd level, loam_peak_kind kind) {
 #if defined(__x86_64__)
+    if (kind == LOAM_PEAK_BF16 && level == LOAM_SIMD_AVX512 && loam_cpu_has_avx512bf16()) return "avx512 vdpbf16ps";
+    if (kind == LOAM_PEAK_BF16) kind = LOAM_PEAK_F32;
     if (level == LOAM_SIMD_AVX512 && kind == LOAM_PEAK_F32) return "avx512 fma";
     if (level == LOAM_SIMD_AVX512 && loam_cpu_has_vnni()) return "avx512 vpdpbusd";
     if (level == LOAM_SIMD_AVX2 && kind == LOAM_PEAK_INT8 && loam_cpu_has_avxvnni()) return "avx-vnni vpdpbusd";

@@ -6,13 +6,14 @@
 #define LOAM_KERNELS_PEAK_H
 #include "kernels/kernels.h"
 
-typedef enum { LOAM_PEAK_F32, LOAM_PEAK_INT8 } loam_peak_kind;
+typedef enum { LOAM_PEAK_F32, LOAM_PEAK_INT8, LOAM_PEAK_BF16 } loam_peak_kind; /* BF16: vdpbf16ps (--bf16-dot) */
 
 double loam_peak_loop_scalar(loam_peak_kind kind, long iters);
 #if defined(__x86_64__)
 double loam_peak_loop_avx2(loam_peak_kind kind, long iters);   /* FMA ymm; maddubs + madd ymm */
 double loam_peak_loop_avxvnni(long iters);                      /* vpdpbusd ymm (AVX-VNNI) */
 double loam_peak_loop_avx512(loam_peak_kind kind, long iters); /* FMA zmm; vpdpbusd zmm (VNNI) */
+double loam_peak_loop_bf16(long iters);                         /* vdpbf16ps zmm (AVX512-BF16) */
 #endif
 /* The loop for a level (the int8 one is vpdpbusd's only where the CPU has VNNI / AVX-VNNI). */
 double loam_peak_loop(loam_simd level, loam_peak_kind kind, long iters);

@@ -83,8 +83,10 @@ loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads
                             loam_error *err) {
     memset(out, 0, sizeof *out);
     loam_type t;
+    int bf16_dot = !strcasecmp(type, "bf16-dot"); /* BF16 weights, bf16 activations, vdpbf16ps */
+    if (bf16_dot) type = "bf16";
     if (!parse_bench_type(type, &t))
-        return loam_fail(err, LOAM_E_ARG, "bench --gemm: type \"%s\" (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl)", type);
+        return loam_fail(err, LOAM_E_ARG, "bench --gemm: type \"%s\" (f32, f16, bf16, bf16-dot, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl)", type);
     int block, block_bytes;
     loam_type_block(t, &block, &block_bytes);
     if (M < 1 || N < 1 || K < block || K % block || (int64_t)M * K > (1ll << 30) || (int64_t)N * K > (1ll << 32))
@@ -94,8 +96,10 @@ loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads
     loam_status st = loam_kernels_choose(LOAM_SIMD_AUTO, &kernels, err);
     if (st) return st;
     loam_simd level = kernels->level;
+    loam_bf16dot_fn bf16dot = bf16_dot ? loam_bf16dot_for(level) : NULL;
+    if (bf16_dot && !bf16dot) return loam_fail(err, LOAM_E_UNSUPPORTED, "bench --gemm: bf16-dot needs AVX512-BF16, which this CPU lacks");
     loam_nn nn;
-    st = nn_init(&nn, kernels, n_threads, NULL, 0, err);
+    st = nn_init(&nn, kernels, n_threads, bf16dot, 0, err);
     if (st) return st;
     void *w = random_weights(t, N, K, err);
     float *x = malloc((size_t)M * K * sizeof *x), *y = malloc((size_t)M * N * sizeof *y);
@@ -117,12 +121,13 @@ loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads
     }
     if (!st) {
         int int8 = loam_type_is_quantized(t) && loam_qdot_supports(t, K);
-        loam_peak_kind kind = int8 ? LOAM_PEAK_INT8 : LOAM_PEAK_F32;
+        loam_peak_kind kind = int8 ? LOAM_PEAK_INT8 : bf16dot ? LOAM_PEAK_BF16 : LOAM_PEAK_F32;
         out->seconds = best;
         out->gops = 2.0 * M * N * (double)K / best / 1e9;
         out->peak_gops = measure_peak(nn.pool, level, kind);
         snprintf(out->peak_label, sizeof out->peak_label, "%s", loam_peak_label(level, kind));
-        snprintf(out->path, sizeof out->path, "%s", !int8 ? "f32 activations" : repacked ? "int8 activations, repacked" : "int8 activations");
+        snprintf(out->path, sizeof out->path, "%s",
+                 bf16dot ? "bf16 activations" : !int8 ? "f32 activations" : repacked ? "int8 activations, repacked" : "int8 activations");
         out->threads = loam_pool_size(nn.pool);
     }
     free(w), free(repacked), free(x), free(y);

@@ -285,6 +285,22 @@ static void test_bench_gemm(void) {
         CHECK(ok, "bench --gemm q4_0%s: path should be \"%s\": %s", keep ? " --keep-layout" : "", want, out ? out : "");
         free(out);
     }
+    { /* bf16-dot: the blocked vdpbf16ps product beside its own peak, or a clear refusal without AVX512-BF16 */
+        char cmd[1024], *out = NULL;
+        snprintf(cmd, sizeof cmd, "%s bench --gemm 19,70,33 --type bf16-dot -t 2 -r 1 --json 2>&1", LOAM_BIN);
+        int rc = run_capture(cmd, &out);
+        if (loam_cpu_has_avx512bf16()) {
+            cJSON *j = rc == 0 && out ? cJSON_Parse(out) : NULL;
+            const cJSON *row = cJSON_GetArrayItem(j, 0), *path = cJSON_GetObjectItem(row, "path"), *peak = cJSON_GetObjectItem(row, "peak");
+            int ok = cJSON_IsString(path) && !strcmp(path->valuestring, "bf16 activations") && cJSON_IsString(peak) &&
+                     strstr(peak->valuestring, "vdpbf16ps") && cJSON_GetObjectItem(row, "gops")->valuedouble > 0;
+            cJSON_Delete(j);
+            CHECK(ok, "bench --gemm bf16-dot (exit %d): %s", rc, out ? out : "");
+        } else {
+            CHECK(rc != 0 && out && strstr(out, "AVX512-BF16"), "bench --gemm bf16-dot without AVX512-BF16 (exit %d): %s", rc, out ? out : "");
+        }
+        free(out);
+    }
     char cmd[1024], *err = NULL;
     snprintf(cmd, sizeof cmd, "%s bench --gemm 4,4,100 --type q4_0 2>&1", LOAM_BIN);
     int rc = run_capture(cmd, &err);
@@ -387,7 +403,7 @@ static void test_info_contexts(void) {
 void register_cli_tests(void) {
     test_add("cli: run and chat share the flag parser (integer seeds, ranges, --help)", test_shared_flags);
     test_add("cli: info gives the memory at the default and at the training context", test_info_contexts);
-    test_add("cli: bench --gemm: odd shapes on both paths, the peak beside, bad dimensions refused", test_bench_gemm);
+    test_add("cli: bench --gemm: odd shapes on every path (int8, f32, bf16-dot), the peak beside, bad dimensions refused", test_bench_gemm);
     test_add("cli: bench --json rows and keys (pp, tg with its bandwidth share; -p 0)", test_bench_json);
     test_add("cli: bench on a Whisper model: encoder, decode, 5-row and 256-token prompt rows (--json)", test_bench_whisper_json);
     test_add("cli: info summarizes a GGUF of an architecture loam cannot run", test_info_unrunnable_gguf);
