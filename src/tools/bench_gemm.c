@@ -97,7 +97,8 @@ loam_status loam_bench_gemm(int M, int N, int K, const char *type, int n_threads
     if (st) return st;
     loam_simd level = kernels->level;
     loam_bf16dot_fn bf16dot = bf16_dot ? loam_bf16dot_for(level) : NULL;
-    if (bf16_dot && !bf16dot) return loam_fail(err, LOAM_E_UNSUPPORTED, "bench --gemm: bf16-dot needs AVX512-BF16, which this CPU lacks");
+    if (bf16_dot && !bf16dot) return loam_fail(err, LOAM_E_UNSUPPORTED, "bench --gemm: bf16-dot needs AVX512-BF16 and the avx512 kernels (this CPU lacks it, or LOAM_SIMD chose %s)",
+                                         loam_simd_name(level));
     loam_nn nn;
     st = nn_init(&nn, kernels, n_threads, bf16dot, 0, err);
     if (st) return st;
