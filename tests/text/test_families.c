@@ -437,8 +437,11 @@ static void test_bf16_dot(void) {
         }
         golden_close(&g);
         CHECK(st == LOAM_OK, "%s: %s", cases[k], err.message);
-        CHECK(on == loam_cpu_has_avx512bf16(), "%s: bf16_dot is %s but the CPU %s AVX512-BF16", cases[k], on ? "on" : "off",
-              loam_cpu_has_avx512bf16() ? "has" : "lacks");
+        const loam_kernels *kernels = NULL; /* the level the runtime picks (LOAM_SIMD may lower it) */
+        loam_error kerr;
+        int can = loam_kernels_choose(LOAM_SIMD_AUTO, &kernels, &kerr) == LOAM_OK && loam_bf16dot_for(kernels->level);
+        CHECK(on == can, "%s: bf16_dot is %s but the kernels in use (%s) %s AVX512-BF16", cases[k], on ? "on" : "off",
+              kernels ? kernels->name : "?", can ? "have" : "lack");
         at += (size_t)snprintf(report + at, sizeof report - at, "%s%s (T=%d): KL exact %.2g, bf16-dot %.2g", k ? "; " : "", cases[k], T,
                                kl[0], kl[1]);
         CHECK(kl[0] < 1e-6, "%s: the exact path's KL %.3g", cases[k], kl[0]);
