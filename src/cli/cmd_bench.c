@@ -210,12 +210,16 @@ static double peak_of(int threads, int kind, char *label, size_t label_size) {
 /* The best of the peak measured before the run (`before`, by kind) and the
  * one after it: a shared machine's speed moves from minute to minute, and
  * a peak read in a slow minute would overstate the share. */
+static int peak_kind(const loam_model_info *in) {
+    int quantized = strcmp(in->dtype, "f32") && strcmp(in->dtype, "f16") && strcmp(in->dtype, "bf16");
+    return quantized ? PEAK_INT8 : in->bf16_dot ? PEAK_BF16 : PEAK_F32;
+}
+
 static void prefill_peak(const loam_model_info *in, int threads, const double before[N_PEAKS], bench_row *pp) {
     pp->peak_gops = 0;
     pp->peak_label[0] = 0;
     if (pp->gops <= 0) return;
-    int quantized = strcmp(in->dtype, "f32") && strcmp(in->dtype, "f16") && strcmp(in->dtype, "bf16");
-    int kind = quantized ? PEAK_INT8 : in->bf16_dot ? PEAK_BF16 : PEAK_F32;
+    int kind = peak_kind(in);
     double after = peak_of(threads, kind, pp->peak_label, sizeof pp->peak_label);
     pp->peak_gops = after > before[kind] ? after : before[kind];
 }
@@ -267,8 +271,9 @@ static int bench_model(int argc, char **argv) {
     for (int k = 0; k < n_threads; k++) {
         bench_row pp, tg;
         double bw = 0, file_bw = 0, before[N_PEAKS] = {0, 0, 0};
+        /* the model's kind once a run has told it, every kind it may be before */
         for (int kind = 0; n_prompt > 0 && kind < N_PEAKS; kind++)
-            if (kind != PEAK_BF16 || mp.bf16_dot) before[kind] = peak_of(threads[k], kind, NULL, 0);
+            if (in.dtype[0] ? kind == peak_kind(&in) : kind != PEAK_BF16 || mp.bf16_dot) before[kind] = peak_of(threads[k], kind, NULL, 0);
         if (bench_one(path, &mp, threads[k], n_ubatch, n_prompt, n_gen, depth, reps, kv_type, &pp, &tg, &bw, &file_bw, &in)) return 1;
         if (!json && bw > 0)
             fprintf(stderr, "read bandwidth, %d thread%s: %.1f GB/s (memory, the bound), %.1f GB/s (the mapped weights); means of the measures before each decode run\n",

@@ -61,12 +61,6 @@ loam_bf16dot_fn loam_bf16dot_for(loam_simd level) {
 static int cpu_has(loam_simd level) { return level == LOAM_SIMD_SCALAR; }
 int loam_cpu_has_vnni(void) { return 0; }
 int loam_cpu_has_avxvnni(void) { return 0; }
-int loam_cpu_has_avxvnni(void) {
-    unsigned a, b, c, d;
-    if (!cpu_has(LOAM_SIMD_AVX2) || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
-    return (a >> 4) & 1; /* CPUID.(7,1):EAX bit 4 */
-}
-
 int loam_cpu_has_avx512bf16(void) { return 0; }
 loam_bf16dot_fn loam_bf16dot_for(loam_simd level) { (void)level; return NULL; }
 #endif
