@@ -41,7 +41,7 @@ void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out) {
         }
         if (finite != 0xff) {
             memset(out[b].q, 0, sizeof out[b].q);
-            out[b].d = NAN, out[b].isum = 0, out[b].isum_lo = 0;
+            out[b].d = NAN, out[b].isum = 0, out[b].isum_lo = 0, out[b].dsum = out[b].dsum_lo = NAN;
             continue;
         }
         float d = hmax8(amax) / 127.0f, id = d ? 1.0f / d : 0.0f;
@@ -56,6 +56,7 @@ void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out) {
         out[b].d = d;
         out[b].isum = lo + hsum8i(_mm256_add_epi32(q[2], q[3]));
         out[b].isum_lo = (int16_t)lo;
+        out[b].dsum = d * (float)out[b].isum, out[b].dsum_lo = d * (float)lo;
     }
 }
 #endif

@@ -14,6 +14,10 @@ typedef struct {
     float d;        /* x ~= d * q */
     int32_t isum;   /* sum of q, for weight offsets and mins */
     int16_t isum_lo; /* sum of the first 16 q (Q6_K's half-block offsets) */
+    /* d · isum and d · isum_lo, so that a blocked product can remove a
+     * weight offset (or add a min) with one float multiply-add per
+     * accumulator and start its integer accumulators at zero */
+    float dsum, dsum_lo;
 } loam_act_block;
 
 /* One row of k (a multiple of 32) floats into k/32 blocks. Rounds half to

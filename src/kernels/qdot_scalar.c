@@ -27,7 +27,7 @@ void loam_quantize_act_row(const float *x, int k, loam_act_block *out) {
         }
         if (!finite) { /* no integers can hold it: the block stays NaN, as float products would */
             memset(out[b].q, 0, sizeof out[b].q);
-            out[b].d = NAN, out[b].isum = 0, out[b].isum_lo = 0;
+            out[b].d = NAN, out[b].isum = 0, out[b].isum_lo = 0, out[b].dsum = out[b].dsum_lo = NAN;
             continue;
         }
         float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
@@ -40,6 +40,7 @@ void loam_quantize_act_row(const float *x, int k, loam_act_block *out) {
         }
         out[b].d = d;
         out[b].isum = sum;
+        out[b].dsum = d * (float)sum, out[b].dsum_lo = d * (float)out[b].isum_lo;
     }
 }
 

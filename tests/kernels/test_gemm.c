@@ -340,7 +340,9 @@ static void test_quantize_act_levels(void) {
             k->quantize_act(x, K, got);
             for (int b = 0; b < K / 32; b++) {
                 int same = !memcmp(ref[b].q, got[b].q, 32) && ref[b].isum == got[b].isum && ref[b].isum_lo == got[b].isum_lo &&
-                           (ref[b].d == got[b].d || (isnan(ref[b].d) && isnan(got[b].d)));
+                           (ref[b].d == got[b].d || (isnan(ref[b].d) && isnan(got[b].d))) &&
+                           (ref[b].dsum == got[b].dsum || (isnan(ref[b].dsum) && isnan(got[b].dsum))) &&
+                           (ref[b].dsum_lo == got[b].dsum_lo || (isnan(ref[b].dsum_lo) && isnan(got[b].dsum_lo)));
                 CHECK(same, "%s: block %d of round %d differs (d %g vs %g, isum %d vs %d)", k->name, b, round, ref[b].d,
                       got[b].d, ref[b].isum, got[b].isum);
             }

@@ -308,7 +308,8 @@ static void test_nonfinite_blocks(void) {
         loam_quantize_act_row(y, 64, q);
         int zeros = 1;
         for (int j = 0; j < 32; j++) zeros &= q[1].q[j] == 0;
-        CHECK(isnan(q[1].d) && zeros && q[1].isum == 0, "act block with %g: d %g", bad[k], q[1].d);
+        CHECK(isnan(q[1].d) && zeros && q[1].isum == 0 && isnan(q[1].dsum) && isnan(q[1].dsum_lo), "act block with %g: d %g", bad[k], q[1].d);
+        CHECK(q[0].dsum == q[0].d * (float)q[0].isum && q[0].dsum_lo == q[0].d * (float)q[0].isum_lo, "act block: d · sums");
         CHECK(!memcmp(q[0].q, clean[0].q, 32) && q[0].d == clean[0].d && q[0].isum == clean[0].isum, /* fields: padding is not set */
               "act block with %g: the finite block changed", bad[k]);
         uint8_t row[2 * 34];
