@@ -98,58 +98,121 @@ static void convert_activations(loam_nn *nn, convert_job *q) {
     }
 }
 
+/* How a product with W is computed: the kernel, the activations it takes
+ * (the conversion: int8 blocks, bf16 or none) and the column unit its
+ * tasks take. 0 (status set) when the kernels cannot run W. */
+enum { CONVERT_NONE, CONVERT_INT8, CONVERT_BF16 };
+static int plan_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y, int ldy,
+                       linear_job *j, int *convert) {
+    int N = (int)w->shape[0], K = (int)w->shape[1];
+    *j = (linear_job){nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, 16, 0, 0, w, b, y, ldy};
+    *convert = CONVERT_NONE;
+    if (w->strips && !nn->kernels->strip_matmul) {
+        nn->status = loam_fail(&nn->err, LOAM_E_UNSUPPORTED, "%s: repacked for kernels this context does not run",
+                               w->name ? w->name : "weights");
+        return 0;
+    }
+    if (w->strips || (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K))) {
+        /* quantized weights: activations to int8 blocks once, then integer products */
+        *convert = CONVERT_INT8;
+        if (w->strips) { /* repacked at load: one kernel for every row count, tasks of whole strip groups */
+            j->caches = &nn->caches;
+            j->unit = NN_STRIP_COLS;
+        } else if (T >= NN_GEMM_Q_MIN_ROWS && nn->kernels->gemm_q8) {
+            j->caches = &nn->caches;
+            j->unit = NN_GEMM_COLS; /* whole strips */
+        }
+    } else if (w->type == LOAM_T_BF16 && nn->bf16dot) {
+        *convert = CONVERT_BF16;
+        j->caches = &nn->caches;
+        if (T >= LOAM_BF16DOT_BLOCKED_ROWS) j->unit = NN_GEMM_F_COLS; /* the blocked product's whole strips */
+    } else if (T >= NN_GEMM_F_MIN_ROWS && nn->kernels->gemm_f &&
+               (w->type == LOAM_T_F16 || w->type == LOAM_T_BF16 || w->type == LOAM_T_F32)) {
+        j->caches = &nn->caches, j->gemm_f = 1;
+        j->unit = NN_GEMM_F_COLS;
+    }
+    /* 4 tasks per thread balance uneven progress; equal ones, so that no
+     * thread is left with a short last task while the other works */
+    j->units = (N + j->unit - 1) / j->unit;
+    j->tasks = (int64_t)T * N * K < 65536 ? 1 : loam_pool_size(nn->pool) * 4; /* waking threads costs more than a small product */
+    if (j->tasks > j->units) j->tasks = j->units;
+    return 1;
+}
+
+/* x [T, K] converted as `convert` asks into the nn's buffer; every job
+ * pointed at it. 0 (status set) when out of memory. */
+static int convert_for(loam_nn *nn, const float *x, int T, int K, int convert, linear_job *jobs, int n) {
+    if (convert == CONVERT_NONE) return 1;
+    convert_job q = {nn->kernels, x, NULL, NULL, T, K, T};
+    if (convert == CONVERT_INT8) {
+        void *buf = nn->xq;
+        int ok = nn_reserve(nn, &buf, &nn->xq_cap, (size_t)T * (size_t)(K / 32), sizeof *nn->xq, "int8 activations");
+        nn->xq = buf;
+        if (!ok) return 0;
+        q.xq = nn->xq;
+    } else {
+        void *buf = nn->xb;
+        int ok = nn_reserve(nn, &buf, &nn->xb_cap, (size_t)T * (size_t)K, sizeof *nn->xb, "bf16 activations");
+        nn->xb = buf;
+        if (!ok) return 0;
+        q.xb = nn->xb;
+    }
+    convert_activations(nn, &q);
+    for (int i = 0; i < n; i++) jobs[i].xq = q.xq, jobs[i].xb = q.xb;
+    return 1;
+}
+
+/* The tasks of several products as one job for the pool: task t is task
+ * t - first[i] of product i. */
+typedef struct {
+    const linear_job *jobs;
+    int n, first[NN_LINEAR_MANY_MAX + 1];
+} linear_batch;
+
+static void batch_task(void *arg, int task, int thread) {
+    const linear_batch *bt = arg;
+    int i = 0;
+    while (task >= bt->first[i + 1]) i++;
+    linear_task((void *)&bt->jobs[i], task - bt->first[i], thread);
+}
+
+static void run_linears(loam_nn *nn, const linear_job *jobs, int n) {
+    linear_batch bt = {jobs, n, {0}};
+    int64_t work = 0;
+    for (int i = 0; i < n; i++) bt.first[i + 1] = bt.first[i] + jobs[i].tasks, work += (int64_t)jobs[i].T * jobs[i].N * jobs[i].K;
+    if (bt.first[n] == n && work < 65536) /* small products: waking threads costs more */
+        for (int i = 0; i < n; i++) linear_task((void *)&jobs[i], 0, 0);
+    else loam_pool_run(nn->pool, batch_task, &bt, bt.first[n]);
+}
+
 void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y) {
     nn_linear_to(nn, x, T, w, b, y, (int)w->shape[0]);
 }
 
 void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y, int ldy) {
-    if (nn->status) return;
-    int N = (int)w->shape[0], K = (int)w->shape[1];
-    linear_job j = {nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, 16, 0, 0, w, b, y, ldy};
-    if (w->strips && !nn->kernels->strip_matmul) {
-        nn->status = loam_fail(&nn->err, LOAM_E_UNSUPPORTED, "%s: repacked for kernels this context does not run",
-                               w->name ? w->name : "weights");
+    nn_linear_out out = {w, b, y, ldy};
+    nn_linear_many(nn, x, T, &out, 1);
+}
+
+void nn_linear_many(loam_nn *nn, const float *x, int T, const nn_linear_out *outs, int n) {
+    if (nn->status || n <= 0) return;
+    if (n > NN_LINEAR_MANY_MAX) {
+        nn_linear_many(nn, x, T, outs, NN_LINEAR_MANY_MAX);
+        nn_linear_many(nn, x, T, outs + NN_LINEAR_MANY_MAX, n - NN_LINEAR_MANY_MAX);
         return;
     }
-    if (w->strips || (loam_type_is_quantized(w->type) && !nn->quant_exact && loam_qdot_supports(w->type, K))) {
-        /* quantized weights: activations to int8 blocks once, then integer products */
-        void *buf = nn->xq;
-        int ok = nn_reserve(nn, &buf, &nn->xq_cap, (size_t)T * (size_t)(K / 32), sizeof *nn->xq, "int8 activations");
-        nn->xq = buf;
-        if (!ok) return;
-        convert_job q = {nn->kernels, x, nn->xq, NULL, T, K, T};
-        convert_activations(nn, &q);
-        j.xq = nn->xq;
-        if (w->strips) { /* repacked at load: one kernel for every row count, tasks of whole strip groups */
-            j.caches = &nn->caches;
-            j.unit = NN_STRIP_COLS;
-        } else if (T >= NN_GEMM_Q_MIN_ROWS && nn->kernels->gemm_q8) {
-            j.caches = &nn->caches;
-            j.unit = NN_GEMM_COLS; /* whole strips */
+    linear_job jobs[NN_LINEAR_MANY_MAX];
+    int convert[NN_LINEAR_MANY_MAX];
+    for (int i = 0; i < n; i++) {
+        const nn_linear_out *o = &outs[i];
+        if (!plan_linear(nn, x, T, o->w, o->b, o->y, o->ldy ? o->ldy : (int)o->w->shape[0], &jobs[i], &convert[i])) return;
+        if (i > 0 && (convert[i] != convert[0] || jobs[i].K != jobs[0].K)) { /* another conversion: products one at a time */
+            for (int k = 0; k < n; k++) nn_linear_many(nn, x, T, &outs[k], 1);
+            return;
         }
-    } else if (w->type == LOAM_T_BF16 && nn->bf16dot) {
-        void *buf = nn->xb;
-        int ok = nn_reserve(nn, &buf, &nn->xb_cap, (size_t)T * (size_t)K, sizeof *nn->xb, "bf16 activations");
-        nn->xb = buf;
-        if (!ok) return;
-        convert_job q = {nn->kernels, x, NULL, nn->xb, T, K, T};
-        convert_activations(nn, &q);
-        j.xb = nn->xb;
-        j.caches = &nn->caches;
-        if (T >= LOAM_BF16DOT_BLOCKED_ROWS) j.unit = NN_GEMM_F_COLS; /* the blocked product's whole strips */
-    } else if (T >= NN_GEMM_F_MIN_ROWS && nn->kernels->gemm_f &&
-               (w->type == LOAM_T_F16 || w->type == LOAM_T_BF16 || w->type == LOAM_T_F32)) {
-        j.caches = &nn->caches, j.gemm_f = 1;
-        j.unit = NN_GEMM_F_COLS;
     }
-    /* 4 tasks per thread balance uneven progress; equal ones, so that no
-     * thread is left with a short last task while the other works */
-    int threads = loam_pool_size(nn->pool);
-    j.units = (N + j.unit - 1) / j.unit;
-    j.tasks = (int64_t)T * N * K < 65536 ? 1 : threads * 4; /* waking threads costs more than a small product */
-    if (j.tasks > j.units) j.tasks = j.units;
-    if (j.tasks == 1) linear_task(&j, 0, 0);
-    else loam_pool_run(nn->pool, linear_task, &j, j.tasks);
+    if (!convert_for(nn, x, T, jobs[0].K, convert[0], jobs, n)) return;
+    run_linears(nn, jobs, n);
 }
 
 typedef struct {

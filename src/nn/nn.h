@@ -61,6 +61,20 @@ void nn_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const f
 /* The same into a slice of a wider output: row t at y + t · ldy (ldy >= N),
  * e.g. separately stored q, k, v side by side as one fused q|k|v would be. */
 void nn_linear_to(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y, int ldy);
+/* Several products of one input x [T, K]: y_i = x · W_iᵀ (+ b_i), row t of
+ * y_i at y_i + t · ldy_i (ldy 0: N_i). The activations are converted once
+ * (int8 blocks or bf16) and the products' column tasks go to the pool as one
+ * job, so a short product (k, v) fills the time another (q) leaves at its
+ * end instead of waiting at a barrier of its own. Weights that take another
+ * conversion than the first fall back to one product at a time. */
+enum { NN_LINEAR_MANY_MAX = 8 };
+typedef struct {
+    const loam_tensor *w;
+    const float *b;
+    float *y;
+    int ldy;
+} nn_linear_out;
+void nn_linear_many(loam_nn *nn, const float *x, int T, const nn_linear_out *outs, int n);
 
 /* The bytes W of a linear op takes repacked for `kernels` (kernels/strips.h:
  * Q4_0, Q8_0, Q4_K, Q6_K where the kernels have a strip product), or copied

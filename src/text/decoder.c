@@ -63,9 +63,9 @@ static void project_qkv(loam_context *c, int l, int T) {
     const loam_tensor *const *w = c->m->layer[l];
     float *const *v = c->m->layer_vec[l];
     if (s->qkv == LOAM_QKV_SEPARATE) {
-        nn_linear(&c->nn, c->h, T, w[LOAM_L_WQ], v[LOAM_L_BQ], c->q);
-        nn_linear(&c->nn, c->h, T, w[LOAM_L_WK], v[LOAM_L_BK], c->k);
-        nn_linear(&c->nn, c->h, T, w[LOAM_L_WV], v[LOAM_L_BV], c->v);
+        nn_linear_out qkv[3] = {{w[LOAM_L_WQ], v[LOAM_L_BQ], c->q, 0}, {w[LOAM_L_WK], v[LOAM_L_BK], c->k, 0},
+                                {w[LOAM_L_WV], v[LOAM_L_BV], c->v, 0}};
+        nn_linear_many(&c->nn, c->h, T, qkv, 3);
     } else {
         nn_linear(&c->nn, c->h, T, w[LOAM_L_WQKV], v[LOAM_L_BQKV], c->qkv);
         size_t width = (size_t)(s->n_heads + 2 * s->n_kv_heads) * s->head_dim;
@@ -98,11 +98,12 @@ static void mlp(loam_context *c, int l, const float *in, int T) {
     const loam_tensor *const *w = c->m->layer[l];
     float *const *v = c->m->layer_vec[l];
     size_t n = (size_t)T * s->n_ff;
-    nn_linear(&c->nn, in, T, w[LOAM_L_W_UP], v[LOAM_L_B_UP], c->ff_a);
     if (s->mlp_gated) {
-        nn_linear(&c->nn, in, T, w[LOAM_L_W_GATE], NULL, c->ff_b);
+        nn_linear_out up_gate[2] = {{w[LOAM_L_W_UP], v[LOAM_L_B_UP], c->ff_a, 0}, {w[LOAM_L_W_GATE], NULL, c->ff_b, 0}};
+        nn_linear_many(&c->nn, in, T, up_gate, 2);
         nn_gate_on(&c->nn, s->act, c->ff_a, c->ff_b, n);
     } else {
+        nn_linear(&c->nn, in, T, w[LOAM_L_W_UP], v[LOAM_L_B_UP], c->ff_a);
         nn_activate_on(&c->nn, s->act, c->ff_a, n);
     }
     nn_linear(&c->nn, c->ff_a, T, w[LOAM_L_W_DOWN], v[LOAM_L_B_DOWN], c->ff_b);
