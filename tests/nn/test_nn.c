@@ -151,6 +151,72 @@ static void test_linear_to(void) {
     nn_free(&nn);
 }
 
+/* nn_linear_many equals one nn_linear per weight, bit for bit: products of
+ * several types (int8 activations for some, f32 for others: the fallback
+ * one at a time), more than NN_LINEAR_MANY_MAX of them, a slice of a wider
+ * output, small and large products (serial and pooled), 1 and 40 rows. */
+static void test_linear_many(void) {
+    loam_nn nn;
+    CHECK(open_nn(&nn, LOAM_SIMD_AUTO, 2, 0), "nn_init failed");
+    enum { K = 256, MAXN = 200, COUNT = NN_LINEAR_MANY_MAX + 2, LD = 230 };
+    static const int Ns[COUNT] = {200, 32, 17, 96, 48, 1, 150, 64, 33, 7};
+    const loam_type mixes[2][COUNT] = {
+        {LOAM_T_Q4_0, LOAM_T_Q8_0, LOAM_T_Q4_K, LOAM_T_Q6_K, LOAM_T_Q4_0, LOAM_T_Q5_0, LOAM_T_Q8_0, LOAM_T_Q4_1, LOAM_T_Q4_0, LOAM_T_Q6_K},
+        {LOAM_T_Q4_0, LOAM_T_F16, LOAM_T_Q8_0, LOAM_T_F32, LOAM_T_Q4_K, LOAM_T_F16, LOAM_T_Q6_K, LOAM_T_Q8_0, LOAM_T_F32, LOAM_T_Q4_0}};
+    float *x = malloc(sizeof(float) * 40 * K), *b = malloc(sizeof(float) * MAXN);
+    fill(x, (size_t)40 * K, 1.0f), fill(b, MAXN, 1.0f);
+    for (int mix = 0; mix < 3; mix++) { /* mix 2: mix 0's weights repacked as at load where the kernels repack */
+        weight w[COUNT];
+        void *packed[COUNT] = {0};
+        int built = 1;
+        for (int i = 0; i < COUNT; i++) {
+            built &= make_weight(&w[i], mixes[mix % 2][i], Ns[i], K);
+            size_t bytes = mix == 2 ? nn_packed_size(nn.kernels, &w[i].t) : 0;
+            if (bytes && (packed[i] = aligned_alloc(64, (bytes + 63) / 64 * 64))) {
+                loam_tensor copy;
+                nn_pack_linear(nn.pool, &w[i].t, 0, packed[i], &copy);
+                w[i].t = copy;
+            }
+        }
+        CHECK(built, "could not build the weights");
+        if (!built) break;
+        int repacked = 0;
+        for (int i = 0; i < COUNT; i++) repacked += w[i].t.strips != 0;
+        CHECK(mix < 2 || !nn.kernels->strip_matmul || repacked >= 4, "only %d weights repacked", repacked);
+        const int Ts[] = {1, 40};
+        for (int k = 0; k < 2; k++) {
+            int T = Ts[k];
+            nn_linear_out outs[COUNT];
+            float *want[COUNT], *got[COUNT];
+            for (int i = 0; i < COUNT; i++) {
+                int ld = i == 3 ? LD : 0;
+                want[i] = malloc(sizeof(float) * T * Ns[i]), got[i] = malloc(sizeof(float) * T * (ld ? ld : Ns[i]));
+                for (int e = 0; e < T * (ld ? ld : Ns[i]); e++) got[i][e] = -123.0f;
+                nn_linear(&nn, x, T, &w[i].t, i % 2 ? b : NULL, want[i]);
+                outs[i] = (nn_linear_out){&w[i].t, i % 2 ? b : NULL, got[i], ld};
+            }
+            nn_linear_many(&nn, x, T, outs, COUNT);
+            for (int i = 0; i < COUNT; i++) {
+                int ld = outs[i].ldy ? outs[i].ldy : Ns[i], same = 1, kept = 1;
+                for (int t = 0; t < T; t++)
+                    for (int c = 0; c < ld; c++) {
+                        float v = got[i][(size_t)t * ld + c];
+                        if (c < Ns[i]) same &= v == want[i][(size_t)t * Ns[i] + c];
+                        else kept &= v == -123.0f;
+                    }
+                CHECK(same && kept, "mix %d, T=%d, product %d (%s, N=%d): %s", mix, T, i, loam_type_name(mixes[mix % 2][i]), Ns[i],
+                      !same ? "differs from nn_linear" : "wrote outside its slice");
+                free(want[i]), free(got[i]);
+            }
+        }
+        for (int i = 0; i < COUNT; i++) free_weight(&w[i]), free(packed[i]);
+    }
+    loam_error err;
+    CHECK(nn_status(&nn, &err) == LOAM_OK, "nn_linear_many failed: %s", err.message);
+    free(x), free(b);
+    nn_free(&nn);
+}
+
 /* ------------------------------------------------------------- conv2d */
 
 /* channels-last conv2d (im2col in bands, the 1 × 1 shortcut) against the
@@ -687,6 +753,9 @@ void register_nn_tests(void) {
     test_add("nn: linear equals the reference, avx512 kernels", test_linear_avx512);
     test_add("nn: linear with quant_exact equals float math on the dequantized weights", test_linear_exact);
     test_add("nn: linear into a slice of a wider output (one row, blocked; f32 and int8) equals linear", test_linear_to);
+    test_add("nn: linear_many (one conversion, one pool job) equals linear per weight, bit for bit (mixed types, more than "
+             "the batch, a slice, 1 and 40 rows)",
+             test_linear_many);
     test_add("nn: conv1d (im2col through linear) equals the direct sum (strides, padding)", test_conv1d);
     test_add("nn: conv2d (banded im2col through linear, 1 x 1 direct) equals the direct sum; upsample2x", test_conv2d);
     test_add("nn: rms_norm (w, 1 + w) and layer_norm (with/without bias) equal the definition", test_norms);
