@@ -145,9 +145,8 @@ loam_status enc_clip_encode(enc_clip *c, loam_nn *nn, const int32_t *ids, int T,
         const clip_layer *l = &c->layers[i];
         /* x += out_proj(causal_attention(LN1(x))) */
         nn_layer_norm_on(nn, x, h, T, D, l->ln1_w, l->ln1_b, c->eps);
-        nn_linear(nn, h, T, l->q, l->bq, q);
-        nn_linear(nn, h, T, l->k, l->bk, k);
-        nn_linear(nn, h, T, l->v, l->bv, v);
+        nn_linear_out qkv[3] = {{l->q, l->bq, q, 0}, {l->k, l->bk, k, 0}, {l->v, l->bv, v, 0}};
+        nn_linear_many(nn, h, T, qkv, 3);
         nn_attention_masked(nn, q, T, k, v, T, &heads, h);
         nn_linear(nn, h, T, l->o, l->bo, q);
         nn_add(x, q, TD);

@@ -223,19 +223,19 @@ loam_status enc_t5_encode(enc_t5 *t, loam_nn *nn, const int32_t *ids, int T, flo
         const t5_layer *l = &t->layers[i];
         /* x += o(attention(RMS(x)) + position bias) */
         nn_rms_norm_on(nn, x, h, T, D, l->ln_attn, t->eps, 0);
-        nn_linear(nn, h, T, l->q, NULL, q);
-        nn_linear(nn, h, T, l->k, NULL, k);
-        nn_linear(nn, h, T, l->v, NULL, v);
+        nn_linear_out qkv[3] = {{l->q, NULL, q, 0}, {l->k, NULL, k, 0}, {l->v, NULL, v, 0}};
+        nn_linear_many(nn, h, T, qkv, 3);
         nn_attention_full(nn, q, k, v, T, &heads, att);
         nn_linear(nn, att, T, l->o, NULL, h);
         nn_add(x, h, TD);
         /* x += wo(gelu(wi_0 RMS(x)) · wi_1 RMS(x))   (or wo(relu(wi RMS(x)))) */
         nn_rms_norm_on(nn, x, h, T, D, l->ln_ff, t->eps, 0);
-        nn_linear(nn, h, T, l->wi0, NULL, g);
         if (l->wi1) {
-            nn_linear(nn, h, T, l->wi1, NULL, a);
+            nn_linear_out gate_in[2] = {{l->wi0, NULL, g, 0}, {l->wi1, NULL, a, 0}};
+            nn_linear_many(nn, h, T, gate_in, 2);
             nn_gate_on(nn, t->act, a, g, TF);
         } else {
+            nn_linear(nn, h, T, l->wi0, NULL, g);
             for (size_t n = 0; n < TF; n++) a[n] = g[n] > 0 ? g[n] : 0.0f;
         }
         nn_linear(nn, a, T, l->wo, NULL, h);

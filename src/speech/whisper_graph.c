@@ -50,16 +50,16 @@ static void attention(loam_whisper *w, const whisper_attn_w *a, attn_kind kind, 
     int D = w->hp.d_model, T = r->T, S = w->hp.n_audio_ctx;
     nn_heads heads = {n_heads, n_heads, D / n_heads, 0.0f, NULL, NULL};
     norm(w, r->x, r->h, T, a->ln_w, a->ln_b);
-    nn_linear(&w->nn, r->h, T, a->q, a->bq, r->q);
     if (kind == ATTN_CROSS) {
+        nn_linear(&w->nn, r->h, T, a->q, a->bq, r->q);
         const float *kp = w->cross_k + (size_t)layer * w->cross_k_layer, *vp = w->cross_v + (size_t)layer * w->cross_v_layer;
         for (int i = 0; w->align_scores && i < w->n_align; i++)
             if (w->align_heads[i][0] == layer)
                 nn_attention_head_scores(&w->nn, r->q, T, kp, S, &heads, w->align_heads[i][1], w->align_scores + (size_t)i * T * S);
         nn_attention_cross_panels(&w->nn, r->q, T, kp, vp, S, &heads, r->att);
     } else {
-        nn_linear(&w->nn, r->h, T, a->k, NULL, r->k);
-        nn_linear(&w->nn, r->h, T, a->v, a->bv, r->v);
+        nn_linear_out qkv[3] = {{a->q, a->bq, r->q, 0}, {a->k, NULL, r->k, 0}, {a->v, a->bv, r->v, 0}};
+        nn_linear_many(&w->nn, r->h, T, qkv, 3);
         if (kind == ATTN_FULL) {
             nn_attention_full(&w->nn, r->q, r->k, r->v, T, &heads, r->att);
         } else {
