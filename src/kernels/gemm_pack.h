@@ -148,6 +148,8 @@ static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int 
                            float *y, int ldy, const float *bias) {
     int nb = K / 32, kb, panel_strips, mc, cols = gemm_strip_cols(f);
     gemm_blocking(caches, f, nb, T, MR, &kb, &panel_strips, &mc);
+    int needed = (n1 - n0 + cols - 1) / cols; /* a pool task may take a single strip: no bigger panel */
+    if (needed >= 1 && needed < panel_strips) panel_strips = needed;
     size_t panel_bytes = (size_t)panel_strips * (size_t)kb * f->block_bytes, scratch_bytes = (size_t)kb * cols * 32;
     uint8_t *panel = aligned_alloc(64, panel_bytes + scratch_bytes);
     if (!panel) return 0;
