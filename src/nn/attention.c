@@ -143,9 +143,11 @@ static void pack_task(void *arg, int head, int thread) {
     loam_panels_pack(v, j->kv_stride, 1, S, hd, j->vp_out + (size_t)head * loam_panels_floats(S, hd));
 }
 
-/* exp(s − max) / Σ in place, s already scaled: the max in eight running
- * lanes (the loop the compiler vectorizes), the rest in the kernel table */
-static void softmax_row(const loam_kernels *kern, float *s, int n) {
+/* exp(s − max) in place, s already scaled, and 1 / Σ of them returned
+ * (the caller scales the row's output, hd floats, rather than its n
+ * weights): the max in eight running lanes (the loop the compiler
+ * vectorizes), the exponentials in the kernel table */
+static float softmax_row_unscaled(const loam_kernels *kern, float *s, int n) {
     float m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
     int p = 0;
     for (; p + 8 <= n; p += 8)
@@ -153,8 +155,7 @@ static void softmax_row(const loam_kernels *kern, float *s, int n) {
     float max = -INFINITY;
     for (int l = 0; l < 8; l++) max = m[l] > max ? m[l] : max;
     for (; p < n; p++) max = s[p] > max ? s[p] : max;
-    float inv = (float)(1.0 / kern->softmax_exp(s, n, max));
-    for (p = 0; p < n; p++) s[p] *= inv;
+    return (float)(1.0 / kern->softmax_exp(s, n, max));
 }
 
 /* scores[R, S] = (scale · Q_tile) · Kᵀ, softmax per row, out_tile[R, hd] = P · V.
@@ -175,17 +176,21 @@ static void block_task(void *arg, int task, int thread) {
         for (int i = 0; i < hd; i++) qt[(size_t)r * hd + i] = src[i] * scale;
     }
     j->kern->gemm_panels(qt, hd, R, hd, j->kp + (size_t)kvh * loam_panels_floats(hd, S), hd, seen, sc, S);
+    float inv[BLOCK_ROWS];
     for (int r = 0; r < R; r++) {
         float *row = sc + (size_t)r * S;
         int n = j->pos0 < 0 ? S : j->pos0 + r0 + r + 1;
         if (slope != 0.0f)
             for (int p = 0; p < n; p++) row[p] += slope * (float)(p - (n - 1));
-        softmax_row(j->kern, row, n);
-        for (int p = n; p < S; p++) row[p] = 0.0f;
+        inv[r] = softmax_row_unscaled(j->kern, row, n);
+        for (int p = n; p < seen; p++) row[p] = 0.0f; /* the product below reads `seen` columns */
     }
     /* both products stop at the keys the tile's last row sees */
     j->kern->gemm_panels(sc, S, R, seen, j->vp + (size_t)kvh * loam_panels_floats(S, hd), S, hd, ot, hd);
-    for (int r = 0; r < R; r++) memcpy(j->out + ((size_t)(r0 + r) * nq + head) * hd, ot + (size_t)r * hd, sizeof(float) * (size_t)hd);
+    for (int r = 0; r < R; r++) {
+        float *o = j->out + ((size_t)(r0 + r) * nq + head) * hd;
+        for (int i = 0; i < hd; i++) o[i] = ot[(size_t)r * hd + i] * inv[r];
+    }
 }
 
 /* q [T, n_heads, hd] against S keys and values of kv_stride floats per
