@@ -166,7 +166,8 @@ static void block_task(void *arg, int task, int thread) {
     const block_job *j = arg;
     const nn_heads *h = j->h;
     int hd = h->head_dim, nq = h->n_heads, group = nq / h->n_kv_heads, S = j->S;
-    int n_tiles = (j->T + BLOCK_ROWS - 1) / BLOCK_ROWS, head = task / n_tiles, r0 = task % n_tiles * BLOCK_ROWS;
+    /* the last tiles (the most keys, when causal) first, every head's, so that the pool ends on short tasks */
+    int n_tiles = (j->T + BLOCK_ROWS - 1) / BLOCK_ROWS, head = task % nq, r0 = (n_tiles - 1 - task / nq) * BLOCK_ROWS;
     int R = j->T - r0 < BLOCK_ROWS ? j->T - r0 : BLOCK_ROWS, kvh = head / group;
     int seen = j->pos0 < 0 ? S : j->pos0 + r0 + R; /* keys the tile's last row sees */
     float *qt = j->work + (size_t)thread * j->work_len, *sc = qt + (size_t)BLOCK_ROWS * hd, *ot = sc + (size_t)BLOCK_ROWS * S;
