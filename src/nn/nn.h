@@ -125,6 +125,14 @@ void nn_layer_norm(const float *x, float *y, int T, int C, const float *w, const
 /* The same two, rows split over nn's pool (the same values). */
 void nn_rms_norm_on(loam_nn *nn, const float *x, float *y, int T, int C, const float *w, float eps, int plus_one);
 void nn_layer_norm_on(loam_nn *nn, const float *x, float *y, int T, int C, const float *w, const float *b, float eps);
+/* A residual added, then the norm, row by row while the row is in cache
+ * (one pass where nn_add and then the norm read x twice), over the pool:
+ * x[T, C] += a (+ b: x += a + b, as nn_add2), then y = norm(x) as above
+ * (bias NULL for RMS). a NULL: the norm alone. */
+void nn_add_rms_norm_on(loam_nn *nn, float *x, const float *a, const float *b, float *y, int T, int C, const float *w, float eps,
+                        int plus_one);
+void nn_add_layer_norm_on(loam_nn *nn, float *x, const float *a, const float *b, float *y, int T, int C, const float *w,
+                          const float *bias, float eps);
 /* x[T, C] channels-last (a row per pixel), G groups of C/G channels:
  * each group normalised over all its T × C/G values, then · w[c] + b[c]
  * (w, b may be NULL). y may be x. C must be a multiple of G. */

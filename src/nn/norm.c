@@ -32,12 +32,22 @@ typedef struct {
     const float *x, *w, *b;
     float *y, eps;
     int T, C, plus_one, rms, rows_per_task;
+    float *xa;               /* set: x (the same rows, writable) gets the residual first */
+    const float *add_a, *add_b; /* xa += add_a (+ add_b) */
 } rows_job;
 
 static void rows_task(void *arg, int task, int thread) {
     (void)thread;
     const rows_job *j = arg;
     int t0 = task * j->rows_per_task, n = j->T - t0 < j->rows_per_task ? j->T - t0 : j->rows_per_task;
+    for (int t = t0; j->xa && t < t0 + n; t++) { /* a row at a time: the norm below reads it while it is in L1 */
+        size_t at = (size_t)t * j->C;
+        if (j->add_b) nn_add2(j->xa + at, j->add_a + at, j->add_b + at, (size_t)j->C);
+        else nn_add(j->xa + at, j->add_a + at, (size_t)j->C);
+        if (j->rms) nn_rms_norm(j->x + at, j->y + at, 1, j->C, j->w, j->eps, j->plus_one);
+        else nn_layer_norm(j->x + at, j->y + at, 1, j->C, j->w, j->b, j->eps);
+    }
+    if (j->xa) return;
     const float *x = j->x + (size_t)t0 * j->C;
     float *y = j->y + (size_t)t0 * j->C;
     if (j->rms) nn_rms_norm(x, y, n, j->C, j->w, j->eps, j->plus_one);
@@ -58,12 +68,24 @@ static void rows_run(loam_nn *nn, rows_job *j) {
 }
 
 void nn_rms_norm_on(loam_nn *nn, const float *x, float *y, int T, int C, const float *w, float eps, int plus_one) {
-    rows_job j = {x, w, NULL, y, eps, T, C, plus_one, 1, 0};
+    rows_job j = {x, w, NULL, y, eps, T, C, plus_one, 1, 0, NULL, NULL, NULL};
     rows_run(nn, &j);
 }
 
 void nn_layer_norm_on(loam_nn *nn, const float *x, float *y, int T, int C, const float *w, const float *b, float eps) {
-    rows_job j = {x, w, b, y, eps, T, C, 0, 0, 0};
+    rows_job j = {x, w, b, y, eps, T, C, 0, 0, 0, NULL, NULL, NULL};
+    rows_run(nn, &j);
+}
+
+void nn_add_rms_norm_on(loam_nn *nn, float *x, const float *a, const float *b, float *y, int T, int C, const float *w, float eps,
+                        int plus_one) {
+    rows_job j = {x, w, NULL, y, eps, T, C, plus_one, 1, 0, a ? x : NULL, a, b};
+    rows_run(nn, &j);
+}
+
+void nn_add_layer_norm_on(loam_nn *nn, float *x, const float *a, const float *b, float *y, int T, int C, const float *w,
+                          const float *bias, float eps) {
+    rows_job j = {x, w, bias, y, eps, T, C, 0, 0, 0, a ? x : NULL, a, b};
     rows_run(nn, &j);
 }
 

@@ -20,6 +20,15 @@ static void norm(loam_context *c, const float *x, float *y, int T, const float *
     else nn_layer_norm_on(nn, x, y, T, s->n_embd, w, b, s->norm_eps);
 }
 
+/* x[T, H] += ra (+ rb), then h = norm(x), row by row in one pass (ra NULL:
+ * the norm alone). */
+static void add_norm(loam_context *c, const float *ra, const float *rb, int T, const float *w, const float *b) {
+    const loam_spec *s = &c->m->spec;
+    loam_nn *nn = &c->nn;
+    if (s->norm == LOAM_NORM_RMS) nn_add_rms_norm_on(nn, c->x, ra, rb, c->h, T, s->n_embd, w, s->norm_eps, s->norm_plus_one);
+    else nn_add_layer_norm_on(nn, c->x, ra, rb, c->h, T, s->n_embd, w, b, s->norm_eps);
+}
+
 /* x[T, H] = embedding rows of the tokens (Gemma scales them by √H; BLOOM
  * normalises them). */
 static void embed(loam_context *c, const loam_batch *b) {
@@ -139,36 +148,33 @@ static void forward_slice(loam_context *c, const loam_batch *b, int r0, int *n_o
     const loam_model *m = c->m;
     const loam_spec *s = &m->spec;
     int T = b->n_tokens;
-    size_t TH = (size_t)T * s->n_embd;
 
     /* 1. x = token embeddings; rotary angles per row, shared by all layers */
     embed(c, b);
     capture(c, 0, c->x, T, r0);
     if (s->pos == LOAM_POS_ROPE) nn_rope_angles(b->pos, T, m->rope_inv_freq, s->rope_dim / 2, c->rope_cos, c->rope_sin);
 
+    /* the residual a layer leaves to add to x: added by the next norm, in
+     * the same pass over x */
+    const float *ra = NULL, *rb = NULL;
     for (int l = 0; l < s->n_layers; l++) {
         float *const *v = m->layer_vec[l];
-        /* 2. o = attention(norm(x)) */
-        norm(c, c->x, c->h, T, v[LOAM_L_ATTN_NORM_W], v[LOAM_L_ATTN_NORM_B]);
+        /* 2. x += the last layer's residual; o = attention(norm(x)) */
+        add_norm(c, ra, rb, T, v[LOAM_L_ATTN_NORM_W], v[LOAM_L_ATTN_NORM_B]);
+        if (l > 0) capture(c, l, c->x, T, r0);
         project_qkv(c, l, T);
         attention(c, b, l);
-        /* 3. sequential: x += o; x += mlp(norm(x)).
-         *    parallel:   x += o + mlp(norm(x_in)), with the attention's norm
+        /* 3. sequential: x += o; residual mlp(norm(x)).
+         *    parallel:   residual o + mlp(norm(x)), with the attention's norm
          *                or its own (Falcon-40B) */
-        if (!s->parallel_block) {
-            nn_add(c->x, c->o, TH);
-            norm(c, c->x, c->h, T, v[LOAM_L_FFN_NORM_W], v[LOAM_L_FFN_NORM_B]);
-        } else if (s->parallel_two_norms) {
-            norm(c, c->x, c->h, T, v[LOAM_L_FFN_NORM_W], v[LOAM_L_FFN_NORM_B]);
-        }
+        if (!s->parallel_block) add_norm(c, c->o, NULL, T, v[LOAM_L_FFN_NORM_W], v[LOAM_L_FFN_NORM_B]);
+        else if (s->parallel_two_norms) norm(c, c->x, c->h, T, v[LOAM_L_FFN_NORM_W], v[LOAM_L_FFN_NORM_B]);
         mlp(c, l, c->h, T);
-        if (s->parallel_block) nn_add2(c->x, c->o, c->ff_b, TH);
-        else nn_add(c->x, c->ff_b, TH);
-        if (l + 1 < s->n_layers) capture(c, l + 1, c->x, T, r0);
+        ra = s->parallel_block ? c->o : c->ff_b, rb = s->parallel_block ? c->ff_b : NULL;
     }
 
-    /* 4. final norm, then logits for the rows that want them */
-    norm(c, c->x, c->h, T, m->global_vec[LOAM_G_OUT_NORM_W], m->global_vec[LOAM_G_OUT_NORM_B]);
+    /* 4. x += the last residual, final norm, then logits for the rows that want them */
+    add_norm(c, ra, rb, T, m->global_vec[LOAM_G_OUT_NORM_W], m->global_vec[LOAM_G_OUT_NORM_B]);
     capture(c, s->n_layers, c->h, T, r0);
     head(c, b, r0, n_out);
 }

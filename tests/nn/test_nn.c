@@ -339,6 +339,42 @@ static void test_norms(void) {
     }
 }
 
+/* The residual add fused into the norm equals nn_add (nn_add2) then the
+ * norm, bit for bit: RMS (w, 1 + w) and layer norm, one and two residual
+ * terms, none, on the caller (few rows) and over the pool. */
+static void test_add_norm(void) {
+    loam_nn nn;
+    CHECK(open_nn(&nn, LOAM_SIMD_AUTO, 2, 0), "nn_init failed");
+    static const int Ts[] = {1, 3, 40}, Cs[] = {7, 512};
+    for (int ti = 0; ti < 3; ti++)
+        for (int ci = 0; ci < 2; ci++)
+            for (int kind = 0; kind < 4; kind++) /* rms, rms 1 + w, layer norm, layer norm without bias */
+                for (int terms = 0; terms < 3; terms++) {
+                    int T = Ts[ti], C = Cs[ci];
+                    size_t n = (size_t)T * C;
+                    float *x0 = malloc(n * sizeof(float)), *x1 = malloc(n * sizeof(float)), *a = malloc(n * sizeof(float));
+                    float *b = malloc(n * sizeof(float)), *y0 = malloc(n * sizeof(float)), *y1 = malloc(n * sizeof(float));
+                    float *w = malloc((size_t)C * sizeof(float)), *bias = malloc((size_t)C * sizeof(float));
+                    fill(x0, n, 3.0f), fill(a, n, 1.0f), fill(b, n, 1.0f), fill(w, (size_t)C, 1.0f), fill(bias, (size_t)C, 1.0f);
+                    memcpy(x1, x0, n * sizeof(float));
+                    if (terms == 1) nn_add(x0, a, n);
+                    if (terms == 2) nn_add2(x0, a, b, n);
+                    const float *ra = terms ? a : NULL, *rb = terms == 2 ? b : NULL;
+                    if (kind < 2) {
+                        nn_rms_norm(x0, y0, T, C, w, 1e-5f, kind);
+                        nn_add_rms_norm_on(&nn, x1, ra, rb, y1, T, C, w, 1e-5f, kind);
+                    } else {
+                        nn_layer_norm(x0, y0, T, C, w, kind == 2 ? bias : NULL, 1e-5f);
+                        nn_add_layer_norm_on(&nn, x1, ra, rb, y1, T, C, w, kind == 2 ? bias : NULL, 1e-5f);
+                    }
+                    int same_x = !memcmp(x0, x1, n * sizeof(float)), same_y = !memcmp(y0, y1, n * sizeof(float));
+                    CHECK(same_x && same_y, "T=%d C=%d kind %d, %d residual terms: %s differs", T, C, kind, terms,
+                          !same_x ? "x" : "the norm");
+                    free(x0), free(x1), free(a), free(b), free(y0), free(y1), free(w), free(bias);
+                }
+    nn_free(&nn);
+}
+
 static void test_group_norm(void) {
     int T = 9, C = 12, G = 3, per = C / G;
     float x[108], y[108], w[12], b[12];
@@ -759,6 +795,7 @@ void register_nn_tests(void) {
     test_add("nn: conv1d (im2col through linear) equals the direct sum (strides, padding)", test_conv1d);
     test_add("nn: conv2d (banded im2col through linear, 1 x 1 direct) equals the direct sum; upsample2x", test_conv2d);
     test_add("nn: rms_norm (w, 1 + w) and layer_norm (with/without bias) equal the definition", test_norms);
+    test_add("nn: a residual add fused into rms_norm / layer_norm equals add then norm, bit for bit (serial and pooled)", test_add_norm);
     test_add("nn: group_norm equals the definition (serial and over the pool)", test_group_norm);
     test_add("nn: silu, gelu (erf), gelu (tanh), quick-gelu and gating equal the definitions", test_activations);
     test_add("nn: a prompt slice over an f32 cache takes the blocked products and equals the definition (GQA, MQA, ALiBi, "
