@@ -308,8 +308,8 @@ typedef struct {
 
 /* q, k, v[N, H] → RoPE → full attention → att[N, H] */
 static void joint_attention(const flux_dit *d, loam_nn *nn, flux_work *w, int N) {
-    nn_rope(w->q, N, d->heads, d->head_dim, d->head_dim, 1, w->cos_t, w->sin_t);
-    nn_rope(w->k, N, d->heads, d->head_dim, d->head_dim, 1, w->cos_t, w->sin_t);
+    nn_rope_on(nn, w->q, N, d->heads, d->head_dim, d->head_dim, 1, w->cos_t, w->sin_t);
+    nn_rope_on(nn, w->k, N, d->heads, d->head_dim, d->head_dim, 1, w->cos_t, w->sin_t);
     nn_heads heads = {d->heads, d->heads, d->head_dim, 0.0f, NULL, NULL};
     nn_attention_full(nn, w->q, w->k, w->v, N, &heads, w->att);
 }

@@ -171,6 +171,9 @@ void nn_rope_angles(const int32_t *pos, int T, const float *inv_freq, int n_freq
  * layout). */
 void nn_rope(float *x, int T, int n_heads, int head_dim, int rope_dim, int interleaved, const float *cos_t,
              const float *sin_t);
+/* The same, rows split over nn's pool (the same values). */
+void nn_rope_on(loam_nn *nn, float *x, int T, int n_heads, int head_dim, int rope_dim, int interleaved, const float *cos_t,
+                const float *sin_t);
 
 /* ------------------------------------------------------------ attention */
 

@@ -82,8 +82,8 @@ static void project_qkv(loam_context *c, int l, int T) {
         split_qkv(s, c->qkv, T, c->q, c->k, c->v);
     }
     if (s->pos == LOAM_POS_ROPE) {
-        nn_rope(c->q, T, s->n_heads, s->head_dim, s->rope_dim, s->rope_interleaved, c->rope_cos, c->rope_sin);
-        nn_rope(c->k, T, s->n_kv_heads, s->head_dim, s->rope_dim, s->rope_interleaved, c->rope_cos, c->rope_sin);
+        nn_rope_on(&c->nn, c->q, T, s->n_heads, s->head_dim, s->rope_dim, s->rope_interleaved, c->rope_cos, c->rope_sin);
+        nn_rope_on(&c->nn, c->k, T, s->n_kv_heads, s->head_dim, s->rope_dim, s->rope_interleaved, c->rope_cos, c->rope_sin);
     }
 }
 

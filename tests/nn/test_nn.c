@@ -502,6 +502,26 @@ static void test_rope(void) {
                 }
             CHECK(worst <= 2e-6, "rope (interleaved %d, rope_dim %d) differs by %g", interleaved, rope_dim, worst);
         }
+    /* over the pool: the same values as on one thread (rows split, partial rotary, 3 and 301 rows) */
+    loam_nn nn;
+    CHECK(open_nn(&nn, LOAM_SIMD_AUTO, 2, 0), "nn_init failed");
+    for (int T2 = 3; T2 <= 301; T2 += 298) {
+        int heads = 8, dim = 64, rope_dim = 32, half = rope_dim / 2;
+        size_t n = (size_t)T2 * heads * dim;
+        float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float)), inv[16];
+        float *cs = malloc((size_t)T2 * half * sizeof(float)), *sn = malloc((size_t)T2 * half * sizeof(float));
+        int32_t *p = malloc((size_t)T2 * sizeof(int32_t));
+        for (int t = 0; t < T2; t++) p[t] = 7 * t;
+        for (int i = 0; i < half; i++) inv[i] = powf(10000.0f, -(float)(2 * i) / rope_dim);
+        nn_rope_angles(p, T2, inv, half, cs, sn);
+        fill(a, n, 1.0f);
+        memcpy(b, a, n * sizeof(float));
+        nn_rope(a, T2, heads, dim, rope_dim, 0, cs, sn);
+        nn_rope_on(&nn, b, T2, heads, dim, rope_dim, 0, cs, sn);
+        CHECK(!memcmp(a, b, n * sizeof(float)), "rope over the pool differs (T=%d)", T2);
+        free(a), free(b), free(cs), free(sn), free(p);
+    }
+    nn_free(&nn);
 }
 
 /* ---------------------------------------------------------- attention */
@@ -802,7 +822,7 @@ void register_nn_tests(void) {
              "later slices)",
              test_attention_cached_blocked);
     test_add("nn: activations and gating split over the pool equal the serial ones (bit for bit, or within 4 ulp through the vector exp)", test_activations_pooled);
-    test_add("nn: rope (rotate_half and interleaved, partial rotary) equals the rotation", test_rope);
+    test_add("nn: rope (rotate_half and interleaved, partial rotary) equals the rotation; over the pool the same", test_rope);
     test_add("nn: full, cross and masked attention equal softmax(qk)v (MHA, GQA, MQA)", test_attention_dense);
     test_add("nn: blocked full and cross attention (long inputs), head-major cross attention, equal softmax(qk)v at every SIMD level", test_attention_blocked);
     test_add("nn: cached causal attention over f32/f16/q8_0 caches, two sequences, ALiBi", test_attention_cached);
