@@ -23,10 +23,11 @@ static inline size_t loam_panels_floats(int K, int N) {
     return (size_t)K * (size_t)((N + LOAM_PANEL_COLS - 1) / LOAM_PANEL_COLS) * LOAM_PANEL_COLS;
 }
 
-/* B[k, n] = b[k · sk + n · sn] into panels (loam_panels_floats(K, N)
- * floats): sk = N, sn = 1 for a row-major B, sk = 1, sn = K for Bᵀ stored
- * row-major (keys [S, head_dim] as B = Kᵀ). */
-void loam_panels_pack(const float *b, size_t sk, size_t sn, int K, int N, float *out);
+/* B[k, n] = scale · b[k · sk + n · sn] into panels (loam_panels_floats(K,
+ * N) floats): sk = N, sn = 1 for a row-major B, sk = 1, sn = K for Bᵀ
+ * stored row-major (keys [S, head_dim] as B = Kᵀ; attention's 1/√d can
+ * ride along, instead of a pass over the queries). */
+void loam_panels_pack(const float *b, size_t sk, size_t sn, int K, int N, float scale, float *out);
 
 /* The scalar reference of gemm_panels: y[t, n] = sum_k x[t, k] B[k, n]
  * for t < T, n < N, k < K of panels packed with panel_k >= K rows; rows of

@@ -127,8 +127,8 @@ typedef struct {
     /* per K/V head Kᵀ [hd, S] and V [S, hd] in panels (nn_cross_keys): packed
      * by pack_task from k, v, or given (cross-attention's, packed once) */
     const float *kp, *vp;
-    float *kp_out, *vp_out; /* where pack_task writes them */
-    float *work;    /* [threads][work_len]: query tile [R, hd], scores [R, S], output tile [R, hd] */
+    float *kp_out, *vp_out; /* where pack_task writes them, the keys times the head's scale */
+    float *work;    /* [threads][work_len]: query tile [R, hd] (given keys: scaled queries), scores [R, S] */
     size_t work_len;
 } block_job;
 
@@ -139,8 +139,8 @@ static void pack_task(void *arg, int head, int thread) {
     const block_job *j = arg;
     int hd = j->h->head_dim, S = j->S;
     const float *k = j->k + (size_t)head * hd, *v = j->v + (size_t)head * hd;
-    loam_panels_pack(k, 1, j->kv_stride, hd, S, j->kp_out + (size_t)head * loam_panels_floats(hd, S));
-    loam_panels_pack(v, j->kv_stride, 1, S, hd, j->vp_out + (size_t)head * loam_panels_floats(S, hd));
+    loam_panels_pack(k, 1, j->kv_stride, hd, S, head_scale(j->h), j->kp_out + (size_t)head * loam_panels_floats(hd, S));
+    loam_panels_pack(v, j->kv_stride, 1, S, hd, 1.0f, j->vp_out + (size_t)head * loam_panels_floats(S, hd));
 }
 
 /* exp(s − max) in place, s already scaled, and 1 / Σ of them returned
@@ -158,6 +158,14 @@ static float softmax_row_unscaled(const loam_kernels *kern, float *s, int n) {
     return (float)(1.0 / kern->softmax_exp(s, n, max));
 }
 
+/* x[0..n) *= s, eight at a time (straight-line code the compiler vectorizes) */
+static void scale_row(float *x, int n, float s) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) x[i + l] *= s;
+    for (; i < n; i++) x[i] *= s;
+}
+
 /* scores[R, S] = (scale · Q_tile) · Kᵀ, softmax per row, out_tile[R, hd] = P · V.
  * Causal: the tile's scores stop at the keys its last row sees, and each
  * row's softmax covers its own keys (ALiBi's bias relative to its last),
@@ -170,13 +178,18 @@ static void block_task(void *arg, int task, int thread) {
     int n_tiles = (j->T + BLOCK_ROWS - 1) / BLOCK_ROWS, head = task % nq, r0 = (n_tiles - 1 - task / nq) * BLOCK_ROWS;
     int R = j->T - r0 < BLOCK_ROWS ? j->T - r0 : BLOCK_ROWS, kvh = head / group;
     int seen = j->pos0 < 0 ? S : j->pos0 + r0 + R; /* keys the tile's last row sees */
-    float *qt = j->work + (size_t)thread * j->work_len, *sc = qt + (size_t)BLOCK_ROWS * hd, *ot = sc + (size_t)BLOCK_ROWS * S;
-    float scale = head_scale(h), slope = j->pos0 >= 0 && h->alibi_slopes ? h->alibi_slopes[head] : 0.0f;
-    for (int r = 0; r < R; r++) {
-        const float *src = j->q + ((size_t)(r0 + r) * nq + head) * hd;
-        for (int i = 0; i < hd; i++) qt[(size_t)r * hd + i] = src[i] * scale;
+    float *qt = j->work + (size_t)thread * j->work_len, *sc = qt + (size_t)BLOCK_ROWS * hd;
+    float slope = j->pos0 >= 0 && h->alibi_slopes ? h->alibi_slopes[head] : 0.0f;
+    /* the tile's query rows in place (nq · hd floats apart) where the keys were packed scaled, else a scaled copy */
+    const float *qrows = j->q + ((size_t)r0 * nq + head) * hd;
+    size_t ldq = (size_t)nq * hd;
+    if (!j->kp_out) {
+        float scale = head_scale(h);
+        for (int r = 0; r < R; r++)
+            for (int i = 0; i < hd; i++) qt[(size_t)r * hd + i] = qrows[(size_t)r * ldq + i] * scale;
+        qrows = qt, ldq = (size_t)hd;
     }
-    j->kern->gemm_panels(qt, hd, R, hd, j->kp + (size_t)kvh * loam_panels_floats(hd, S), hd, seen, sc, S);
+    j->kern->gemm_panels(qrows, (int)ldq, R, hd, j->kp + (size_t)kvh * loam_panels_floats(hd, S), hd, seen, sc, S);
     float inv[BLOCK_ROWS];
     for (int r = 0; r < R; r++) {
         float *row = sc + (size_t)r * S;
@@ -187,18 +200,16 @@ static void block_task(void *arg, int task, int thread) {
         for (int p = n; p < seen; p++) row[p] = 0.0f; /* the product below reads `seen` columns */
     }
     /* both products stop at the keys the tile's last row sees */
-    j->kern->gemm_panels(sc, S, R, seen, j->vp + (size_t)kvh * loam_panels_floats(S, hd), S, hd, ot, hd);
-    for (int r = 0; r < R; r++) {
-        float *o = j->out + ((size_t)(r0 + r) * nq + head) * hd;
-        for (int i = 0; i < hd; i++) o[i] = ot[(size_t)r * hd + i] * inv[r];
-    }
+    float *out = j->out + ((size_t)r0 * nq + head) * hd;
+    j->kern->gemm_panels(sc, S, R, seen, j->vp + (size_t)kvh * loam_panels_floats(S, hd), S, hd, out, nq * hd);
+    for (int r = 0; r < R; r++) scale_row(out + (size_t)r * nq * hd, hd, inv[r]);
 }
 
 /* q [T, n_heads, hd] against S keys and values of kv_stride floats per
  * position; pos0 as in block_job. */
-/* The per-thread tiles of block_task: query rows, scores, output rows. */
+/* The per-thread tiles of block_task: scaled query rows (given keys), scores. */
 static int reserve_tiles(loam_nn *nn, int hd, int S, size_t *work_len) {
-    *work_len = (size_t)BLOCK_ROWS * (2 * (size_t)hd + (size_t)S);
+    *work_len = (size_t)BLOCK_ROWS * ((size_t)hd + (size_t)S);
     void *work = nn->attn_work;
     int ok = nn_reserve(nn, &work, &nn->attn_work_cap, (size_t)nn_threads(nn) * *work_len, sizeof(float), "attention tiles");
     nn->attn_work = work;
@@ -254,14 +265,14 @@ void nn_cross_keys(const float *k, int S, const nn_heads *h, float *out) {
     int hd = h->head_dim;
     size_t row = (size_t)h->n_kv_heads * hd;
     for (int g = 0; g < h->n_kv_heads; g++) /* B = Kᵀ [hd, S]: B[i, s] = k[s, g·hd + i] */
-        loam_panels_pack(k + (size_t)g * hd, 1, row, hd, S, out + (size_t)g * loam_panels_floats(hd, S));
+        loam_panels_pack(k + (size_t)g * hd, 1, row, hd, S, 1.0f, out + (size_t)g * loam_panels_floats(hd, S));
 }
 
 void nn_cross_values(const float *v, int S, const nn_heads *h, float *out) {
     int hd = h->head_dim;
     size_t row = (size_t)h->n_kv_heads * hd;
     for (int g = 0; g < h->n_kv_heads; g++) /* B = V [S, hd]: B[s, i] = v[s, g·hd + i] */
-        loam_panels_pack(v + (size_t)g * hd, row, 1, S, hd, out + (size_t)g * loam_panels_floats(S, hd));
+        loam_panels_pack(v + (size_t)g * hd, row, 1, S, hd, 1.0f, out + (size_t)g * loam_panels_floats(S, hd));
 }
 
 void nn_attention_full(loam_nn *nn, const float *q, const float *k, const float *v, int T, const nn_heads *h,

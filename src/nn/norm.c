@@ -4,12 +4,38 @@
 
 #include "nn/nn_internal.h"
 
+/* sum of x[i]² (of x[i] - mean with `centre`) over n, in double: eight
+ * running sums, so that the loop is not one chain of dependent additions
+ * (a row of 2048 then takes a quarter of the time) */
+static double sum_sq(const float *x, int n, int centre, double mean) {
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            double v = centre ? x[i + l] - mean : (double)x[i + l];
+            s[l] += v * v;
+        }
+    for (; i < n; i++) {
+        double v = centre ? x[i] - mean : (double)x[i];
+        s[0] += v * v;
+    }
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+static double sum_of(const float *x, int n) {
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) s[l] += x[i + l];
+    for (; i < n; i++) s[0] += x[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 void nn_rms_norm(const float *x, float *y, int T, int C, const float *w, float eps, int plus_one) {
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * C;
         float *yt = y + (size_t)t * C;
-        double ss = 0;
-        for (int i = 0; i < C; i++) ss += (double)xt[i] * xt[i];
+        double ss = sum_sq(xt, C, 0, 0.0);
         float r = (float)(1.0 / sqrt(ss / C + eps));
         for (int i = 0; i < C; i++) yt[i] = xt[i] * r * (plus_one ? 1.0f + w[i] : w[i]);
     }
@@ -19,10 +45,7 @@ void nn_layer_norm(const float *x, float *y, int T, int C, const float *w, const
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * C;
         float *yt = y + (size_t)t * C;
-        double mean = 0, var = 0;
-        for (int i = 0; i < C; i++) mean += xt[i];
-        mean /= C;
-        for (int i = 0; i < C; i++) var += (xt[i] - mean) * (xt[i] - mean);
+        double mean = sum_of(xt, C) / C, var = sum_sq(xt, C, 1, mean);
         float r = (float)(1.0 / sqrt(var / C + eps));
         for (int i = 0; i < C; i++) yt[i] = (float)(xt[i] - mean) * r * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
     }

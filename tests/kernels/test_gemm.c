@@ -232,8 +232,8 @@ static void test_gemm_panels_levels(void) {
                 for (int i = 0; i < T * ldx; i++) x[i] = frand();
                 for (int i = 0; i < K * N; i++) bm[i] = frand();
                 /* bm as B [K, N] row-major, or as Bᵀ [N, K] row-major */
-                if (transposed) loam_panels_pack(bm, 1, (size_t)K, K, N, pan);
-                else loam_panels_pack(bm, (size_t)N, 1, K, N, pan);
+                if (transposed) loam_panels_pack(bm, 1, (size_t)K, K, N, 1.0f, pan);
+                else loam_panels_pack(bm, (size_t)N, 1, K, N, 1.0f, pan);
                 for (int i = 0; i < T * ldy; i++) y0[i] = y1[i] = -7.0f;
                 loam_gemm_panels_scalar(x, ldx, T, Ku, pan, K, N, y0, ldy);
                 double worst = 0;
