@@ -110,6 +110,7 @@ extern const loam_kernels loam_kernels_avx512_vnni;
 void loam_qmatmul_avx2(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out);
+void loam_quantize_act_row_avx512(const float *x, int k, loam_act_block *out);
 void loam_gemm_f_avx2(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                       loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_gemm_panels_avx2(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy);
