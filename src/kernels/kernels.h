@@ -131,6 +131,9 @@ void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block
  * written) when out of memory for a panel. */
 int loam_gemm_strips_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                           loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
+/* The same with AVX-VNNI on ymm (gemm_avxvnni.c). */
+int loam_gemm_strips_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 /* y[t, n] += bias[n] for t < T, n0 <= n < n1 (bias may be NULL). */
 void loam_add_bias(float *y, int ldy, int T, const float *bias, int n0, int n1);
 
