@@ -14,9 +14,15 @@
  *
  * The tile: 3 rows × 16 columns (6 float accumulators, 6 int32 ones, 2
  * weight vectors, the broadcast activations: 15 of the 16 ymm). Per block
- * 48 vpdpbusd, then per accumulator a convert and two multiply-adds,
- * dw · (da · acc - o · da · sum), the accumulators starting at zero (types
- * with mins: dw · da · acc + mw · da · sum), as gemm_vnni.c.
+ * 48 vpdpbusd, then per accumulator a convert and a multiply-add with
+ * (dw · da), the offset removed in int32 by starting each accumulator at
+ * -o · (the row's activation sum) (types with mins: one more multiply-add
+ * with mw · da · sum): the arithmetic of the AVX2 level's other int8
+ * products (gemm_avx2.c, strip_avx2.inc) to the bit, so that its results
+ * on repacked weights are the stored layout's. (gemm_vnni.c removes the
+ * offset in its float epilogue instead, which saves 12 register copies a
+ * block there but rounds differently; at the AVX-512 level both layouts go
+ * through that one tile.)
  *
  * Built with -mavx2 -mfma -mf16c -mavxvnni; chosen only when CPUID reports
  * AVX-VNNI. */
@@ -36,12 +42,6 @@ static inline __m256i zeroed(void) {
     return z;
 }
 
-/* d · (the activation sum of half h of a block, or of all of it), in every lane */
-static inline __m256 act_dsum(const loam_act_block *a, int sub16, int h) {
-    __m256 all = _mm256_set1_ps(a->dsum);
-    return !sub16 ? all : h == 0 ? _mm256_set1_ps(a->dsum_lo) : _mm256_sub_ps(all, _mm256_set1_ps(a->dsum_lo));
-}
-
 /* lanes below `left` of 8 */
 static inline __m256i lanes_below(int left) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -55,7 +55,6 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
     GEMM_UNROLL for (int r = 0; r < mr; r++)
         GEMM_UNROLL for (int v = 0; v < NV; v++) f[r][v] = _mm256_setzero_ps();
     int nsub = sub16 ? 2 : 1, quads = 8 / nsub;
-    const __m256 minus_offset = _mm256_set1_ps(-(float)offset);
     for (int i = 0; i < nblk; i++) {
         const uint8_t *o = strip + (size_t)i * sbb;
         const float *dw = (const float *)(o + QUAD_BYTES), *mw = dw + nsub * COLS;
@@ -63,8 +62,10 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
         GEMM_UNROLL for (int r = 0; r < mr; r++) a[r] = x + (size_t)r * nb + i;
         GEMM_UNROLL for (int h = 0; h < nsub; h++) {
             __m256i acc[MR][NV];
-            GEMM_UNROLL for (int r = 0; r < mr; r++)
-                GEMM_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = zeroed();
+            GEMM_UNROLL for (int r = 0; r < mr; r++) {
+                __m256i init = has_min ? zeroed() : _mm256_set1_epi32(-offset * gemm_act_sum(a[r], sub16, h));
+                GEMM_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = init;
+            }
             GEMM_UNROLL for (int q = h * quads; q < (h + 1) * quads; q++) {
                 __m256i wv[NV];
                 GEMM_UNROLL for (int v = 0; v < NV; v++) wv[v] = _mm256_load_si256((const __m256i *)(o + (size_t)q * 64 + 32 * v));
@@ -74,20 +75,13 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
                 }
             }
             GEMM_UNROLL for (int r = 0; r < mr; r++) {
-                __m256 da = _mm256_broadcast_ss(&a[r]->d), ds = act_dsum(a[r], sub16, h);
-                if (has_min) { /* dw · da · acc + mw · da · sum */
-                    GEMM_UNROLL for (int v = 0; v < NV; v++) {
-                        f[r][v] = _mm256_fmadd_ps(_mm256_load_ps(dw + h * COLS + 8 * v), _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][v]), da),
-                                                  f[r][v]);
-                        f[r][v] = _mm256_fmadd_ps(_mm256_load_ps(mw + h * COLS + 8 * v), ds, f[r][v]);
-                    }
-                    continue;
-                }
-                /* dw · (da · acc - o · da · sum) */
-                __m256 c = _mm256_mul_ps(ds, minus_offset);
+                __m256 da = _mm256_broadcast_ss(&a[r]->d);
                 GEMM_UNROLL for (int v = 0; v < NV; v++)
-                    f[r][v] = _mm256_fmadd_ps(_mm256_load_ps(dw + h * COLS + 8 * v), _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][v]), da, c),
-                                              f[r][v]);
+                    f[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][v]), _mm256_mul_ps(_mm256_load_ps(dw + h * COLS + 8 * v), da), f[r][v]);
+                if (has_min) {
+                    __m256 ds = _mm256_set1_ps(a[r]->d * (float)gemm_act_sum(a[r], sub16, h));
+                    GEMM_UNROLL for (int v = 0; v < NV; v++) f[r][v] = _mm256_fmadd_ps(_mm256_load_ps(mw + h * COLS + 8 * v), ds, f[r][v]);
+                }
             }
         }
     }

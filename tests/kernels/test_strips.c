@@ -109,7 +109,8 @@ static void check_strip_kernel(strip_fn kernel) {
     /* this machine's caches, and a tiny L2: a few blocks per K slab, row blocks
      * of tens of rows */
     const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
-    static const int Ts[] = {1, 2, 4, 7, 13, 31, 32, 513}; /* from 32 rows the VNNI one runs through unpacked panels */
+    /* from 32 rows the VNNI kernels run through unpacked panels; 34 and 100 leave one row past their tiles of 3 */
+    static const int Ts[] = {1, 2, 4, 7, 13, 31, 32, 513, 34, 100};
     static const int ranges[][2] = {{0, 150}, {16, 150}, {48, 149}, {96, 101}, {0, 21}};
     for (size_t ty = 0; ty < N_STRIP_TYPES; ty++)
         for (size_t c = 0; c < 2; c++)
@@ -244,7 +245,7 @@ void register_strips_tests(void) {
              "rows (odd N, odd block counts)",
              test_strip_reference);
     test_add("kernels: avx512-vnni product on strips equals the strip reference (M "
-             "1/2/4/7/13/31/32/513: strips read directly and unpacked into panels, odd blocks, partial "
+             "1/2/4/7/13/31/32/34/100/513: strips read directly and unpacked into panels, odd blocks, partial "
              "strips, ranges from later strips, bias, several K slabs and row blocks)",
              test_strip_vnni);
     test_add("kernels: avx2 product on the same strips equals the strip reference (the same shapes)", test_strip_avx2);
