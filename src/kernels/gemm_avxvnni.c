@@ -98,12 +98,7 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
 }
 
 /* one function per (scale layout, mins, rows): the loops above fully unrolled */
-#define TILE_FN(name, SUB16, MIN, ROWS)                                                                                   \
-    static void name(int offset, const uint8_t *strip, size_t sbb, int nblk, const loam_act_block *x, int nb, float *y,  \
-                     int ldy, int ncols, int accumulate, const float *bias) {                                            \
-        tile(ROWS, SUB16, MIN, offset, strip, sbb, nblk, x, nb, y, ldy, ncols, accumulate, bias);                        \
-    }
-#define TILE_FNS(kind, SUB16, MIN) TILE_FN(kind##_1, SUB16, MIN, 1) TILE_FN(kind##_2, SUB16, MIN, 2) TILE_FN(kind##_3, SUB16, MIN, 3)
+#define TILE_FNS(kind, SUB16, MIN) GEMM_TILE_FN(kind##_1, SUB16, MIN, 1) GEMM_TILE_FN(kind##_2, SUB16, MIN, 2) GEMM_TILE_FN(kind##_3, SUB16, MIN, 3)
 TILE_FNS(tile32, 0, 0)
 TILE_FNS(tile32m, 0, 1)
 TILE_FNS(tile16, 1, 0)
@@ -184,18 +179,12 @@ static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, uint8_t
     }
 }
 
-/* Weights repacked at load into strips of 16 rows. */
-typedef struct {
-    loam_type type;
-    const uint8_t *strips;
-    size_t strip_bytes;
-} strip_source;
 
 /* gemm_pack_fn over strips: the panel's strip of 16 columns at c0 is strip c0/16 (its rows past N have zero scales). */
 static void pack_from_strips(const gemm_format *f, const void *source, int c0, int ncols, int b0, int nblk, uint8_t *scratch,
                              uint8_t *out) {
     (void)scratch, (void)ncols;
-    const strip_source *s = source;
+    const gemm_strips *s = source;
     const uint8_t *strip = s->strips + (size_t)(c0 / LOAM_STRIP_ROWS) * s->strip_bytes;
     for (int i = 0; i < nblk; i++) unpack_strip_block(s->type, strip, b0 + i, out + (size_t)i * f->block_bytes);
 }
@@ -205,7 +194,7 @@ int loam_gemm_strips_avxvnni(const loam_cache_sizes *caches, const loam_act_bloc
     gemm_format f;
     if (!gemm_format_for(wtype, 8, NV, 0, &f)) return 0;
     const gemm_tile_fn *fns = tiles[(f.shape.sub16 ? 2 : 0) + (f.shape.has_min ? 1 : 0)];
-    strip_source source = {wtype, strips, loam_strip_bytes(wtype, K)};
+    gemm_strips source = {wtype, strips, loam_strip_bytes(wtype, K)};
     return gemm_run(&f, fns, MR, caches, x, T, K, pack_from_strips, &source, n0, n1, y, ldy, bias);
 }
 #endif

@@ -101,6 +101,21 @@ static inline void gemm_pack_strip(const gemm_format *f, loam_type t, const uint
 typedef void (*gemm_tile_fn)(int offset, const uint8_t *strip, size_t block_bytes, int nblk, const loam_act_block *x,
                              int nb, float *y, int ldy, int ncols, int accumulate, const float *bias);
 
+/* A gemm_tile_fn `name` over a file's inline tile(rows, sub16, has_min,
+ * offset, ...), its loops then unrolled for one (scale layout, mins, rows). */
+#define GEMM_TILE_FN(name, SUB16, MIN, ROWS)                                                                              \
+    static void name(int offset, const uint8_t *strip, size_t sbb, int nblk, const loam_act_block *x, int nb, float *y,  \
+                     int ldy, int ncols, int accumulate, const float *bias) {                                            \
+        tile(ROWS, SUB16, MIN, offset, strip, sbb, nblk, x, nb, y, ldy, ncols, accumulate, bias);                        \
+    }
+
+/* Weights repacked at load into strips of 16 rows (strips.h), a source of panels. */
+typedef struct {
+    loam_type type;
+    const uint8_t *strips;
+    size_t strip_bytes;
+} gemm_strips;
+
 /* The activation sum of half h of a block (or of all of it). */
 static inline int32_t gemm_act_sum(const loam_act_block *a, int sub16, int h) {
     return !sub16 ? a->isum : h == 0 ? a->isum_lo : a->isum - a->isum_lo;
