@@ -28,7 +28,7 @@ static inline int32_t hsum8i(__m256i v) {
 }
 
 void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out) {
-    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), big = _mm256_set1_ps(FLT_MAX);
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), big = _mm256_set1_ps(LOAM_ACT_AMAX_LIMIT);
     for (int b = 0; b < k / 32; b++) {
         const float *xb = x + 32 * (size_t)b;
         __m256 v[4], amax = _mm256_setzero_ps();
@@ -36,15 +36,14 @@ void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out) {
         for (int i = 0; i < 4; i++) {
             v[i] = _mm256_loadu_ps(xb + 8 * i);
             __m256 a = _mm256_and_ps(v[i], abs_mask);
-            finite &= _mm256_movemask_ps(_mm256_cmp_ps(a, big, _CMP_LE_OQ)); /* false for inf and NaN */
+            finite &= _mm256_movemask_ps(_mm256_cmp_ps(a, big, _CMP_LT_OQ)); /* false for inf and NaN */
             amax = _mm256_max_ps(amax, a);
         }
         if (finite != 0xff) {
-            memset(out[b].q, 0, sizeof out[b].q);
-            out[b].d = NAN, out[b].isum = 0, out[b].isum_lo = 0, out[b].dsum = out[b].dsum_lo = NAN;
+            loam_act_unrepresentable(&out[b]);
             continue;
         }
-        float d = hmax8(amax) / 127.0f, id = d ? 1.0f / d : 0.0f;
+        float d = loam_act_scale(hmax8(amax)), id = d ? 1.0f / d : 0.0f;
         __m256 vid = _mm256_set1_ps(id);
         __m256i q[4];
         for (int i = 0; i < 4; i++) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], vid));
@@ -53,10 +52,7 @@ void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out) {
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)out[b].q, p);
-        out[b].d = d;
-        out[b].isum = lo + hsum8i(_mm256_add_epi32(q[2], q[3]));
-        out[b].isum_lo = (int16_t)lo;
-        out[b].dsum = d * (float)out[b].isum, out[b].dsum_lo = d * (float)lo;
+        loam_act_finish(&out[b], d, lo + hsum8i(_mm256_add_epi32(q[2], q[3])), lo);
     }
 }
 #endif

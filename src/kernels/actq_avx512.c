@@ -1,13 +1,13 @@
 /* Activations to int8 blocks with AVX-512, 16 blocks (512 floats) at a
  * time: the same float operations as loam_quantize_act_row (the maximum
- * of |x|, d = amax / 127, id = 1 / d, x · id rounded half to even by the
+ * of |x|, d = amax / 127 to 22 bits, id = 1 / d, x · id rounded half to even by the
  * default rounding mode), so the blocks are bit-identical to the
  * reference's. The per-block maxima and integer sums are horizontal
  * reductions, which per block cost more than the block's own work
  * (actq_avx2.c): here the 16 blocks' vectors are reduced together, one
  * shuffle tree whose last level holds a block in each lane.
  *
- * A group holding inf or NaN, and the blocks after the last whole group,
+ * A group holding inf, NaN or a magnitude past LOAM_ACT_AMAX_LIMIT, and the blocks after the last whole group,
  * go through the AVX2 version. Intel Xeon 6/207, one thread, rows of 2048:
  * 1.5x the AVX2 version's speed on rows in L2, 1.13x on 512 rows (4 MiB,
  * where reading them from L3 bounds both).
@@ -49,17 +49,18 @@ REDUCE_TREE(sum_tree, __m512i, _mm512_add_epi32, _mm512_castsi512_ps, _mm512_cas
 /* 16 blocks from x (512 floats) into out; 0 (nothing written) when one of
  * them holds inf or NaN. */
 static int quantize_group(const float *x, loam_act_block *out) {
-    const __m512 big = _mm512_set1_ps(FLT_MAX);
+    const __m512 big = _mm512_set1_ps(LOAM_ACT_AMAX_LIMIT);
     __m512 amax[GROUP];
     __mmask16 finite = 0xFFFF;
     for (int b = 0; b < GROUP; b++) {
         __m512 a0 = _mm512_abs_ps(_mm512_loadu_ps(x + 32 * b)), a1 = _mm512_abs_ps(_mm512_loadu_ps(x + 32 * b + 16));
-        finite &= _mm512_cmp_ps_mask(a0, big, _CMP_LE_OQ) & _mm512_cmp_ps_mask(a1, big, _CMP_LE_OQ); /* false for inf and NaN */
+        finite &= _mm512_cmp_ps_mask(a0, big, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a1, big, _CMP_LT_OQ); /* false for inf and NaN */
         amax[b] = _mm512_max_ps(a0, a1);
     }
     if (finite != 0xFFFF) return 0;
-    /* d = amax / 127 and id = 1 / d (0 where d is 0), as the reference's scalar divisions */
-    __m512 d = _mm512_div_ps(max_tree(amax), _mm512_set1_ps(127.0f));
+    /* d = amax / 127 to 22 significant bits (ties away) and id = 1 / d (0 where d is 0), as loam_act_scale */
+    __m512i dbits = _mm512_castps_si512(_mm512_div_ps(max_tree(amax), _mm512_set1_ps(127.0f)));
+    __m512 d = _mm512_castsi512_ps(_mm512_and_si512(_mm512_add_epi32(dbits, _mm512_set1_epi32(2)), _mm512_set1_epi32(~3)));
     __mmask16 nonzero = _mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_NEQ_OQ);
     __m512 id = _mm512_maskz_div_ps(nonzero, _mm512_set1_ps(1.0f), d);
     float ids[GROUP];
@@ -75,16 +76,11 @@ static int quantize_group(const float *x, loam_act_block *out) {
         lo[b] = q0, all[b] = _mm512_add_epi32(q0, q1);
     }
     __m512i isum_lo = sum_tree(lo), isum = sum_tree(all);
-    float ds[GROUP], dsums[GROUP], dsums_lo[GROUP];
+    float ds[GROUP];
     int32_t sums[GROUP], sums_lo[GROUP];
     _mm512_storeu_ps(ds, d);
     _mm512_storeu_si512(sums, isum), _mm512_storeu_si512(sums_lo, isum_lo);
-    _mm512_storeu_ps(dsums, _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum)));
-    _mm512_storeu_ps(dsums_lo, _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum_lo)));
-    for (int b = 0; b < GROUP; b++) {
-        out[b].d = ds[b], out[b].isum = sums[b], out[b].isum_lo = (int16_t)sums_lo[b];
-        out[b].dsum = dsums[b], out[b].dsum_lo = dsums_lo[b];
-    }
+    for (int b = 0; b < GROUP; b++) loam_act_finish(&out[b], ds[b], sums[b], sums_lo[b]);
     return 1;
 }
 

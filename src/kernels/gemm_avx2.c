@@ -115,7 +115,7 @@ static const struct {
 void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
-    if (!gemm_format_for(wtype, 8, NR, 1, &f)) return;
+    if (!gemm_format_for(wtype, 8, NR, GEMM_BYTES_SIGNED, &f)) return;
     gemm_stored stored = {wtype, w, loam_row_bytes(wtype, K)};
     /* the longest run of quads whose int16 sums stay below 2^15: each vpmaddubsw adds two products */
     int quads = f.shape.sub16 ? 4 : 8, F = 32767 / (2 * f.shape.umax * 127);

@@ -192,7 +192,7 @@ static void pack_from_strips(const gemm_format *f, const void *source, int c0, i
 int loam_gemm_strips_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                              loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
-    if (!gemm_format_for(wtype, 8, NV, 0, &f)) return 0;
+    if (!gemm_format_for(wtype, 8, NV, GEMM_BYTES_AS_IS, &f)) return 0;
     const gemm_tile_fn *fns = tiles[(f.shape.sub16 ? 2 : 0) + (f.shape.has_min ? 1 : 0)];
     gemm_strips source = {wtype, strips, loam_strip_bytes(wtype, K)};
     return gemm_run(&f, fns, MR, caches, x, T, K, pack_from_strips, &source, n0, n1, y, ldy, bias);

@@ -26,10 +26,18 @@
  * arrays of accumulators live in registers. */
 #define GEMM_UNROLL _Pragma("GCC unroll 16")
 
+/* How a panel holds the unpacked bytes u of unpack32.h */
+enum {
+    GEMM_BYTES_AS_IS,     /* u */
+    GEMM_BYTES_SIGNED,    /* offset-128 types as signed bytes u - 128 with offset 0 (AVX2's sign trick); others u */
+    GEMM_BYTES_BIASED128, /* u - o + 128 with offset 128, for every type (the VNNI product's float-read sums, qdot.h) */
+};
+
 typedef struct {
-    loam_unpack_shape shape;
+    loam_unpack_shape shape; /* offset and umax of the bytes as the panel holds them */
     int vec, nr;   /* columns per vector, vectors per strip */
-    int signed_w;  /* offset-128 types stored as signed bytes (u - 128), offset 0: AVX2's sign trick */
+    int signed_w;  /* GEMM_BYTES_SIGNED on an offset-128 type */
+    uint8_t shift; /* added (mod 256) to each u as it goes into the panel */
     size_t block_bytes;
 } gemm_format;
 
@@ -37,11 +45,15 @@ static inline int gemm_strip_cols(const gemm_format *f) { return f->vec * f->nr;
 static inline size_t gemm_quad_bytes(const gemm_format *f) { return (size_t)32 * (size_t)gemm_strip_cols(f); }
 static inline int gemm_nsub(const gemm_format *f) { return f->shape.sub16 ? 2 : 1; }
 
-static inline int gemm_format_for(loam_type t, int vec, int nr, int allow_signed, gemm_format *f) {
+static inline int gemm_format_for(loam_type t, int vec, int nr, int bytes, gemm_format *f) {
     if (!loam_unpack_shape_of(t, &f->shape)) return 0;
-    f->vec = vec, f->nr = nr;
-    f->signed_w = allow_signed && f->shape.offset == 128;
-    if (f->signed_w) f->shape.offset = 0, f->shape.umax = 128; /* |u - 128| */
+    f->vec = vec, f->nr = nr, f->shift = 0;
+    f->signed_w = bytes == GEMM_BYTES_SIGNED && f->shape.offset == 128;
+    if (f->signed_w) f->shape.offset = 0, f->shape.umax = 128, f->shift = 0x80; /* |u - 128| */
+    if (bytes == GEMM_BYTES_BIASED128) {
+        f->shift = (uint8_t)(128 - f->shape.offset);
+        f->shape.umax += 128 - f->shape.offset, f->shape.offset = 128;
+    }
     f->block_bytes = gemm_quad_bytes(f) + (size_t)gemm_nsub(f) * (f->shape.has_min ? 2 : 1) * (size_t)gemm_strip_cols(f) * 4;
     return 1;
 }
@@ -70,7 +82,7 @@ static inline void gemm_transpose8x8(const uint8_t *in, size_t in_stride, uint8_
 static inline void gemm_pack_strip(const gemm_format *f, loam_type t, const uint8_t *w, size_t row_bytes, int c0, int ncols,
                                    int b0, int nblk, uint8_t *scratch, uint8_t *out) {
     int cols = gemm_strip_cols(f), nsub = gemm_nsub(f);
-    const __m256i flip = _mm256_set1_epi8(f->signed_w ? (char)0x80 : 0);
+    const __m256i shift = _mm256_set1_epi8((char)f->shift);
     for (int c = 0; c < cols; c++) {
         const uint8_t *row = w + (size_t)(c0 + c) * row_bytes;
         for (int i = 0; i < nblk; i++) {
@@ -78,7 +90,7 @@ static inline void gemm_pack_strip(const gemm_format *f, loam_type t, const uint
             float *dw = (float *)(o + gemm_quad_bytes(f)), *mw = dw + nsub * cols;
             float d2[2] = {0, 0}, m2[2] = {0, 0};
             __m256i v = _mm256_setzero_si256();
-            if (c < ncols) v = _mm256_xor_si256(loam_unpack32(t, row, b0 + i, d2, m2), flip);
+            if (c < ncols) v = _mm256_add_epi8(loam_unpack32(t, row, b0 + i, d2, m2), shift);
             _mm256_store_si256((__m256i *)(scratch + ((size_t)i * cols + c) * 32), v);
             for (int h = 0; h < nsub; h++) {
                 dw[h * cols + c] = d2[h];

@@ -8,15 +8,20 @@
  * vectors: 27 of the 32 zmm).
  *
  * Per 32-block and tile: 96 vpdpbusd, whose activation operand is a
- * broadcast from memory, then per accumulator a convert and two
- * multiply-adds: dw · (da · acc - o · da · sum), with o the weights' offset
- * and da · sum stored in the activation block (types with mins: dw · da ·
- * acc + mw · da · sum). The integer accumulators start each block at zero
- * by a zero idiom, which needs no execution port; starting them at
- * -o · sum, as before, took a register copy each (12 per block on the two
- * ports vpdpbusd issues on: 148 vector ops per 96 vpdpbusd became 136).
- * Intel Xeon 6/207, one thread, 512 × 2048 × 2048 Q4_0, best of 6
- * alternated: 491 → 509 GOP/s.
+ * broadcast from memory, then per accumulator two multiply-adds:
+ * f += dw · fma(acc as a float, da, dbias) (types with mins: + mw · da ·
+ * sum). The weights are bytes biased by 128 and each accumulator starts at
+ * a value from the activation block (fstart, a broadcast load: no
+ * execution port) that removes the bias and makes its bits, after the
+ * products, the float 1.5 · 2^23 + sum(w · q) exactly (qdot.h): no
+ * conversion, and no weight offset left for the epilogue.
+ *   History: the epilogue was a convert and two multiply-adds, dw · (da ·
+ * acc - o · da · sum), with integer accumulators started by a zero idiom
+ * (starting them at -o · sum from a register took a copy each, 12 per
+ * block on the two ports vpdpbusd issues on). 148 → 136 → 120 vector ops
+ * per 96 vpdpbusd. Intel Xeon 6/207, one thread, 512 × 2048 × 2048, best
+ * of 6-8 alternated, zero-start form → float-read sums: Q4_0 496 → 511,
+ * Q8_0 488 → 510, Q4_K 469 → 480, Q6_K 376 → 407 GOP/s.
  *
  * Built with -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mf16c;
  * chosen only when CPUID reports VNNI. */
@@ -31,15 +36,16 @@
 
 enum { MR = 4, NR = 3, STRIP = 16 * NR, QUAD_BYTES = 32 * STRIP };
 
-/* A zero register made by its own xor: a zero idiom, which the CPU does at
- * register renaming without an execution port. (_mm512_setzero_si512 is a
- * constant to the compiler, which keeps one zero register and copies it:
- * 12 copies per block, on the ports vpdpbusd needs.) */
-static inline __m512i zeroed(void) {
-    __m512i z;
-    __asm__ volatile("vpxord %0, %0, %0" : "=v"(z));
-    return z;
-}
+/* An accumulator's start (qdot.h) broadcast from its block: a load, with
+ * no execution port. One asm per accumulator (`which` makes them differ),
+ * so that the compiler loads it for each rather than once per row and
+ * copies it: a copy takes a port vpdpbusd needs. */
+#define started(start, which)                                                                                             \
+    __extension__({                                                                                                       \
+        __m512i z_;                                                                                                       \
+        __asm__("vpbroadcastd %1, %0 # %2" : "=v"(z_) : "m"(*(start)), "i"(which));                                   \
+        z_;                                                                                                               \
+    })
 
 /* d · (the activation sum of half h of a block, or of all of it), in every lane */
 static inline __m512 act_dsum(const loam_act_block *a, int sub16, int h) {
@@ -47,15 +53,16 @@ static inline __m512 act_dsum(const loam_act_block *a, int sub16, int h) {
     return !sub16 ? all : h == 0 ? _mm512_set1_ps(a->dsum_lo) : _mm512_sub_ps(all, _mm512_set1_ps(a->dsum_lo));
 }
 
-/* mr (<= 4) rows × one strip over nblk blocks: y = (accumulate ? y : 0) + x · strip */
+/* mr (<= 4) rows × one strip over nblk blocks: y = (accumulate ? y : 0) + x · strip.
+ * The weights are bytes biased by 128; the offset is in each accumulator's start. */
 static inline __attribute__((always_inline)) void tile(int mr, int sub16, int has_min, int offset, const uint8_t *strip,
                                                        size_t sbb, int nblk, const loam_act_block *x, int nb, float *y,
                                                        int ldy, int ncols, int accumulate, const float *bias) {
+    (void)offset; /* always 128 */
     __m512 f[MR][NR];
     GEMM_UNROLL for (int r = 0; r < mr; r++)
         GEMM_UNROLL for (int v = 0; v < NR; v++) f[r][v] = _mm512_setzero_ps();
     int nsub = sub16 ? 2 : 1, quads = 8 / nsub;
-    const __m512 minus_offset = _mm512_set1_ps(-(float)offset);
     for (int i = 0; i < nblk; i++) {
         const uint8_t *o = strip + (size_t)i * sbb;
         const float *dw = (const float *)(o + QUAD_BYTES), *mw = dw + nsub * STRIP;
@@ -64,7 +71,7 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
         GEMM_UNROLL for (int h = 0; h < nsub; h++) {
             __m512i acc[MR][NR];
             GEMM_UNROLL for (int r = 0; r < mr; r++)
-                GEMM_UNROLL for (int v = 0; v < NR; v++) acc[r][v] = zeroed();
+                GEMM_UNROLL for (int v = 0; v < NR; v++) acc[r][v] = started(&a[r]->fstart[sub16 ? 1 + h : 0], v);
             GEMM_UNROLL for (int q = h * quads; q < (h + 1) * quads; q++) {
                 __m512i wv[NR];
                 GEMM_UNROLL for (int v = 0; v < NR; v++) wv[v] = _mm512_load_si512((const void *)(o + (size_t)(q * NR + v) * 64));
@@ -75,21 +82,17 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
                     GEMM_UNROLL for (int v = 0; v < NR; v++) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], wv[v], xb);
                 }
             }
+            /* f += dw · (da · sum(w · q))  [+ mw · da · sum(q)], the sum read as a float (qdot.h) */
             GEMM_UNROLL for (int r = 0; r < mr; r++) {
-                __m512 da = _mm512_set1_ps(a[r]->d), ds = act_dsum(a[r], sub16, h);
-                if (has_min) { /* dw · da · acc + mw · da · sum */
-                    GEMM_UNROLL for (int v = 0; v < NR; v++) {
-                        f[r][v] = _mm512_fmadd_ps(_mm512_load_ps(dw + h * STRIP + 16 * v), _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), da),
-                                                  f[r][v]);
-                        f[r][v] = _mm512_fmadd_ps(_mm512_load_ps(mw + h * STRIP + 16 * v), ds, f[r][v]);
-                    }
-                    continue;
+                __m512 da = _mm512_set1_ps(a[r]->d), db = _mm512_set1_ps(a[r]->dbias);
+                GEMM_UNROLL for (int v = 0; v < NR; v++) {
+                    __m512 s = _mm512_fmadd_ps(_mm512_castsi512_ps(acc[r][v]), da, db);
+                    f[r][v] = _mm512_fmadd_ps(_mm512_load_ps(dw + h * STRIP + 16 * v), s, f[r][v]);
                 }
-                /* dw · (da · acc - o · da · sum) */
-                __m512 c = _mm512_mul_ps(ds, minus_offset);
-                GEMM_UNROLL for (int v = 0; v < NR; v++)
-                    f[r][v] = _mm512_fmadd_ps(_mm512_load_ps(dw + h * STRIP + 16 * v), _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][v]), da, c),
-                                              f[r][v]);
+                if (has_min) {
+                    __m512 ds = act_dsum(a[r], sub16, h);
+                    GEMM_UNROLL for (int v = 0; v < NR; v++) f[r][v] = _mm512_fmadd_ps(_mm512_load_ps(mw + h * STRIP + 16 * v), ds, f[r][v]);
+                }
             }
         }
     }
@@ -127,7 +130,7 @@ static const gemm_tile_fn tiles[4][MR] = {
 void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
-    if (!gemm_format_for(wtype, 16, NR, 0, &f)) return;
+    if (!gemm_format_for(wtype, 16, NR, GEMM_BYTES_BIASED128, &f)) return;
     const gemm_tile_fn *fns = tiles[(f.shape.sub16 ? 2 : 0) + (f.shape.has_min ? 1 : 0)];
     gemm_stored stored = {wtype, w, loam_row_bytes(wtype, K)};
     if (!gemm_run(&f, fns, MR, caches, x, T, K, gemm_pack_stored, &stored, n0, n1, y, ldy, bias)) {
@@ -155,8 +158,8 @@ static inline __m512 bytes_at(const uint8_t *p, int is_signed) {
 #ifndef UNPACK_AHEAD
 #define UNPACK_AHEAD 4096
 #endif
-static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, int v, uint8_t *o) {
-    const __m512i low = _mm512_set1_epi8(15);
+static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, int v, uint8_t shift, uint8_t *o) {
+    const __m512i low = _mm512_set1_epi8(15), biased = _mm512_set1_epi8((char)shift); /* u - o + 128 */
     float *dw = (float *)(o + QUAD_BYTES) + 16 * v;
     uint8_t *quads = o + 64 * v;
     const size_t qs = (size_t)NR * 64; /* from one quad to the next */
@@ -169,7 +172,7 @@ static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, int v, 
         for (int q = 0; q < 8; q++) {
             __m512i z = q8 ? _mm512_load_si512((const void *)(vec + 64 * q)) : _mm512_load_si512((const void *)(vec + 64 * (q / 2)));
             if (!q8) z = _mm512_and_si512(q % 2 ? _mm512_srli_epi16(z, 4) : z, low);
-            _mm512_store_si512((void *)(quads + (size_t)q * qs), z);
+            _mm512_store_si512((void *)(quads + (size_t)q * qs), _mm512_add_epi8(z, biased));
         }
         return;
     }
@@ -181,7 +184,7 @@ static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, int v, 
         _mm512_store_ps(mw, _mm512_mul_ps(halves_at(super + 32), _mm512_sub_ps(_mm512_setzero_ps(), bytes_at(super + 192 + 16 * (i % 8), 0))));
         for (int q = 0; q < 8; q++) {
             __m512i z = _mm512_load_si512((const void *)(vec + 64 * (q / 2)));
-            _mm512_store_si512((void *)(quads + (size_t)q * qs), _mm512_and_si512(q % 2 ? _mm512_srli_epi16(z, 4) : z, low));
+            _mm512_store_si512((void *)(quads + (size_t)q * qs), _mm512_add_epi8(_mm512_and_si512(q % 2 ? _mm512_srli_epi16(z, 4) : z, low), biased));
         }
         return;
     }
@@ -199,7 +202,8 @@ static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, int v, 
             __m512i high = _mm512_and_si512(_mm512_sllv_epi16(_mm512_srlv_epi16(hv, _mm512_set1_epi16((short)(2 * j))),
                                                                _mm512_set1_epi16(4)),
                                             _mm512_set1_epi8(0x30));
-            _mm512_store_si512((void *)(quads + (size_t)(4 * h + j) * qs), _mm512_or_si512(_mm512_and_si512(nib, low), high));
+            _mm512_store_si512((void *)(quads + (size_t)(4 * h + j) * qs),
+                               _mm512_add_epi8(_mm512_or_si512(_mm512_and_si512(nib, low), high), biased));
         }
     }
 }
@@ -215,7 +219,7 @@ static void pack_from_strips(const gemm_format *f, const void *source, int c0, i
         for (int i = 0; i < nblk; i++) {
             uint8_t *o = out + (size_t)i * f->block_bytes;
             if (ncols > 16 * v) {
-                unpack_strip_block(s->type, strip, b0 + i, v, o);
+                unpack_strip_block(s->type, strip, b0 + i, v, f->shift, o);
                 continue;
             }
             float *dw = (float *)(o + QUAD_BYTES);
@@ -228,7 +232,7 @@ static void pack_from_strips(const gemm_format *f, const void *source, int c0, i
 int loam_gemm_strips_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                           loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
-    if (!gemm_format_for(wtype, 16, NR, 0, &f)) return 0;
+    if (!gemm_format_for(wtype, 16, NR, GEMM_BYTES_BIASED128, &f)) return 0;
     const gemm_tile_fn *fns = tiles[(f.shape.sub16 ? 2 : 0) + (f.shape.has_min ? 1 : 0)];
     gemm_strips source = {wtype, strips, loam_strip_bytes(wtype, K)};
     return gemm_run(&f, fns, MR, caches, x, T, K, pack_from_strips, &source, n0, n1, y, ldy, bias);

@@ -22,25 +22,22 @@ void loam_quantize_act_row(const float *x, int k, loam_act_block *out) {
         int finite = 1;
         for (int j = 0; j < 32; j++) {
             float a = fabsf(xb[j]);
-            finite &= a <= FLT_MAX; /* false for inf and NaN */
+            finite &= a < LOAM_ACT_AMAX_LIMIT; /* false for inf and NaN */
             amax = a > amax ? a : amax;
         }
         if (!finite) { /* no integers can hold it: the block stays NaN, as float products would */
-            memset(out[b].q, 0, sizeof out[b].q);
-            out[b].d = NAN, out[b].isum = 0, out[b].isum_lo = 0, out[b].dsum = out[b].dsum_lo = NAN;
+            loam_act_unrepresentable(&out[b]);
             continue;
         }
-        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
-        int32_t sum = 0;
+        float d = loam_act_scale(amax), id = d ? 1.0f / d : 0.0f;
+        int32_t sum = 0, lo = 0;
         for (int j = 0; j < 32; j++) {
             int v = (int)nearbyintf(xb[j] * id); /* half to even (default rounding mode) */
             out[b].q[j] = (int8_t)v;
             sum += v;
-            if (j == 15) out[b].isum_lo = (int16_t)sum;
+            if (j == 15) lo = sum;
         }
-        out[b].d = d;
-        out[b].isum = sum;
-        out[b].dsum = d * (float)sum, out[b].dsum_lo = d * (float)out[b].isum_lo;
+        loam_act_finish(&out[b], d, sum, lo);
     }
 }
 

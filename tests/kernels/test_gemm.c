@@ -318,8 +318,9 @@ static void test_sigmoid_act_levels(void) {
 }
 
 /* Each level's activation quantizer gives the reference's blocks bit for
- * bit: random rows, rows of exact halves (ties round to even), zeros, and
- * blocks with an inf or a NaN. 41 blocks: the AVX-512 version's two whole
+ * bit (every field): random rows, rows of exact halves (ties round to
+ * even), zeros, blocks with an inf, a NaN or a value past
+ * LOAM_ACT_AMAX_LIMIT. 41 blocks: the AVX-512 version's two whole
  * groups of 16 (the first always finite, the second with an inf in some
  * rounds: its fallback) and a tail of 9 (a NaN). */
 static void test_quantize_act_levels(void) {
@@ -334,6 +335,8 @@ static void test_quantize_act_levels(void) {
         x[32 * 4] = 127.0f * 8.0f;
         if (round % 3) x[32 * 21 + 7] = round % 2 ? INFINITY : -INFINITY;
         x[32 * 38 + 31] = NAN;
+        if (round % 4 == 1) x[32 * 5 + 3] = LOAM_ACT_AMAX_LIMIT; /* first group, not finite enough */
+        if (round % 4 == 2) x[32 * 5 + 3] = -0x1.fffffep105f;    /* the largest that is */
         loam_quantize_act_row(x, K, ref);
         for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
             const loam_kernels *k = loam_kernels_for(levels[l]);
@@ -344,7 +347,9 @@ static void test_quantize_act_levels(void) {
                 int same = !memcmp(ref[b].q, got[b].q, 32) && ref[b].isum == got[b].isum && ref[b].isum_lo == got[b].isum_lo &&
                            (ref[b].d == got[b].d || (isnan(ref[b].d) && isnan(got[b].d))) &&
                            (ref[b].dsum == got[b].dsum || (isnan(ref[b].dsum) && isnan(got[b].dsum))) &&
-                           (ref[b].dsum_lo == got[b].dsum_lo || (isnan(ref[b].dsum_lo) && isnan(got[b].dsum_lo)));
+                           (ref[b].dsum_lo == got[b].dsum_lo || (isnan(ref[b].dsum_lo) && isnan(got[b].dsum_lo))) &&
+                           !memcmp(ref[b].fstart, got[b].fstart, sizeof ref[b].fstart) &&
+                           (ref[b].dbias == got[b].dbias || (isnan(ref[b].dbias) && isnan(got[b].dbias)));
                 CHECK(same, "%s: block %d of round %d differs (d %g vs %g, isum %d vs %d)", k->name, b, round, ref[b].d,
                       got[b].d, ref[b].isum, got[b].isum);
             }

@@ -322,12 +322,54 @@ static void test_nonfinite_blocks(void) {
     }
 }
 
+/* The fields the VNNI blocked product reads its sums through (qdot.h): d
+ * keeps 22 significant bits, so -1.5 · 2^23 · d is exact; an accumulator
+ * started at fstart that adds (w + 128) · q over a block (or half) has the
+ * bits of the float 1.5 · 2^23 + sum(w · q), and fma(it, d, dbias) is
+ * d · sum(w · q) rounded once; up to the largest sums (Q8_0's -128 · -127
+ * throughout). Magnitudes from LOAM_ACT_AMAX_LIMIT are NaN blocks. */
+static void test_act_float_sums(void) {
+    float x[32];
+    loam_act_block a;
+    for (int round = 0; round < 2000; round++) {
+        int extreme = round % 10 == 0;
+        float scale = round % 3 == 0 ? 1e-20f : round % 3 == 1 ? 3.0f : 1e25f;
+        for (int j = 0; j < 32; j++) x[j] = extreme ? -scale : frand() * scale;
+        loam_quantize_act_row(x, 32, &a);
+        uint32_t bits;
+        memcpy(&bits, &a.d, 4);
+        CHECK(isfinite(a.d) && (bits & 3) == 0, "d %a keeps more than 22 bits", (double)a.d);
+        CHECK((double)a.dbias == -12582912.0 * (double)a.d, "dbias %a is not -1.5*2^23*d (d %a)", (double)a.dbias, (double)a.d);
+        int8_t w[32];
+        for (int j = 0; j < 32; j++) w[j] = extreme ? -128 : (int8_t)(rand() % 256 - 128);
+        for (int part = 0; part < 3; part++) {
+            int j0 = part == 2 ? 16 : 0, j1 = part == 1 ? 16 : 32;
+            int32_t acc = a.fstart[part], sum = 0;
+            for (int j = j0; j < j1; j++) acc += (w[j] + 128) * a.q[j], sum += w[j] * a.q[j];
+            float f, want = (float)((double)a.d * (double)sum);
+            memcpy(&f, &acc, 4);
+            CHECK(f == 12582912.0f + (float)sum, "part %d: accumulator %a, sum %d", part, (double)f, sum);
+            CHECK(fmaf(f, a.d, a.dbias) == want, "part %d: fma %a, d * sum %a", part, (double)fmaf(f, a.d, a.dbias), (double)want);
+        }
+    }
+    for (int j = 0; j < 32; j++) x[j] = 0.5f;
+    x[9] = LOAM_ACT_AMAX_LIMIT;
+    loam_quantize_act_row(x, 32, &a);
+    CHECK(isnan(a.d) && isnan(a.dbias) && a.isum == 0, "a block at the limit: d %g", a.d);
+    x[9] = -0x1.fffffep105f;
+    loam_quantize_act_row(x, 32, &a);
+    CHECK(isfinite(a.d) && isfinite(a.dbias) && a.q[9] == -127, "a block just below the limit: d %g dbias %g", a.d, a.dbias);
+}
+
 void register_kernels_tests(void) {
     test_add("kernels: int8 reference dot ~ exact math on dequantized weights", test_qdot_ref_vs_dequant);
     test_add("kernels: avx2 int8 matmul equals scalar (all block types, tails, weight rows over several chunks)", test_qmatmul_avx2);
     test_add("kernels: avx512-vnni int8 matmul equals scalar (all block types, tails, weight rows over several chunks)", test_qmatmul_vnni);
     test_add("kernels: dispatch picks a level the CPU has", test_dispatch);
     test_add("kernels: a NaN or inf in a block quantizes to a NaN block (int8 activations, q8_0 rows), never UB", test_nonfinite_blocks);
+    test_add("kernels: activation blocks' float-read sums: 22-bit d, exact bias, accumulator bits = 1.5*2^23 + sum, one rounding "
+             "(largest sums; NaN from 2^106)",
+             test_act_float_sums);
     test_add("kernels: avx2 attention kernels (f32, f16, q8_0 caches) and softmax exp equal scalar", test_vec_kernels_avx2);
     test_add("kernels: avx512 attention kernels (f32, f16, q8_0 caches) and softmax exp equal scalar", test_vec_kernels_avx512);
     test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails, weight rows over several chunks)", test_avx2_matches_scalar);
