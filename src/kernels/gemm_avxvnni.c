@@ -14,15 +14,15 @@
  *
  * The tile: 3 rows × 16 columns (6 float accumulators, 6 int32 ones, 2
  * weight vectors, the broadcast activations: 15 of the 16 ymm). Per block
- * 48 vpdpbusd, then per accumulator a convert and a multiply-add with
- * (dw · da), the offset removed in int32 by starting each accumulator at
- * -o · (the row's activation sum) (types with mins: one more multiply-add
- * with mw · da · sum): the arithmetic of the AVX2 level's other int8
- * products (gemm_avx2.c, strip_avx2.inc) to the bit, so that its results
- * on repacked weights are the stored layout's. (gemm_vnni.c removes the
- * offset in its float epilogue instead, which saves 12 register copies a
- * block there but rounds differently; at the AVX-512 level both layouts go
- * through that one tile.)
+ * 48 vpdpbusd, then per accumulator two multiply-adds: the integer sum
+ * read as a float, f += dw · fma(acc, da, dbias) (types with mins: one
+ * more, with mw · da · sum), as gemm_vnni.c: weights biased by 128, each
+ * accumulator started from the activation block (qdot.h).
+ *   The stored layout's product at this level (loam_gemm_q8_avxvnni) packs
+ * its panels from the stored blocks into the same tile from the same row
+ * count, so repacked weights give the stored layout's logits. (Before, the
+ * stored layout went through gemm_avx2.c and this tile mirrored its
+ * arithmetic — offset in int32, a convert, (dw · da) · acc — to the bit.)
  *
  * Built with -mavx2 -mfma -mf16c -mavxvnni; chosen only when CPUID reports
  * AVX-VNNI. */
@@ -35,11 +35,20 @@
 
 enum { MR = 3, NV = 2, COLS = 8 * NV, QUAD_BYTES = 32 * COLS };
 
-/* A zero register by its own xor: a zero idiom, no execution port (see gemm_vnni.c). */
-static inline __m256i zeroed(void) {
-    __m256i z;
-    __asm__ volatile("vpxor %0, %0, %0" : "=x"(z));
-    return z;
+/* An accumulator's start broadcast from its block: a load, no execution
+ * port; one asm per accumulator (`which`) so that none becomes a copy (as
+ * gemm_vnni.c). */
+#define started(start, which)                                                                                             \
+    __extension__({                                                                                                       \
+        __m256i z_;                                                                                                       \
+        __asm__("vpbroadcastd %1, %0 # %2" : "=x"(z_) : "m"(*(start)), "i"(which));                                   \
+        z_;                                                                                                               \
+    })
+
+/* d · (the activation sum of half h of a block, or of all of it), in every lane */
+static inline __m256 act_dsum(const loam_act_block *a, int sub16, int h) {
+    __m256 all = _mm256_broadcast_ss(&a->dsum);
+    return !sub16 ? all : h == 0 ? _mm256_broadcast_ss(&a->dsum_lo) : _mm256_sub_ps(all, _mm256_broadcast_ss(&a->dsum_lo));
 }
 
 /* lanes below `left` of 8 */
@@ -51,6 +60,7 @@ static inline __m256i lanes_below(int left) {
 static inline __attribute__((always_inline)) void tile(int mr, int sub16, int has_min, int offset, const uint8_t *strip,
                                                        size_t sbb, int nblk, const loam_act_block *x, int nb, float *y,
                                                        int ldy, int ncols, int accumulate, const float *bias) {
+    (void)offset; /* always 128 */
     __m256 f[MR][NV];
     GEMM_UNROLL for (int r = 0; r < mr; r++)
         GEMM_UNROLL for (int v = 0; v < NV; v++) f[r][v] = _mm256_setzero_ps();
@@ -62,10 +72,8 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
         GEMM_UNROLL for (int r = 0; r < mr; r++) a[r] = x + (size_t)r * nb + i;
         GEMM_UNROLL for (int h = 0; h < nsub; h++) {
             __m256i acc[MR][NV];
-            GEMM_UNROLL for (int r = 0; r < mr; r++) {
-                __m256i init = has_min ? zeroed() : _mm256_set1_epi32(-offset * gemm_act_sum(a[r], sub16, h));
-                GEMM_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = init;
-            }
+            GEMM_UNROLL for (int r = 0; r < mr; r++)
+                GEMM_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = started(&a[r]->fstart[sub16 ? 1 + h : 0], v);
             GEMM_UNROLL for (int q = h * quads; q < (h + 1) * quads; q++) {
                 __m256i wv[NV];
                 GEMM_UNROLL for (int v = 0; v < NV; v++) wv[v] = _mm256_load_si256((const __m256i *)(o + (size_t)q * 64 + 32 * v));
@@ -74,12 +82,15 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
                     GEMM_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = _mm256_dpbusd_avx_epi32(acc[r][v], wv[v], xb);
                 }
             }
+            /* f += dw · (da · sum(w · q))  [+ mw · da · sum(q)], the sum read as a float (qdot.h) */
             GEMM_UNROLL for (int r = 0; r < mr; r++) {
-                __m256 da = _mm256_broadcast_ss(&a[r]->d);
-                GEMM_UNROLL for (int v = 0; v < NV; v++)
-                    f[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][v]), _mm256_mul_ps(_mm256_load_ps(dw + h * COLS + 8 * v), da), f[r][v]);
+                __m256 da = _mm256_broadcast_ss(&a[r]->d), db = _mm256_broadcast_ss(&a[r]->dbias);
+                GEMM_UNROLL for (int v = 0; v < NV; v++) {
+                    __m256 s = _mm256_fmadd_ps(_mm256_castsi256_ps(acc[r][v]), da, db);
+                    f[r][v] = _mm256_fmadd_ps(_mm256_load_ps(dw + h * COLS + 8 * v), s, f[r][v]);
+                }
                 if (has_min) {
-                    __m256 ds = _mm256_set1_ps(a[r]->d * (float)gemm_act_sum(a[r], sub16, h));
+                    __m256 ds = act_dsum(a[r], sub16, h);
                     GEMM_UNROLL for (int v = 0; v < NV; v++) f[r][v] = _mm256_fmadd_ps(_mm256_load_ps(mw + h * COLS + 8 * v), ds, f[r][v]);
                 }
             }
@@ -127,8 +138,8 @@ static inline __m256 bytes_at(const uint8_t *p, int is_signed) {
  * at 64q (the strip's vector as it is, nibbles split), the scales (and
  * mins) as 16 floats per half-block. Each 64-byte vector is done as two
  * ymm halves. */
-static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, uint8_t *o) {
-    const __m256i low = _mm256_set1_epi8(15);
+static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, uint8_t shift, uint8_t *o) {
+    const __m256i low = _mm256_set1_epi8(15), biased = _mm256_set1_epi8((char)shift); /* u - o + 128 */
     float *dw = (float *)(o + QUAD_BYTES);
     if (t == LOAM_T_Q4_0 || t == LOAM_T_Q8_0) {
         int q8 = t == LOAM_T_Q8_0;
@@ -140,7 +151,7 @@ static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, uint8_t
             for (int v = 0; v < NV; v++) {
                 __m256i z = _mm256_load_si256((const __m256i *)(vec + 64 * (q8 ? q : q / 2) + 32 * v));
                 if (!q8) z = _mm256_and_si256(q % 2 ? _mm256_srli_epi16(z, 4) : z, low);
-                _mm256_store_si256((__m256i *)(o + 64 * q + 32 * v), z);
+                _mm256_store_si256((__m256i *)(o + 64 * q + 32 * v), _mm256_add_epi8(z, biased));
             }
         return;
     }
@@ -156,7 +167,8 @@ static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, uint8_t
         for (int q = 0; q < 8; q++)
             for (int v = 0; v < NV; v++) {
                 __m256i z = _mm256_load_si256((const __m256i *)(vec + 64 * (q / 2) + 32 * v));
-                _mm256_store_si256((__m256i *)(o + 64 * q + 32 * v), _mm256_and_si256(q % 2 ? _mm256_srli_epi16(z, 4) : z, low));
+                _mm256_store_si256((__m256i *)(o + 64 * q + 32 * v),
+                                   _mm256_add_epi8(_mm256_and_si256(q % 2 ? _mm256_srli_epi16(z, 4) : z, low), biased));
             }
         return;
     }
@@ -173,7 +185,8 @@ static void unpack_strip_block(loam_type t, const uint8_t *strip, int i, uint8_t
                 __m256i nib = _mm256_load_si256((const __m256i *)(vec + 64 * (2 * h + j / 2) + 32 * v));
                 if (j % 2) nib = _mm256_srli_epi16(nib, 4);
                 __m256i high = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hv, 2 * j), 4), _mm256_set1_epi8(0x30));
-                _mm256_store_si256((__m256i *)(o + 64 * (4 * h + j) + 32 * v), _mm256_or_si256(_mm256_and_si256(nib, low), high));
+                _mm256_store_si256((__m256i *)(o + 64 * (4 * h + j) + 32 * v),
+                                   _mm256_add_epi8(_mm256_or_si256(_mm256_and_si256(nib, low), high), biased));
             }
         }
     }
@@ -186,15 +199,26 @@ static void pack_from_strips(const gemm_format *f, const void *source, int c0, i
     (void)scratch, (void)ncols;
     const gemm_strips *s = source;
     const uint8_t *strip = s->strips + (size_t)(c0 / LOAM_STRIP_ROWS) * s->strip_bytes;
-    for (int i = 0; i < nblk; i++) unpack_strip_block(s->type, strip, b0 + i, out + (size_t)i * f->block_bytes);
+    for (int i = 0; i < nblk; i++) unpack_strip_block(s->type, strip, b0 + i, f->shift, out + (size_t)i * f->block_bytes);
 }
 
 int loam_gemm_strips_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                              loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
-    if (!gemm_format_for(wtype, 8, NV, GEMM_BYTES_AS_IS, &f)) return 0;
+    if (!gemm_format_for(wtype, 8, NV, GEMM_BYTES_BIASED128, &f)) return 0;
     const gemm_tile_fn *fns = tiles[(f.shape.sub16 ? 2 : 0) + (f.shape.has_min ? 1 : 0)];
     gemm_strips source = {wtype, strips, loam_strip_bytes(wtype, K)};
     return gemm_run(&f, fns, MR, caches, x, T, K, pack_from_strips, &source, n0, n1, y, ldy, bias);
+}
+
+void loam_gemm_q8_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
+                          loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
+    gemm_format f;
+    if (T >= LOAM_INT8_PANEL_MIN_ROWS && gemm_format_for(wtype, 8, NV, GEMM_BYTES_BIASED128, &f)) {
+        const gemm_tile_fn *fns = tiles[(f.shape.sub16 ? 2 : 0) + (f.shape.has_min ? 1 : 0)];
+        gemm_stored stored = {wtype, w, loam_row_bytes(wtype, K)};
+        if (gemm_run(&f, fns, MR, caches, x, T, K, gemm_pack_stored, &stored, n0, n1, y, ldy, bias)) return;
+    }
+    loam_gemm_q8_avx2(caches, x, T, K, w, wtype, n0, n1, y, ldy, bias); /* few rows, or no memory for a panel */
 }
 #endif

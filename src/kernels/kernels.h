@@ -119,6 +119,12 @@ void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx,
                         loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
+/* The avx2 level's gemm_q8 where CPUID has AVX-VNNI: from
+ * LOAM_INT8_PANEL_MIN_ROWS rows gemm_avxvnni.c's tile on panels packed from
+ * the stored blocks (the tile its strip product uses, so both layouts
+ * agree), below that loam_gemm_q8_avx2. */
+void loam_gemm_q8_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
+                          loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_strip_matmul_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
@@ -131,6 +137,9 @@ void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block
  * written) when out of memory for a panel. */
 int loam_gemm_strips_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                           loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
+/* The int8 products on strips (and, on AVX-VNNI, on stored blocks) go
+ * through panels from this many rows; fewer rows use the row kernels. */
+#define LOAM_INT8_PANEL_MIN_ROWS 32
 /* The same with AVX-VNNI on ymm (gemm_avxvnni.c). */
 int loam_gemm_strips_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                              loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);

@@ -277,16 +277,16 @@ static void sigmoid_act_avx2(loam_sigmoid_kind kind, float *a, const float *g, s
     }
 }
 
-/* The avx2 level's table; its strip product is AVX2's, or AVX-VNNI's
- * (vpdpbusd on ymm) where CPUID has it. */
-#define AVX2_KERNELS(NAME, STRIP_MATMUL)                                                                                  \
+/* The avx2 level's table; its blocked and strip int8 products are AVX2's,
+ * or AVX-VNNI's (vpdpbusd on ymm) where CPUID has it. */
+#define AVX2_KERNELS(NAME, GEMM_Q8, STRIP_MATMUL)                                                                                  \
     {                                                                                                                     \
         .name = NAME, .level = LOAM_SIMD_AVX2, .matmul = matmul_avx2, .gemm_f = loam_gemm_f_avx2,                         \
         .gemm_panels = loam_gemm_panels_avx2, .quantize_act = loam_quantize_act_row_avx2, .matmul_q8 = loam_qmatmul_avx2, \
-        .gemm_q8 = loam_gemm_q8_avx2, .strip_matmul = STRIP_MATMUL,                                                       \
+        .gemm_q8 = GEMM_Q8, .strip_matmul = STRIP_MATMUL,                                                                 \
         .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8}, .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8}, \
         .softmax_exp = softmax_exp_avx2, .silu_gate = silu_gate_avx2, .sigmoid_act = sigmoid_act_avx2,                    \
     }
-const loam_kernels loam_kernels_avx2 = AVX2_KERNELS("avx2", loam_strip_matmul_avx2);
-const loam_kernels loam_kernels_avx2_vnni = AVX2_KERNELS("avx2-vnni", loam_strip_matmul_avxvnni);
+const loam_kernels loam_kernels_avx2 = AVX2_KERNELS("avx2", loam_gemm_q8_avx2, loam_strip_matmul_avx2);
+const loam_kernels loam_kernels_avx2_vnni = AVX2_KERNELS("avx2-vnni", loam_gemm_q8_avxvnni, loam_strip_matmul_avxvnni);
 #endif

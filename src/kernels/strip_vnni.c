@@ -19,7 +19,7 @@
  * group of MR rows, so a group's weights are read from memory once per
  * block of rows (once in all for a server's decode step).
  *
- * From STRIP_PANEL_MIN_ROWS rows the product goes through gemm_vnni.c
+ * From LOAM_INT8_PANEL_MIN_ROWS rows the product goes through gemm_vnni.c
  * instead (loam_gemm_strips_vnni): each panel of strips is unpacked once —
  * nibbles split, Q6_K's high bits joined, scales to f32 — into its format,
  * whose tile then spends its vector ops on vpdpbusd and the float epilogue
@@ -222,9 +222,6 @@ TILE_TABLE(q8_0)
 TILE_TABLE(q6_k)
 
 /* rows from which the panels pay (above) */
-#ifndef STRIP_PANEL_MIN_ROWS
-#define STRIP_PANEL_MIN_ROWS 32
-#endif
 
 /* Blocks per slab (whole pairs or super-blocks: `unit`) and rows per row
  * block, from L2 (1 MiB where unknown). */
@@ -240,7 +237,7 @@ static void blocking(const loam_cache_sizes *c, loam_type t, int nb, int T, int 
 
 void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
-    if (T >= STRIP_PANEL_MIN_ROWS && loam_gemm_strips_vnni(caches, x, T, K, strips, wtype, n0, n1, y, ldy, bias)) return;
+    if (T >= LOAM_INT8_PANEL_MIN_ROWS && loam_gemm_strips_vnni(caches, x, T, K, strips, wtype, n0, n1, y, ldy, bias)) return;
     int nb = K / 32, kb, mc;
     size_t sb = loam_strip_bytes(wtype, K);
     const tile_fn(*tiles)[MR] = wtype == LOAM_T_Q4_0   ? q4_0_tiles

@@ -117,6 +117,18 @@ static void test_gemm_vnni(void) {
 #endif
 }
 
+static void test_gemm_avxvnni(void) {
+#if defined(__x86_64__)
+    if (!loam_cpu_has_avxvnni()) {
+        test_not_run("no avx-vnni");
+        return;
+    }
+    compare_gemm(loam_gemm_q8_avxvnni);
+#else
+    test_not_run("not x86-64");
+#endif
+}
+
 /* The blocked product for f32 activations (F32, F16, BF16 weights) equals
  * the scalar matmul: rows 1 .. 513, K with a tail of the 16-wide
  * transpose, column ranges starting inside a strip with a partial last
@@ -403,6 +415,9 @@ void register_gemm_tests(void) {
     test_add("kernels: avx2 blocked int8 product equals scalar (all block types, M 1/7/8/13/513, partial strips, "
              "several K slabs)",
              test_gemm_avx2);
+    test_add("kernels: avx-vnni blocked int8 product on stored blocks equals scalar (all block types, M 1/7/8/13/513: "
+             "panels of the ymm tile from 32 rows, avx2's product below, partial strips, several K slabs)",
+             test_gemm_avxvnni);
     test_add("kernels: avx512-vnni blocked int8 product equals scalar (all block types, M 1/7/8/13/513, partial strips, "
              "several K slabs)",
              test_gemm_vnni);
