@@ -229,13 +229,14 @@ static void test_gemm_float_strided(void) {
  * scalar product against the sum in double over the unpacked B (so the
  * packer's indexing is checked too), every SIMD level against the scalar
  * one, over odd shapes (T 1/5/7/13/64, K and N not multiples of 16, one
- * panel and a partial group of four) and rows inside wider buffers. */
+ * panel and partial groups of one, two and three of the tiles' four) and
+ * rows inside wider buffers. */
 static void test_gemm_panels_levels(void) {
-    static const int Ts[] = {1, 5, 7, 13, 64}, Ks[] = {1, 17, 64, 600}, Ns[] = {1, 15, 16, 47, 70, 200};
+    static const int Ts[] = {1, 5, 7, 13, 64}, Ks[] = {1, 17, 64, 600}, Ns[] = {1, 15, 16, 47, 70, 80, 90, 200};
     const loam_simd levels[] = {LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
     for (int a = 0; a < 5; a++)
         for (int b = 0; b < 4; b++)
-            for (int c = 0; c < 6; c++) {
+            for (int c = 0; c < 8; c++) {
                 int T = Ts[a], K = Ks[b], N = Ns[c], ldx = K + 3, ldy = N + 2, transposed = (a + b + c) % 2;
                 int Ku = (a + c) % 3 == 0 ? (K + 1) / 2 : K; /* sometimes the first rows of the panels only */
                 float *x = malloc((size_t)T * ldx * 4), *bm = malloc((size_t)K * N * 4);
@@ -261,6 +262,7 @@ static void test_gemm_panels_levels(void) {
                 for (int l = 0; l < 2; l++) {
                     const loam_kernels *kt = loam_kernels_for(levels[l]);
                     if (!kt) continue;
+                    for (int i = 0; i < T * ldy; i++) y1[i] = -7.0f; /* nothing left from the level before */
                     kt->gemm_panels(x, ldx, T, Ku, pan, K, N, y1, ldy);
                     double diff = 0;
                     int outside = 0;
