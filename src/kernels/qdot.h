@@ -9,8 +9,8 @@
 
 #include "core/tensor.h"
 
-/* The AVX-512 VNNI blocked product reads its int32 sums as floats without
- * a conversion: an accumulator whose bits start at those of the float
+/* The VNNI blocked products (AVX-512 and AVX-VNNI, gemm_vnni.c and
+ * gemm_avxvnni.c) read their int32 sums as floats without a conversion: an accumulator whose bits start at those of the float
  * 1.5 · 2^23 holds, after integer additions of n (|n| < 2^22), the float
  * 1.5 · 2^23 + n exactly. Its weights are bytes biased by 128 (w + 128),
  * so each accumulator starts at those bits minus 128 · (the sum of the
