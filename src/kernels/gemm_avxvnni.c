@@ -39,16 +39,6 @@
 
 enum { MR = 3, NV = 2, COLS = 8 * NV, QUAD_BYTES = 32 * COLS };
 
-/* An accumulator's start broadcast from its block: a load, no execution
- * port; one asm per accumulator (`which`) so that none becomes a copy (as
- * gemm_vnni.c). */
-#define started(start, which)                                                                                             \
-    __extension__({                                                                                                       \
-        __m256i z_;                                                                                                       \
-        __asm__("vpbroadcastd %1, %0 # %2" : "=x"(z_) : "m"(*(start)), "i"(which));                                   \
-        z_;                                                                                                               \
-    })
-
 /* d · (the activation sum of half h of a block, or of all of it), in every lane */
 static inline __m256 act_dsum(const loam_act_block *a, int sub16, int h) {
     __m256 all = _mm256_broadcast_ss(&a->dsum);
@@ -77,7 +67,7 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
         GEMM_UNROLL for (int h = 0; h < nsub; h++) {
             __m256i acc[MR][NV];
             GEMM_UNROLL for (int r = 0; r < mr; r++)
-                GEMM_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = started(&a[r]->fstart[sub16 ? 1 + h : 0], v);
+                GEMM_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = GEMM_STARTED(__m256i, &a[r]->fstart[sub16 ? 1 + h : 0], v);
             GEMM_UNROLL for (int q = h * quads; q < (h + 1) * quads; q++) {
                 __m256i wv[NV];
                 GEMM_UNROLL for (int v = 0; v < NV; v++) wv[v] = _mm256_load_si256((const __m256i *)(o + (size_t)q * 64 + 32 * v));

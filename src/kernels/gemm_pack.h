@@ -121,6 +121,18 @@ typedef void (*gemm_tile_fn)(int offset, const uint8_t *strip, size_t block_byte
         tile(ROWS, SUB16, MIN, offset, strip, sbb, nblk, x, nb, y, ldy, ncols, accumulate, bias);                        \
     }
 
+/* An accumulator's start (qdot.h: fstart) broadcast from its activation
+ * block into a `vtype` (__m512i or __m256i): a load, with no execution
+ * port. One asm per accumulator (`which` makes them differ), so that the
+ * compiler loads it for each rather than once per row and copies it: a
+ * copy takes a port vpdpbusd needs. */
+#define GEMM_STARTED(vtype, start, which)                                                                                 \
+    __extension__({                                                                                                       \
+        vtype z_;                                                                                                         \
+        __asm__("vpbroadcastd %1, %0 # %2" : "=v"(z_) : "m"(*(start)), "i"(which));                                   \
+        z_;                                                                                                               \
+    })
+
 /* Weights repacked at load into strips of 16 rows (strips.h), a source of panels. */
 typedef struct {
     loam_type type;

@@ -36,17 +36,6 @@
 
 enum { MR = 4, NR = 3, STRIP = 16 * NR, QUAD_BYTES = 32 * STRIP };
 
-/* An accumulator's start (qdot.h) broadcast from its block: a load, with
- * no execution port. One asm per accumulator (`which` makes them differ),
- * so that the compiler loads it for each rather than once per row and
- * copies it: a copy takes a port vpdpbusd needs. */
-#define started(start, which)                                                                                             \
-    __extension__({                                                                                                       \
-        __m512i z_;                                                                                                       \
-        __asm__("vpbroadcastd %1, %0 # %2" : "=v"(z_) : "m"(*(start)), "i"(which));                                   \
-        z_;                                                                                                               \
-    })
-
 /* d · (the activation sum of half h of a block, or of all of it), in every lane */
 static inline __m512 act_dsum(const loam_act_block *a, int sub16, int h) {
     __m512 all = _mm512_set1_ps(a->dsum);
@@ -71,7 +60,7 @@ static inline __attribute__((always_inline)) void tile(int mr, int sub16, int ha
         GEMM_UNROLL for (int h = 0; h < nsub; h++) {
             __m512i acc[MR][NR];
             GEMM_UNROLL for (int r = 0; r < mr; r++)
-                GEMM_UNROLL for (int v = 0; v < NR; v++) acc[r][v] = started(&a[r]->fstart[sub16 ? 1 + h : 0], v);
+                GEMM_UNROLL for (int v = 0; v < NR; v++) acc[r][v] = GEMM_STARTED(__m512i, &a[r]->fstart[sub16 ? 1 + h : 0], v);
             GEMM_UNROLL for (int q = h * quads; q < (h + 1) * quads; q++) {
                 __m512i wv[NR];
                 GEMM_UNROLL for (int v = 0; v < NR; v++) wv[v] = _mm512_load_si512((const void *)(o + (size_t)(q * NR + v) * 64));

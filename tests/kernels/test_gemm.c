@@ -105,13 +105,17 @@ static void test_gemm_avx2(void) {
 #endif
 }
 
+#if defined(__x86_64__)
+/* compare_gemm(fn) where the CPU has what fn needs */
+static void compare_gemm_if(int cpu_has, const char *missing, gemm_fn fn) {
+    if (cpu_has) compare_gemm(fn);
+    else test_not_run(missing);
+}
+#endif
+
 static void test_gemm_vnni(void) {
 #if defined(__x86_64__)
-    if (!loam_cpu_has_vnni()) {
-        test_not_run("no avx512-vnni");
-        return;
-    }
-    compare_gemm(loam_gemm_q8_vnni);
+    compare_gemm_if(loam_cpu_has_vnni(), "no avx512-vnni", loam_gemm_q8_vnni);
 #else
     test_not_run("not x86-64");
 #endif
@@ -119,11 +123,7 @@ static void test_gemm_vnni(void) {
 
 static void test_gemm_avxvnni(void) {
 #if defined(__x86_64__)
-    if (!loam_cpu_has_avxvnni()) {
-        test_not_run("no avx-vnni");
-        return;
-    }
-    compare_gemm(loam_gemm_q8_avxvnni);
+    compare_gemm_if(loam_cpu_has_avxvnni(), "no avx-vnni", loam_gemm_q8_avxvnni);
 #else
     test_not_run("not x86-64");
 #endif
