@@ -113,6 +113,11 @@ typedef struct loam_gemm_result {
     double seconds;       /* one product, best run */
     double gops;          /* 2 M N K / seconds, in 1e9 operations per second */
     double peak_gops;     /* the peak loop, all threads */
+    /* int8 products whose tile ends each block with float multiply-adds
+     * (AVX512-VNNI, AVX-VNNI; M >= 32): the peak loop with the type's share
+     * of them interleaved, counting the int8 operations only — the most the
+     * tile can do where both take the same ports; 0 for other paths */
+    double bound_gops;
     char peak_label[32];  /* "avx2 fma", "avx512 vpdpbusd", ... */
     char path[48];        /* "int8 activations", "int8 activations, repacked", "f32 activations" */
     int threads;

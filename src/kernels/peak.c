@@ -1,5 +1,6 @@
 /* Peak loops: the scalar one and the choice by level (see peak.h). */
 #include "kernels/peak.h"
+#include "kernels/unpack_shape.h"
 
 /* 8 independent chains, as a compiler may keep them in registers */
 double loam_peak_loop_scalar(loam_peak_kind kind, long iters) {
@@ -43,4 +44,20 @@ const char *loam_peak_label(loam_simd level, loam_peak_kind kind) {
 #endif
     (void)level;
     return kind == LOAM_PEAK_F32 ? "scalar fma" : "scalar int8";
+}
+
+int loam_tile_epilogue(loam_type t) {
+    loam_unpack_shape s;
+    if (!loam_unpack_shape_of(t, &s)) return 0;
+    return (s.sub16 ? 2 : 1) * (2 + s.has_min);
+}
+
+double loam_bound_loop(loam_simd level, int epilogue, long iters) {
+    if (epilogue < 2 || epilogue > 6) return 0;
+#if defined(__x86_64__)
+    if (level == LOAM_SIMD_AVX512 && loam_cpu_has_vnni()) return loam_bound_loop_avx512(epilogue, iters);
+    if (level == LOAM_SIMD_AVX2 && loam_cpu_has_avxvnni()) return loam_bound_loop_avxvnni(epilogue, iters);
+#endif
+    (void)level, (void)iters;
+    return 0;
 }

@@ -10,6 +10,7 @@
 #include "core/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/panels.h"
+#include "kernels/peak.h"
 #include "test.h"
 
 static uint64_t rng = 777;
@@ -399,7 +400,33 @@ static void test_silu_gate_levels(void) {
     if (!ran) test_not_run("no avx2");
 }
 
+/* The VNNI tiles' epilogue per 8 vpdpbusd, by type, as their loops spend
+ * it (gemm_vnni.c): bench --gemm's issue bound runs this many. */
+static void test_tile_epilogue(void) {
+    const struct { loam_type t; int e; } want[] = {
+        {LOAM_T_Q4_0, 2}, {LOAM_T_Q5_0, 2}, {LOAM_T_Q8_0, 2},  {LOAM_T_IQ4_NL, 2}, {LOAM_T_Q4_1, 3}, {LOAM_T_Q5_1, 3},
+        {LOAM_T_Q4_K, 3}, {LOAM_T_Q5_K, 3}, {LOAM_T_Q6_K, 4},  {LOAM_T_Q3_K, 4},   {LOAM_T_Q2_K, 6}, {LOAM_T_F16, 0},
+        {LOAM_T_F32, 0},  {LOAM_T_BF16, 0},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        CHECK(loam_tile_epilogue(want[i].t) == want[i].e, "%s: epilogue %d, want %d", loam_type_short(want[i].t),
+              loam_tile_epilogue(want[i].t), want[i].e);
+    /* the loop counts its vpdpbusd operations where a level has the tile, none elsewhere */
+    CHECK(loam_bound_loop(LOAM_SIMD_SCALAR, 2, 10) == 0, "scalar has no VNNI tile");
+#if defined(__x86_64__)
+    for (int e = 2; e <= 6; e++) {
+        double a = loam_bound_loop(LOAM_SIMD_AVX512, e, 10), b = loam_bound_loop(LOAM_SIMD_AVX2, e, 10);
+        CHECK(a == (loam_cpu_has_vnni() ? 10.0 * 16 * 128 : 0), "avx512 e=%d: %g ops", e, a);
+        CHECK(b == (loam_cpu_has_avxvnni() ? 10.0 * 8 * 64 : 0), "avx2 e=%d: %g ops", e, b);
+    }
+    CHECK(loam_bound_loop(LOAM_SIMD_AVX512, 7, 10) == 0 && loam_bound_loop(LOAM_SIMD_AVX512, 1, 10) == 0, "epilogue out of range");
+#endif
+}
+
 void register_gemm_tests(void) {
+    test_add("kernels: the VNNI tiles' epilogue per type (2 multiply-adds per block, 3 with mins, twice with half-block "
+             "scales) and the issue-bound loop's operation count at each level",
+             test_tile_epilogue);
     test_add("kernels: avx2 and avx512 blocked products for f32/f16/bf16 weights equal scalar (M 1/7/8/13/513, K tails, partial "
              "strips, several K slabs)",
              test_gemm_float);
