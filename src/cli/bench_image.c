@@ -93,8 +93,8 @@ int bench_image(int argc, char **argv) {
         if (loam_flux_bench_step(path, NULL, sizes[i], sizes[i], (int)t5, (int)threads, (int)reps, &r, &err)) return cli_error_status(&err);
         /* the peak of the instructions the products run on: int8 for quantized weights, FMA for f32 activations */
         int quantized = strcmp(r.weight_type, "f32") && strcmp(r.weight_type, "f16") && strcmp(r.weight_type, "bf16");
-        loam_gemm_result g;
-        double peak = loam_bench_gemm(64, 256, 256, quantized ? "q8_0" : "f32", (int)threads, 1, 0, &g, &err) ? 0 : g.peak_gops;
+        char label[32] = "";
+        double peak = cli_peak_of(quantized ? "q8_0" : "f32", (int)threads, label, sizeof label);
         double rate = r.gop / r.step_seconds, rss = loam_peak_resident_bytes() / 1073741824.0;
         if (json) {
             printf("%s{\"test\": \"flux_step_%d\", \"threads\": %ld, \"step_s\": %.3f, \"gops\": %.1f, \"peak_gops\": %.1f, \"peak_fraction\": %.3f, "
@@ -106,7 +106,7 @@ int bench_image(int argc, char **argv) {
         } else {
             printf("flux step %4d x %-4d %-5s %2ld threads: %8.2f s/step  %7.1f GOP/s  (%.0f%% of the %s peak %.0f GOP/s)  peak RSS %.2f GiB\n",
                    sizes[i], sizes[i], r.weight_type, threads ? threads : (long)loam_physical_cores(), r.step_seconds, rate,
-                   peak > 0 ? 100 * rate / peak : 0, g.peak_label, peak, rss);
+                   peak > 0 ? 100 * rate / peak : 0, label, peak, rss);
         }
         fflush(stdout);
     }

@@ -33,6 +33,8 @@ int bench_image(int argc, char **argv);
 /* The machine of every benchmark row (cmd_bench.c). */
 void cli_print_cpu_json(const loam_cpu_info *c);
 void cli_print_cpu_line(const loam_cpu_info *c);
+/* The peak of a bench --gemm type's instructions on `threads`, GOP/s (0: cannot run); label may be NULL (cmd_bench.c). */
+double cli_peak_of(const char *type, int threads, char *label, size_t label_size);
 /* The machine's read bandwidth (bytes/s) on `threads`, measured in a child process. */
 double cli_bound_in_child(int threads);
 /* A model argument (folder, GGUF file, hub id or short name) to the path to

@@ -195,18 +195,25 @@ static int bench_one(const char *path, const loam_model_params *base, int thread
     return rc;
 }
 
-/* The peak of the instructions a prefill's products run on, on the same
- * threads (PEAK_INT8: int8 dot products for quantized weights, PEAK_F32:
- * FMA for f32 activations, PEAK_BF16: vdpbf16ps for --bf16-dot), as
- * `bench --gemm` measures it; 0 when it cannot run. */
+/* The peak of the instructions a product runs on (a bench --gemm type:
+ * "q8_0" for int8 dot products, "f32" for FMA, "bf16-dot" for vdpbf16ps),
+ * on the same threads, as `bench --gemm` measures it; 0 when it cannot
+ * run. Its product has fewer rows than the VNNI tile takes, so no bound
+ * loop runs beside the peak. */
+double cli_peak_of(const char *type, int threads, char *label, size_t label_size) {
+    loam_gemm_result g;
+    loam_error err;
+    if (loam_bench_gemm(16, 256, 256, type, threads, 1, 0, &g, &err) != LOAM_OK) return 0;
+    if (label) snprintf(label, label_size, "%s", g.peak_label);
+    return g.peak_gops;
+}
+
+/* A prefill's peak by kind (PEAK_INT8: quantized weights, PEAK_F32: f32
+ * activations, PEAK_BF16: --bf16-dot). */
 enum { PEAK_INT8, PEAK_F32, PEAK_BF16, N_PEAKS };
 static double peak_of(int threads, int kind, char *label, size_t label_size) {
     static const char *types[N_PEAKS] = {"q8_0", "f32", "bf16-dot"};
-    loam_gemm_result g;
-    loam_error err;
-    if (loam_bench_gemm(64, 256, 256, types[kind], threads, 1, 0, &g, &err) != LOAM_OK) return 0;
-    if (label) snprintf(label, label_size, "%s", g.peak_label);
-    return g.peak_gops;
+    return cli_peak_of(types[kind], threads, label, label_size);
 }
 
 /* The best of the peak measured before the run (`before`, by kind) and the
