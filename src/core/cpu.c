@@ -2,6 +2,7 @@
 #include "core/cpu.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -112,4 +113,12 @@ void loam_cpu_describe(loam_cpu_info *out) {
     if (!out->l3_bytes) out->l3_bytes = l3;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     out->logical_cpus = n > 0 ? (int)n : 1;
+}
+
+int loam_cpu_prefers_prefetch(const loam_cpu_info *cpu) {
+    const char *env = getenv("LOAM_PREFETCH");
+    if (env && (!strcmp(env, "0") || !strcmp(env, "1"))) return env[0] == '1';
+    /* Zen 3 and Zen 4 share family 0x19; only Zen 4 was measured, and
+     * their prefetchers are the same design */
+    return !(!strcmp(cpu->vendor, "AuthenticAMD") && cpu->family == 0x19);
 }

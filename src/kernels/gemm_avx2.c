@@ -112,7 +112,7 @@ static const struct {
     {1, 0, 2, 0, {k16_f2_1, k16_f2_2}},   {1, 1, 4, 0, {k16m_f4_1, k16m_f4_2}},
 };
 
-void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
+void loam_gemm_q8_avx2(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
     if (!gemm_format_for(wtype, 8, NR, GEMM_BYTES_SIGNED, &f)) return;
@@ -126,7 +126,7 @@ void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, 
             if (gemm_run(&f, kinds[k].fns, MR, caches, x, T, K, gemm_pack_stored, &stored, n0, n1, y, ldy, bias)) return;
             break;
         }
-    loam_qmatmul_avx2(x, T, K, w, wtype, n0, n1, y, ldy); /* no kind for it, or no memory for a panel */
+    loam_qmatmul_avx2(caches, x, T, K, w, wtype, n0, n1, y, ldy); /* no kind for it, or no memory for a panel */
     loam_add_bias(y, ldy, T, bias, n0, n1);
 }
 #endif

@@ -196,7 +196,7 @@ static void pack_from_strips(const gemm_format *f, const void *source, int c0, i
     for (int i = 0; i < nblk; i++) unpack_strip_block(s->type, strip, b0 + i, f->shift, out + (size_t)i * f->block_bytes);
 }
 
-int loam_gemm_strips_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+int loam_gemm_strips_avxvnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *strips,
                              loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
     if (!gemm_format_for(wtype, 8, NV, GEMM_BYTES_BIASED128, &f)) return 0;
@@ -205,7 +205,7 @@ int loam_gemm_strips_avxvnni(const loam_cache_sizes *caches, const loam_act_bloc
     return gemm_run(&f, fns, MR, caches, x, T, K, pack_from_strips, &source, n0, n1, y, ldy, bias);
 }
 
-void loam_gemm_q8_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
+void loam_gemm_q8_avxvnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w,
                           loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
     if (T >= LOAM_INT8_PANEL_MIN_ROWS && gemm_format_for(wtype, 8, NV, GEMM_BYTES_BIASED128, &f)) {

@@ -23,7 +23,7 @@ typedef void (*gemm_f_tile_fn)(const float *strip, int kc, const float *x, int l
  * panel, the next ones panel_floats apart; columns past ncols not stored. */
 typedef void (*gemm_panel_tile_fn)(const float *panel, size_t panel_floats, int kc, const float *x, int ldx, float *y, int ldy,
                                    int ncols, int accumulate);
-typedef void (*gemm_f_rowdot_fn)(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
+typedef void (*gemm_f_rowdot_fn)(const loam_cache_info *caches, const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
 
 typedef struct {
     int mr, cols;              /* rows and columns of the largest tile */
@@ -60,7 +60,7 @@ static inline void gemm_f_prefetch_part(const gemm_f_ahead *a, int part, int par
     }
 }
 
-static inline void gemm_f_blocked(const gemm_f_level *lv, const loam_cache_sizes *caches, const float *x, int ldx, int T, int K,
+static inline void gemm_f_blocked(const gemm_f_level *lv, const loam_cache_info *caches, const float *x, int ldx, int T, int K,
                                   const void *w, int ldw, loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     int64_t l2 = caches && caches->l2 > 0 ? caches->l2 : 512 << 10;
     int64_t kc64 = (l2 / 4) / (lv->cols * (int64_t)sizeof(float));
@@ -72,7 +72,7 @@ static inline void gemm_f_blocked(const gemm_f_level *lv, const loam_cache_sizes
     if (!strip) {
         for (int t = 0; t < T; t++)
             for (int n = n0; n < n1; n++)
-                lv->row_dot(x + (size_t)t * ldx, 1, K, (const char *)w + (size_t)n * ldw * esize, wtype, 0, 1, y + (size_t)t * ldy + n, ldy);
+                lv->row_dot(caches, x + (size_t)t * ldx, 1, K, (const char *)w + (size_t)n * ldw * esize, wtype, 0, 1, y + (size_t)t * ldy + n, ldy);
         loam_add_bias(y, ldy, T, bias, n0, n1);
         return;
     }

@@ -109,7 +109,7 @@ static const gemm_f_tile_fn tiles[MR] = {tile_1, tile_2, tile_3, tile_4, tile_5,
 static const gemm_panel_tile_fn panel_tiles[MR] = {panel_tile_1, panel_tile_2, panel_tile_3, panel_tile_4, panel_tile_5, panel_tile_6};
 static const gemm_f_level level = {MR, COLS, pack_strip, tiles, panel_tiles, NULL};
 
-void loam_gemm_f_avx2(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
+void loam_gemm_f_avx2(const loam_cache_info *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                       loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_f_level lv = level;
     lv.row_dot = loam_kernels_avx2.matmul;

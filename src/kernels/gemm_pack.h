@@ -149,7 +149,7 @@ static inline int32_t gemm_act_sum(const loam_act_block *a, int sub16, int h) {
  * (A strip sized for L1 was measured: on a Zen 4 the strip streams from L2
  * as fast, and the longer slab halves the tile's fixed costs, 8% more at
  * 512×2048×2048.) */
-static inline void gemm_blocking(const loam_cache_sizes *c, const gemm_format *f, int nb, int T, int mr, int *kb,
+static inline void gemm_blocking(const loam_cache_info *c, const gemm_format *f, int nb, int T, int mr, int *kb,
                                  int *panel_strips, int *mc) {
     int64_t l2 = c && c->l2 > 0 ? c->l2 : 512 << 10;
     int64_t k = (l2 / 4) / (int64_t)f->block_bytes;
@@ -182,7 +182,7 @@ static inline void gemm_pack_stored(const gemm_format *f, const void *source, in
 /* The whole product over tiles[mr - 1] (mr = 1 .. MR), its panels packed
  * by `pack` from `source`, plus the bias (may be NULL), which the tiles of
  * the last slab add; 0 when out of memory for the panel (nothing written). */
-static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int MR, const loam_cache_sizes *caches,
+static inline int gemm_run(const gemm_format *f, const gemm_tile_fn *tiles, int MR, const loam_cache_info *caches,
                            const loam_act_block *x, int T, int K, gemm_pack_fn pack, const void *source, int n0, int n1,
                            float *y, int ldy, const float *bias) {
     int nb = K / 32, kb, panel_strips, mc, cols = gemm_strip_cols(f);

@@ -116,14 +116,14 @@ static const gemm_tile_fn tiles[4][MR] = {
     {tile16m_1, tile16m_2, tile16m_3, tile16m_4},
 };
 
-void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
+void loam_gemm_q8_vnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
     if (!gemm_format_for(wtype, 16, NR, GEMM_BYTES_BIASED128, &f)) return;
     const gemm_tile_fn *fns = tiles[(f.shape.sub16 ? 2 : 0) + (f.shape.has_min ? 1 : 0)];
     gemm_stored stored = {wtype, w, loam_row_bytes(wtype, K)};
     if (!gemm_run(&f, fns, MR, caches, x, T, K, gemm_pack_stored, &stored, n0, n1, y, ldy, bias)) {
-        loam_qmatmul_vnni(x, T, K, w, wtype, n0, n1, y, ldy); /* no memory for a panel: the unblocked path needs none */
+        loam_qmatmul_vnni(caches, x, T, K, w, wtype, n0, n1, y, ldy); /* no memory for a panel: the unblocked path needs none */
         loam_add_bias(y, ldy, T, bias, n0, n1);
     }
 }
@@ -218,7 +218,7 @@ static void pack_from_strips(const gemm_format *f, const void *source, int c0, i
     }
 }
 
-int loam_gemm_strips_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+int loam_gemm_strips_vnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *strips,
                           loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     gemm_format f;
     if (!gemm_format_for(wtype, 16, NR, GEMM_BYTES_BIASED128, &f)) return 0;

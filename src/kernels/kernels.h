@@ -20,10 +20,14 @@ static inline float loam_sigmoid_arg(loam_sigmoid_kind kind, float x) {
     return kind == LOAM_SIG_GELU_TANH ? 1.5957691216057308f * (x + 0.044715f * x * x * x) : 1.702f * x;
 }
 
-/* The data caches of one core, in bytes (0: unknown), for block sizes. */
-typedef struct loam_cache_sizes {
+/* The data caches of one core: their sizes in bytes (0: unknown), for block
+ * sizes, and whether the kernels that stream weights from memory (decode)
+ * prefetch them in software (loam_cpu_prefers_prefetch): 0 leaves it to the
+ * hardware prefetchers, which keep up better alone on some CPUs. */
+typedef struct loam_cache_info {
     int64_t l1d, l2;
-} loam_cache_sizes;
+    int prefetch;
+} loam_cache_info;
 
 typedef struct loam_kernels {
     const char *name;
@@ -31,13 +35,13 @@ typedef struct loam_kernels {
     /* y[t*ldy + n] = sum_k x[t*K + k] * W[n, k]  for t < T, n0 <= n < n1.
      * W is row-major [N, K] in wtype (F32, F16 or BF16), converted on the
      * fly; x and y are f32. Accumulation in f32. */
-    void (*matmul)(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
-                   float *y, int ldy);
+    void (*matmul)(const loam_cache_info *caches, const float *x, int T, int K, const void *w, loam_type wtype, int n0,
+                   int n1, float *y, int ldy);
     /* The same for block-quantized weights with activations already
      * quantized to int8 blocks (loam_quantize_act_row): integer dot
      * products on the packed weights. */
-    void (*matmul_q8)(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
-                      int ldy);
+    void (*matmul_q8)(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w,
+                      loam_type wtype, int n0, int n1, float *y, int ldy);
     /* The same product blocked for many rows (prefill): weight panels
      * unpacked once into the micro-kernel's layout, block sizes from the
      * caches. NULL where the level has none; matmul_q8 is then used. */
@@ -45,7 +49,7 @@ typedef struct loam_kernels {
      * strips converted to f32 once per slab. NULL where the level has none.
      * Rows of x are ldx floats apart and rows of W ldw elements apart (K
      * for whole matrices; wider for attention's tiles inside a buffer). */
-    void (*gemm_f)(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
+    void (*gemm_f)(const loam_cache_info *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                    loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
     /* y[t, n] = sum_k x[t, k] B[k, n] for t < T, n < N, k < K, with the
      * f32 B already in 16-column panels of panel_k >= K rows
@@ -59,13 +63,13 @@ typedef struct loam_kernels {
     /* The blocked products (gemm_f, gemm_q8) add bias[n] (NULL: none) to
      * each output block while it is still in cache: a separate pass over a
      * prompt's output would read it back from memory. */
-    void (*gemm_q8)(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w, loam_type wtype,
+    void (*gemm_q8)(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w, loam_type wtype,
                     int n0, int n1, float *y, int ldy, const float *bias);
     /* The int8 product, bias included, on weights repacked at load into
      * strips of 16 rows (kernels/strips.h; n0 a multiple of 16): one
      * micro-kernel for every row count. NULL where the level has none: the
      * weights then stay as stored. */
-    void (*strip_matmul)(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+    void (*strip_matmul)(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *strips,
                          loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
     /* Attention over the KV cache in its storage type (indexed by
      * loam_kv_type: f32, f16, q8_0), rows `stride` bytes apart, each row
@@ -107,41 +111,43 @@ extern const loam_kernels loam_kernels_avx2;
 extern const loam_kernels loam_kernels_avx2_vnni; /* AVX2 with AVX-VNNI's strip kernel */
 extern const loam_kernels loam_kernels_avx512;
 extern const loam_kernels loam_kernels_avx512_vnni;
-void loam_qmatmul_avx2(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
-void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
+void loam_qmatmul_avx2(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w, loam_type wtype,
+                       int n0, int n1, float *y, int ldy);
+void loam_qmatmul_vnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w, loam_type wtype,
+                       int n0, int n1, float *y, int ldy);
 void loam_quantize_act_row_avx2(const float *x, int k, loam_act_block *out);
 void loam_quantize_act_row_avx512(const float *x, int k, loam_act_block *out);
-void loam_gemm_f_avx2(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
+void loam_gemm_f_avx2(const loam_cache_info *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                       loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 void loam_gemm_panels_avx2(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy);
 void loam_gemm_panels_avx512(const float *x, int ldx, int T, int K, const float *panels, int panel_k, int N, float *y, int ldy);
-void loam_gemm_f_avx512(const loam_cache_sizes *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
+void loam_gemm_f_avx512(const loam_cache_info *caches, const float *x, int ldx, int T, int K, const void *w, int ldw,
                         loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
-void loam_gemm_q8_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
+void loam_gemm_q8_avx2(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 /* The avx2 level's gemm_q8 where CPUID has AVX-VNNI: from
  * LOAM_INT8_PANEL_MIN_ROWS rows gemm_avxvnni.c's tile on panels packed from
  * the stored blocks (the tile its strip product uses, so both layouts
  * agree), below that loam_gemm_q8_avx2. */
-void loam_gemm_q8_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
+void loam_gemm_q8_avxvnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w,
                           loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
-void loam_gemm_q8_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *w,
+void loam_gemm_q8_vnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w,
                        loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
-void loam_strip_matmul_avx2(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+void loam_strip_matmul_avx2(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *strips,
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
-void loam_strip_matmul_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+void loam_strip_matmul_avxvnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *strips,
                                loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
-void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+void loam_strip_matmul_vnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *strips,
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 /* The same through gemm_vnni.c's panels, unpacked from the strips; 0 (nothing
  * written) when out of memory for a panel. */
-int loam_gemm_strips_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+int loam_gemm_strips_vnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *strips,
                           loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 /* The int8 products on strips (and, on AVX-VNNI, on stored blocks) go
  * through panels from this many rows; fewer rows use the row kernels. */
 #define LOAM_INT8_PANEL_MIN_ROWS 32
 /* The same with AVX-VNNI on ymm (gemm_avxvnni.c). */
-int loam_gemm_strips_avxvnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+int loam_gemm_strips_avxvnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *strips,
                              loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias);
 /* y[t, n] += bias[n] for t < T, n0 <= n < n1 (bias may be NULL). */
 void loam_add_bias(float *y, int ldy, int T, const float *bias, int n0, int n1);
@@ -167,9 +173,9 @@ int loam_cpu_has_avxvnni(void);
  * rounded to bf16 (loam_f32_to_bf16), W is [N, K] bf16; y as in matmul,
  * products of the bf16 values accumulated in f32. Not exact: it is only
  * used when asked for (loam_model_params.bf16_dot). */
-typedef void (*loam_bf16dot_fn)(const loam_cache_sizes *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
+typedef void (*loam_bf16dot_fn)(const loam_cache_info *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
                                 float *y, int ldy);
-void loam_matmul_bf16dot_scalar(const loam_cache_sizes *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
+void loam_matmul_bf16dot_scalar(const loam_cache_info *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
                                 float *y, int ldy);
 /* From this many rows the AVX-512 kernel runs the blocked product (strips
  * of 64 columns packed to fit L2, a 6 × 64 tile; caches may be NULL: 512
@@ -177,7 +183,7 @@ void loam_matmul_bf16dot_scalar(const loam_cache_sizes *caches, const uint16_t *
  * activation rows. */
 enum { LOAM_BF16DOT_BLOCKED_ROWS = 16 };
 #if defined(__x86_64__)
-void loam_matmul_bf16dot_avx512(const loam_cache_sizes *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
+void loam_matmul_bf16dot_avx512(const loam_cache_info *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
                                 float *y, int ldy);
 #endif
 /* Whether this CPU has AVX512-BF16 (and the AVX-512 level). */

@@ -37,13 +37,13 @@ static inline float hsum256(__m256 v) {
  * each 64-byte line prefetched 6 KiB ahead (deep prefetch is what this
  * machine's memory wants; see matmul_avx512.c). */
 #define DEFINE_ROW1(SUFFIX, LOAD, SCALAR, ESIZE)                                                        \
-    static float row1_##SUFFIX(const float *x, int K, const void *w, int n) {                          \
+    static float row1_##SUFFIX(int pf, const float *x, int K, const void *w, int n) {                             \
         __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
         size_t r0 = (size_t)n * K;                                                                     \
         const char *wb = (const char *)w;                                                              \
         int k = 0;                                                                                     \
         for (; k + 32 <= K; k += 32) {                                                                 \
-            _Pragma("GCC unroll 2") for (int l = 0; l < 32 * ESIZE; l += 64)                          \
+            if (pf) _Pragma("GCC unroll 2") for (int l = 0; l < 32 * ESIZE; l += 64)                  \
                 _mm_prefetch(wb + (r0 + k) * ESIZE + 6144 + l, _MM_HINT_T0);                           \
             _Pragma("GCC unroll 4") for (int s = 0; s < 4; s++)                                        \
                 a[s] = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 8 * s), LOAD(w, r0 + k + 8 * s), a[s]);  \
@@ -91,7 +91,7 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
             }                                                                                        \
         }                                                                                            \
     }                                                                                                \
-    static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
+    static void matmul_##SUFFIX(int pf, const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
                                 int ldy) {                                                           \
         /* weight rows in cache-sized chunks (loam_chunk_rows), each met by every activation row */ \
         int step = loam_chunk_rows((size_t)K * LOAM_ESIZE_##SUFFIX);                                     \
@@ -99,17 +99,17 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
             int c1 = c0 + step < n1 ? c0 + step : n1, t = 0;                                         \
             for (; t + 4 <= T; t += 4)                                                               \
                 for (int n = c0; n < c1; n += 3)                                                     \
-                    tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, c1 - n < 3 ? c1 - n : 3, y + (size_t)t * ldy, ldy, t == 0); \
+                    tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, c1 - n < 3 ? c1 - n : 3, y + (size_t)t * ldy, ldy, pf && t == 0); \
             if (T - t >= 2) { /* the 2 or 3 rows left as one tile: each weight row read once more */ \
                 for (int n = c0; n < c1; n += 3) {                                                   \
                     int nw = c1 - n < 3 ? c1 - n : 3;                                                \
-                    if (T - t == 2) tile_##SUFFIX(x + (size_t)t * K, 2, K, w, n, nw, y + (size_t)t * ldy, ldy, t == 0); \
-                    else tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, nw, y + (size_t)t * ldy, ldy, t == 0); \
+                    if (T - t == 2) tile_##SUFFIX(x + (size_t)t * K, 2, K, w, n, nw, y + (size_t)t * ldy, ldy, pf && t == 0); \
+                    else tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, nw, y + (size_t)t * ldy, ldy, pf && t == 0); \
                 }                                                                                    \
                 t = T;                                                                               \
             }                                                                                        \
             for (; t < T; t++)                                                                       \
-                for (int n = c0; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(x + (size_t)t * K, K, w, n); \
+                for (int n = c0; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(pf, x + (size_t)t * K, K, w, n); \
         }                                                                                            \
     }
 
@@ -119,12 +119,13 @@ DEFINE_TILE(f16, load_f16, scalar_f16)
 
 #include "kernels/quant_loop.inc"
 
-static void matmul_avx2(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
-                        float *y, int ldy) {
+static void matmul_avx2(const loam_cache_info *caches, const float *x, int T, int K, const void *w, loam_type wtype,
+                        int n0, int n1, float *y, int ldy) {
+    int pf = caches ? caches->prefetch : 1;
     switch (wtype) {
-    case LOAM_T_F32: matmul_f32(x, T, K, w, n0, n1, y, ldy); break;
-    case LOAM_T_BF16: matmul_bf16(x, T, K, w, n0, n1, y, ldy); break;
-    case LOAM_T_F16: matmul_f16(x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_F32: matmul_f32(pf, x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_BF16: matmul_bf16(pf, x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_F16: matmul_f16(pf, x, T, K, w, n0, n1, y, ldy); break;
     default: matmul_quant(x, T, K, w, wtype, n0, n1, y, ldy); break;
     }
 }

@@ -74,7 +74,7 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
             _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                      \
                 if (j < nw) y[(size_t)r * (size_t)ldy + (size_t)n + j] = _mm512_reduce_add_ps(acc[r][j]); \
     }                                                                                                \
-    static void matmul_##SUFFIX(const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
+    static void matmul_##SUFFIX(int pf, const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
                                 int ldy) {                                                           \
         /* weight rows in cache-sized chunks (loam_chunk_rows), each met by every activation row */ \
         int step = loam_chunk_rows((size_t)K * LOAM_ESIZE_##SUFFIX);                                     \
@@ -82,7 +82,7 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
             int c1 = c0 + step < n1 ? c0 + step : n1, t = 0;                                         \
             for (; t + 6 <= T; t += 6)                                                               \
                 for (int n = c0; n < c1; n += 4)                                                     \
-                    tile_##SUFFIX(x + (size_t)t * K, 6, K, w, n, c1 - n < 4 ? c1 - n : 4, y + (size_t)t * ldy, ldy, t == 0); \
+                    tile_##SUFFIX(x + (size_t)t * K, 6, K, w, n, c1 - n < 4 ? c1 - n : 4, y + (size_t)t * ldy, ldy, pf && t == 0); \
             if (T - t >= 2) { /* the 2..5 rows left as one tile (a beam step's 5): each weight row read \
                                  once more, not once per row */                                     \
                 const float *xt = x + (size_t)t * K;                                                 \
@@ -90,16 +90,16 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
                 for (int n = c0; n < c1; n += 4) {                                                   \
                     int nw = c1 - n < 4 ? c1 - n : 4;                                                \
                     switch (T - t) {                                                                 \
-                    case 2: tile_##SUFFIX(xt, 2, K, w, n, nw, yt, ldy, t == 0); break;                       \
-                    case 3: tile_##SUFFIX(xt, 3, K, w, n, nw, yt, ldy, t == 0); break;                       \
-                    case 4: tile_##SUFFIX(xt, 4, K, w, n, nw, yt, ldy, t == 0); break;                       \
-                    default: tile_##SUFFIX(xt, 5, K, w, n, nw, yt, ldy, t == 0); break;                      \
+                    case 2: tile_##SUFFIX(xt, 2, K, w, n, nw, yt, ldy, pf && t == 0); break;                       \
+                    case 3: tile_##SUFFIX(xt, 3, K, w, n, nw, yt, ldy, pf && t == 0); break;                       \
+                    case 4: tile_##SUFFIX(xt, 4, K, w, n, nw, yt, ldy, pf && t == 0); break;                       \
+                    default: tile_##SUFFIX(xt, 5, K, w, n, nw, yt, ldy, pf && t == 0); break;                      \
                     }                                                                                \
                 }                                                                                    \
                 t = T;                                                                               \
             }                                                                                        \
             for (; t < T; t++)                                                                       \
-                for (int n = c0; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(x + (size_t)t * K, K, w, n); \
+                for (int n = c0; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(pf, x + (size_t)t * K, K, w, n); \
         }                                                                                            \
     }
 
@@ -112,13 +112,13 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
 #define ROW1_AHEAD 6144
 #endif
 #define DEFINE_ROW1(SUFFIX, LOAD, LOAD_MASK, ESIZE)                                                     \
-    static float row1_##SUFFIX(const float *x, int K, const void *w, int n) {                          \
+    static float row1_##SUFFIX(int pf, const float *x, int K, const void *w, int n) {                             \
         __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()}; \
         size_t r0 = (size_t)n * K;                                                                     \
         const char *wb = (const char *)w;                                                              \
         int k = 0;                                                                                     \
         for (; k + 64 <= K; k += 64) {                                                                 \
-            _Pragma("GCC unroll 4") for (int l = 0; l < 64 * ESIZE; l += 64)                          \
+            if (pf) _Pragma("GCC unroll 4") for (int l = 0; l < 64 * ESIZE; l += 64)                  \
                 _mm_prefetch(wb + (r0 + k) * ESIZE + ROW1_AHEAD + l, _MM_HINT_T0);                     \
             _Pragma("GCC unroll 4") for (int s = 0; s < 4; s++)                                        \
                 a[s] = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16 * s), LOAD(w, r0 + k + 16 * s), a[s]); \
@@ -139,12 +139,13 @@ DEFINE_TILE(f16, load_f16, load_f16_mask)
 
 #include "kernels/quant_loop.inc"
 
-static void matmul_avx512(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
-                          float *y, int ldy) {
+static void matmul_avx512(const loam_cache_info *caches, const float *x, int T, int K, const void *w, loam_type wtype,
+                          int n0, int n1, float *y, int ldy) {
+    int pf = caches ? caches->prefetch : 1;
     switch (wtype) {
-    case LOAM_T_F32: matmul_f32(x, T, K, w, n0, n1, y, ldy); break;
-    case LOAM_T_BF16: matmul_bf16(x, T, K, w, n0, n1, y, ldy); break;
-    case LOAM_T_F16: matmul_f16(x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_F32: matmul_f32(pf, x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_BF16: matmul_bf16(pf, x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_F16: matmul_f16(pf, x, T, K, w, n0, n1, y, ldy); break;
     default: matmul_quant(x, T, K, w, wtype, n0, n1, y, ldy); break;
     }
 }

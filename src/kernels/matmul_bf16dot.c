@@ -147,7 +147,7 @@ static const strip_tile_fn strip_tiles[MR] = {strip_tile_1, strip_tile_2, strip_
 
 /* The strip's slab and the activation rows' slab each fit a quarter of L2;
  * 0 when out of memory for the strip (nothing written). */
-static int blocked_product(const loam_cache_sizes *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
+static int blocked_product(const loam_cache_info *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
                            float *y, int ldy) {
     int64_t l2 = caches && caches->l2 > 0 ? caches->l2 : 512 << 10, pairs = (K + 1) / 2;
     int64_t kc64 = (l2 / 4) / (COLS * (int64_t)sizeof(uint32_t)) / 16 * 16;
@@ -175,7 +175,7 @@ static int blocked_product(const loam_cache_sizes *caches, const uint16_t *x, in
     return 1;
 }
 
-void loam_matmul_bf16dot_avx512(const loam_cache_sizes *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
+void loam_matmul_bf16dot_avx512(const loam_cache_info *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
                                 float *y, int ldy) {
     if (T >= LOAM_BF16DOT_BLOCKED_ROWS && blocked_product(caches, x, T, K, w, n0, n1, y, ldy)) return;
     rows_product(x, T, K, w, n0, n1, y, ldy);

@@ -43,8 +43,9 @@ static void matmul_scalar_quant(const float *x, int T, int K, const void *w, loa
     free(row);
 }
 
-static void matmul_scalar(const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1,
-                          float *y, int ldy) {
+static void matmul_scalar(const loam_cache_info *caches, const float *x, int T, int K, const void *w, loam_type wtype,
+                          int n0, int n1, float *y, int ldy) {
+    (void)caches; /* no prefetch, no blocking: the reference */
     if (loam_type_is_quantized(wtype)) {
         matmul_scalar_quant(x, T, K, w, wtype, n0, n1, y, ldy);
         return;
@@ -62,7 +63,7 @@ static void matmul_scalar(const float *x, int T, int K, const void *w, loam_type
 
 /* Reference for the bf16-activation path: the products of the bf16 values,
  * summed in f32 in order. */
-void loam_matmul_bf16dot_scalar(const loam_cache_sizes *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
+void loam_matmul_bf16dot_scalar(const loam_cache_info *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
                                 float *y, int ldy) {
     (void)caches;
     for (int t = 0; t < T; t++)
@@ -75,8 +76,9 @@ void loam_matmul_bf16dot_scalar(const loam_cache_sizes *caches, const uint16_t *
 }
 
 /* Reference int8 path: one dot product at a time. */
-static void qmatmul_scalar(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y,
-                           int ldy) {
+static void qmatmul_scalar(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w,
+                           loam_type wtype, int n0, int n1, float *y, int ldy) {
+    (void)caches;
     size_t row_bytes = loam_row_bytes(wtype, K);
     for (int t = 0; t < T; t++)
         for (int n = n0; n < n1; n++)

@@ -36,7 +36,8 @@ static inline __m256i dot32u_vnni(__m256i w_unsigned, __m256i x) {
 #define DOT32U dot32u_vnni
 #define QMATMUL loam_qmatmul_vnni256
 #define MAXR 8 /* 32 vector registers: 8 activation rows per unpacked weight block */
-void loam_qmatmul_vnni256(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
+void loam_qmatmul_vnni256(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w, loam_type wtype,
+                          int n0, int n1, float *y, int ldy);
 #include "kernels/qdot_simd.inc"
 
 /* One 32-element block of 8 activation rows, rows paired per zmm:
@@ -296,12 +297,14 @@ static inline void q4_0_scales4(const uint8_t *b, __m512 *d01, __m512 *d23) {
     *d23 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
 }
 
-static float row1_q4_0(const uint8_t *b, const act_pack1 *P, int nb) {
+static float row1_q4_0(int pf, const uint8_t *b, const act_pack1 *P, int nb) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int k = 0;
     for (; k + 1 < nb / 2; k += 2, b += 72) {
-        _mm_prefetch((const char *)b + ROW1_AHEAD, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + ROW1_AHEAD + 64, _MM_HINT_T0);
+        if (pf) {
+            _mm_prefetch((const char *)b + ROW1_AHEAD, _MM_HINT_T0);
+            _mm_prefetch((const char *)b + ROW1_AHEAD + 64, _MM_HINT_T0);
+        }
         __m512 d01, d23;
         q4_0_scales4(b, &d01, &d23);
         q4_0_pair(b, d01, &P[k], &acc0);
@@ -339,8 +342,8 @@ static inline __m512i pair_index(int a, int b) { return _mm512_mask_set1_epi32(_
  * an 8-lane vector. */
 /* Q5_K (five): the same with a fifth bit per element, bit 2p (lanes 0-7)
  * or 2p + 1 (lanes 8-15) of the 32 qh bytes. */
-static inline __attribute__((always_inline)) float row1_q45_k(const uint8_t *b, const act_pack1 *P, const float *dsum, int nsb,
-                                                               int five) {
+static inline __attribute__((always_inline)) float row1_q45_k(int pf, const uint8_t *b, const act_pack1 *P, const float *dsum,
+                                                               int nsb, int five) {
     const __m512i shift = lane_shifts(0, 0, 4, 4);
     const __m512i low = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
     const __m512i pick[4] = {pair_index(0, 1), pair_index(2, 3), pair_index(4, 5), pair_index(6, 7)};
@@ -348,9 +351,11 @@ static inline __attribute__((always_inline)) float row1_q45_k(const uint8_t *b, 
     __m256 mins = _mm256_setzero_ps();
     const int bytes = five ? 176 : 144, qs = five ? 48 : 16;
     for (int i = 0; i < nsb; i++, b += bytes, P += 4) {
-        _mm_prefetch((const char *)b + ROW1_AHEAD, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + ROW1_AHEAD + 64, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + ROW1_AHEAD + 128, _MM_HINT_T0);
+        if (pf) {
+            _mm_prefetch((const char *)b + ROW1_AHEAD, _MM_HINT_T0);
+            _mm_prefetch((const char *)b + ROW1_AHEAD + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)b + ROW1_AHEAD + 128, _MM_HINT_T0);
+        }
         __m512i qh = five ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b + 16))) : _mm512_setzero_si512();
         uint64_t sc8, mn8;
         q4_k_scales_mins(b + 4, &sc8, &mn8);
@@ -373,8 +378,8 @@ static inline __attribute__((always_inline)) float row1_q45_k(const uint8_t *b, 
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - _mm_cvtss_f32(m4);
 }
 
-static float row1_q4_k(const uint8_t *b, const act_pack1 *P, const float *dsum, int nsb) { return row1_q45_k(b, P, dsum, nsb, 0); }
-static float row1_q5_k(const uint8_t *b, const act_pack1 *P, const float *dsum, int nsb) { return row1_q45_k(b, P, dsum, nsb, 1); }
+static float row1_q4_k(int pf, const uint8_t *b, const act_pack1 *P, const float *dsum, int nsb) { return row1_q45_k(pf, b, P, dsum, nsb, 0); }
+static float row1_q5_k(int pf, const uint8_t *b, const act_pack1 *P, const float *dsum, int nsb) { return row1_q45_k(pf, b, P, dsum, nsb, 1); }
 
 /* Q6_K weight row times one packed row. Per 128 elements, 64 bytes of low
  * bits (ql) and 32 of high bits (qh) give blocks 4h..4h+3: ql's low
@@ -382,7 +387,7 @@ static float row1_q5_k(const uint8_t *b, const act_pack1 *P, const float *dsum, 
  * with bits 4-5 / 6-7 blocks 4h+2 / 4h+3. Each block has two 16-element
  * scales (dpbusd lanes 0-3 and 4-7). The -32 offset starts the integer
  * accumulator at 4 * (-8 * lane sums). */
-static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
+static float row1_q6_k(int pf, const uint8_t *b, const act_pack1 *P, int nsb) {
     const __m512i sh_a = lane_shifts(0, 0, 2, 2);
     const __m512i sh_b = lane_shifts(4, 4, 6, 6);
     /* pair j covers scales 4j..4j+3, 4 lanes each */
@@ -394,10 +399,12 @@ static float row1_q6_k(const uint8_t *b, const act_pack1 *P, int nsb) {
     const __m512i low = _mm512_set1_epi8(15), three = _mm512_set1_epi8(3);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (int i = 0; i < nsb; i++, b += 210, P += 4) {
-        _mm_prefetch((const char *)b + ROW1_AHEAD, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + ROW1_AHEAD + 64, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + ROW1_AHEAD + 128, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + ROW1_AHEAD + 192, _MM_HINT_T0);
+        if (pf) {
+            _mm_prefetch((const char *)b + ROW1_AHEAD, _MM_HINT_T0);
+            _mm_prefetch((const char *)b + ROW1_AHEAD + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)b + ROW1_AHEAD + 128, _MM_HINT_T0);
+            _mm_prefetch((const char *)b + ROW1_AHEAD + 192, _MM_HINT_T0);
+        }
         /* the 16 signed scales times d, once per super-block */
         __m512 scales = _mm512_mul_ps(_mm512_set1_ps(half_at(b + 208)),
                                       _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 192)))));
@@ -429,16 +436,16 @@ static int rows1_supported(loam_type wtype, int nb) {
 }
 
 /* y[n] for n in [n0, n1) = weight row n times one packed activation row. */
-static void rows1(const uint8_t *packed, int K, const void *w, loam_type wtype, size_t rb, int n0, int n1, float *y) {
+static void rows1(int pf, const uint8_t *packed, int K, const void *w, loam_type wtype, size_t rb, int n0, int n1, float *y) {
     int nb = K / 32;
     const act_pack1 *P = (const act_pack1 *)packed;
     const float *dsum = (const float *)(P + nb / 2);
     for (int n = n0; n < n1; n++) {
         const uint8_t *wr = (const uint8_t *)w + (size_t)n * rb;
-        y[n] = wtype == LOAM_T_Q4_0   ? row1_q4_0(wr, P, nb)
-               : wtype == LOAM_T_Q4_K ? row1_q4_k(wr, P, dsum, K / 256)
-               : wtype == LOAM_T_Q5_K ? row1_q5_k(wr, P, dsum, K / 256)
-                                      : row1_q6_k(wr, P, K / 256);
+        y[n] = wtype == LOAM_T_Q4_0   ? row1_q4_0(pf, wr, P, nb)
+               : wtype == LOAM_T_Q4_K ? row1_q4_k(pf, wr, P, dsum, K / 256)
+               : wtype == LOAM_T_Q5_K ? row1_q5_k(pf, wr, P, dsum, K / 256)
+                                      : row1_q6_k(pf, wr, P, K / 256);
     }
 }
 
@@ -451,7 +458,7 @@ static uint8_t *pack_rows1(const loam_act_block *x, int T, int nb) {
 }
 
 /* fewer than 8 rows of Q4_0, Q4_K, Q5_K or Q6_K; 0 when this path does not apply */
-static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
+static int decode_rows(int pf, const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
     int nb = K / 32;
     if (!rows1_supported(wtype, nb)) return 0;
     uint8_t *P = pack_rows1(x, T, nb);
@@ -460,7 +467,7 @@ static int decode_rows(const loam_act_block *x, int T, int K, const void *w, loa
     int step = loam_chunk_rows(rb);
     for (int c0 = n0; c0 < n1; c0 += step) {
         int c1 = c0 + step < n1 ? c0 + step : n1;
-        for (int t = 0; t < T; t++) rows1(P + one * t, K, w, wtype, rb, c0, c1, y + (size_t)t * ldy);
+        for (int t = 0; t < T; t++) rows1(pf, P + one * t, K, w, wtype, rb, c0, c1, y + (size_t)t * ldy);
     }
     free(P);
     return 1;
@@ -498,8 +505,10 @@ static void pack8_padded(const loam_act_block *x, int rows, int nb, act_pack8 *o
  * the one-row kernel once per row. */
 enum { PAD_MIN_ROWS = 6 }; /* Zen 5, 1B Q4_0, t/s one-row vs padded: pp4 78 vs 63, pp5 84 vs 76, pp6 87 vs 94, pp7 84 vs 104 */
 
-void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy) {
-    if (T < PAD_MIN_ROWS && decode_rows(x, T, K, w, wtype, n0, n1, y, ldy)) return;
+void loam_qmatmul_vnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w, loam_type wtype,
+                       int n0, int n1, float *y, int ldy) {
+    int pf = caches ? caches->prefetch : 1;
+    if (T < PAD_MIN_ROWS && decode_rows(pf, x, T, K, w, wtype, n0, n1, y, ldy)) return;
     int eight = wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K;
     int nb = K / 32, rest = T % 8, padded = rest >= PAD_MIN_ROWS, groups = T / 8 + padded;
     if (padded) rest = 0;
@@ -509,7 +518,7 @@ void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loa
     uint8_t *R = P && rest && rows1_supported(wtype, nb) ? pack_rows1(x + (size_t)(T - rest) * nb, rest, nb) : NULL;
     if (!P || (padded && !scratch)) { /* no 512-bit kernel, or no memory for the packed rows: the 256-bit path needs none */
         free(P), free(R), free(scratch);
-        loam_qmatmul_vnni256(x, T, K, w, wtype, n0, n1, y, ldy);
+        loam_qmatmul_vnni256(caches, x, T, K, w, wtype, n0, n1, y, ldy);
         return;
     }
     for (int g = 0; g < groups; g++) {
@@ -527,9 +536,9 @@ void loam_qmatmul_vnni(const loam_act_block *x, int T, int K, const void *w, loa
             rows8_range(P + (size_t)g * nb, K, w, wtype, row_bytes, c0, c1, y + (size_t)g * 8 * ldy, ldy, rows);
         }
         if (R)
-            for (int t = 0; t < rest; t++) rows1(R + one * t, K, w, wtype, row_bytes, c0, c1, y + (size_t)(t_rest + t) * ldy);
+            for (int t = 0; t < rest; t++) rows1(pf, R + one * t, K, w, wtype, row_bytes, c0, c1, y + (size_t)(t_rest + t) * ldy);
         else if (rest)
-            loam_qmatmul_vnni256(x + (size_t)t_rest * nb, rest, K, w, wtype, c0, c1, y + (size_t)t_rest * ldy, ldy);
+            loam_qmatmul_vnni256(caches, x + (size_t)t_rest * nb, rest, K, w, wtype, c0, c1, y + (size_t)t_rest * ldy, ldy);
     }
     free(P), free(R);
 }

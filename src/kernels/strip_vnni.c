@@ -64,8 +64,10 @@ static inline __attribute__((always_inline)) void store_tile(int mr, int nr, __m
     }
 }
 
-/* Bytes of each strip prefetched ahead (Zen 5, 1B Q4_0 decode: 56 t/s at
- * 2304 bytes, the next 4 pairs; 51-53 at 9216, 42-46 without). */
+/* Bytes of each strip prefetched ahead where the caches ask for software
+ * prefetch (Zen 5, 1B Q4_0 decode: 56 t/s at 2304 bytes, the next 4 pairs;
+ * 51-53 at 9216, 42-46 without; Zen 4 is faster without, see
+ * loam_cpu_prefers_prefetch). */
 #ifndef STRIP_AHEAD
 #define STRIP_AHEAD 2304
 #endif
@@ -82,9 +84,9 @@ enum { KIND_Q4_0, KIND_Q4_K, KIND_Q8_0 };
  * quads are stored as they are (w + 128), the others' as nibbles. Q4_K's
  * weight is d·sc·u - dmin·m per block: the min enters as one more
  * multiply-add with the row's activation sum. */
-static inline __attribute__((always_inline)) void tile_blocks(int mr, int nr, int kind, const uint8_t *w, size_t sb, int i0,
-                                                              int nblk, const loam_act_block *x, int nb, float *y, int ldy,
-                                                              int ncols, int accumulate, const float *bias) {
+static inline __attribute__((always_inline)) void tile_blocks(int mr, int nr, int kind, int pf, const uint8_t *w, size_t sb,
+                                                              int i0, int nblk, const loam_act_block *x, int nb, float *y,
+                                                              int ldy, int ncols, int accumulate, const float *bias) {
     const int kq = kind == KIND_Q4_K, q8 = kind == KIND_Q8_0;
     const size_t pair_bytes = q8 ? LOAM_STRIP_Q8_0_PAIR : LOAM_STRIP_Q4_0_PAIR, block_bytes = q8 ? 512 : 256;
     __m512 f[MR][NR];
@@ -93,8 +95,8 @@ static inline __attribute__((always_inline)) void tile_blocks(int mr, int nr, in
     for (int i = i0; i < i0 + nblk; i++) {
         const uint8_t *head = kq ? w + (size_t)(i / 8) * LOAM_STRIP_Q4_K_SUPER : w + (size_t)(i / 2) * pair_bytes;
         const uint8_t *vec = kq ? head + LOAM_STRIP_K_HEAD + 256 * (size_t)(i % 8) : head + 64 + block_bytes * (i % 2);
-        if (kq) prefetch_ahead(nr, vec, sb, 4);
-        else if (i % 2 == 0 || i == i0) prefetch_ahead(nr, head, sb, (int)pair_bytes / 64);
+        if (pf && kq) prefetch_ahead(nr, vec, sb, 4);
+        else if (pf && (i % 2 == 0 || i == i0)) prefetch_ahead(nr, head, sb, (int)pair_bytes / 64);
         const loam_act_block *a[MR];
         __m512i acc[MR][NR];
         UNROLL for (int r = 0; r < mr; r++) {
@@ -150,16 +152,16 @@ static inline __attribute__((always_inline)) void tile_blocks(int mr, int nr, in
  * two halves of 4 quads, each with its own scale d·sc; quad 4h + j's
  * operand is a nibble of vector 2h + j/2 or'ed with bits 2j..2j+1 of high
  * vector h moved to bits 4-5. */
-static inline __attribute__((always_inline)) void tile_q6_k(int mr, int nr, const uint8_t *w, size_t sb, int i0, int nblk,
-                                                            const loam_act_block *x, int nb, float *y, int ldy, int ncols,
-                                                            int accumulate, const float *bias) {
+static inline __attribute__((always_inline)) void tile_q6_k(int mr, int nr, int pf, const uint8_t *w, size_t sb, int i0,
+                                                            int nblk, const loam_act_block *x, int nb, float *y, int ldy,
+                                                            int ncols, int accumulate, const float *bias) {
     __m512 f[MR][NR];
     UNROLL for (int r = 0; r < mr; r++) UNROLL for (int s = 0; s < nr; s++) f[r][s] = _mm512_setzero_ps();
     const __m512i low = _mm512_set1_epi8(15), high = _mm512_set1_epi8(0x30);
     for (int i = i0; i < i0 + nblk; i++) {
         const uint8_t *super = w + (size_t)(i / 8) * LOAM_STRIP_Q6_K_SUPER;
         const uint8_t *vec = super + LOAM_STRIP_K_HEAD + (size_t)(i % 8) * LOAM_STRIP_Q6_K_BLOCK;
-        prefetch_ahead(nr, vec, sb, LOAM_STRIP_Q6_K_BLOCK / 64);
+        if (pf) prefetch_ahead(nr, vec, sb, LOAM_STRIP_Q6_K_BLOCK / 64);
         const loam_act_block *a[MR];
         UNROLL for (int r = 0; r < mr; r++) a[r] = x + (size_t)r * nb + i;
         UNROLL for (int h = 0; h < 2; h++) {
@@ -200,13 +202,13 @@ static inline __attribute__((always_inline)) void tile_q6_k(int mr, int nr, cons
     store_tile(mr, nr, f, y, ldy, ncols, accumulate, bias);
 }
 
-typedef void (*tile_fn)(const uint8_t *w, size_t sb, int i0, int nblk, const loam_act_block *x, int nb, float *y, int ldy,
+typedef void (*tile_fn)(int pf, const uint8_t *w, size_t sb, int i0, int nblk, const loam_act_block *x, int nb, float *y, int ldy,
                         int ncols, int accumulate, const float *bias);
 /* one function per (type, rows, strips): the loops above fully unrolled */
 #define TILE_FN(TYPE, ROWS, STRIPS)                                                                                       \
-    static void TYPE##_##ROWS##_##STRIPS(const uint8_t *w, size_t sb, int i0, int nblk, const loam_act_block *x, int nb, \
-                                         float *y, int ldy, int ncols, int accumulate, const float *bias) {              \
-        tile_##TYPE(ROWS, STRIPS, w, sb, i0, nblk, x, nb, y, ldy, ncols, accumulate, bias);                              \
+    static void TYPE##_##ROWS##_##STRIPS(int pf, const uint8_t *w, size_t sb, int i0, int nblk, const loam_act_block *x, \
+                                         int nb, float *y, int ldy, int ncols, int accumulate, const float *bias) {      \
+        tile_##TYPE(ROWS, STRIPS, pf, w, sb, i0, nblk, x, nb, y, ldy, ncols, accumulate, bias);                          \
     }
 #define TILE_ROWS(TYPE, STRIPS) TILE_FN(TYPE, 1, STRIPS) TILE_FN(TYPE, 2, STRIPS) TILE_FN(TYPE, 3, STRIPS) TILE_FN(TYPE, 4, STRIPS)
 #define TILE_TABLE(TYPE)                                                                                                  \
@@ -225,7 +227,7 @@ TILE_TABLE(q6_k)
 
 /* Blocks per slab (whole pairs or super-blocks: `unit`) and rows per row
  * block, from L2 (1 MiB where unknown). */
-static void blocking(const loam_cache_sizes *c, loam_type t, int nb, int T, int *kb, int *mc) {
+static void blocking(const loam_cache_info *c, loam_type t, int nb, int T, int *kb, int *mc) {
     int64_t l2 = c && c->l2 > 0 ? c->l2 : 1 << 20;
     int unit = t == LOAM_T_Q4_0 || t == LOAM_T_Q8_0 ? 2 : 8;
     int64_t block_bytes = (int64_t)loam_strip_bytes(t, 32 * unit) / unit;
@@ -235,10 +237,10 @@ static void blocking(const loam_cache_sizes *c, loam_type t, int nb, int T, int 
     *mc = m < MR ? MR : m > T ? T : (int)m;
 }
 
-void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block *x, int T, int K, const void *strips,
+void loam_strip_matmul_vnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *strips,
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     if (T >= LOAM_INT8_PANEL_MIN_ROWS && loam_gemm_strips_vnni(caches, x, T, K, strips, wtype, n0, n1, y, ldy, bias)) return;
-    int nb = K / 32, kb, mc;
+    int nb = K / 32, kb, mc, pf = caches ? caches->prefetch : 1;
     size_t sb = loam_strip_bytes(wtype, K);
     const tile_fn(*tiles)[MR] = wtype == LOAM_T_Q4_0   ? q4_0_tiles
                                 : wtype == LOAM_T_Q8_0 ? q8_0_tiles
@@ -255,7 +257,7 @@ void loam_strip_matmul_vnni(const loam_cache_sizes *caches, const loam_act_block
                 const float *b = bias && pc + nblk == nb ? bias + c0 : NULL;
                 for (int t = ic; t < t1; t += MR) {
                     int mr = t1 - t < MR ? t1 - t : MR;
-                    tiles[nr - 1][mr - 1](w, sb, pc, nblk, x + (size_t)t * nb, nb, y + (size_t)t * ldy + c0, ldy, ncols, pc > 0, b);
+                    tiles[nr - 1][mr - 1](pf, w, sb, pc, nblk, x + (size_t)t * nb, nb, y + (size_t)t * ldy + c0, ldy, ncols, pc > 0, b);
                 }
             }
         }

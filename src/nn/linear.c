@@ -26,8 +26,9 @@ typedef struct {
     const loam_act_block *xq; /* quantized weights: the int8 activations */
     const uint16_t *xb;       /* BF16 weights with bf16 dot products: the rounded activations */
     loam_bf16dot_fn bf16dot;
-    const loam_cache_sizes *caches; /* set: the blocked product (many rows) */
-    int gemm_f;                     /* f32 activations through the blocked product */
+    const loam_cache_info *caches; /* the context's: block sizes, and prefetch for the row kernels */
+    int gemm_q8;                   /* int8 activations through the blocked product (many rows) */
+    int gemm_f;                    /* f32 activations through the blocked product */
     int T, K, N;
     int unit, units, tasks; /* columns split in `tasks` runs of whole `unit`s, sizes differing by at most one */
     const loam_tensor *w;
@@ -47,7 +48,7 @@ static void linear_task(void *arg, int task, int thread) {
         j->kernels->strip_matmul(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy, j->b);
         return;
     }
-    if (j->xq && j->caches) {
+    if (j->gemm_q8) {
         j->kernels->gemm_q8(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy, j->b);
         return;
     }
@@ -55,9 +56,9 @@ static void linear_task(void *arg, int task, int thread) {
         j->kernels->gemm_f(j->caches, j->x, j->K, j->T, j->K, j->w->data, j->K, j->w->type, n0, n1, j->y, j->ldy, j->b);
         return;
     }
-    if (j->xq) j->kernels->matmul_q8(j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
+    if (j->xq) j->kernels->matmul_q8(j->caches, j->xq, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
     else if (j->xb) j->bf16dot(j->caches, j->xb, j->T, j->K, j->w->data, n0, n1, j->y, j->ldy);
-    else j->kernels->matmul(j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
+    else j->kernels->matmul(j->caches, j->x, j->T, j->K, j->w->data, j->w->type, n0, n1, j->y, j->ldy);
     loam_add_bias(j->y, j->ldy, j->T, j->b, n0, n1);
 }
 
@@ -105,7 +106,7 @@ enum { CONVERT_NONE, CONVERT_INT8, CONVERT_BF16 };
 static int plan_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w, const float *b, float *y, int ldy,
                        linear_job *j, int *convert) {
     int N = (int)w->shape[0], K = (int)w->shape[1];
-    *j = (linear_job){nn->kernels, x, NULL, NULL, nn->bf16dot, NULL, 0, T, K, N, 16, 0, 0, w, b, y, ldy};
+    *j = (linear_job){nn->kernels, x, NULL, NULL, nn->bf16dot, &nn->caches, 0, 0, T, K, N, 16, 0, 0, w, b, y, ldy};
     *convert = CONVERT_NONE;
     if (w->strips && !nn->kernels->strip_matmul) {
         nn->status = loam_fail(&nn->err, LOAM_E_UNSUPPORTED, "%s: repacked for kernels this context does not run",
@@ -116,19 +117,17 @@ static int plan_linear(loam_nn *nn, const float *x, int T, const loam_tensor *w,
         /* quantized weights: activations to int8 blocks once, then integer products */
         *convert = CONVERT_INT8;
         if (w->strips) { /* repacked at load: one kernel for every row count, tasks of whole strip groups */
-            j->caches = &nn->caches;
             j->unit = NN_STRIP_COLS;
         } else if (T >= NN_GEMM_Q_MIN_ROWS && nn->kernels->gemm_q8) {
-            j->caches = &nn->caches;
+            j->gemm_q8 = 1;
             j->unit = NN_GEMM_COLS; /* whole strips */
         }
     } else if (w->type == LOAM_T_BF16 && nn->bf16dot) {
         *convert = CONVERT_BF16;
-        j->caches = &nn->caches;
         if (T >= LOAM_BF16DOT_BLOCKED_ROWS) j->unit = NN_GEMM_F_COLS; /* the blocked product's whole strips */
     } else if (T >= NN_GEMM_F_MIN_ROWS && nn->kernels->gemm_f &&
                (w->type == LOAM_T_F16 || w->type == LOAM_T_BF16 || w->type == LOAM_T_F32)) {
-        j->caches = &nn->caches, j->gemm_f = 1;
+        j->gemm_f = 1;
         j->unit = NN_GEMM_F_COLS;
     }
     /* Tasks of equal size, so that no thread is left with a short last task

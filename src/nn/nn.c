@@ -17,7 +17,7 @@ loam_status nn_init(loam_nn *nn, const loam_kernels *kernels, int n_threads, loa
     nn->quant_exact = quant_exact;
     loam_cpu_info cpu;
     loam_cpu_describe(&cpu);
-    nn->caches = (loam_cache_sizes){cpu.l1d_bytes, cpu.l2_bytes};
+    nn->caches = (loam_cache_info){cpu.l1d_bytes, cpu.l2_bytes, loam_cpu_prefers_prefetch(&cpu)};
     nn->pool = loam_pool_new(n_threads > 0 ? n_threads : 1);
     if (!nn->pool) return loam_fail(err, LOAM_E_NOMEM, "out of memory for %d threads", n_threads);
     return LOAM_OK;

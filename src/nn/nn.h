@@ -25,7 +25,7 @@ typedef struct loam_nn {
     loam_pool *pool;
     loam_bf16dot_fn bf16dot; /* BF16 weights with bf16-rounded activations (opt-in), or NULL */
     int quant_exact;         /* quantized weights: dequantize and compute in f32 */
-    loam_cache_sizes caches; /* of one core, for the blocked products */
+    loam_cache_info caches; /* of one core, for the blocked products */
     loam_status status;      /* the first failure, sticky */
     loam_error err;
     /* scratch, grown on demand */

@@ -39,12 +39,12 @@ static uint8_t *random_weights(loam_type t, int K, int N) {
     return w;
 }
 
-typedef void (*gemm_fn)(const loam_cache_sizes *, const loam_act_block *, int, int, const void *, loam_type, int, int,
+typedef void (*gemm_fn)(const loam_cache_info *, const loam_act_block *, int, int, const void *, loam_type, int, int,
                         float *, int, const float *);
 
 /* one product (plus a bias if asked) against the reference; 0 and a
  * message on a difference */
-static int compare_one(gemm_fn fn, const loam_cache_sizes *caches, loam_type t, int T, int K, int N, int n0, int n1,
+static int compare_one(gemm_fn fn, const loam_cache_info *caches, loam_type t, int T, int K, int N, int n0, int n1,
                        int with_bias, char *msg, size_t cap) {
     int ldy = N + 2;
     float *x = malloc((size_t)T * K * sizeof(float));
@@ -55,7 +55,7 @@ static int compare_one(gemm_fn fn, const loam_cache_sizes *caches, loam_type t, 
     for (int r = 0; r < T; r++) loam_quantize_act_row(x + (size_t)r * K, K, xq + (size_t)r * (K / 32));
     float *bias = with_bias ? malloc((size_t)N * sizeof(float)) : NULL;
     for (int n = 0; bias && n < N; n++) bias[n] = frand();
-    loam_kernels_for(LOAM_SIMD_SCALAR)->matmul_q8(xq, T, K, w, t, n0, n1, y1, ldy);
+    loam_kernels_for(LOAM_SIMD_SCALAR)->matmul_q8(NULL, xq, T, K, w, t, n0, n1, y1, ldy);
     for (int r = 0; bias && r < T; r++)
         for (int n = n0; n < n1; n++) y1[(size_t)r * ldy + n] += bias[n];
     for (size_t i = 0; i < (size_t)T * ldy; i++) y2[i] = 12345.0f; /* the product overwrites; nothing else changes */
@@ -81,7 +81,7 @@ static void compare_gemm(gemm_fn fn) {
     static const loam_type types[] = {LOAM_T_Q4_0, LOAM_T_Q4_1, LOAM_T_Q5_0, LOAM_T_Q5_1, LOAM_T_Q8_0, LOAM_T_IQ4_NL,
                                       LOAM_T_Q2_K, LOAM_T_Q3_K, LOAM_T_Q4_K, LOAM_T_Q5_K, LOAM_T_Q6_K};
     /* this machine's caches, and a tiny L2: two blocks per K slab, one strip per panel, 44-row blocks (with a bias) */
-    const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
+    const loam_cache_info caches[] = {{0, 0, 1}, {1024, 16384, 0}};
     static const int Ts[] = {1, 7, 8, 13, 513};
     char msg[256];
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
@@ -136,12 +136,12 @@ static void test_gemm_avxvnni(void) {
  * one, and a tiny L2 so that K runs over several slabs and rows over
  * several blocks. */
 #if defined(__x86_64__)
-typedef void (*gemm_f_fn)(const loam_cache_sizes *, const float *, int, int, int, const void *, int, loam_type, int, int, float *,
+typedef void (*gemm_f_fn)(const loam_cache_info *, const float *, int, int, int, const void *, int, loam_type, int, int, float *,
                           int, const float *);
 
 static void check_gemm_float(gemm_f_fn gemm) {
     const loam_type types[] = {LOAM_T_F32, LOAM_T_F16, LOAM_T_BF16};
-    const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
+    const loam_cache_info caches[] = {{0, 0, 1}, {1024, 16384, 0}};
     static const int Ts[] = {1, 7, 8, 13, 513}, Ks[] = {1, 17, 100, 300};
     const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
     for (int ti = 0; ti < 3; ti++)
@@ -163,7 +163,7 @@ static void check_gemm_float(gemm_f_fn gemm) {
                     /* with a bias on the small-cache runs */
                     float *bias = c ? malloc((size_t)N * 4) : NULL;
                     for (int n = 0; bias && n < N; n++) bias[n] = frand();
-                    ref->matmul(x, T, K, w16, types[ti], n0, n1, y1, ldy);
+                    ref->matmul(NULL, x, T, K, w16, types[ti], n0, n1, y1, ldy);
                     for (int r = 0; bias && r < T; r++)
                         for (int n = n0; n < n1; n++) y1[(size_t)r * ldy + n] += bias[n];
                     gemm(&caches[c], x, K, T, K, w16, K, types[ti], n0, n1, y2, ldy, bias);
@@ -177,7 +177,7 @@ static void check_gemm_float(gemm_f_fn gemm) {
 }
 
 static void check_gemm_float_strided(gemm_f_fn gemm) {
-    const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
+    const loam_cache_info caches[] = {{0, 0, 1}, {1024, 16384, 0}};
     static const int Ts[] = {1, 6, 13, 64}, Ks[] = {1, 17, 64, 200};
     const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
     for (int c = 0; c < 2; c++)
@@ -191,7 +191,7 @@ static void check_gemm_float_strided(gemm_f_fn gemm) {
                 for (int i = 0; i < N * ldw; i++) w[i] = frand();
                 for (int t = 0; t < T; t++) memcpy(xc + (size_t)t * K, x + (size_t)t * ldx, (size_t)K * 4);
                 for (int n = 0; n < N; n++) memcpy(wc + (size_t)n * K, w + (size_t)n * ldw, (size_t)K * 4);
-                ref->matmul(xc, T, K, wc, LOAM_T_F32, 0, N, y1, ldy);
+                ref->matmul(NULL, xc, T, K, wc, LOAM_T_F32, 0, N, y1, ldy);
                 gemm(&caches[c], x, ldx, T, K, w, ldw, LOAM_T_F32, 0, N, y2, ldy, NULL);
                 double worst = 0;
                 for (int i = 0; i < T * ldy; i++) worst = fmax(worst, fabs(y1[i] - y2[i]));

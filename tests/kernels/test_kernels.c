@@ -41,17 +41,21 @@ static void compare_level(loam_simd level) {
                     }
                     /* a sub-range of N, written with a wider row stride */
                     int n0 = N > 2 ? 1 : 0;
-                    ref->matmul(x, T, K, w, types[ti], n0, N, y1, N + 3);
-                    simd->matmul(x, T, K, w, types[ti], n0, N, y2, N + 3);
+                    ref->matmul(NULL, x, T, K, w, types[ti], n0, N, y1, N + 3);
                     double worst = 0;
                     int untouched = 1;
-                    for (int t = 0; t < T; t++) {
-                        for (int n = n0; n < N; n++) {
-                            double d = fabs(y1[t * (N + 3) + n] - y2[t * (N + 3) + n]);
-                            if (d > worst) worst = d;
+                    for (int pf = 0; pf < 2; pf++) { /* with and without software prefetch */
+                        const loam_cache_info caches = {0, 0, pf};
+                        memset(y2, 0, (size_t)T * (N + 3) * sizeof(float));
+                        simd->matmul(&caches, x, T, K, w, types[ti], n0, N, y2, N + 3);
+                        for (int t = 0; t < T; t++) {
+                            for (int n = n0; n < N; n++) {
+                                double d = fabs(y1[t * (N + 3) + n] - y2[t * (N + 3) + n]);
+                                if (d > worst) worst = d;
+                            }
+                            for (int n = 0; n < n0; n++) untouched &= y2[t * (N + 3) + n] == 0.0f;
+                            for (int n = N; n < N + 3; n++) untouched &= y2[t * (N + 3) + n] == 0.0f;
                         }
-                        for (int n = 0; n < n0; n++) untouched &= y2[t * (N + 3) + n] == 0.0f;
-                        for (int n = N; n < N + 3; n++) untouched &= y2[t * (N + 3) + n] == 0.0f;
                     }
                     free(x), free(w), free(y1), free(y2);
                     /* sums of K products of values in [-1,1]: f32 reordering error is tiny */
@@ -130,7 +134,7 @@ static void test_vec_kernels_avx512(void) {
 
 /* The opt-in bf16-activation kernel (AVX512-BF16) against its scalar
  * reference: products of the same bf16 values, f32 sums in another order. */
-static void check_bf16dot(loam_bf16dot_fn fast, const loam_cache_sizes *caches, int K, int T, int N) {
+static void check_bf16dot(loam_bf16dot_fn fast, const loam_cache_info *caches, int K, int T, int N) {
     int ld = N + 3, n0 = N > 2 ? 1 : 0;
     uint16_t *x = malloc((size_t)T * K * 2), *w = malloc((size_t)N * K * 2);
     float *y1 = calloc((size_t)T * ld, sizeof(float)), *y2 = calloc((size_t)T * ld, sizeof(float));
@@ -170,7 +174,7 @@ static void test_bf16dot_matches_scalar(void) {
     static const int Kb[] = {1, 31, 33, 64, 257, 1001};
     static const int Tb[] = {16, 17, 31, 77};
     static const int Nb[] = {1, 63, 64, 65, 130};
-    const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
+    const loam_cache_info caches[] = {{0, 0, 1}, {1024, 16384, 0}};
     for (size_t a = 0; a < sizeof Kb / sizeof *Kb && !test_failed(); a++)
         for (size_t b = 0; b < sizeof Tb / sizeof *Tb && !test_failed(); b++)
             for (size_t c = 0; c < sizeof Nb / sizeof *Nb && !test_failed(); c++)
@@ -191,7 +195,8 @@ static void test_dispatch(void) {
 
 /* int8 path: every SIMD implementation equals the scalar reference (the
  * integer sums are exact; only float scaling order differs). */
-typedef void (*qmatmul_fn)(const loam_act_block *, int, int, const void *, loam_type, int, int, float *, int);
+typedef void (*qmatmul_fn)(const loam_cache_info *, const loam_act_block *, int, int, const void *, loam_type, int, int, float *,
+                           int);
 
 /* One product of T rows by N weight rows of type t against the scalar
  * kernel, over columns [1, N) (column 0 must stay untouched). */
@@ -218,8 +223,9 @@ static void compare_qmatmul_one(const char *name, qmatmul_fn fn, loam_type t, in
         }
     for (int r = 0; r < T; r++) loam_quantize_act_row(x + (size_t)r * K, K, xq + (size_t)r * (K / 32));
     int n0 = 1;
-    ref->matmul_q8(xq, T, K, w, t, n0, N, y1, N);
-    fn(xq, T, K, w, t, n0, N, y2, N);
+    ref->matmul_q8(NULL, xq, T, K, w, t, n0, N, y1, N);
+    const loam_cache_info caches = {0, 0, T % 2}; /* software prefetch on for odd row counts, off for even */
+    fn(&caches, xq, T, K, w, t, n0, N, y2, N);
     double worst = 0, scale = 1e-9;
     int untouched = 1;
     for (int r = 0; r < T; r++) {

@@ -85,7 +85,7 @@ static void test_strip_reference(void) {
             uint8_t *w = q_rows(t, N, K), *p = packed(t, w, N, K);
             loam_act_block *x = act_rows(T, K);
             float *y1 = calloc((size_t)T * N, sizeof *y1), *y2 = calloc((size_t)T * N, sizeof *y2);
-            loam_kernels_for(LOAM_SIMD_SCALAR)->matmul_q8(x, T, K, w, t, 0, N, y1, N);
+            loam_kernels_for(LOAM_SIMD_SCALAR)->matmul_q8(NULL, x, T, K, w, t, 0, N, y1, N);
             loam_strip_matmul_ref(t, x, T, K, p, 0, N, y2, N);
             double worst;
             int ok = close_enough(y1, y2, T, N, 0, N, 1e-5, &worst);
@@ -101,14 +101,15 @@ static void test_strip_reference(void) {
 }
 
 #if defined(__x86_64__)
-typedef void (*strip_fn)(const loam_cache_sizes *, const loam_act_block *, int, int, const void *, loam_type, int, int, float *,
+typedef void (*strip_fn)(const loam_cache_info *, const loam_act_block *, int, int, const void *, loam_type, int, int, float *,
                          int, const float *);
 
 /* one strip kernel against the reference */
 static void check_strip_kernel(strip_fn kernel) {
     /* this machine's caches, and a tiny L2: a few blocks per K slab, row blocks
-     * of tens of rows */
-    const loam_cache_sizes caches[] = {{0, 0}, {1024, 16384}};
+     * of tens of rows; software prefetch on and off in turn over the row
+     * counts (it must not change a result) */
+    const loam_cache_info caches[] = {{0, 0, 1}, {1024, 16384, 1}};
     /* from 32 rows the VNNI kernels run through unpacked panels; 34 and 100 leave one row past their tiles of 3 */
     static const int Ts[] = {1, 2, 4, 7, 13, 31, 32, 513, 34, 100};
     static const int ranges[][2] = {{0, 150}, {16, 150}, {48, 149}, {96, 101}, {0, 21}};
@@ -116,6 +117,8 @@ static void check_strip_kernel(strip_fn kernel) {
         for (size_t c = 0; c < 2; c++)
             for (size_t a = 0; a < sizeof Ts / sizeof *Ts; a++) {
                 loam_type t = strip_types[ty];
+                loam_cache_info cache = caches[c];
+                cache.prefetch = (int)((a + c) % 2);
                 /* Q4_0, Q8_0: 3 or 45 blocks (odd counts); Q4_K, Q6_K: 1 or 5 super-blocks */
                 int T = Ts[a], N = 150, K = t == LOAM_T_Q4_0 || t == LOAM_T_Q8_0 ? (a % 2 ? 96 : 32 * 45) : (a % 2 ? 256 : 1280), ldy = N + 3;
                 uint8_t *w = q_rows(t, N, K), *p = packed(t, w, N, K);
@@ -135,7 +138,7 @@ static void check_strip_kernel(strip_fn kernel) {
                     for (int t = 0; t < T; t++)
                         for (int n = n0; n < n1; n++)
                             y1[(size_t)t * ldy + n] += bias[n];
-                    kernel(&caches[c], x, T, K, p, t, n0, n1, y2, ldy, bias);
+                    kernel(&cache, x, T, K, p, t, n0, n1, y2, ldy, bias);
                     for (int t = 0; t < T; t++)
                         for (int n = 0; n < ldy; n++)
                             outside += (n < n0 || n >= n1) && y2[(size_t)t * ldy + n] != 12345.0f;
