@@ -1,6 +1,7 @@
 /* Core: thread pool, 16-bit float conversions. */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/cpu.h"
@@ -18,6 +19,30 @@ static void add_task(void *arg, int task, int thread) {
     pool_job *j = arg;
     atomic_fetch_add(&j->sum, task);
     atomic_fetch_add(&j->calls[task], 1);
+}
+
+/* The decode kernels' prefetch choice: by the core, unless LOAM_PREFETCH
+ * says 0 or 1 (anything else is ignored). */
+static void test_prefers_prefetch(void) {
+    const char *saved = getenv("LOAM_PREFETCH");
+    char keep[16] = "";
+    if (saved) snprintf(keep, sizeof keep, "%s", saved);
+    unsetenv("LOAM_PREFETCH");
+    loam_cpu_info zen4 = {.vendor = "AuthenticAMD", .family = 0x19}, zen5 = {.vendor = "AuthenticAMD", .family = 0x1A},
+                  xeon = {.vendor = "GenuineIntel", .family = 6};
+    int by_core = loam_cpu_prefers_prefetch(&zen4) == 0 && loam_cpu_prefers_prefetch(&zen5) == 1 &&
+                  loam_cpu_prefers_prefetch(&xeon) == 1;
+    setenv("LOAM_PREFETCH", "1", 1);
+    int forced_on = loam_cpu_prefers_prefetch(&zen4) == 1;
+    setenv("LOAM_PREFETCH", "0", 1);
+    int forced_off = loam_cpu_prefers_prefetch(&xeon) == 0;
+    setenv("LOAM_PREFETCH", "yes", 1);
+    int ignored = loam_cpu_prefers_prefetch(&zen4) == 0 && loam_cpu_prefers_prefetch(&xeon) == 1;
+    if (saved) setenv("LOAM_PREFETCH", keep, 1);
+    else unsetenv("LOAM_PREFETCH");
+    CHECK(by_core, "by core: Zen 4 off, Zen 5 and Intel on");
+    CHECK(forced_on && forced_off, "LOAM_PREFETCH=1 / 0 override the core");
+    CHECK(ignored, "a LOAM_PREFETCH that is neither 0 nor 1 is ignored");
 }
 
 static void test_pool_runs_every_task_once(void) {
@@ -81,6 +106,7 @@ static void test_cpu_info(void) {
 
 void register_core_tests(void) {
     test_add("core: CPU name, kernel level and cache sizes (CPUID agrees with sysfs)", test_cpu_info);
+    test_add("core: software prefetch by the core (off on AMD family 0x19), LOAM_PREFETCH overrides", test_prefers_prefetch);
     test_add("core: thread pool runs every task exactly once", test_pool_runs_every_task_once);
     test_add("core: bf16/f16 conversions round-trip every pattern", test_bf16_f16_round_trip);
     test_add("core: physical core count", test_physical_cores);
