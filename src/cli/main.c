@@ -41,7 +41,8 @@ static const char usage[] =
     "model.safetensors or shards with model.safetensors.index.json), a .gguf file, a hub id\n"
     "(org/name, org/name-GGUF:Q4_K_M) or a short name found in the store; run and chat pull\n"
     "what is missing (LOAM_ASK_ABOVE=4G asks before a larger download).\n"
-    "Environment: LOAM_SIMD=scalar|avx2|avx512 lowers the kernel level; HF_HUB_CACHE / HF_HOME, HF_TOKEN,\n"
+    "Environment: LOAM_SIMD=scalar|avx2|avx512 lowers the kernel level; LOAM_PREFETCH=0|1 turns the\n"
+    "decode kernels' software prefetch off or on (default: by the CPU); HF_HUB_CACHE / HF_HOME, HF_TOKEN,\n"
     "HF_ENDPOINT as huggingface_hub reads them.\n";
 
 int main(int argc, char **argv) {
