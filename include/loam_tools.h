@@ -98,6 +98,7 @@ typedef struct loam_cpu_info {
     int64_t l3_bytes;
     int logical_cpus;   /* online */
     char simd[24];      /* the kernel level that runs (the best, or LOAM_SIMD's): "avx512-vnni", "avx2", "scalar" */
+    int prefetch;       /* 1: the decode kernels prefetch the weights in software (by the core, or LOAM_PREFETCH) */
 } loam_cpu_info;
 
 LOAM_API void loam_cpu_get_info(loam_cpu_info *out);

@@ -35,7 +35,7 @@ static const char bench_usage[] =
     "         mapped weights), ttft_ms, gops, peak_gops, peak_fraction, peak (prefill: its GOP/s and the\n"
     "         peak of its products' instructions on the same threads), and the machine: cpu, cpu_family,\n"
     "         cpu_model, simd,\n"
-    "         l1d_kb, l2_kb, l3_kb\n"
+    "         l1d_kb, l2_kb, l3_kb, prefetch (whether the decode kernels prefetch in software)\n"
     "  -r N   repetitions (default 3)\n"
     "  --kv-type f32|f16|q8_0   KV cache storage\n"
     "  -d N   decode after N prompt tokens already in the cache (llama-bench's depth; default 0)\n"
@@ -87,14 +87,17 @@ void cli_print_cpu_json(const loam_cpu_info *c) {
     for (const char *p = c->name; *p; p++)
         if (*p == '"' || *p == '\\') printf("\\%c", *p);
         else if ((unsigned char)*p >= 0x20) putchar(*p);
-    printf("\", \"cpu_family\": %d, \"cpu_model\": %d, \"simd\": \"%s\", \"l1d_kb\": %lld, \"l2_kb\": %lld, \"l3_kb\": %lld", c->family,
-           c->model, c->simd, (long long)(c->l1d_bytes >> 10), (long long)(c->l2_bytes >> 10), (long long)(c->l3_bytes >> 10));
+    printf("\", \"cpu_family\": %d, \"cpu_model\": %d, \"simd\": \"%s\", \"l1d_kb\": %lld, \"l2_kb\": %lld, \"l3_kb\": %lld, "
+           "\"prefetch\": %s",
+           c->family, c->model, c->simd, (long long)(c->l1d_bytes >> 10), (long long)(c->l2_bytes >> 10), (long long)(c->l3_bytes >> 10),
+           c->prefetch ? "true" : "false");
 }
 
 void cli_print_cpu_line(const loam_cpu_info *c) {
-    fprintf(stderr, "cpu: %s (%s family %d model %d), %d logical CPUs, kernels %s, L1d %lld KiB, L2 %lld KiB, L3 %lld KiB per core\n", c->name,
-            c->vendor, c->family, c->model, c->logical_cpus, c->simd, (long long)(c->l1d_bytes >> 10), (long long)(c->l2_bytes >> 10),
-            (long long)(c->l3_bytes >> 10));
+    fprintf(stderr, "cpu: %s (%s family %d model %d), %d logical CPUs, kernels %s, L1d %lld KiB, L2 %lld KiB, L3 %lld KiB per core, "
+                    "decode prefetch %s\n",
+            c->name, c->vendor, c->family, c->model, c->logical_cpus, c->simd, (long long)(c->l1d_bytes >> 10),
+            (long long)(c->l2_bytes >> 10), (long long)(c->l3_bytes >> 10), c->prefetch ? "on" : "off");
 }
 
 /* prefill of n_prompt tokens, then n_gen decode steps after `depth` cached

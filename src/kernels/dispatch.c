@@ -129,4 +129,5 @@ void loam_cpu_get_info(loam_cpu_info *out) {
     loam_error err;
     if (loam_kernels_choose(LOAM_SIMD_AUTO, &k, &err) != LOAM_OK) k = loam_kernels_for(LOAM_SIMD_AUTO);
     snprintf(out->simd, sizeof out->simd, "%s", k ? k->name : loam_simd_name(loam_simd_best()));
+    out->prefetch = loam_cpu_prefers_prefetch(out);
 }

@@ -23,7 +23,8 @@ typedef void (*gemm_f_tile_fn)(const float *strip, int kc, const float *x, int l
  * panel, the next ones panel_floats apart; columns past ncols not stored. */
 typedef void (*gemm_panel_tile_fn)(const float *panel, size_t panel_floats, int kc, const float *x, int ldx, float *y, int ldy,
                                    int ncols, int accumulate);
-typedef void (*gemm_f_rowdot_fn)(const loam_cache_info *caches, const float *x, int T, int K, const void *w, loam_type wtype, int n0, int n1, float *y, int ldy);
+typedef void (*gemm_f_rowdot_fn)(const loam_cache_info *caches, const float *x, int T, int K, const void *w, loam_type wtype,
+                                 int n0, int n1, float *y, int ldy);
 
 typedef struct {
     int mr, cols;              /* rows and columns of the largest tile */
@@ -72,7 +73,8 @@ static inline void gemm_f_blocked(const gemm_f_level *lv, const loam_cache_info 
     if (!strip) {
         for (int t = 0; t < T; t++)
             for (int n = n0; n < n1; n++)
-                lv->row_dot(caches, x + (size_t)t * ldx, 1, K, (const char *)w + (size_t)n * ldw * esize, wtype, 0, 1, y + (size_t)t * ldy + n, ldy);
+                lv->row_dot(caches, x + (size_t)t * ldx, 1, K, (const char *)w + (size_t)n * ldw * esize, wtype, 0, 1,
+                            y + (size_t)t * ldy + n, ldy);
         loam_add_bias(y, ldy, T, bias, n0, n1);
         return;
     }

@@ -214,6 +214,7 @@ static void test_bench_json(void) {
         ok = ok && cJSON_IsString(cJSON_GetObjectItem(row, "cpu")) && cJSON_IsString(cJSON_GetObjectItem(row, "simd")) &&
              cJSON_GetObjectItem(row, "l1d_kb")->valuedouble > 0 && cJSON_IsNumber(cJSON_GetObjectItem(row, "l2_kb")) &&
              cJSON_IsNumber(cJSON_GetObjectItem(row, "l3_kb")) && cJSON_IsNumber(cJSON_GetObjectItem(row, "cpu_family")) &&
+             cJSON_IsBool(cJSON_GetObjectItem(row, "prefetch")) &&
              (!i || (cJSON_GetObjectItem(row, "bound_gbs")->valuedouble > 0 && cJSON_GetObjectItem(row, "file_read_gbs")->valuedouble > 0));
         /* the prefill row's rate beside its peak: the share is their ratio */
         const cJSON *gops = cJSON_GetObjectItem(row, "gops"), *peak = cJSON_GetObjectItem(row, "peak_gops"),
