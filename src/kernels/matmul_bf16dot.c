@@ -18,9 +18,10 @@ static inline __m512bh load_bh_mask(const uint16_t *p, __mmask32 m) { return (__
 
 /* rows (<= 6) activation rows x 4 weight rows; weight rows past nw repeat
  * row 0 and are not stored. Each step covers 32 elements, one 64-byte line
- * of every weight row, which is prefetched 1 KiB ahead for decode. */
-static inline __attribute__((always_inline)) void tile(const uint16_t *x, int rows, int K, const uint16_t *w, int n, int nw,
-                                                       float *y, int ldy) {
+ * of every weight row, which is prefetched 1 KiB ahead for decode where the
+ * caches ask for software prefetch. */
+static inline __attribute__((always_inline)) void tile(int pf, const uint16_t *x, int rows, int K, const uint16_t *w, int n,
+                                                       int nw, float *y, int ldy) {
     __m512 acc[6][4];
     _Pragma("GCC unroll 6") for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
     const uint16_t *wr[4];
@@ -29,7 +30,7 @@ static inline __attribute__((always_inline)) void tile(const uint16_t *x, int ro
     for (; k + 32 <= K; k += 32) {
         __m512bh wv[4];
         _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
-            _mm_prefetch((const char *)(wr[j] + k) + 1024, _MM_HINT_T0);
+            if (pf) _mm_prefetch((const char *)(wr[j] + k) + 1024, _MM_HINT_T0);
             wv[j] = load_bh(wr[j] + k);
         }
         _Pragma("GCC unroll 6") for (int r = 0; r < rows; r++) {
@@ -53,14 +54,14 @@ static inline __attribute__((always_inline)) void tile(const uint16_t *x, int ro
 
 /* One weight row at a time against up to 6 activation rows (decode, short
  * prompts: nothing to pack). */
-static void rows_product(const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1, float *y, int ldy) {
+static void rows_product(int pf, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1, float *y, int ldy) {
     int t = 0;
     for (; t + 6 <= T; t += 6)
-        for (int n = n0; n < n1; n += 4) tile(x + (size_t)t * K, 6, K, w, n, n1 - n < 4 ? n1 - n : 4, y + (size_t)t * ldy, ldy);
+        for (int n = n0; n < n1; n += 4) tile(pf, x + (size_t)t * K, 6, K, w, n, n1 - n < 4 ? n1 - n : 4, y + (size_t)t * ldy, ldy);
     for (; t + 3 <= T; t += 3)
-        for (int n = n0; n < n1; n += 4) tile(x + (size_t)t * K, 3, K, w, n, n1 - n < 4 ? n1 - n : 4, y + (size_t)t * ldy, ldy);
+        for (int n = n0; n < n1; n += 4) tile(pf, x + (size_t)t * K, 3, K, w, n, n1 - n < 4 ? n1 - n : 4, y + (size_t)t * ldy, ldy);
     for (; t < T; t++)
-        for (int n = n0; n < n1; n += 4) tile(x + (size_t)t * K, 1, K, w, n, n1 - n < 4 ? n1 - n : 4, y + (size_t)t * ldy, ldy);
+        for (int n = n0; n < n1; n += 4) tile(pf, x + (size_t)t * K, 1, K, w, n, n1 - n < 4 ? n1 - n : 4, y + (size_t)t * ldy, ldy);
 }
 
 /* The blocked product (the GotoBLAS structure of gemm_float.h): a strip of
@@ -178,6 +179,6 @@ static int blocked_product(const loam_cache_info *caches, const uint16_t *x, int
 void loam_matmul_bf16dot_avx512(const loam_cache_info *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
                                 float *y, int ldy) {
     if (T >= LOAM_BF16DOT_BLOCKED_ROWS && blocked_product(caches, x, T, K, w, n0, n1, y, ldy)) return;
-    rows_product(x, T, K, w, n0, n1, y, ldy);
+    rows_product(caches ? caches->prefetch : 1, x, T, K, w, n0, n1, y, ldy);
 }
 #endif
