@@ -29,6 +29,10 @@ typedef struct loam_cache_info {
     int prefetch;
 } loam_cache_info;
 
+/* Whether a kernel given these caches prefetches in software: yes where no
+ * caches are given (the kernels' tuning before the choice existed). */
+static inline int loam_caches_prefetch(const loam_cache_info *caches) { return caches ? caches->prefetch : 1; }
+
 typedef struct loam_kernels {
     const char *name;
     loam_simd level;

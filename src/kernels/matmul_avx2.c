@@ -121,7 +121,7 @@ DEFINE_TILE(f16, load_f16, scalar_f16)
 
 static void matmul_avx2(const loam_cache_info *caches, const float *x, int T, int K, const void *w, loam_type wtype,
                         int n0, int n1, float *y, int ldy) {
-    int pf = caches ? caches->prefetch : 1;
+    int pf = loam_caches_prefetch(caches);
     switch (wtype) {
     case LOAM_T_F32: matmul_f32(pf, x, T, K, w, n0, n1, y, ldy); break;
     case LOAM_T_BF16: matmul_bf16(pf, x, T, K, w, n0, n1, y, ldy); break;

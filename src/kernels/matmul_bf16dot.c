@@ -179,6 +179,6 @@ static int blocked_product(const loam_cache_info *caches, const uint16_t *x, int
 void loam_matmul_bf16dot_avx512(const loam_cache_info *caches, const uint16_t *x, int T, int K, const uint16_t *w, int n0, int n1,
                                 float *y, int ldy) {
     if (T >= LOAM_BF16DOT_BLOCKED_ROWS && blocked_product(caches, x, T, K, w, n0, n1, y, ldy)) return;
-    rows_product(caches ? caches->prefetch : 1, x, T, K, w, n0, n1, y, ldy);
+    rows_product(loam_caches_prefetch(caches), x, T, K, w, n0, n1, y, ldy);
 }
 #endif

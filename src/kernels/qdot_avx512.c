@@ -507,7 +507,7 @@ enum { PAD_MIN_ROWS = 6 }; /* Zen 5, 1B Q4_0, t/s one-row vs padded: pp4 78 vs 6
 
 void loam_qmatmul_vnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *w, loam_type wtype,
                        int n0, int n1, float *y, int ldy) {
-    int pf = caches ? caches->prefetch : 1;
+    int pf = loam_caches_prefetch(caches);
     if (T < PAD_MIN_ROWS && decode_rows(pf, x, T, K, w, wtype, n0, n1, y, ldy)) return;
     int eight = wtype == LOAM_T_Q4_0 || wtype == LOAM_T_Q8_0 || wtype == LOAM_T_Q4_K || wtype == LOAM_T_Q5_K || wtype == LOAM_T_Q6_K;
     int nb = K / 32, rest = T % 8, padded = rest >= PAD_MIN_ROWS, groups = T / 8 + padded;

@@ -240,7 +240,7 @@ static void blocking(const loam_cache_info *c, loam_type t, int nb, int T, int *
 void loam_strip_matmul_vnni(const loam_cache_info *caches, const loam_act_block *x, int T, int K, const void *strips,
                             loam_type wtype, int n0, int n1, float *y, int ldy, const float *bias) {
     if (T >= LOAM_INT8_PANEL_MIN_ROWS && loam_gemm_strips_vnni(caches, x, T, K, strips, wtype, n0, n1, y, ldy, bias)) return;
-    int nb = K / 32, kb, mc, pf = caches ? caches->prefetch : 1;
+    int nb = K / 32, kb, mc, pf = loam_caches_prefetch(caches);
     size_t sb = loam_strip_bytes(wtype, K);
     const tile_fn(*tiles)[MR] = wtype == LOAM_T_Q4_0   ? q4_0_tiles
                                 : wtype == LOAM_T_Q8_0 ? q8_0_tiles
