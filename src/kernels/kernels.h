@@ -33,6 +33,16 @@ typedef struct loam_cache_info {
  * caches are given (the kernels' tuning before the choice existed). */
 static inline int loam_caches_prefetch(const loam_cache_info *caches) { return caches ? caches->prefetch : 1; }
 
+/* Whether one activation row of K floats meets LOAM_ROWS_SIDE float weight
+ * rows side by side (rows_side in matmul_avx512.c) rather than one row at
+ * a time: where the core leaves prefetching to the hardware and the row
+ * takes more than half of L1d, so that the weights streaming through L1
+ * would evict it while one weight row is read. */
+#define LOAM_ROWS_SIDE 8
+static inline int loam_rows_side(const loam_cache_info *caches, int K) {
+    return caches && !caches->prefetch && (int64_t)K * (int64_t)sizeof(float) > caches->l1d / 2;
+}
+
 typedef struct loam_kernels {
     const char *name;
     loam_simd level;

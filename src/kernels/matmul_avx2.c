@@ -1,5 +1,6 @@
 /* AVX2 + FMA + F16C matmul: 8 lanes, 4 activation rows x 3 weight rows per
- * inner step in prefill, one deeply prefetched row at a time in decode, K tails in
+ * inner step in prefill, in decode one deeply prefetched row at a time (or
+ * LOAM_ROWS_SIDE rows side by side where the hardware prefetches), K tails in
  * scalar code. Compiled with -mavx2 -mfma -mf16c;
  * only called when CPUID says so. */
 #if defined(__x86_64__)
@@ -53,6 +54,30 @@ static inline float hsum256(__m256 v) {
         for (; k < K; k++) sum += x[k] * SCALAR(w, r0 + k);                                            \
         return sum;                                                                                    \
     }
+/* Decode where the core leaves prefetching to the hardware: LOAM_ROWS_SIDE
+ * weight rows side by side, as in matmul_avx512.c (8 accumulators, the
+ * activation vector and a weight vector: 10 of the 16 registers). */
+#define DEFINE_ROWS_SIDE(SUFFIX, LOAD, SCALAR)                                                        \
+    static void rows_side_##SUFFIX(const float *x, int K, const void *w, int n, float *y) {           \
+        __m256 a[LOAM_ROWS_SIDE];                                                                     \
+        _Pragma("GCC unroll 8") for (int r = 0; r < LOAM_ROWS_SIDE; r++) a[r] = _mm256_setzero_ps();  \
+        size_t r0 = (size_t)n * K;                                                                     \
+        int k = 0;                                                                                     \
+        for (; k + 8 <= K; k += 8) {                                                                   \
+            __m256 xv = _mm256_loadu_ps(x + k);                                                        \
+            _Pragma("GCC unroll 8") for (int r = 0; r < LOAM_ROWS_SIDE; r++)                          \
+                a[r] = _mm256_fmadd_ps(xv, LOAD(w, r0 + (size_t)r * K + k), a[r]);                     \
+        }                                                                                              \
+        _Pragma("GCC unroll 8") for (int r = 0; r < LOAM_ROWS_SIDE; r++) {                            \
+            float s = hsum256(a[r]);                                                                   \
+            for (int kk = k; kk < K; kk++) s += x[kk] * SCALAR(w, r0 + (size_t)r * K + kk);            \
+            y[n + r] = s;                                                                              \
+        }                                                                                              \
+    }
+DEFINE_ROWS_SIDE(f32, load_f32, scalar_f32)
+DEFINE_ROWS_SIDE(bf16, load_bf16, scalar_bf16)
+DEFINE_ROWS_SIDE(f16, load_f16, scalar_f16)
+
 DEFINE_ROW1(f32, load_f32, scalar_f32, 4)
 DEFINE_ROW1(bf16, load_bf16, scalar_bf16, 2)
 DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
@@ -91,8 +116,8 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
             }                                                                                        \
         }                                                                                            \
     }                                                                                                \
-    static void matmul_##SUFFIX(int pf, const float *x, int T, int K, const void *w, int n0, int n1, float *y, \
-                                int ldy) {                                                           \
+    static void matmul_##SUFFIX(int pf, int side, const float *x, int T, int K, const void *w, int n0, int n1, \
+                                float *y, int ldy) {                                                           \
         /* weight rows in cache-sized chunks (loam_chunk_rows), each met by every activation row */ \
         int step = loam_chunk_rows((size_t)K * LOAM_ESIZE_##SUFFIX);                                     \
         for (int c0 = n0; c0 < n1; c0 += step) {                                                     \
@@ -108,8 +133,12 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
                 }                                                                                    \
                 t = T;                                                                               \
             }                                                                                        \
-            for (; t < T; t++)                                                                       \
-                for (int n = c0; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(pf, x + (size_t)t * K, K, w, n); \
+            for (; t < T; t++) {                                                                     \
+                int n = c0;                                                                          \
+                if (side) /* the hardware prefetches and x leaves L1: several streams */              \
+                    for (; n + LOAM_ROWS_SIDE <= c1; n += LOAM_ROWS_SIDE) rows_side_##SUFFIX(x + (size_t)t * K, K, w, n, y + (size_t)t * ldy); \
+                for (; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(pf, x + (size_t)t * K, K, w, n); \
+            }                                                                                        \
         }                                                                                            \
     }
 
@@ -121,11 +150,11 @@ DEFINE_TILE(f16, load_f16, scalar_f16)
 
 static void matmul_avx2(const loam_cache_info *caches, const float *x, int T, int K, const void *w, loam_type wtype,
                         int n0, int n1, float *y, int ldy) {
-    int pf = loam_caches_prefetch(caches);
+    int pf = loam_caches_prefetch(caches), side = loam_rows_side(caches, K);
     switch (wtype) {
-    case LOAM_T_F32: matmul_f32(pf, x, T, K, w, n0, n1, y, ldy); break;
-    case LOAM_T_BF16: matmul_bf16(pf, x, T, K, w, n0, n1, y, ldy); break;
-    case LOAM_T_F16: matmul_f16(pf, x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_F32: matmul_f32(pf, side, x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_BF16: matmul_bf16(pf, side, x, T, K, w, n0, n1, y, ldy); break;
+    case LOAM_T_F16: matmul_f16(pf, side, x, T, K, w, n0, n1, y, ldy); break;
     default: matmul_quant(x, T, K, w, wtype, n0, n1, y, ldy); break;
     }
 }

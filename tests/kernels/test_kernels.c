@@ -44,8 +44,10 @@ static void compare_level(loam_simd level) {
                     ref->matmul(NULL, x, T, K, w, types[ti], n0, N, y1, N + 3);
                     double worst = 0;
                     int untouched = 1;
-                    for (int pf = 0; pf < 2; pf++) { /* with and without software prefetch */
-                        const loam_cache_info caches = {0, 0, pf};
+                    /* software prefetch on; off with rows side by side (an L1d too small for x);
+                     * off with one row at a time (an L1d that holds x) */
+                    for (int c = 0; c < 3; c++) {
+                        const loam_cache_info caches = {c == 2 ? (int64_t)1 << 30 : 0, 0, c == 0};
                         memset(y2, 0, (size_t)T * (N + 3) * sizeof(float));
                         simd->matmul(&caches, x, T, K, w, types[ti], n0, N, y2, N + 3);
                         for (int t = 0; t < T; t++) {
@@ -379,8 +381,8 @@ void register_kernels_tests(void) {
              test_act_float_sums);
     test_add("kernels: avx2 attention kernels (f32, f16, q8_0 caches) and softmax exp equal scalar", test_vec_kernels_avx2);
     test_add("kernels: avx512 attention kernels (f32, f16, q8_0 caches) and softmax exp equal scalar", test_vec_kernels_avx512);
-    test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails, weight rows over several chunks)", test_avx2_matches_scalar);
-    test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails, weight rows over several chunks)", test_avx512_matches_scalar);
+    test_add("kernels: avx2 matmul equals scalar (f32/f16/bf16, all tails, weight rows over several chunks; prefetched rows, rows side by side, one row)", test_avx2_matches_scalar);
+    test_add("kernels: avx512 matmul equals scalar (f32/f16/bf16, all tails, weight rows over several chunks; prefetched rows, rows side by side, one row)", test_avx512_matches_scalar);
     test_add("kernels: avx512-bf16 dot products equal their scalar reference (row kernel: all tails; blocked from 16 rows: "
              "odd K, partial strips, several K slabs and row blocks)",
              test_bf16dot_matches_scalar);
