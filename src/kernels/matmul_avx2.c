@@ -85,10 +85,11 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
 /* rows (<= 4) activation rows x 3 weight rows: 12 accumulators, 3 weight
  * vectors and one activation vector fill the 16 registers; weight rows
  * past nw repeat row 0 and are not stored. The first row block over the
- * weight rows (`first`) prefetches them ahead, as row1 does. */
+ * weight rows prefetches as `ahead` says (loam_tile_prefetch; the next
+ * tile is three rows on). */
 #define DEFINE_TILE(SUFFIX, LOAD, SCALAR)                                                             \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
-        const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy, int first) {            \
+        const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy, loam_tile_ahead ahead) { \
         __m256 acc[4][3];                                                                            \
         _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++)                                        \
             acc[r][0] = acc[r][1] = acc[r][2] = _mm256_setzero_ps();                                  \
@@ -97,9 +98,15 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
         int k = 0;                                                                                   \
         for (; k + 8 <= K; k += 8) {                                                                 \
             __m256 wv[3];                                                                            \
-            if (first && !(k & (64 / LOAM_ESIZE_##SUFFIX - 1))) /* the first pass: each line, ahead */ \
-                _Pragma("GCC unroll 3") for (int j = 0; j < 3; j++)                                   \
-                    _mm_prefetch((const char *)w + (wr[j] + (size_t)k) * LOAM_ESIZE_##SUFFIX + 6144, _MM_HINT_T0); \
+            if (ahead && !(k & (64 / LOAM_ESIZE_##SUFFIX - 1))) { /* the first pass: each line */   \
+                const char *wb = (const char *)w;                                                    \
+                if (ahead == LOAM_TILE_AHEAD_ALONG)                                                  \
+                    _Pragma("GCC unroll 3") for (int j = 0; j < 3; j++)                               \
+                        _mm_prefetch(wb + (wr[j] + (size_t)k) * LOAM_ESIZE_##SUFFIX + 6144, _MM_HINT_T0); \
+                else                                                                                 \
+                    _Pragma("GCC unroll 3") for (int j = 0; j < 3; j++)                               \
+                        _mm_prefetch(wb + ((size_t)(n + 3 + j) * (size_t)K + (size_t)k) * LOAM_ESIZE_##SUFFIX, _MM_HINT_T1); \
+            }                                                                                        \
             _Pragma("GCC unroll 3") for (int j = 0; j < 3; j++) wv[j] = LOAD(w, wr[j] + (size_t)k);  \
             _Pragma("GCC unroll 4") for (int r = 0; r < rows; r++) {                                 \
                 __m256 xv = _mm256_loadu_ps(x + (size_t)r * (size_t)K + k);                          \
@@ -124,12 +131,14 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
             int c1 = c0 + step < n1 ? c0 + step : n1, t = 0;                                         \
             for (; t + 4 <= T; t += 4)                                                               \
                 for (int n = c0; n < c1; n += 3)                                                     \
-                    tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, c1 - n < 3 ? c1 - n : 3, y + (size_t)t * ldy, ldy, pf && t == 0); \
+                    tile_##SUFFIX(x + (size_t)t * K, 4, K, w, n, c1 - n < 3 ? c1 - n : 3, y + (size_t)t * ldy, ldy,   \
+                                  loam_tile_prefetch(pf, t == 0));                                             \
             if (T - t >= 2) { /* the 2 or 3 rows left as one tile: each weight row read once more */ \
+                loam_tile_ahead ahead = loam_tile_prefetch(pf, t == 0);                              \
                 for (int n = c0; n < c1; n += 3) {                                                   \
                     int nw = c1 - n < 3 ? c1 - n : 3;                                                \
-                    if (T - t == 2) tile_##SUFFIX(x + (size_t)t * K, 2, K, w, n, nw, y + (size_t)t * ldy, ldy, pf && t == 0); \
-                    else tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, nw, y + (size_t)t * ldy, ldy, pf && t == 0); \
+                    if (T - t == 2) tile_##SUFFIX(x + (size_t)t * K, 2, K, w, n, nw, y + (size_t)t * ldy, ldy, ahead); \
+                    else tile_##SUFFIX(x + (size_t)t * K, 3, K, w, n, nw, y + (size_t)t * ldy, ldy, ahead); \
                 }                                                                                    \
                 t = T;                                                                               \
             }                                                                                        \

@@ -37,13 +37,19 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
  * activation load feeds 4 FMAs and each converted weight vector `rows`
  * FMAs, so fewer bytes come from L1/L2 per FMA than with 8 x 2. `rows` is a
  * constant at every call site; weight rows past `nw` repeat row 0 and
- * are not stored. `first`: the first row block over these weight rows,
- * which prefetches them ROW1_AHEAD bytes ahead as the one-row kernel does
- * (a beam step's 5 rows from memory: 161-168 -> 121-136 ms per large-v3
- * F16 step, alternated); later blocks find them in cache. */
+ * are not stored. `ahead` (loam_tile_prefetch), on the first row block
+ * over these weight rows:
+ *   ALONG: ROW1_AHEAD bytes ahead along each row into L1, as the one-row
+ *   kernel does (Zen 5 guest, a beam step's 5 rows from memory: 161-168 ->
+ *   121-136 ms per large-v3 F16 step, alternated).
+ *   NEXT: the next tile's four rows into L2, at the same K. Zen 4, one
+ *   thread, F16 from memory, GFLOP/s, alternated: 5 × 51866 × 1280 (the
+ *   Whisper head) 39-40 without, 42-52 ALONG, 87-101 NEXT; 5 × 16384 × 2048
+ *   62 / 47-49 / 63-68; 5 × 4096 × 16384 60-76 / 57-69 / 77-92; 2 × 16384 ×
+ *   2048 30-31 / 23-24 / 42 (two tiles ahead or hint T2: no better). */
 #define DEFINE_TILE(SUFFIX, LOAD, LOAD_MASK)                                                          \
     static inline __attribute__((always_inline)) void tile_##SUFFIX(                                   \
-        const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy, int first) {            \
+        const float *x, int rows, int K, const void *w, int n, int nw, float *y, int ldy, loam_tile_ahead ahead) { \
         __m512 acc[6][4];                                                                            \
         _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++)                                        \
             acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();                      \
@@ -52,9 +58,15 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
         int k = 0;                                                                                   \
         for (; k + 16 <= K; k += 16) {                                                               \
             __m512 wv[4];                                                                            \
-            if (first && !(k & (64 / LOAM_ESIZE_##SUFFIX - 1))) /* the first pass: each line, ahead */ \
-                _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                   \
-                    _mm_prefetch((const char *)w + (wr[j] + (size_t)k) * LOAM_ESIZE_##SUFFIX + ROW1_AHEAD, _MM_HINT_T0); \
+            if (ahead && !(k & (64 / LOAM_ESIZE_##SUFFIX - 1))) { /* the first pass: each line */   \
+                const char *wb = (const char *)w;                                                    \
+                if (ahead == LOAM_TILE_AHEAD_ALONG)                                                  \
+                    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                               \
+                        _mm_prefetch(wb + (wr[j] + (size_t)k) * LOAM_ESIZE_##SUFFIX + ROW1_AHEAD, _MM_HINT_T0); \
+                else                                                                                 \
+                    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                               \
+                        _mm_prefetch(wb + ((size_t)(n + 4 + j) * (size_t)K + (size_t)k) * LOAM_ESIZE_##SUFFIX, _MM_HINT_T1); \
+            }                                                                                        \
             _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) wv[j] = LOAD(w, wr[j] + (size_t)k);  \
             _Pragma("GCC unroll 8") for (int r = 0; r < rows; r++) {                                 \
                 __m512 xv = _mm512_loadu_ps(x + (size_t)r * (size_t)K + k);                          \
@@ -82,18 +94,20 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
             int c1 = c0 + step < n1 ? c0 + step : n1, t = 0;                                         \
             for (; t + 6 <= T; t += 6)                                                               \
                 for (int n = c0; n < c1; n += 4)                                                     \
-                    tile_##SUFFIX(x + (size_t)t * K, 6, K, w, n, c1 - n < 4 ? c1 - n : 4, y + (size_t)t * ldy, ldy, pf && t == 0); \
+                    tile_##SUFFIX(x + (size_t)t * K, 6, K, w, n, c1 - n < 4 ? c1 - n : 4, y + (size_t)t * ldy, ldy,   \
+                                  loam_tile_prefetch(pf, t == 0));                                             \
             if (T - t >= 2) { /* the 2..5 rows left as one tile (a beam step's 5): each weight row read \
                                  once more, not once per row */                                     \
                 const float *xt = x + (size_t)t * K;                                                 \
                 float *yt = y + (size_t)t * ldy;                                                     \
+                loam_tile_ahead ahead = loam_tile_prefetch(pf, t == 0);                              \
                 for (int n = c0; n < c1; n += 4) {                                                   \
                     int nw = c1 - n < 4 ? c1 - n : 4;                                                \
                     switch (T - t) {                                                                 \
-                    case 2: tile_##SUFFIX(xt, 2, K, w, n, nw, yt, ldy, pf && t == 0); break;                       \
-                    case 3: tile_##SUFFIX(xt, 3, K, w, n, nw, yt, ldy, pf && t == 0); break;                       \
-                    case 4: tile_##SUFFIX(xt, 4, K, w, n, nw, yt, ldy, pf && t == 0); break;                       \
-                    default: tile_##SUFFIX(xt, 5, K, w, n, nw, yt, ldy, pf && t == 0); break;                      \
+                    case 2: tile_##SUFFIX(xt, 2, K, w, n, nw, yt, ldy, ahead); break;                  \
+                    case 3: tile_##SUFFIX(xt, 3, K, w, n, nw, yt, ldy, ahead); break;                  \
+                    case 4: tile_##SUFFIX(xt, 4, K, w, n, nw, yt, ldy, ahead); break;                  \
+                    default: tile_##SUFFIX(xt, 5, K, w, n, nw, yt, ldy, ahead); break;                 \
                     }                                                                                \
                 }                                                                                    \
                 t = T;                                                                               \
