@@ -34,7 +34,7 @@ typedef struct loam_cache_info {
 static inline int loam_caches_prefetch(const loam_cache_info *caches) { return caches ? caches->prefetch : 1; }
 
 /* Whether one activation row of K floats meets LOAM_ROWS_SIDE float weight
- * rows side by side (rows_side in matmul_avx512.c) rather than one row at
+ * rows side by side (rows_side.h) rather than one row at
  * a time: where the core leaves prefetching to the hardware and the row
  * takes more than half of L1d, so that the weights streaming through L1
  * would evict it while one weight row is read. */
@@ -45,7 +45,7 @@ static inline int loam_caches_prefetch(const loam_cache_info *caches) { return c
  * weights: along the rows into L1 where the core prefetches in software
  * (as the one-row kernel does), else the next tile's rows into L2, since
  * the hardware's stream prefetch does not run far enough ahead of a
- * compute-bound reader (see matmul_avx512.c). Later passes find them in
+ * compute-bound reader (measured in matmul_avx512.c). Later passes find them in
  * cache. */
 typedef enum { LOAM_TILE_AHEAD_NONE, LOAM_TILE_AHEAD_ALONG, LOAM_TILE_AHEAD_NEXT } loam_tile_ahead;
 static inline loam_tile_ahead loam_tile_prefetch(int pf, int first_pass) {

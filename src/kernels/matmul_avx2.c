@@ -13,6 +13,7 @@
 #include "core/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quants.h"
+#include "kernels/rows_side.h"
 #include "kernels/simd_attn.h"
 
 static inline __m256 load_f32(const void *w, size_t i) { return _mm256_loadu_ps((const float *)w + i); }
@@ -23,9 +24,6 @@ static inline __m256 load_bf16(const void *w, size_t i) {
 static inline __m256 load_f16(const void *w, size_t i) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
 }
-static inline float scalar_f32(const void *w, size_t i) { return ((const float *)w)[i]; }
-static inline float scalar_bf16(const void *w, size_t i) { return loam_bf16_to_f32(((const uint16_t *)w)[i]); }
-static inline float scalar_f16(const void *w, size_t i) { return loam_f16_to_f32(((const uint16_t *)w)[i]); }
 
 static inline float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -54,33 +52,12 @@ static inline float hsum256(__m256 v) {
         for (; k < K; k++) sum += x[k] * SCALAR(w, r0 + k);                                            \
         return sum;                                                                                    \
     }
-/* Decode where the core leaves prefetching to the hardware: LOAM_ROWS_SIDE
- * weight rows side by side, as in matmul_avx512.c (8 accumulators, the
- * activation vector and a weight vector: 10 of the 16 registers). */
-#define DEFINE_ROWS_SIDE(SUFFIX, LOAD, SCALAR)                                                        \
-    static void rows_side_##SUFFIX(const float *x, int K, const void *w, int n, float *y) {           \
-        __m256 a[LOAM_ROWS_SIDE];                                                                     \
-        _Pragma("GCC unroll 8") for (int r = 0; r < LOAM_ROWS_SIDE; r++) a[r] = _mm256_setzero_ps();  \
-        size_t r0 = (size_t)n * K;                                                                     \
-        int k = 0;                                                                                     \
-        for (; k + 8 <= K; k += 8) {                                                                   \
-            __m256 xv = _mm256_loadu_ps(x + k);                                                        \
-            _Pragma("GCC unroll 8") for (int r = 0; r < LOAM_ROWS_SIDE; r++)                          \
-                a[r] = _mm256_fmadd_ps(xv, LOAD(w, r0 + (size_t)r * K + k), a[r]);                     \
-        }                                                                                              \
-        _Pragma("GCC unroll 8") for (int r = 0; r < LOAM_ROWS_SIDE; r++) {                            \
-            float s = hsum256(a[r]);                                                                   \
-            for (int kk = k; kk < K; kk++) s += x[kk] * SCALAR(w, r0 + (size_t)r * K + kk);            \
-            y[n + r] = s;                                                                              \
-        }                                                                                              \
-    }
-DEFINE_ROWS_SIDE(f32, load_f32, scalar_f32)
-DEFINE_ROWS_SIDE(bf16, load_bf16, scalar_bf16)
-DEFINE_ROWS_SIDE(f16, load_f16, scalar_f16)
-
-DEFINE_ROW1(f32, load_f32, scalar_f32, 4)
-DEFINE_ROW1(bf16, load_bf16, scalar_bf16, 2)
-DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
+DEFINE_ROW1(f32, load_f32, loam_weight_f32, 4)
+DEFINE_ROW1(bf16, load_bf16, loam_weight_bf16, 2)
+DEFINE_ROW1(f16, load_f16, loam_weight_f16, 2)
+/* the single row's kernels (rows_side.h) */
+#define SINGLE_ROW(S) LOAM_DEFINE_ROWS_SIDE(S, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_fmadd_ps, hsum256, load_##S) LOAM_DEFINE_SINGLE_ROW(S)
+SINGLE_ROW(f32) SINGLE_ROW(bf16) SINGLE_ROW(f16)
 
 /* rows (<= 4) activation rows x 3 weight rows: 12 accumulators, 3 weight
  * vectors and one activation vector fill the 16 registers; weight rows
@@ -142,18 +119,13 @@ DEFINE_ROW1(f16, load_f16, scalar_f16, 2)
                 }                                                                                    \
                 t = T;                                                                               \
             }                                                                                        \
-            for (; t < T; t++) {                                                                     \
-                int n = c0;                                                                          \
-                if (side) /* the hardware prefetches and x leaves L1: several streams */              \
-                    for (; n + LOAM_ROWS_SIDE <= c1; n += LOAM_ROWS_SIDE) rows_side_##SUFFIX(x + (size_t)t * K, K, w, n, y + (size_t)t * ldy); \
-                for (; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(pf, x + (size_t)t * K, K, w, n); \
-            }                                                                                        \
+            for (; t < T; t++) single_row_##SUFFIX(pf, side, x + (size_t)t * K, K, w, c0, c1, y + (size_t)t * ldy); \
         }                                                                                            \
     }
 
-DEFINE_TILE(f32, load_f32, scalar_f32)
-DEFINE_TILE(bf16, load_bf16, scalar_bf16)
-DEFINE_TILE(f16, load_f16, scalar_f16)
+DEFINE_TILE(f32, load_f32, loam_weight_f32)
+DEFINE_TILE(bf16, load_bf16, loam_weight_bf16)
+DEFINE_TILE(f16, load_f16, loam_weight_f16)
 
 #include "kernels/quant_loop.inc"
 

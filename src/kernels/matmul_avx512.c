@@ -11,6 +11,7 @@
 #include "core/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/quants.h"
+#include "kernels/rows_side.h"
 #include "kernels/simd_attn.h"
 
 static inline __m512 load_f32(const void *w, size_t i) { return _mm512_loadu_ps((const float *)w + i); }
@@ -112,12 +113,7 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
                 }                                                                                    \
                 t = T;                                                                               \
             }                                                                                        \
-            for (; t < T; t++) {                                                                     \
-                int n = c0;                                                                          \
-                if (side) /* the hardware prefetches and x leaves L1: several streams */              \
-                    for (; n + LOAM_ROWS_SIDE <= c1; n += LOAM_ROWS_SIDE) rows_side_##SUFFIX(x + (size_t)t * K, K, w, n, y + (size_t)t * ldy); \
-                for (; n < c1; n++) y[(size_t)t * ldy + n] = row1_##SUFFIX(pf, x + (size_t)t * K, K, w, n); \
-            }                                                                                        \
+            for (; t < T; t++) single_row_##SUFFIX(pf, side, x + (size_t)t * K, K, w, c0, c1, y + (size_t)t * ldy); \
         }                                                                                            \
     }
 
@@ -149,47 +145,12 @@ static inline __m512 load_f16_mask(const void *w, size_t i, __mmask16 m) {
         return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]))); \
     }
 
-/* Decode where the core leaves prefetching to the hardware (AMD Zen 4) and
- * the activation row takes more than half of L1d (loam_rows_side):
- * LOAM_ROWS_SIDE weight rows side by side, each activation vector feeding
- * that many FMAs. Read one weight row at a time, the row is evicted by the
- * weights passing through L1 and comes back from L2 beside them. One row
- * against W from memory, one thread, alternated, GOP/s (F16 and BF16 read
- * one byte per op, F32 two):
- *   K = 8192 (x 32 KiB): F16 one row 10.2-13.3, four 17.9-20.1, eight
- *   21.3-25.4; BF16 11.1-13.1 / 19.9-21.1 / 21.4-25.7; F32 8.6-10.4 /
- *   11.9-13.4 / 10.7-12.7.
- *   K = 4096 (16 KiB): BF16 one row 26.0-27.5, eight 21.9-25.3; F32 and
- *   F16 within a few percent either way.
- *   K = 2048: BF16 and F32 one row faster (27-38 / 23-31, 13-16 / 11-12),
- *   F16 level (17-26 / 20-23).
- * Sixteen rows side by side read no faster than eight, twelve slower. */
-#define DEFINE_ROWS_SIDE(SUFFIX, LOAD, LOAD_MASK)                                                     \
-    static void rows_side_##SUFFIX(const float *x, int K, const void *w, int n, float *y) {           \
-        __m512 a[LOAM_ROWS_SIDE];                                                                     \
-        _Pragma("GCC unroll 8") for (int r = 0; r < LOAM_ROWS_SIDE; r++) a[r] = _mm512_setzero_ps();  \
-        size_t r0 = (size_t)n * K;                                                                     \
-        int k = 0;                                                                                     \
-        for (; k + 16 <= K; k += 16) {                                                                 \
-            __m512 xv = _mm512_loadu_ps(x + k);                                                        \
-            _Pragma("GCC unroll 8") for (int r = 0; r < LOAM_ROWS_SIDE; r++)                          \
-                a[r] = _mm512_fmadd_ps(xv, LOAD(w, r0 + (size_t)r * K + k), a[r]);                     \
-        }                                                                                              \
-        if (k < K) {                                                                                   \
-            __mmask16 m = (__mmask16)((1u << (K - k)) - 1u);                                           \
-            __m512 xv = _mm512_maskz_loadu_ps(m, x + k);                                               \
-            _Pragma("GCC unroll 8") for (int r = 0; r < LOAM_ROWS_SIDE; r++)                          \
-                a[r] = _mm512_fmadd_ps(xv, LOAD_MASK(w, r0 + (size_t)r * K + k, m), a[r]);             \
-        }                                                                                              \
-        _Pragma("GCC unroll 8") for (int r = 0; r < LOAM_ROWS_SIDE; r++) y[n + r] = _mm512_reduce_add_ps(a[r]); \
-    }
-DEFINE_ROWS_SIDE(f32, load_f32, load_f32_mask)
-DEFINE_ROWS_SIDE(bf16, load_bf16, load_bf16_mask)
-DEFINE_ROWS_SIDE(f16, load_f16, load_f16_mask)
-
 DEFINE_ROW1(f32, load_f32, load_f32_mask, 4)
 DEFINE_ROW1(bf16, load_bf16, load_bf16_mask, 2)
 DEFINE_ROW1(f16, load_f16, load_f16_mask, 2)
+/* the single row's kernels (rows_side.h) */
+#define SINGLE_ROW(S) LOAM_DEFINE_ROWS_SIDE(S, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_reduce_add_ps, load_##S) LOAM_DEFINE_SINGLE_ROW(S)
+SINGLE_ROW(f32) SINGLE_ROW(bf16) SINGLE_ROW(f16)
 
 DEFINE_TILE(f32, load_f32, load_f32_mask)
 DEFINE_TILE(bf16, load_bf16, load_bf16_mask)
