@@ -34,25 +34,26 @@ typedef struct loam_cache_info {
 static inline int loam_caches_prefetch(const loam_cache_info *caches) { return caches ? caches->prefetch : 1; }
 
 /* Whether one activation row of K floats meets LOAM_ROWS_SIDE float weight
- * rows side by side (rows_side.h) rather than one row at
- * a time: where the core leaves prefetching to the hardware and the row
- * takes more than half of L1d, so that the weights streaming through L1
- * would evict it while one weight row is read. */
+ * rows side by side (rows_side.h) rather than one row at a time: where the
+ * core leaves prefetching to the hardware and the row takes more than half
+ * of L1d, so that the weights streaming through L1 would evict it while
+ * one weight row is read. */
 #define LOAM_ROWS_SIDE 8
+
+static inline int loam_rows_side(const loam_cache_info *caches, int K) {
+    return caches && !caches->prefetch && (int64_t)K * (int64_t)sizeof(float) > caches->l1d / 2;
+}
 
 /* How the float tiles (2..6 activation rows against 3-4 weight rows, where
  * each weight line feeds many FMAs) prefetch on their first pass over the
  * weights: along the rows into L1 where the core prefetches in software
  * (as the one-row kernel does), else the next tile's rows into L2, since
  * the hardware's stream prefetch does not run far enough ahead of a
- * compute-bound reader (measured in matmul_avx512.c). Later passes find them in
- * cache. */
+ * compute-bound reader (measured in matmul_avx512.c). Later passes find
+ * them in cache. */
 typedef enum { LOAM_TILE_AHEAD_NONE, LOAM_TILE_AHEAD_ALONG, LOAM_TILE_AHEAD_NEXT } loam_tile_ahead;
 static inline loam_tile_ahead loam_tile_prefetch(int pf, int first_pass) {
     return !first_pass ? LOAM_TILE_AHEAD_NONE : pf ? LOAM_TILE_AHEAD_ALONG : LOAM_TILE_AHEAD_NEXT;
-}
-static inline int loam_rows_side(const loam_cache_info *caches, int K) {
-    return caches && !caches->prefetch && (int64_t)K * (int64_t)sizeof(float) > caches->l1d / 2;
 }
 
 typedef struct loam_kernels {
