@@ -116,6 +116,12 @@ typedef struct loam_kernels {
      * g is NULL, else a[i] *= f(g[i]) (GeGLU). The SIMD versions through the
      * same polynomial exp, within 4 ulp of the scalar. */
     void (*sigmoid_act)(loam_sigmoid_kind kind, float *a, const float *g, size_t n);
+    /* GELU, f(x) = ½x(1 + erf(x/√2)), for i < n: a[i] = f(a[i]) when g is
+     * NULL, else a[i] *= f(g[i]). The scalar as written (erff); the SIMD
+     * versions as ½x·erfc(-x/√2) through a polynomial exp and erfc, within
+     * 8 ulp of the definition computed in double, where the scalar's
+     * 1 + erf cancels for x < 0 (the tests). */
+    void (*gelu_act)(float *a, const float *g, size_t n);
 } loam_kernels;
 
 /* The kernels for a requested level: AUTO is the best this CPU runs, or

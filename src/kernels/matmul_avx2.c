@@ -288,6 +288,47 @@ static void sigmoid_act_avx2(loam_sigmoid_kind kind, float *a, const float *g, s
     }
 }
 
+/* exp(hi + lo) for hi + lo <= ~0, hi exact and lo small (as exp_pair_512);
+ * 0 below -87, where 2^n would leave the normals, and for NaN. */
+static inline __m256 exp_pair_256(__m256 hi, __m256 lo) {
+    __m256 s = _mm256_add_ps(hi, lo), live = _mm256_cmp_ps(s, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(_mm256_max_ps(s, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(EXP_LOG2E)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_add_ps(_mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), hi), _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), lo));
+    __m256 p = _mm256_set1_ps(EXP_POLY[0]);
+    _Pragma("GCC unroll 6") for (int i = 1; i < 7; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_POLY[i]));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), live);
+}
+
+/* GELU as x·Φ(x) from erfc(|x|/√2), as gelu_512 in matmul_avx512.c */
+static inline __m256 gelu_256(__m256 x) {
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    __m256 z = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(0.70710678118654752f));
+    __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(half, z, one));
+    __m256 p = _mm256_set1_ps(ERFC_POLY[0]);
+    _Pragma("GCC unroll 9") for (int i = 1; i < 10; i++) p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(ERFC_POLY[i]));
+    __m256 sq = _mm256_mul_ps(x, x), sq_lo = _mm256_fmsub_ps(x, x, sq);
+    __m256 e = _mm256_mul_ps(t, exp_pair_256(_mm256_mul_ps(sq, _mm256_set1_ps(-0.5f)), _mm256_fnmadd_ps(sq_lo, half, p)));
+    __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    return _mm256_mul_ps(x, _mm256_blendv_ps(_mm256_fnmadd_ps(half, e, one), _mm256_mul_ps(half, e), neg));
+}
+
+static void gelu_act_avx2(float *a, const float *g, size_t n) {
+    const float *src = g ? g : a;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 f = gelu_256(_mm256_loadu_ps(src + i));
+        _mm256_storeu_ps(a + i, g ? _mm256_mul_ps(_mm256_loadu_ps(a + i), f) : f);
+    }
+    if (i < n) { /* the tail through the same vector code, so that every element gets one formula */
+        float in[8] = {0}, out[8];
+        memcpy(in, src + i, (n - i) * sizeof *in);
+        _mm256_storeu_ps(out, gelu_256(_mm256_loadu_ps(in)));
+        for (size_t j = 0; i + j < n; j++) a[i + j] = g ? a[i + j] * out[j] : out[j];
+    }
+}
+
 /* The avx2 level's table; its blocked and strip int8 products are AVX2's,
  * or AVX-VNNI's (vpdpbusd on ymm) where CPUID has it. */
 #define AVX2_KERNELS(NAME, GEMM_Q8, STRIP_MATMUL)                                                                                  \
@@ -297,6 +338,7 @@ static void sigmoid_act_avx2(loam_sigmoid_kind kind, float *a, const float *g, s
         .gemm_q8 = GEMM_Q8, .strip_matmul = STRIP_MATMUL,                                                                 \
         .attn_scores = {attn_scores_f32, attn_scores_f16, attn_scores_q8}, .attn_mix = {attn_mix_f32, attn_mix_f16, attn_mix_q8}, \
         .softmax_exp = softmax_exp_avx2, .silu_gate = silu_gate_avx2, .sigmoid_act = sigmoid_act_avx2,                    \
+        .gelu_act = gelu_act_avx2,                                                                                        \
     }
 const loam_kernels loam_kernels_avx2 = AVX2_KERNELS("avx2", loam_gemm_q8_avx2, loam_strip_matmul_avx2);
 const loam_kernels loam_kernels_avx2_vnni = AVX2_KERNELS("avx2-vnni", loam_gemm_q8_avxvnni, loam_strip_matmul_avxvnni);

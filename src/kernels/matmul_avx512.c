@@ -297,6 +297,43 @@ static void sigmoid_act_avx512(loam_sigmoid_kind kind, float *a, const float *g,
     }
 }
 
+/* exp(hi + lo) for hi + lo <= ~0, with hi exact and lo small: both parts
+ * enter the reduction r = (hi - n ln2) + lo, so hi's size costs no
+ * accuracy; 0 below -103 (past the denormals), and for NaN. */
+static inline __m512 exp_pair_512(__m512 hi, __m512 lo) {
+    __m512 s = _mm512_add_ps(hi, lo);
+    __mmask16 live = _mm512_cmp_ps_mask(s, _mm512_set1_ps(-103.0f), _CMP_GE_OQ);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_max_ps(s, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(EXP_LOG2E)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_add_ps(_mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), hi), _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), lo));
+    __m512 p = _mm512_set1_ps(EXP_POLY[0]);
+    _Pragma("GCC unroll 6") for (int i = 1; i < 7; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_POLY[i]));
+    return _mm512_maskz_mov_ps(live, _mm512_scalef_ps(p, n));
+}
+
+/* GELU as x·Φ(x), Φ(x) = ½erfc(-x/√2) taken from e = erfc(|x|/√2) (simd_attn.h):
+ * ½e below 0, 1 - ½e above, so neither side cancels; -x²/2 enters the exp
+ * as an exact pair (x·x and its FMA remainder, halved). */
+static inline __m512 gelu_512(__m512 x) {
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f));
+    __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(half, z, one));
+    __m512 p = _mm512_set1_ps(ERFC_POLY[0]);
+    _Pragma("GCC unroll 9") for (int i = 1; i < 10; i++) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(ERFC_POLY[i]));
+    __m512 sq = _mm512_mul_ps(x, x), sq_lo = _mm512_fmsub_ps(x, x, sq);
+    __m512 e = _mm512_mul_ps(t, exp_pair_512(_mm512_mul_ps(sq, _mm512_set1_ps(-0.5f)), _mm512_fnmadd_ps(sq_lo, half, p)));
+    __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_mul_ps(x, _mm512_mask_blend_ps(neg, _mm512_fnmadd_ps(half, e, one), _mm512_mul_ps(half, e)));
+}
+
+static void gelu_act_avx512(float *a, const float *g, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        __m512 f = gelu_512(_mm512_maskz_loadu_ps(m, (g ? g : a) + i));
+        _mm512_mask_storeu_ps(a + i, m, g ? _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), f) : f);
+    }
+}
+
 const loam_kernels loam_kernels_avx512 = {
     .name = "avx512",
     .level = LOAM_SIMD_AVX512,
@@ -312,6 +349,7 @@ const loam_kernels loam_kernels_avx512 = {
     .softmax_exp = softmax_exp_avx512,
     .silu_gate = silu_gate_avx512,
     .sigmoid_act = sigmoid_act_avx512,
+    .gelu_act = gelu_act_avx512,
 };
 
 /* The same with VNNI's dpbusd for the int8 products. */
@@ -330,5 +368,6 @@ const loam_kernels loam_kernels_avx512_vnni = {
     .softmax_exp = softmax_exp_avx512,
     .silu_gate = silu_gate_avx512,
     .sigmoid_act = sigmoid_act_avx512,
+    .gelu_act = gelu_act_avx512,
 };
 #endif

