@@ -222,16 +222,21 @@ DEFINE_ATTN(f32)
 DEFINE_ATTN(f16)
 DEFINE_ATTN(q8)
 
-/* exp(x) for x <= 0 (simd_attn.h); 2^n built in the exponent bits (x is
- * clamped at -87, so n >= -126 stays a normal). */
-static inline __m256 exp_le0_256(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), x));
+/* exp(r) · 2^n from the reduced argument: Horner over EXP_POLY, 2^n built
+ * in the exponent bits (the callers clamp at -87, so n >= -126 stays a
+ * normal). */
+static inline __m256 exp_finish_256(__m256 r, __m256 n) {
     __m256 p = _mm256_set1_ps(EXP_POLY[0]);
     _Pragma("GCC unroll 6") for (int i = 1; i < 7; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_POLY[i]));
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* exp(x) for x <= 0 (simd_attn.h) */
+static inline __m256 exp_le0_256(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return exp_finish_256(_mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), x)), n);
 }
 
 static double softmax_exp_avx2(float *s, int n, float max) {
@@ -295,10 +300,7 @@ static inline __m256 exp_pair_256(__m256 hi, __m256 lo) {
     __m256 n = _mm256_round_ps(_mm256_mul_ps(_mm256_max_ps(s, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(EXP_LOG2E)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_add_ps(_mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), hi), _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), lo));
-    __m256 p = _mm256_set1_ps(EXP_POLY[0]);
-    _Pragma("GCC unroll 6") for (int i = 1; i < 7; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_POLY[i]));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), live);
+    return _mm256_and_ps(exp_finish_256(r, n), live);
 }
 
 /* GELU as x·Φ(x) from erfc(|x|/√2), as gelu_512 in matmul_avx512.c */

@@ -241,15 +241,19 @@ DEFINE_ATTN(f32)
 DEFINE_ATTN(f16)
 DEFINE_ATTN(q8)
 
-/* exp(x) for x <= 0 (simd_attn.h), times 2^n by scalef (which also takes
- * care of underflow to 0). */
-static inline __m512 exp_le0_512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), x));
+/* exp(r) · 2^n from the reduced argument: Horner over EXP_POLY, then
+ * scalef (which also takes care of underflow to 0) */
+static inline __m512 exp_finish_512(__m512 r, __m512 n) {
     __m512 p = _mm512_set1_ps(EXP_POLY[0]);
     _Pragma("GCC unroll 6") for (int i = 1; i < 7; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_POLY[i]));
     return _mm512_scalef_ps(p, n);
+}
+
+/* exp(x) for x <= 0 (simd_attn.h) */
+static inline __m512 exp_le0_512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return exp_finish_512(_mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), x)), n);
 }
 
 static double softmax_exp_avx512(float *s, int n, float max) {
@@ -306,9 +310,7 @@ static inline __m512 exp_pair_512(__m512 hi, __m512 lo) {
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_max_ps(s, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(EXP_LOG2E)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_add_ps(_mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), hi), _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), lo));
-    __m512 p = _mm512_set1_ps(EXP_POLY[0]);
-    _Pragma("GCC unroll 6") for (int i = 1; i < 7; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_POLY[i]));
-    return _mm512_maskz_mov_ps(live, _mm512_scalef_ps(p, n));
+    return _mm512_maskz_mov_ps(live, exp_finish_512(r, n));
 }
 
 /* GELU as x·Φ(x), Φ(x) = ½erfc(-x/√2) taken from e = erfc(|x|/√2) (simd_attn.h):
